@@ -1,0 +1,47 @@
+# Generates C++ headers from schemas/*.fbs at build time (Debian's FlatBuffers 2.0.8 ships no
+# CMake generator function) and a header with the schema hash both sides compare at attach.
+
+set(TRACERING_FBS_NAMES common net mempool utxocache validation coin_selection)
+set(TRACERING_GENERATED_DIR ${CMAKE_CURRENT_BINARY_DIR}/generated)
+set(TRACERING_GENERATED_SCHEMA_DIR ${TRACERING_GENERATED_DIR}/tracering/schemas)
+file(MAKE_DIRECTORY ${TRACERING_GENERATED_SCHEMA_DIR})
+
+set(TRACERING_FBS_FILES)
+set(TRACERING_FBS_HEADERS)
+foreach(name IN LISTS TRACERING_FBS_NAMES)
+  set(fbs ${CMAKE_CURRENT_SOURCE_DIR}/schemas/${name}.fbs)
+  set(out ${TRACERING_GENERATED_SCHEMA_DIR}/${name}_generated.h)
+  list(APPEND TRACERING_FBS_FILES ${fbs})
+  list(APPEND TRACERING_FBS_HEADERS ${out})
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${FLATC_EXECUTABLE} --cpp --scoped-enums
+            --include-prefix tracering/schemas
+            -I ${CMAKE_CURRENT_SOURCE_DIR}/schemas
+            -o ${TRACERING_GENERATED_SCHEMA_DIR} ${fbs}
+    DEPENDS ${fbs} ${TRACERING_FBS_FILES}
+    COMMENT "flatc: generating ${name}_generated.h"
+    VERBATIM)
+endforeach()
+add_custom_target(tracering_schemas_gen DEPENDS ${TRACERING_FBS_HEADERS})
+
+# The schema hash: CMake's own SHA-256 over every .fbs in a
+# fixed order, cut to 64 bits. Any edit of a schema changes it; reconfiguring follows edits.
+set(_schema_text "")
+foreach(fbs IN LISTS TRACERING_FBS_FILES)
+  file(READ ${fbs} _one)
+  string(APPEND _schema_text "${_one}")
+endforeach()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${TRACERING_FBS_FILES})
+string(SHA256 _schema_sha "${_schema_text}")
+string(SUBSTRING "${_schema_sha}" 0 16 TRACERING_SCHEMA_HASH)
+configure_file(${CMAKE_CURRENT_SOURCE_DIR}/cmake/schema_hash.h.in
+               ${TRACERING_GENERATED_DIR}/tracering/schema_hash.h @ONLY)
+
+# Header-only target carrying the generated schema headers (installed with the consumer).
+add_library(tracering_schemas INTERFACE)
+add_dependencies(tracering_schemas tracering_schemas_gen)
+target_include_directories(tracering_schemas INTERFACE
+  $<BUILD_INTERFACE:${TRACERING_GENERATED_DIR}>
+  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+target_link_libraries(tracering_schemas INTERFACE flatbuffers::flatbuffers)

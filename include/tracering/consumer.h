@@ -1,0 +1,240 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#ifndef TRACERING_CONSUMER_H
+#define TRACERING_CONSUMER_H
+
+//! @file
+//! Reading a producer's segment: open it by name, open a reader on an enabled ring, poll.
+//!
+//!     auto consumer = tracering::Consumer::Open("node");            // checks magic/ABI/schema
+//!     auto reader = (*consumer)->OpenReader("net");                   // ring must be enabled
+//!     (*reader)->Poll([](const tracering::EventView& ev) {
+//!         if (auto* m = ev.as<tracering::net::InboundMessage>()) use(m->msg_type()->str());
+//!     });
+//!
+//! Zero copies: an EventView and every table it hands out point into the shared mapping and
+//! are valid only inside the callback (or until the next Release()).
+//!
+//! Memory ordering: a record's bytes are visible once Poll() returns it (the reader
+//! acquire-loads the producer's write_pos); the reader release-stores its read_pos after the
+//! callbacks returned, so the producer never reuses bytes still being read.
+//!
+//! The segment is untrusted input: every length and offset read from it is checked before
+//! use; a violation is an ErrorCode::Corrupt error naming the bad value, never a crash.
+
+#include <tracering/abi.h>
+#include <tracering/events.h>
+#include <tracering/result.h>
+#include <tracering/schemas.h>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tracering {
+
+namespace detail {
+class SharedMemory;
+} // namespace detail
+
+//! The segment header, validated and copied out.
+struct SegmentInfo {
+    std::string name;
+    uint32_t abi_version{0};
+    uint64_t schema_hash{0};
+    uint64_t producer_pid{0};
+    uint64_t producer_start_time{0};
+    ClockId clock_id{ClockId::Unknown};
+    int64_t clock_offset_ns{0}; //!< add to a record timestamp for UNIX ns (at creation)
+    uint64_t created_unix_ns{0};
+    uint64_t segment_size{0};
+    uint32_t ring_count{0};
+};
+
+//! A ring's descriptor and a snapshot of its producer-side counters.
+struct RingInfo {
+    uint32_t index{0};
+    std::string name;
+    Subsystem subsystem{Subsystem::Net};
+    Stability stability{Stability::Unknown};
+    uint64_t capacity{0};
+    uint64_t max_record{0};
+    bool enabled{false};
+    bool lossless{false};
+    uint64_t event_mask{0};
+    uint64_t payload_limit{0};
+    uint64_t reader_pid{0};
+    uint64_t generation{0};
+    uint64_t write_pos{0};
+    uint64_t seq{0}; //!< events attempted
+    uint64_t dropped_full{0};
+    uint64_t dropped_too_big{0};
+    uint64_t dropped_reader_reset{0};
+    uint64_t dropped_timeout{0};
+    uint64_t cursor_violations{0};
+    uint64_t truncated{0};
+    uint64_t dropped() const
+    {
+        return dropped_full + dropped_too_big + dropped_reader_reset + dropped_timeout;
+    }
+};
+
+//! The FlatBuffers table type of each event (specialised in tracering/schemas.h).
+template <typename T>
+struct EventTypeOf;
+
+//! One record, seen in place. Valid inside the Poll callback only.
+class EventView
+{
+public:
+    EventType type() const noexcept { return static_cast<EventType>(m_type); }
+    uint16_t raw_type() const noexcept { return m_type; }
+    uint64_t seq() const noexcept { return m_seq; }
+    //! Clock of SegmentInfo::clock_id (CLOCK_MONOTONIC ns).
+    uint64_t timestamp_ns() const noexcept { return m_timestamp_ns; }
+    uint16_t flags() const noexcept { return m_flags; }
+    bool truncated() const noexcept { return m_flags & RECORD_FLAG_TRUNCATED; }
+    bool loss_precedes() const noexcept { return m_flags & RECORD_FLAG_LOSS_PRECEDES; }
+    //! Events of this ring lost between the previous record this reader saw and this one.
+    uint64_t lost_before() const noexcept { return m_lost_before; }
+    const uint8_t* data() const noexcept { return m_data; }
+    uint32_t size() const noexcept { return m_size; }
+    std::span<const uint8_t> payload() const noexcept { return {m_data, m_size}; }
+
+    //! The payload as the generated table T, in place, if the record is of T's event type
+    //! and the FlatBuffers verifier accepts it; nullptr otherwise.
+    template <typename T>
+    const T* as() const
+    {
+        if (m_type != static_cast<uint16_t>(EventTypeOf<T>::value)) return nullptr;
+        flatbuffers::Verifier verifier{m_data, m_size};
+        if (!verifier.VerifyBuffer<T>(nullptr)) return nullptr;
+        return flatbuffers::GetRoot<T>(m_data);
+    }
+
+private:
+    friend class RingReader;
+    const uint8_t* m_data{nullptr};
+    uint32_t m_size{0};
+    uint16_t m_type{0};
+    uint16_t m_flags{0};
+    uint64_t m_seq{0};
+    uint64_t m_timestamp_ns{0};
+    uint64_t m_lost_before{0};
+};
+
+//! Counters of one reader.
+struct ReaderStats {
+    uint64_t delivered{0};    //!< records handed out
+    uint64_t lost{0};         //!< events missing according to seq gaps
+    uint64_t bytes{0};        //!< record bytes consumed, padding included
+    uint64_t padding{0};      //!< padding records skipped
+};
+
+//! Reads one ring. Not thread-safe: one thread polls it.
+class RingReader
+{
+public:
+    ~RingReader();
+    RingReader(const RingReader&) = delete;
+    RingReader& operator=(const RingReader&) = delete;
+
+    //! Calls fn(const EventView&) for up to `max_events` available records, then releases
+    //! their space to the producer. Returns how many were delivered (0: nothing new), or
+    //! Detached (the producer reset this ring or exited) or Corrupt.
+    template <typename Fn>
+    Result<size_t> Poll(Fn&& fn, size_t max_events = 1024)
+    {
+        size_t n = 0;
+        EventView view;
+        while (n < max_events) {
+            Result<bool> next = Next(view);
+            if (!next) return next.error();
+            if (!next.value()) break;
+            fn(static_cast<const EventView&>(view));
+            ++n;
+        }
+        Release();
+        return n;
+    }
+
+    //! Iteration without a callback: fills `view` with the next record (true), or returns
+    //! false when there is none yet. Views stay valid until Release().
+    Result<bool> Next(EventView& view);
+    //! Gives the space of every record returned by Next() back to the producer.
+    void Release() noexcept;
+
+    const std::string& name() const noexcept { return m_name; }
+    uint32_t index() const noexcept { return m_index; }
+    const ReaderStats& stats() const noexcept { return m_stats; }
+    //! The ring's producer-side counters now.
+    RingInfo Info() const;
+
+private:
+    friend class Consumer;
+    RingReader() = default;
+    Error Corrupt(const std::string& what) const;
+
+    std::shared_ptr<const detail::SharedMemory> m_segment;
+    std::shared_ptr<const detail::SharedMemory> m_cursors;
+    const SegmentHeader* m_header{nullptr};
+    const RingControl* m_control{nullptr};
+    CursorSlot* m_cursor{nullptr};
+    const uint8_t* m_data{nullptr};
+    std::string m_name;
+    RingDescriptor m_descriptor{};
+    uint32_t m_index{0};
+    uint64_t m_capacity{0};
+    uint64_t m_mask{0};
+    uint64_t m_max_record{0};
+    uint64_t m_generation{0};
+    uint64_t m_pos{0};             //!< next record to read
+    uint64_t m_released_pos{0};    //!< last value stored to read_pos
+    uint64_t m_write_pos_cache{0}; //!< last validated write_pos
+    uint64_t m_expected_seq{0};
+    bool m_seq_known{false};
+    ReaderStats m_stats;
+};
+
+//! A mapped segment. Create readers from it; it may be dropped before them.
+class Consumer
+{
+public:
+    //! Opens segment `name` ("tracering.<name>" read-only, its cursors read-write) and
+    //! checks magic, ABI version, schema hash, liveness of the producer and the ring table.
+    static Result<std::unique_ptr<Consumer>> Open(const std::string& name);
+    ~Consumer();
+    Consumer(const Consumer&) = delete;
+    Consumer& operator=(const Consumer&) = delete;
+
+    const SegmentInfo& info() const noexcept { return m_info; }
+    std::vector<RingInfo> Rings() const;
+    //! The ring called `name` ("net", "mempool", ...); NotFound lists the ring names.
+    Result<RingInfo> Ring(std::string_view name) const;
+    //! A reader positioned where the producer's current generation of that ring began.
+    //! The ring must be enabled; Busy if another live process reads it.
+    Result<std::unique_ptr<RingReader>> OpenReader(std::string_view ring);
+    //! Ok while the producer runs; Detached once it exited, Stale if it died.
+    Result<void> CheckProducer() const;
+
+private:
+    Consumer() = default;
+    RingInfo InfoAt(uint32_t index) const;
+    Result<uint32_t> IndexOf(std::string_view name) const;
+
+    std::shared_ptr<const detail::SharedMemory> m_segment;
+    std::shared_ptr<const detail::SharedMemory> m_cursors;
+    SegmentInfo m_info;
+    std::vector<RingDescriptor> m_rings; //!< validated copies
+};
+
+} // namespace tracering
+
+#endif // TRACERING_CONSUMER_H

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs every system package tracering needs to build, test and benchmark,
+# on Debian 12. Idempotent: packages already present are left alone, and the
+# package lists are refreshed only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake ninja-build pkg-config git
+    libboost-dev
+    libflatbuffers-dev flatbuffers-compiler python3-flatbuffers
+    libcapnp-dev capnproto
+    libgtest-dev libgmock-dev googletest libbenchmark-dev
+    systemtap-sdt-dev
+    python3 python3-pytest pybind11-dev python3-dev
+    clang-format
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

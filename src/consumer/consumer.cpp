@@ -1,0 +1,427 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include <tracering/consumer.h>
+
+#include <tracering/producer.h>
+#include <tracering/schema_hash.h>
+
+#include "common/clock.h"
+#include "common/process.h"
+#include "common/shm.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace tracering {
+namespace {
+
+std::string Hex(uint64_t v)
+{
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+//! Copies a NUL-terminated name out of a fixed field that may lack the NUL.
+std::string FixedString(const char* field, size_t size)
+{
+    return std::string{field, strnlen(field, size)};
+}
+
+// The segment is untrusted: fields are read once, into locals, through these helpers.
+template <typename T>
+T Load(const T& field)
+{
+    T v;
+    std::memcpy(&v, &field, sizeof(T));
+    return v;
+}
+
+Error StaleError(const std::string& name, uint64_t pid)
+{
+    return Error{ErrorCode::Stale,
+                 "producer " + std::to_string(pid) + " is gone: segment '" + name +
+                     "' was left behind by a process that no longer runs; restart the "
+                     "producer (it replaces the segment) or remove " +
+                     detail::SharedMemory::DisplayPath(SegmentObjectName(name))};
+}
+
+//! The descriptor plus a snapshot of the producer's counters for that ring.
+RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c)
+{
+    RingInfo r;
+    r.index = index;
+    r.name = FixedString(d.name, RING_NAME_SIZE);
+    r.subsystem = static_cast<Subsystem>(d.subsystem);
+    r.stability = static_cast<Stability>(d.stability);
+    r.capacity = d.capacity;
+    r.max_record = d.max_record;
+    r.enabled = c->enabled.load(std::memory_order_acquire) != 0;
+    r.lossless = c->lossless.load(std::memory_order_relaxed) != 0;
+    r.event_mask = c->event_mask.load(std::memory_order_relaxed);
+    r.payload_limit = c->payload_limit.load(std::memory_order_relaxed);
+    r.reader_pid = c->reader_pid.load(std::memory_order_relaxed);
+    r.generation = c->generation.load(std::memory_order_acquire);
+    r.write_pos = c->write_pos.load(std::memory_order_acquire);
+    r.seq = c->seq.load(std::memory_order_relaxed);
+    r.dropped_full = c->dropped_full.load(std::memory_order_relaxed);
+    r.dropped_too_big = c->dropped_too_big.load(std::memory_order_relaxed);
+    r.dropped_reader_reset = c->dropped_reader_reset.load(std::memory_order_relaxed);
+    r.dropped_timeout = c->dropped_timeout.load(std::memory_order_relaxed);
+    r.cursor_violations = c->cursor_violations.load(std::memory_order_relaxed);
+    r.truncated = c->truncated.load(std::memory_order_relaxed);
+    return r;
+}
+
+} // namespace
+
+Consumer::~Consumer() = default;
+
+Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
+{
+    if (auto ok = ValidateSegmentName(name); !ok) return ok.error();
+    const std::string object = SegmentObjectName(name);
+    auto segment = detail::SharedMemory::Open(object, /*writable=*/false);
+    if (!segment) {
+        if (segment.error().code() == ErrorCode::NotFound) {
+            return Error{ErrorCode::NotFound,
+                         "no tracering segment '" + name + "' (" +
+                             detail::SharedMemory::DisplayPath(object) +
+                             " does not exist): is the producer running, and under this name?"};
+        }
+        return segment.error();
+    }
+    const detail::SharedMemory& shm = **segment;
+    const std::string path = detail::SharedMemory::DisplayPath(object);
+    if (shm.size() < HEADER_SIZE) {
+        return Error{ErrorCode::Corrupt, path + " is truncated: " + std::to_string(shm.size()) +
+                                             " bytes, but the header alone needs " +
+                                             std::to_string(HEADER_SIZE)};
+    }
+    const auto* h = reinterpret_cast<const SegmentHeader*>(shm.data());
+    const uint64_t magic = Load(h->magic);
+    if (magic != MAGIC) {
+        return Error{ErrorCode::Corrupt, path + " is not a tracering segment (magic " +
+                                             Hex(magic) + ", expected " + Hex(MAGIC) + ")"};
+    }
+    // Pairs with the producer's release store after it filled the header.
+    const uint32_t abi = h->abi_version.load(std::memory_order_acquire);
+    if (abi == 0) {
+        const uint64_t pid = Load(h->producer_pid);
+        if (detail::CheckProcess(pid, Load(h->producer_start_time)) !=
+            detail::ProcessLiveness::Alive) {
+            return StaleError(name, pid);
+        }
+        return Error{ErrorCode::NotReady, "segment '" + name + "' is still being created by pid " +
+                                              std::to_string(pid) + "; try again"};
+    }
+    if (abi != ABI_VERSION) {
+        return Error{ErrorCode::VersionMismatch,
+                     "ABI mismatch: segment '" + name + "' has ABI version " +
+                         std::to_string(abi) + ", this reader supports " +
+                         std::to_string(ABI_VERSION) +
+                         "; use a consumer built from the same tracering release as the producer"};
+    }
+    SegmentInfo info;
+    info.name = name;
+    info.abi_version = abi;
+    info.producer_pid = Load(h->producer_pid);
+    info.producer_start_time = Load(h->producer_start_time);
+    const auto liveness = detail::CheckProcess(info.producer_pid, info.producer_start_time);
+    if (liveness != detail::ProcessLiveness::Alive) return StaleError(name, info.producer_pid);
+    info.schema_hash = Load(h->schema_hash);
+    if (info.schema_hash != SCHEMA_HASH) {
+        return Error{ErrorCode::VersionMismatch,
+                     "schema mismatch: segment '" + name + "' was written with schema " +
+                         Hex(info.schema_hash) + ", this reader was built with " +
+                         Hex(SCHEMA_HASH) + "; rebuild the consumer from the producer's schemas"};
+    }
+    info.clock_id = static_cast<ClockId>(Load(h->clock_id));
+    info.clock_offset_ns = Load(h->clock_offset_ns);
+    info.created_unix_ns = Load(h->created_unix_ns);
+    info.segment_size = Load(h->segment_size);
+    info.ring_count = Load(h->ring_count);
+    const uint32_t header_size = Load(h->header_size);
+    if (header_size != HEADER_SIZE) {
+        return Error{ErrorCode::Corrupt, path + ": header size " + std::to_string(header_size) +
+                                             ", expected " + std::to_string(HEADER_SIZE)};
+    }
+    if (info.segment_size != shm.size()) {
+        return Error{ErrorCode::Corrupt, path + " is " + std::to_string(shm.size()) +
+                                             " bytes but its header says " +
+                                             std::to_string(info.segment_size) +
+                                             " (truncated or overwritten)"};
+    }
+    if (info.ring_count == 0 || info.ring_count > MAX_RINGS) {
+        return Error{ErrorCode::Corrupt, path + ": ring count " + std::to_string(info.ring_count) +
+                                             " is outside 1.." + std::to_string(MAX_RINGS)};
+    }
+    info.name = FixedString(h->name, SEGMENT_NAME_SIZE);
+
+    std::vector<RingDescriptor> rings(info.ring_count);
+    for (uint32_t i = 0; i < info.ring_count; ++i) {
+        std::memcpy(&rings[i], &h->rings[i], sizeof(RingDescriptor));
+        const RingDescriptor& d = rings[i];
+        const std::string ring_name = FixedString(d.name, RING_NAME_SIZE);
+        const std::string where = path + ": ring " + std::to_string(i) + " ('" + ring_name + "')";
+        if (d.index != i) return Error{ErrorCode::Corrupt, where + " has index " + std::to_string(d.index)};
+        if (!IsPowerOfTwo(d.capacity) || d.capacity < MIN_RING_CAPACITY ||
+            d.capacity > MAX_RING_CAPACITY) {
+            return Error{ErrorCode::Corrupt,
+                         where + " has capacity " + std::to_string(d.capacity) +
+                             ", not a power of two in range"};
+        }
+        if (d.max_record != d.capacity / MAX_RECORD_DIVISOR) {
+            return Error{ErrorCode::Corrupt, where + " has max record " + std::to_string(d.max_record)};
+        }
+        if (d.control_offset != RingControlOffset(i) ||
+            d.control_offset + sizeof(RingControl) > HEADER_SIZE + MAX_RINGS * sizeof(RingControl)) {
+            return Error{ErrorCode::Corrupt,
+                         where + " has control offset " + std::to_string(d.control_offset)};
+        }
+        if (d.data_offset % RECORD_ALIGN != 0 || d.data_offset < RingControlOffset(info.ring_count) ||
+            d.data_offset > shm.size() || d.capacity > shm.size() - d.data_offset) {
+            return Error{ErrorCode::Corrupt, where + " has data at offset " +
+                                                 std::to_string(d.data_offset) + " (+" +
+                                                 std::to_string(d.capacity) +
+                                                 " bytes) outside the segment"};
+        }
+    }
+
+    auto cursors = detail::SharedMemory::Open(CursorsObjectName(name), /*writable=*/true);
+    if (!cursors) return cursors.error();
+    if ((*cursors)->size() < uint64_t{info.ring_count} * sizeof(CursorSlot)) {
+        return Error{ErrorCode::Corrupt,
+                     detail::SharedMemory::DisplayPath(CursorsObjectName(name)) + " holds " +
+                         std::to_string((*cursors)->size()) + " bytes, too few for " +
+                         std::to_string(info.ring_count) + " rings"};
+    }
+
+    std::unique_ptr<Consumer> consumer{new Consumer};
+    consumer->m_segment = std::move(segment.value());
+    consumer->m_cursors = std::move(cursors.value());
+    consumer->m_info = std::move(info);
+    consumer->m_rings = std::move(rings);
+    return consumer;
+}
+
+Result<void> Consumer::CheckProducer() const
+{
+    const auto* h = reinterpret_cast<const SegmentHeader*>(m_segment->data());
+    if (h->producer_state.load(std::memory_order_acquire) ==
+        static_cast<uint32_t>(ProducerState::Exited)) {
+        return Error{ErrorCode::Detached, "producer " + std::to_string(m_info.producer_pid) +
+                                              " of segment '" + m_info.name + "' has exited"};
+    }
+    if (detail::CheckProcess(m_info.producer_pid, m_info.producer_start_time) !=
+        detail::ProcessLiveness::Alive) {
+        return StaleError(m_info.name, m_info.producer_pid);
+    }
+    return {};
+}
+
+RingInfo Consumer::InfoAt(uint32_t index) const
+{
+    const RingDescriptor& d = m_rings[index];
+    return Snapshot(index, d,
+                    reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset));
+}
+
+std::vector<RingInfo> Consumer::Rings() const
+{
+    std::vector<RingInfo> out;
+    for (uint32_t i = 0; i < m_rings.size(); ++i) out.push_back(InfoAt(i));
+    return out;
+}
+
+Result<uint32_t> Consumer::IndexOf(std::string_view name) const
+{
+    std::string known;
+    for (uint32_t i = 0; i < m_rings.size(); ++i) {
+        const std::string ring_name = FixedString(m_rings[i].name, RING_NAME_SIZE);
+        if (ring_name == name) return i;
+        known += (known.empty() ? "" : ", ") + ring_name;
+    }
+    return Error{ErrorCode::NotFound, "segment '" + m_info.name + "' has no ring '" +
+                                          std::string{name} + "'; its rings are: " + known};
+}
+
+Result<RingInfo> Consumer::Ring(std::string_view name) const
+{
+    auto index = IndexOf(name);
+    if (!index) return index.error();
+    return InfoAt(index.value());
+}
+
+Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring)
+{
+    auto found = IndexOf(ring);
+    if (!found) return found.error();
+    const uint32_t index = found.value();
+    const RingDescriptor& d = m_rings[index];
+    const auto* control =
+        reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset);
+    auto* cursor = reinterpret_cast<CursorSlot*>(
+        const_cast<uint8_t*>(m_cursors->data()) + uint64_t{index} * sizeof(CursorSlot));
+    const std::string ring_name{ring};
+
+    const uint64_t me = detail::CurrentPid();
+    const uint64_t other = cursor->reader_pid.load(std::memory_order_relaxed);
+    if (other != 0 && other != me &&
+        detail::CheckProcess(other, 0) == detail::ProcessLiveness::Alive) {
+        return Error{ErrorCode::Busy, "ring '" + ring_name + "' already has a reader (pid " +
+                                          std::to_string(other) +
+                                          "); one reader per ring: stop that one first"};
+    }
+
+    std::unique_ptr<RingReader> reader{new RingReader};
+    reader->m_segment = m_segment;
+    reader->m_cursors = m_cursors;
+    reader->m_header = reinterpret_cast<const SegmentHeader*>(m_segment->data());
+    reader->m_control = control;
+    reader->m_cursor = cursor;
+    reader->m_data = m_segment->data() + d.data_offset;
+    reader->m_name = ring_name;
+    reader->m_descriptor = d;
+    reader->m_index = index;
+    reader->m_capacity = d.capacity;
+    reader->m_mask = d.capacity - 1;
+    reader->m_max_record = d.max_record;
+
+    // A consistent start: the generation must not change while we read where it began.
+    for (int attempt = 0;; ++attempt) {
+        const uint64_t generation = control->generation.load(std::memory_order_acquire);
+        if (control->enabled.load(std::memory_order_acquire) == 0) {
+            return Error{ErrorCode::NotReady,
+                         "ring '" + ring_name + "' is not enabled: attach to it through the " +
+                             "producer's control socket first"};
+        }
+        const uint64_t attach_pos = control->attach_pos.load(std::memory_order_relaxed);
+        const uint64_t attach_seq = control->attach_seq.load(std::memory_order_relaxed);
+        const uint64_t start = cursor->read_pos.load(std::memory_order_relaxed);
+        const uint64_t write_pos = control->write_pos.load(std::memory_order_acquire);
+        if (control->generation.load(std::memory_order_acquire) != generation) {
+            if (attempt < 100) continue;
+            return Error{ErrorCode::Busy, "ring '" + ring_name + "' keeps being reset; try again"};
+        }
+        if (start % RECORD_ALIGN != 0 || start > write_pos || write_pos - start > d.capacity) {
+            return Error{ErrorCode::Corrupt,
+                         "ring '" + ring_name + "': cursor " + std::to_string(start) +
+                             " does not fit write position " + std::to_string(write_pos)};
+        }
+        reader->m_generation = generation;
+        reader->m_pos = start;
+        reader->m_released_pos = start;
+        reader->m_write_pos_cache = start;
+        // At the generation's start we know the exact next seq; resuming a cursor some
+        // earlier reader moved, we learn it from the first record.
+        reader->m_seq_known = start == attach_pos;
+        reader->m_expected_seq = attach_seq;
+        break;
+    }
+    cursor->reader_pid.store(me, std::memory_order_relaxed);
+    return reader;
+}
+
+RingReader::~RingReader()
+{
+    if (m_cursor) {
+        Release();
+        uint64_t me = detail::CurrentPid();
+        // Only clear our own claim.
+        m_cursor->reader_pid.compare_exchange_strong(me, 0, std::memory_order_relaxed);
+    }
+}
+
+Error RingReader::Corrupt(const std::string& what) const
+{
+    return Error{ErrorCode::Corrupt, "ring '" + m_name + "' at position " +
+                                         std::to_string(m_pos) + ": " + what};
+}
+
+Result<bool> RingReader::Next(EventView& view)
+{
+    for (;;) {
+        if (m_pos == m_write_pos_cache) {
+            // Pairs with the producer's release store: every byte below it is complete.
+            const uint64_t write_pos = m_control->write_pos.load(std::memory_order_acquire);
+            const uint64_t generation = m_control->generation.load(std::memory_order_acquire);
+            if (generation != m_generation) {
+                return Error{ErrorCode::Detached,
+                             "ring '" + m_name + "' was reset by the producer (reader detached: "
+                             "its lease ended, it was disabled, or its cursor was invalid); "
+                             "attach again"};
+            }
+            if (write_pos == m_pos) {
+                if (m_header->producer_state.load(std::memory_order_acquire) ==
+                    static_cast<uint32_t>(ProducerState::Exited)) {
+                    return Error{ErrorCode::Detached, "the producer has exited"};
+                }
+                return false;
+            }
+            if (write_pos < m_pos || write_pos - m_pos > m_capacity || write_pos % RECORD_ALIGN) {
+                return Corrupt("write position " + std::to_string(write_pos) +
+                               " is not within one capacity ahead of the reader");
+            }
+            m_write_pos_cache = write_pos;
+        }
+        const uint64_t offset = m_pos & m_mask;
+        const uint8_t* at = m_data + offset;
+        uint32_t length;
+        uint16_t type;
+        std::memcpy(&length, at + offsetof(RecordHeader, length), sizeof(length));
+        std::memcpy(&type, at + offsetof(RecordHeader, type), sizeof(type));
+        const uint64_t available = m_write_pos_cache - m_pos;
+        if (type == static_cast<uint16_t>(EventType::Padding)) {
+            if (length != m_capacity - offset || length < MIN_PADDING_SIZE || length > available) {
+                return Corrupt("padding record of " + std::to_string(length) +
+                               " bytes does not end at the end of the ring");
+            }
+            m_pos += length;
+            m_stats.bytes += length;
+            ++m_stats.padding;
+            continue;
+        }
+        const uint64_t record = AlignedRecordSize(length);
+        if (length < RECORD_HEADER_SIZE || length > m_max_record || record > available ||
+            offset + record > m_capacity) {
+            return Corrupt("record length " + std::to_string(length) + " is invalid (type " +
+                           std::to_string(type) + ", " + std::to_string(available) +
+                           " bytes published)");
+        }
+        RecordHeader header;
+        std::memcpy(&header, at, sizeof(header));
+        if (m_seq_known && header.seq < m_expected_seq) {
+            return Corrupt("sequence went backwards: " + std::to_string(header.seq) +
+                           " after " + std::to_string(m_expected_seq - 1));
+        }
+        view.m_lost_before = m_seq_known ? header.seq - m_expected_seq : 0;
+        m_stats.lost += view.m_lost_before;
+        m_expected_seq = header.seq + 1;
+        m_seq_known = true;
+        view.m_data = at + RECORD_HEADER_SIZE;
+        view.m_size = length - RECORD_HEADER_SIZE;
+        view.m_type = header.type;
+        view.m_flags = header.flags;
+        view.m_seq = header.seq;
+        view.m_timestamp_ns = header.timestamp_ns;
+        m_pos += record;
+        m_stats.bytes += record;
+        ++m_stats.delivered;
+        return true;
+    }
+}
+
+void RingReader::Release() noexcept
+{
+    if (m_pos == m_released_pos) return;
+    // Pairs with the producer's acquire load: our reads of these records are done.
+    m_cursor->read_pos.store(m_pos, std::memory_order_release);
+    m_cursor->heartbeat_ns.store(detail::MonotonicNs(), std::memory_order_relaxed);
+    m_released_pos = m_pos;
+}
+
+RingInfo RingReader::Info() const { return Snapshot(m_index, m_descriptor, m_control); }
+
+} // namespace tracering

@@ -1,0 +1,134 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include <tracering/bitcoin/mempool.h>
+
+#include <tracering/schemas/mempool_generated.h>
+
+#include "producer/emit.h"
+
+#include <cstring>
+
+namespace tracering::bitcoin::mempool {
+namespace {
+
+using detail::FieldId;
+using detail::fb::Slot;
+namespace mp = tracering::mempool;
+
+//! RemovalReasonToString() values to the schema's enum.
+mp::RemovalReason ParseReason(const char* s) noexcept
+{
+    if (!s) return mp::RemovalReason::Unknown;
+    auto is = [s](const char* name, mp::RemovalReason r) {
+        return std::strcmp(s, name) == 0 ? r : mp::RemovalReason::Unknown;
+    };
+    switch (s[0]) {
+    case 'e': return is("expiry", mp::RemovalReason::Expiry);
+    case 's': return is("sizelimit", mp::RemovalReason::SizeLimit);
+    case 'r': {
+        const mp::RemovalReason r = is("reorg", mp::RemovalReason::Reorg);
+        return r != mp::RemovalReason::Unknown ? r : is("replaced", mp::RemovalReason::Replaced);
+    }
+    case 'b': return is("block", mp::RemovalReason::Block);
+    case 'c': return is("conflict", mp::RemovalReason::Conflict);
+    default: return mp::RemovalReason::Unknown;
+    }
+}
+
+constexpr auto ADDED = detail::fb::MakeLayout<3>({Slot::Hash, Slot::U32, Slot::U64});
+static_assert(FieldId(mp::Added::VT_TXID) == 0 && FieldId(mp::Added::VT_VSIZE) == 1 &&
+              FieldId(mp::Added::VT_FEE) == 2);
+
+constexpr auto REMOVED = detail::fb::MakeLayout<6>(
+    {Slot::Hash, Slot::U8, Slot::U32, Slot::U64, Slot::U64, Slot::Offset});
+static_assert(FieldId(mp::Removed::VT_TXID) == 0 && FieldId(mp::Removed::VT_REASON) == 1 &&
+              FieldId(mp::Removed::VT_VSIZE) == 2 && FieldId(mp::Removed::VT_FEE) == 3 &&
+              FieldId(mp::Removed::VT_ENTRY_TIME) == 4 &&
+              FieldId(mp::Removed::VT_REASON_NAME) == 5);
+
+constexpr auto REPLACED = detail::fb::MakeLayout<8>({Slot::Hash, Slot::U32, Slot::U64, Slot::U64,
+                                                     Slot::Hash, Slot::U32, Slot::U64, Slot::U8});
+static_assert(FieldId(mp::Replaced::VT_REPLACED_TXID) == 0 &&
+              FieldId(mp::Replaced::VT_REPLACED_VSIZE) == 1 &&
+              FieldId(mp::Replaced::VT_REPLACED_FEE) == 2 &&
+              FieldId(mp::Replaced::VT_REPLACED_ENTRY_TIME) == 3 &&
+              FieldId(mp::Replaced::VT_REPLACEMENT_TXID) == 4 &&
+              FieldId(mp::Replaced::VT_REPLACEMENT_VSIZE) == 5 &&
+              FieldId(mp::Replaced::VT_REPLACEMENT_FEE) == 6 &&
+              FieldId(mp::Replaced::VT_REPLACED_BY_TRANSACTION) == 7);
+
+constexpr auto REJECTED = detail::fb::MakeLayout<2>({Slot::Hash, Slot::Offset});
+static_assert(FieldId(mp::Rejected::VT_TXID) == 0 && FieldId(mp::Rejected::VT_REASON) == 1);
+
+} // namespace
+
+void added(const void* txid, int32_t vsize, int64_t fee) noexcept
+{
+    detail::RingWriter* writer = detail::WriterFor(EventType::MempoolAdded);
+    if (!writer) return;
+    detail::EmitTable(writer, EventType::MempoolAdded, ADDED, ADDED.fixed_size, 0,
+                      [&](auto& t) {
+                          t.Hash(0, txid);
+                          t.Scalar(1, vsize);
+                          t.Scalar(2, fee);
+                      });
+}
+
+void removed(const void* txid, const char* reason, int32_t vsize, int64_t fee,
+             uint64_t entry_time) noexcept
+{
+    detail::RingWriter* writer = detail::WriterFor(EventType::MempoolRemoved);
+    if (!writer) return;
+    const mp::RemovalReason r = ParseReason(reason);
+    const bool unknown = r == mp::RemovalReason::Unknown;
+    const uint32_t reason_len = unknown ? detail::fb::StrLen(reason) : 0;
+    const uint64_t end = unknown ? detail::fb::StringEnd(REMOVED.fixed_size, reason_len)
+                                 : REMOVED.fixed_size;
+    detail::EmitTable(writer, EventType::MempoolRemoved, REMOVED, end, 0, [&](auto& t) {
+        t.Hash(0, txid);
+        t.Scalar(1, static_cast<uint8_t>(r));
+        t.Scalar(2, vsize);
+        t.Scalar(3, fee);
+        t.Scalar(4, entry_time);
+        if (unknown) {
+            t.String(5, reason, reason_len);
+        } else {
+            t.Absent(5);
+        }
+    });
+}
+
+void replaced(const void* replaced_txid, int32_t replaced_vsize, int64_t replaced_fee,
+              uint64_t replaced_entry_time, const void* replacement_txid,
+              int32_t replacement_vsize, int64_t replacement_fee,
+              bool replaced_by_transaction) noexcept
+{
+    detail::RingWriter* writer = detail::WriterFor(EventType::MempoolReplaced);
+    if (!writer) return;
+    detail::EmitTable(writer, EventType::MempoolReplaced, REPLACED, REPLACED.fixed_size, 0,
+                      [&](auto& t) {
+                          t.Hash(0, replaced_txid);
+                          t.Scalar(1, replaced_vsize);
+                          t.Scalar(2, replaced_fee);
+                          t.Scalar(3, replaced_entry_time);
+                          t.Hash(4, replacement_txid);
+                          t.Scalar(5, replacement_vsize);
+                          t.Scalar(6, replacement_fee);
+                          t.Bool(7, replaced_by_transaction);
+                      });
+}
+
+void rejected(const void* txid, const char* reason) noexcept
+{
+    detail::RingWriter* writer = detail::WriterFor(EventType::MempoolRejected);
+    if (!writer) return;
+    const uint32_t reason_len = detail::fb::StrLen(reason);
+    detail::EmitTable(writer, EventType::MempoolRejected, REJECTED,
+                      detail::fb::StringEnd(REJECTED.fixed_size, reason_len), 0, [&](auto& t) {
+                          t.Hash(0, txid);
+                          t.String(1, reason, reason_len);
+                      });
+}
+
+} // namespace tracering::bitcoin::mempool

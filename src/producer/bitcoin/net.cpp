@@ -1,0 +1,181 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include <tracering/bitcoin/net.h>
+
+#include <tracering/schemas/net_generated.h>
+
+#include "producer/emit.h"
+
+#include <cstring>
+
+namespace tracering::bitcoin::net {
+namespace {
+
+using detail::FieldId;
+using detail::fb::Slot;
+using tracering::net::ConnectionType;
+
+//! ConnectionTypeAsString() values to the schema's enum. The first letters differ, so this
+//! is one switch and one comparison.
+ConnectionType ParseConnType(const char* s) noexcept
+{
+    if (!s) return ConnectionType::Unknown;
+    auto is = [s](const char* name, ConnectionType t) {
+        return std::strcmp(s, name) == 0 ? t : ConnectionType::Unknown;
+    };
+    switch (s[0]) {
+    case 'i': return is("inbound", ConnectionType::Inbound);
+    case 'm': return is("manual", ConnectionType::Manual);
+    case 'f': return is("feeler", ConnectionType::Feeler);
+    case 'o': return is("outbound-full-relay", ConnectionType::OutboundFullRelay);
+    case 'b': return is("block-relay-only", ConnectionType::BlockRelayOnly);
+    case 'a': return is("addr-fetch", ConnectionType::AddrFetch);
+    case 'p': return is("private-broadcast", ConnectionType::PrivateBroadcast);
+    default: return ConnectionType::Unknown;
+    }
+}
+
+// InboundMessage and OutboundMessage share one layout.
+constexpr auto MESSAGE = detail::fb::MakeLayout<7>(
+    {Slot::U64, Slot::Offset, Slot::U8, Slot::Offset, Slot::U64, Slot::Offset, Slot::Offset});
+static_assert(FieldId(tracering::net::InboundMessage::VT_PEER_ID) == 0);
+static_assert(FieldId(tracering::net::InboundMessage::VT_ADDR) == 1);
+static_assert(FieldId(tracering::net::InboundMessage::VT_CONN_TYPE) == 2);
+static_assert(FieldId(tracering::net::InboundMessage::VT_MSG_TYPE) == 3);
+static_assert(FieldId(tracering::net::InboundMessage::VT_SIZE) == 4);
+static_assert(FieldId(tracering::net::InboundMessage::VT_PAYLOAD) == 5);
+static_assert(FieldId(tracering::net::InboundMessage::VT_CONN_TYPE_NAME) == 6);
+static_assert(FieldId(tracering::net::OutboundMessage::VT_CONN_TYPE_NAME) == 6);
+static_assert(FieldId(tracering::net::OutboundMessage::VT_PAYLOAD) == 5);
+
+void Message(EventType type, int64_t peer_id, const char* addr, const char* conn_type,
+             const char* msg_type, uint64_t size, const void* payload) noexcept
+{
+    detail::RingWriter* writer = detail::WriterFor(type);
+    if (!writer) return;
+    const uint32_t addr_len = detail::fb::StrLen(addr);
+    const uint32_t type_len = detail::fb::StrLen(msg_type);
+    const ConnectionType ct = ParseConnType(conn_type);
+    const uint32_t ct_len = ct == ConnectionType::Unknown ? detail::fb::StrLen(conn_type) : 0;
+    uint64_t kept = payload ? size : 0;
+    uint16_t flags = 0;
+    const uint64_t limit = writer->payload_limit();
+    if (limit != 0 && kept > limit) {
+        kept = limit;
+        flags |= RECORD_FLAG_TRUNCATED;
+    }
+    uint64_t end = MESSAGE.fixed_size;
+    end = detail::fb::StringEnd(end, addr_len);
+    end = detail::fb::StringEnd(end, type_len);
+    end = detail::fb::BytesEnd(end, kept);
+    if (ct == ConnectionType::Unknown) end = detail::fb::StringEnd(end, ct_len);
+    detail::EmitTable(writer, type, MESSAGE, end, flags, [&](auto& t) {
+        t.Scalar(0, peer_id);
+        t.String(1, addr, addr_len);
+        t.Scalar(2, static_cast<uint8_t>(ct));
+        t.String(3, msg_type, type_len);
+        t.Scalar(4, size);
+        t.Bytes(5, payload, static_cast<uint32_t>(kept));
+        if (ct == ConnectionType::Unknown) {
+            t.String(6, conn_type, ct_len);
+        } else {
+            t.Absent(6);
+        }
+    });
+}
+
+// The four connection events share one layout: id, addr, type, network, a 64-bit value.
+constexpr auto CONNECTION = detail::fb::MakeLayout<6>(
+    {Slot::U64, Slot::Offset, Slot::U8, Slot::U32, Slot::U64, Slot::Offset});
+static_assert(FieldId(tracering::net::InboundConnection::VT_NETWORK) == 3);
+static_assert(FieldId(tracering::net::InboundConnection::VT_EXISTING_CONNECTIONS) == 4);
+static_assert(FieldId(tracering::net::InboundConnection::VT_CONN_TYPE_NAME) == 5);
+static_assert(FieldId(tracering::net::OutboundConnection::VT_EXISTING_CONNECTIONS) == 4);
+static_assert(FieldId(tracering::net::EvictedInboundConnection::VT_TIME_ESTABLISHED) == 4);
+static_assert(FieldId(tracering::net::ClosedConnection::VT_TIME_ESTABLISHED) == 4);
+static_assert(FieldId(tracering::net::ClosedConnection::VT_CONN_TYPE_NAME) == 5);
+
+template <typename V>
+void Connection(EventType type, int64_t peer_id, const char* addr, const char* conn_type,
+                uint32_t network, V value) noexcept
+{
+    detail::RingWriter* writer = detail::WriterFor(type);
+    if (!writer) return;
+    const uint32_t addr_len = detail::fb::StrLen(addr);
+    const ConnectionType ct = ParseConnType(conn_type);
+    const uint32_t ct_len = ct == ConnectionType::Unknown ? detail::fb::StrLen(conn_type) : 0;
+    uint64_t end = detail::fb::StringEnd(CONNECTION.fixed_size, addr_len);
+    if (ct == ConnectionType::Unknown) end = detail::fb::StringEnd(end, ct_len);
+    detail::EmitTable(writer, type, CONNECTION, end, 0, [&](auto& t) {
+        t.Scalar(0, peer_id);
+        t.String(1, addr, addr_len);
+        t.Scalar(2, static_cast<uint8_t>(ct));
+        t.Scalar(3, network);
+        t.Scalar(4, value);
+        if (ct == ConnectionType::Unknown) {
+            t.String(5, conn_type, ct_len);
+        } else {
+            t.Absent(5);
+        }
+    });
+}
+
+constexpr auto MISBEHAVING = detail::fb::MakeLayout<2>({Slot::U64, Slot::Offset});
+static_assert(FieldId(tracering::net::MisbehavingConnection::VT_MESSAGE) == 1);
+
+} // namespace
+
+void inbound_message(int64_t peer_id, const char* addr, const char* conn_type,
+                     const char* msg_type, uint64_t size, const void* payload) noexcept
+{
+    Message(EventType::NetInboundMessage, peer_id, addr, conn_type, msg_type, size, payload);
+}
+
+void outbound_message(int64_t peer_id, const char* addr, const char* conn_type,
+                      const char* msg_type, uint64_t size, const void* payload) noexcept
+{
+    Message(EventType::NetOutboundMessage, peer_id, addr, conn_type, msg_type, size, payload);
+}
+
+void inbound_connection(int64_t peer_id, const char* addr, const char* conn_type,
+                        uint32_t network, uint64_t existing_connections) noexcept
+{
+    Connection(EventType::NetInboundConnection, peer_id, addr, conn_type, network,
+               existing_connections);
+}
+
+void outbound_connection(int64_t peer_id, const char* addr, const char* conn_type,
+                         uint32_t network, uint64_t existing_connections) noexcept
+{
+    Connection(EventType::NetOutboundConnection, peer_id, addr, conn_type, network,
+               existing_connections);
+}
+
+void evicted_inbound_connection(int64_t peer_id, const char* addr, const char* conn_type,
+                                uint32_t network, int64_t time_established) noexcept
+{
+    Connection(EventType::NetEvictedInboundConnection, peer_id, addr, conn_type, network,
+               time_established);
+}
+
+void misbehaving_connection(int64_t peer_id, const char* message) noexcept
+{
+    detail::RingWriter* writer = detail::WriterFor(EventType::NetMisbehavingConnection);
+    if (!writer) return;
+    const uint32_t len = detail::fb::StrLen(message);
+    detail::EmitTable(writer, EventType::NetMisbehavingConnection, MISBEHAVING,
+                      detail::fb::StringEnd(MISBEHAVING.fixed_size, len), 0, [&](auto& t) {
+                          t.Scalar(0, peer_id);
+                          t.String(1, message, len);
+                      });
+}
+
+void closed_connection(int64_t peer_id, const char* addr, const char* conn_type,
+                       uint32_t network, int64_t time_established) noexcept
+{
+    Connection(EventType::NetClosedConnection, peer_id, addr, conn_type, network,
+               time_established);
+}
+
+} // namespace tracering::bitcoin::net

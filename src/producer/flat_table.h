@@ -1,0 +1,186 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#ifndef TRACERING_PRODUCER_FLAT_TABLE_H
+#define TRACERING_PRODUCER_FLAT_TABLE_H
+
+//! @file
+//! Writes one FlatBuffers table front to back, straight into a ring slot whose size was
+//! computed first. A general FlatBufferBuilder builds back to front in its own buffer and
+//! then needs a copy; for the fixed shapes of tracepoint events the layout is known at
+//! compile time, so the fixed part is one memcpy of a constant image plus the field stores.
+//!
+//! Buffer layout produced (all offsets from the start of the payload, which is 8-aligned):
+//!
+//!     0          u32 root offset = table_pos
+//!     4          vtable: u16 vtable size, u16 table size, u16 field offset per field id
+//!     table_pos  i32 soffset to the vtable (table_pos - 4), then the inline fields,
+//!                placed so every scalar is aligned to its size
+//!     fixed_size strings and byte vectors in the order they are written: each starts with a
+//!                4-aligned u32 length; strings end with a NUL
+//!
+//! This is a valid FlatBuffer for the schema's generated code and Verifier (checked by the
+//! round-trip tests, which read every event through the generated accessors).
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+namespace tracering::detail::fb {
+
+//! The inline shape of one table field.
+enum class Slot : uint8_t {
+    U8,     //!< bool, ubyte enums
+    U32,    //!< int, uint, uint enums
+    U64,    //!< long, ulong
+    Hash,   //!< struct Hash256 (32 bytes, alignment 1)
+    Offset, //!< string or vector: a u32 offset forward to the data
+};
+
+constexpr uint32_t SlotSize(Slot s)
+{
+    switch (s) {
+    case Slot::U8: return 1;
+    case Slot::U32: return 4;
+    case Slot::U64: return 8;
+    case Slot::Hash: return 32;
+    case Slot::Offset: return 4;
+    }
+    return 0;
+}
+
+constexpr uint32_t SlotAlign(Slot s) { return s == Slot::Hash ? 1 : SlotSize(s); }
+
+constexpr uint32_t AlignUp(uint32_t v, uint32_t a) { return (v + a - 1) & ~(a - 1); }
+
+inline constexpr uint32_t MAX_FIXED = 256;
+inline constexpr uint32_t VTABLE_POS = 4;
+
+//! The compile-time layout of a table with N fields (ids 0..N-1).
+template <size_t N>
+struct Layout {
+    uint32_t table_pos{0};
+    uint32_t table_size{0};
+    uint32_t fixed_size{0};
+    std::array<uint16_t, N> field_pos{}; //!< absolute position of each field's slot
+    std::array<uint8_t, MAX_FIXED> image{}; //!< bytes [0, fixed_size) before any field is set
+};
+
+template <size_t N>
+constexpr Layout<N> MakeLayout(const std::array<Slot, N>& slots)
+{
+    Layout<N> l;
+    const uint32_t vtable_size = 4 + 2 * uint32_t(N);
+    l.table_pos = AlignUp(VTABLE_POS + vtable_size, 8);
+    std::array<uint16_t, N> rel{};
+    std::array<bool, N> placed{};
+    uint32_t p = 4; // after the soffset
+    // One 4-byte field fills [4, 8) so that 8-byte fields start aligned without a hole.
+    for (size_t i = 0; i < N; ++i) {
+        if (SlotAlign(slots[i]) == 4) {
+            rel[i] = uint16_t(p);
+            p += 4;
+            placed[i] = true;
+            break;
+        }
+    }
+    for (uint32_t align : {8u, 4u, 1u}) {
+        for (size_t i = 0; i < N; ++i) {
+            if (placed[i] || SlotAlign(slots[i]) != align) continue;
+            p = AlignUp(p, align);
+            rel[i] = uint16_t(p);
+            p += SlotSize(slots[i]);
+            placed[i] = true;
+        }
+    }
+    l.table_size = p;
+    l.fixed_size = l.table_pos + l.table_size;
+    auto put16 = [&](uint32_t at, uint32_t v) {
+        l.image[at] = uint8_t(v);
+        l.image[at + 1] = uint8_t(v >> 8);
+    };
+    auto put32 = [&](uint32_t at, uint32_t v) {
+        put16(at, v & 0xffff);
+        put16(at + 2, v >> 16);
+    };
+    put32(0, l.table_pos);
+    put16(VTABLE_POS, vtable_size);
+    put16(VTABLE_POS + 2, l.table_size);
+    for (size_t i = 0; i < N; ++i) {
+        put16(VTABLE_POS + 4 + 2 * uint32_t(i), rel[i]);
+        l.field_pos[i] = uint16_t(l.table_pos + rel[i]);
+    }
+    put32(l.table_pos, l.table_pos - VTABLE_POS); // soffset: the vtable lies before the table
+    return l;
+}
+
+//! Bytes a string of `len` characters adds after `end`.
+constexpr uint64_t StringEnd(uint64_t end, uint64_t len) { return ((end + 3) & ~uint64_t{3}) + 4 + len + 1; }
+//! Bytes a byte vector of `len` adds after `end`.
+constexpr uint64_t BytesEnd(uint64_t end, uint64_t len) { return ((end + 3) & ~uint64_t{3}) + 4 + len; }
+
+inline uint32_t StrLen(const char* s) noexcept { return s ? uint32_t(std::strlen(s)) : 0; }
+
+//! Writes the table described by a Layout into `buf`. The caller computed the size with
+//! StringEnd/BytesEnd in the same order as the String/Bytes calls here.
+template <size_t N>
+class TableWriter
+{
+public:
+    TableWriter(const Layout<N>& layout, uint8_t* buf) noexcept
+        : m_layout{layout}, m_buf{buf}, m_end{layout.fixed_size}
+    {
+        std::memcpy(buf, layout.image.data(), layout.fixed_size);
+    }
+
+    template <typename T>
+    void Scalar(size_t field, T value) noexcept
+    {
+        std::memcpy(m_buf + m_layout.field_pos[field], &value, sizeof(T));
+    }
+    void Bool(size_t field, bool value) noexcept { Scalar<uint8_t>(field, value ? 1 : 0); }
+    void Hash(size_t field, const void* hash32) noexcept
+    {
+        if (hash32) std::memcpy(m_buf + m_layout.field_pos[field], hash32, 32);
+    }
+    void String(size_t field, const char* s, uint32_t len) noexcept
+    {
+        uint8_t* data = Blob(field, len);
+        if (len) std::memcpy(data, s, len);
+        data[len] = 0;
+        m_end += 1;
+    }
+    void Bytes(size_t field, const void* bytes, uint32_t len) noexcept
+    {
+        uint8_t* data = Blob(field, len);
+        if (len) std::memcpy(data, bytes, len);
+    }
+    //! Marks a field as not present (readers see its default).
+    void Absent(size_t field) noexcept
+    {
+        const uint32_t at = VTABLE_POS + 4 + 2 * uint32_t(field);
+        m_buf[at] = 0;
+        m_buf[at + 1] = 0;
+    }
+    uint32_t size() const noexcept { return m_end; }
+
+private:
+    uint8_t* Blob(size_t field, uint32_t len) noexcept
+    {
+        const uint32_t pos = AlignUp(m_end, 4);
+        for (uint32_t i = m_end; i < pos; ++i) m_buf[i] = 0;
+        std::memcpy(m_buf + pos, &len, 4);
+        const uint32_t rel = pos - m_layout.field_pos[field];
+        std::memcpy(m_buf + m_layout.field_pos[field], &rel, 4);
+        m_end = pos + 4 + len;
+        return m_buf + pos + 4;
+    }
+
+    const Layout<N>& m_layout;
+    uint8_t* const m_buf;
+    uint32_t m_end;
+};
+
+} // namespace tracering::detail::fb
+
+#endif // TRACERING_PRODUCER_FLAT_TABLE_H

@@ -1,0 +1,143 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include "producer/ring_writer.h"
+
+#include <chrono>
+#include <thread>
+
+namespace tracering::detail {
+
+std::atomic<RingWriter*> g_event_writers[EVENT_SLOTS]{};
+
+bool RingWriter::RefreshReadPos() noexcept
+{
+    // Pairs with the consumer's release store: its reads of the records below read_pos
+    // happened before we reuse their space.
+    const uint64_t read_pos = m_cursor->read_pos.load(std::memory_order_acquire);
+    if ((read_pos & (RECORD_ALIGN - 1)) != 0 || read_pos < m_read_pos_cache ||
+        read_pos > m_write_pos) {
+        // A hostile or broken reader. Never trust it again: detach it, reset, carry on.
+        Count(m_control->cursor_violations, m_cursor_violations);
+        ResetLocked(/*enable=*/false);
+        return false;
+    }
+    m_read_pos_cache = read_pos;
+    return true;
+}
+
+DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
+{
+    if (!RefreshReadPos()) {
+        Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
+        return DropCause::ReaderReset;
+    }
+    if (end - m_read_pos_cache <= m_capacity) return DropCause::None;
+    if (!m_lossless) {
+        Count(m_control->dropped_full, m_dropped_full);
+        m_loss_pending = true;
+        return DropCause::Full;
+    }
+    // Lossless: the reader asked us to wait for it, for a bounded time.
+    const uint64_t deadline = MonotonicNs() + m_lossless_wait_ns;
+    for (uint32_t round = 0;; ++round) {
+        if (round < 64) {
+            CpuRelax();
+        } else if (round < 128) {
+            std::this_thread::yield();
+        } else {
+            std::this_thread::sleep_for(std::chrono::microseconds(20));
+        }
+        if (!RefreshReadPos()) {
+            Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
+            return DropCause::ReaderReset;
+        }
+        if (end - m_read_pos_cache <= m_capacity) return DropCause::None;
+        if (MonotonicNs() > deadline) {
+            Count(m_control->dropped_timeout, m_dropped_timeout);
+            m_loss_pending = true;
+            return DropCause::Timeout;
+        }
+    }
+}
+
+void RingWriter::SetEventSwitches(uint64_t mask) noexcept
+{
+    if (!m_global) return;
+    const uint16_t first = RingFirstType(m_subsystem);
+    for (uint32_t i = 0; i < EVENTS_PER_RING_MAX; ++i) {
+        RingWriter* value = (mask >> i) & 1 ? this : nullptr;
+        g_event_writers[first + i].store(value, std::memory_order_relaxed);
+    }
+}
+
+void RingWriter::ResetLocked(bool enable) noexcept
+{
+    // The reader's position is void; the next reader starts at the current write position.
+    m_read_pos_cache = m_write_pos;
+    m_cursor->read_pos.store(m_write_pos, std::memory_order_relaxed);
+    m_loss_pending = false;
+    m_enabled = enable;
+    if (!enable) {
+        SetEventSwitches(0);
+        m_event_mask = 0;
+        m_control->event_mask.store(0, std::memory_order_relaxed);
+        m_control->reader_pid.store(0, std::memory_order_relaxed);
+    }
+    m_control->attach_seq.store(m_seq, std::memory_order_relaxed);
+    m_control->attach_pos.store(m_write_pos, std::memory_order_relaxed);
+    // Publishes attach_seq and the reset cursor to a reader that acquires generation.
+    m_control->generation.store(++m_generation, std::memory_order_release);
+    m_control->enabled.store(enable ? 1 : 0, std::memory_order_release);
+}
+
+void RingWriter::Enable(const EnableOptions& options) noexcept
+{
+    m_lock.lock();
+    m_lossless = options.lossless;
+    m_lossless_wait_ns = options.lossless_wait_ns;
+    m_event_mask = options.event_mask;
+    m_payload_limit.store(options.payload_limit, std::memory_order_relaxed);
+    m_control->payload_limit.store(options.payload_limit, std::memory_order_relaxed);
+    m_control->lossless.store(options.lossless ? 1 : 0, std::memory_order_relaxed);
+    m_control->event_mask.store(options.event_mask, std::memory_order_relaxed);
+    m_control->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
+    ResetLocked(/*enable=*/true);
+    m_lock.unlock();
+    SetEventSwitches(options.event_mask);
+}
+
+void RingWriter::Disable() noexcept
+{
+    SetEventSwitches(0);
+    m_lock.lock();
+    ResetLocked(/*enable=*/false);
+    m_lock.unlock();
+}
+
+RingStats RingWriter::Stats() const noexcept
+{
+    RingStats s;
+    s.subsystem = m_subsystem;
+    s.name = std::string{SUBSYSTEM_NAMES[static_cast<uint16_t>(m_subsystem)]};
+    s.capacity = m_capacity;
+    m_lock.lock();
+    s.enabled = m_enabled;
+    s.lossless = m_lossless;
+    s.event_mask = m_event_mask;
+    s.payload_limit = m_payload_limit.load(std::memory_order_relaxed);
+    s.reader_pid = m_control->reader_pid.load(std::memory_order_relaxed);
+    s.generation = m_generation;
+    s.write_pos = m_write_pos;
+    s.seq = m_seq;
+    s.dropped_full = m_dropped_full;
+    s.dropped_too_big = m_dropped_too_big;
+    s.dropped_reader_reset = m_dropped_reader_reset;
+    s.dropped_timeout = m_dropped_timeout;
+    s.cursor_violations = m_cursor_violations;
+    s.truncated = m_truncated;
+    m_lock.unlock();
+    return s;
+}
+
+} // namespace tracering::detail
