@@ -1,0 +1,346 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include <tracering/consumer.h>
+#include <tracering/producer.h>
+
+#include <gtest/gtest.h>
+
+#include "common/shm.h"
+#include "subprocess.h"
+#include "test_util.h"
+
+#include <cstring>
+#include <functional>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace tracering {
+namespace {
+
+//! A live producer whose main object the test may scribble on.
+class SegmentTest : public ::testing::Test
+{
+protected:
+    void SetUp() override
+    {
+        auto producer = Producer::Create(test::SmallProducer("segment", 4096));
+        ASSERT_TRUE(producer) << producer.error().message();
+        m_producer = std::move(producer.value());
+        auto shm = detail::SharedMemory::Open(m_producer->SegmentObjectName(), /*writable=*/true);
+        ASSERT_TRUE(shm);
+        m_shm = std::move(shm.value());
+    }
+    SegmentHeader* header() { return reinterpret_cast<SegmentHeader*>(m_shm->data()); }
+    const std::string& name() { return m_producer->Name(); }
+
+    Error OpenError()
+    {
+        auto consumer = Consumer::Open(name());
+        EXPECT_FALSE(consumer) << "the consumer accepted a bad segment";
+        return consumer ? Error{ErrorCode::InvalidArgument, "opened"} : consumer.error();
+    }
+
+    std::unique_ptr<Producer> m_producer;
+    std::unique_ptr<detail::SharedMemory> m_shm;
+};
+
+bool Contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+TEST_F(SegmentTest, GoodSegmentOpensAndDescribesItself)
+{
+    auto consumer = Consumer::Open(name());
+    ASSERT_TRUE(consumer) << consumer.error().message();
+    const SegmentInfo& info = (*consumer)->info();
+    EXPECT_EQ(info.name, name());
+    EXPECT_EQ(info.abi_version, ABI_VERSION);
+    EXPECT_EQ(info.producer_pid, uint64_t(::getpid()));
+    EXPECT_EQ(info.clock_id, ClockId::Monotonic);
+    EXPECT_EQ(info.ring_count, SUBSYSTEM_COUNT);
+    const auto rings = (*consumer)->Rings();
+    ASSERT_EQ(rings.size(), SUBSYSTEM_COUNT);
+    EXPECT_EQ(rings[0].name, "net");
+    EXPECT_EQ(rings[4].name, "coin_selection");
+    EXPECT_FALSE(rings[0].enabled);
+    auto missing = (*consumer)->Ring("p2p");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), ErrorCode::NotFound);
+    EXPECT_TRUE(Contains(missing.error().message(), "net, mempool, utxocache"));
+}
+
+TEST_F(SegmentTest, ObjectsAreCreatedOwnerOnly)
+{
+    struct stat st;
+    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath(m_producer->CursorsObjectName()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(SegmentPermissionTest, GroupAccessGivesReadToTheSegmentAndWriteToCursors)
+{
+    ProducerOptions options = test::SmallProducer("group", 4096);
+    options.group_access = GroupAccess::Read;
+    options.group_id = ::getgid();
+    auto producer = Producer::Create(options);
+    ASSERT_TRUE(producer) << producer.error().message();
+    struct stat st;
+    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath((*producer)->SegmentObjectName()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    EXPECT_EQ(st.st_gid, ::getgid());
+    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath((*producer)->CursorsObjectName()).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
+}
+
+TEST(SegmentOpenTest, MissingSegmentSaysSoAndWhere)
+{
+    auto consumer = Consumer::Open("no-such-producer");
+    ASSERT_FALSE(consumer);
+    EXPECT_EQ(consumer.error().code(), ErrorCode::NotFound);
+    EXPECT_TRUE(Contains(consumer.error().message(), "tracering.no-such-producer"));
+    EXPECT_TRUE(Contains(consumer.error().message(), "is the producer running"));
+}
+
+TEST(SegmentOpenTest, BadNameIsRejectedBeforeTouchingTheSystem)
+{
+    for (const std::string& bad :
+         std::vector<std::string>{"", "a/b", "../x", std::string(49, 'a'), "sp ace"}) {
+        auto consumer = Consumer::Open(bad);
+        ASSERT_FALSE(consumer) << bad;
+        EXPECT_EQ(consumer.error().code(), ErrorCode::InvalidArgument) << bad;
+        ProducerOptions o;
+        o.name = bad;
+        o.install_global = false;
+        auto producer = Producer::Create(o);
+        ASSERT_FALSE(producer) << bad;
+        EXPECT_EQ(producer.error().code(), ErrorCode::InvalidArgument) << bad;
+    }
+}
+
+TEST(SegmentOpenTest, BadCapacityIsRejectedNamingTheRing)
+{
+    ProducerOptions o = test::SmallProducer("cap", 4096);
+    o.capacities[2] = 5000;
+    auto producer = Producer::Create(o);
+    ASSERT_FALSE(producer);
+    EXPECT_EQ(producer.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_TRUE(Contains(producer.error().message(), "utxocache"));
+    EXPECT_TRUE(Contains(producer.error().message(), "5000"));
+}
+
+TEST_F(SegmentTest, WrongMagicIsNotATraceringSegment)
+{
+    header()->magic = 0x1122334455667788ULL;
+    const Error e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::Corrupt);
+    EXPECT_TRUE(Contains(e.message(), "not a tracering segment")) << e.message();
+}
+
+TEST_F(SegmentTest, OtherAbiVersionNamesBothVersions)
+{
+    header()->abi_version.store(ABI_VERSION + 1);
+    const Error e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::VersionMismatch);
+    EXPECT_TRUE(Contains(e.message(), "has ABI version " + std::to_string(ABI_VERSION + 1) +
+                                          ", this reader supports " + std::to_string(ABI_VERSION)))
+        << e.message();
+}
+
+TEST_F(SegmentTest, OtherSchemaNamesBothHashes)
+{
+    header()->schema_hash ^= 1;
+    const Error e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::VersionMismatch);
+    EXPECT_TRUE(Contains(e.message(), "schema mismatch")) << e.message();
+}
+
+TEST_F(SegmentTest, HalfBuiltHeaderOfALiveProducerIsNotReady)
+{
+    header()->abi_version.store(0);
+    const Error e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::NotReady);
+}
+
+TEST_F(SegmentTest, SizeDisagreeingWithTheHeaderIsCorrupt)
+{
+    header()->segment_size += 4096;
+    const Error e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::Corrupt);
+    EXPECT_TRUE(Contains(e.message(), "header says")) << e.message();
+}
+
+TEST_F(SegmentTest, RingTableOutsideTheSegmentIsCorrupt)
+{
+    header()->rings[1].data_offset = header()->segment_size - 100;
+    Error e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::Corrupt);
+    EXPECT_TRUE(Contains(e.message(), "mempool")) << e.message();
+    header()->rings[1].data_offset = 4096 * 2;
+    header()->rings[1].capacity = 12345;
+    e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::Corrupt);
+    header()->rings[1].capacity = 4096;
+    header()->ring_count = 99;
+    e = OpenError();
+    EXPECT_EQ(e.code(), ErrorCode::Corrupt);
+}
+
+TEST_F(SegmentTest, GarbageRecordIsReportedNotFollowed)
+{
+    ASSERT_TRUE(m_producer->EnableRing(Subsystem::Validation, {}));
+    auto consumer = Consumer::Open(name());
+    ASSERT_TRUE(consumer);
+    auto reader = (*consumer)->OpenReader("validation");
+    ASSERT_TRUE(reader);
+    const uint8_t payload[16] = {};
+    const uint16_t type = static_cast<uint16_t>(EventType::UserFirst);
+    ASSERT_TRUE(m_producer->WriteRaw(Subsystem::Validation, type, payload, 16));
+    // Overwrite the record's length with nonsense, as a broken producer might.
+    uint8_t* data = m_shm->data() + header()->rings[3].data_offset;
+    const uint32_t huge = 0x7fffffff;
+    std::memcpy(data, &huge, 4);
+    auto n = (*reader)->Poll([](const EventView&) { ADD_FAILURE() << "garbage was delivered"; });
+    ASSERT_FALSE(n);
+    EXPECT_EQ(n.error().code(), ErrorCode::Corrupt);
+    EXPECT_TRUE(Contains(n.error().message(), "record length 2147483647")) << n.error().message();
+}
+
+TEST(SegmentFileTest, TruncatedObjectIsCorrupt)
+{
+    const std::string name = test::UniqueName("trunc");
+    auto shm = detail::SharedMemory::Create(SegmentObjectName(name), 100, {});
+    ASSERT_TRUE(shm);
+    auto consumer = Consumer::Open(name);
+    detail::SharedMemory::Remove(SegmentObjectName(name));
+    ASSERT_FALSE(consumer);
+    EXPECT_EQ(consumer.error().code(), ErrorCode::Corrupt);
+    EXPECT_TRUE(Contains(consumer.error().message(), "truncated")) << consumer.error().message();
+}
+
+TEST(SegmentFileTest, ForeignObjectIsNotReplacedByAProducer)
+{
+    const std::string name = test::UniqueName("foreign");
+    auto shm = detail::SharedMemory::Create(SegmentObjectName(name), 8192, {});
+    ASSERT_TRUE(shm);
+    std::memset((*shm)->data(), 0x42, 8192);
+    ProducerOptions o = test::SmallProducer("unused", 4096);
+    o.name = name;
+    auto producer = Producer::Create(o);
+    EXPECT_FALSE(producer);
+    if (!producer) {
+        EXPECT_EQ(producer.error().code(), ErrorCode::AlreadyExists);
+        EXPECT_TRUE(Contains(producer.error().message(), "not a tracering segment"));
+    }
+    EXPECT_TRUE(detail::SharedMemory::Exists(SegmentObjectName(name)));
+    detail::SharedMemory::Remove(SegmentObjectName(name));
+}
+
+TEST(SegmentFileTest, SecondProducerOfTheSameNameNamesTheLiveOne)
+{
+    ProducerOptions o = test::SmallProducer("twice", 4096);
+    auto first = Producer::Create(o);
+    ASSERT_TRUE(first);
+    auto second = Producer::Create(o);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code(), ErrorCode::AlreadyExists);
+    EXPECT_TRUE(Contains(second.error().message(), "pid " + std::to_string(::getpid())))
+        << second.error().message();
+}
+
+TEST(SegmentFileTest, StaleSegmentOfADeadProducerIsRecognisedAndReplaced)
+{
+    const std::string name = test::UniqueName("stale");
+    test::Subprocess child{{TRACERING_TEST_HELPER, "crash", name}};
+    ASSERT_TRUE(child.started());
+    ASSERT_EQ(child.ReadLine(), "created");
+    ASSERT_EQ(child.Wait(), 0);
+    ASSERT_TRUE(detail::SharedMemory::Exists(SegmentObjectName(name)));
+
+    auto consumer = Consumer::Open(name);
+    ASSERT_FALSE(consumer);
+    EXPECT_EQ(consumer.error().code(), ErrorCode::Stale);
+    EXPECT_TRUE(Contains(consumer.error().message(),
+                         "producer " + std::to_string(child.pid()) + " is gone"))
+        << consumer.error().message();
+
+    ProducerOptions o = test::SmallProducer("unused", 4096);
+    o.name = name;
+    o.replace_stale = false;
+    auto refused = Producer::Create(o);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), ErrorCode::Stale);
+
+    o.replace_stale = true;
+    auto producer = Producer::Create(o);
+    ASSERT_TRUE(producer) << producer.error().message();
+    auto fresh = Consumer::Open(name);
+    ASSERT_TRUE(fresh) << fresh.error().message();
+    EXPECT_EQ((*fresh)->info().producer_pid, uint64_t(::getpid()));
+}
+
+//! Runs `fn` in a child process as an unprivileged user (if we are root) and returns its
+//! exit code.
+int RunUnprivileged(const std::function<int()>& fn)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        if (::getuid() == 0) {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(99);
+        }
+        ::_exit(fn());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+TEST_F(SegmentTest, NoPermissionIsAClearError)
+{
+    if (::getuid() != 0) {
+        // Not root: take our own read permission away instead.
+        ASSERT_EQ(::chmod(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(), 0), 0);
+    }
+    const std::string segment_name = name();
+    const int code = RunUnprivileged([&] {
+        auto consumer = Consumer::Open(segment_name);
+        if (consumer) return 1;
+        if (consumer.error().code() != ErrorCode::PermissionDenied) return 2;
+        if (!Contains(consumer.error().message(), "Permission denied")) return 3;
+        if (!Contains(consumer.error().message(), "mode 0600")) return 4;
+        return 0;
+    });
+    EXPECT_EQ(code, 0) << "1: opened, 2: other error code, 3: no reason, 4: no owner/mode";
+}
+
+TEST_F(SegmentTest, ConsumerOpensTheSegmentReadOnly)
+{
+    // A consumer's mapping of the main object must refuse writes: check in a child, where
+    // the fault cannot take the test binary down.
+    auto consumer = Consumer::Open(name());
+    ASSERT_TRUE(consumer);
+    ASSERT_TRUE(m_producer->EnableRing(Subsystem::Net, {}));
+    auto reader = (*consumer)->OpenReader("net");
+    ASSERT_TRUE(reader);
+    const uint16_t type = static_cast<uint16_t>(EventType::UserFirst);
+    const uint8_t payload[8] = {};
+    ASSERT_TRUE(m_producer->WriteRaw(Subsystem::Net, type, payload, 8));
+    const uint8_t* view_data = nullptr;
+    ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) { view_data = ev.data(); }));
+    ASSERT_NE(view_data, nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const_cast<volatile uint8_t*>(view_data)[0] = 1; // must fault
+        ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFSIGNALED(status)) << "a write through the consumer's mapping succeeded";
+}
+
+} // namespace
+} // namespace tracering

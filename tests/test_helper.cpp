@@ -1,0 +1,172 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! The second process of the multi-process tests.
+//!
+//!   consume NAME COUNT        read COUNT sample events from all rings, check every field
+//!   produce NAME              create a producer with every ring on, print "ready", emit all
+//!                             samples on each "emit" line from stdin, exit when stdin closes
+//!   hostile NAME RING SECONDS write garbage into RING's cursor for SECONDS
+//!   read-forever NAME RING    print "reading", then poll RING until killed
+//!   crash NAME                create a producer and die without cleaning up
+
+#include <tracering/consumer.h>
+#include <tracering/producer.h>
+
+#include "common/shm.h"
+#include "event_samples.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <unistd.h>
+
+using namespace tracering;
+
+namespace {
+
+int Consume(const std::string& name, int count)
+{
+    auto consumer = Consumer::Open(name);
+    if (!consumer) {
+        std::printf("error %s\n", consumer.error().message().c_str());
+        return 1;
+    }
+    std::vector<std::unique_ptr<RingReader>> readers;
+    for (const RingInfo& ring : (*consumer)->Rings()) {
+        auto reader = (*consumer)->OpenReader(ring.name);
+        if (!reader) {
+            std::printf("error %s\n", reader.error().message().c_str());
+            return 1;
+        }
+        readers.push_back(std::move(reader.value()));
+    }
+    int seen = 0, failures = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (seen < count && std::chrono::steady_clock::now() < deadline) {
+        for (auto& reader : readers) {
+            auto n = reader->Poll([&](const EventView& ev) {
+                const std::string problem = test::CheckSample(ev);
+                if (!problem.empty()) {
+                    std::printf("mismatch type %u: %s\n", ev.raw_type(), problem.c_str());
+                    ++failures;
+                }
+                ++seen;
+            });
+            if (!n) {
+                std::printf("error %s\n", n.error().message().c_str());
+                return 1;
+            }
+        }
+    }
+    std::printf("seen %d failures %d\n", seen, failures);
+    return seen == count && failures == 0 ? 0 : 1;
+}
+
+int Produce(const std::string& name)
+{
+    ProducerOptions options;
+    options.name = name;
+    options.capacities.fill(1 << 20);
+    auto producer = Producer::Create(options);
+    if (!producer) {
+        std::printf("error %s\n", producer.error().message().c_str());
+        return 1;
+    }
+    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+        if (!(*producer)->EnableRing(static_cast<Subsystem>(i), {})) return 1;
+    }
+    std::printf("ready\n");
+    std::fflush(stdout);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+        if (line == "emit") {
+            test::EmitAllSamples();
+            std::printf("emitted\n");
+            std::fflush(stdout);
+        }
+    }
+    return 0;
+}
+
+int Hostile(const std::string& name, const std::string& ring, double seconds)
+{
+    auto consumer = Consumer::Open(name);
+    if (!consumer) return 1;
+    auto info = (*consumer)->Ring(ring);
+    if (!info) return 1;
+    // Straight to the cursor object: a consumer is free to write anything there.
+    auto cursors = detail::SharedMemory::Open(CursorsObjectName(name), /*writable=*/true);
+    if (!cursors) return 1;
+    auto* slot = reinterpret_cast<CursorSlot*>((*cursors)->data() + info->index * sizeof(CursorSlot));
+    std::mt19937_64 rng{42};
+    const uint64_t values[] = {0, 3, ~uint64_t{0}, uint64_t(-8), uint64_t{1} << 62, 4096 + 4};
+    std::printf("hostile\n");
+    std::fflush(stdout);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    uint64_t stores = 0;
+    while (std::chrono::steady_clock::now() < end) {
+        const uint64_t write_pos = (*consumer)->Ring(ring)->write_pos;
+        uint64_t v;
+        switch (rng() % 4) {
+        case 0: v = values[rng() % std::size(values)]; break;
+        case 1: v = write_pos + 8 * (1 + rng() % 1000); break;   // ahead of the producer
+        case 2: v = write_pos - 8 * (rng() % 100000); break;     // backwards, maybe far
+        default: v = rng(); break;                                // anything at all
+        }
+        slot->read_pos.store(v, std::memory_order_release);
+        slot->heartbeat_ns.store(rng(), std::memory_order_relaxed);
+        ++stores;
+    }
+    std::printf("stores %llu\n", static_cast<unsigned long long>(stores));
+    return 0;
+}
+
+int ReadForever(const std::string& name, const std::string& ring)
+{
+    auto consumer = Consumer::Open(name);
+    if (!consumer) return 1;
+    auto reader = (*consumer)->OpenReader(ring);
+    if (!reader) {
+        std::printf("error %s\n", reader.error().message().c_str());
+        return 1;
+    }
+    std::printf("reading\n");
+    std::fflush(stdout);
+    for (;;) {
+        auto n = (*reader)->Poll([](const EventView&) {});
+        if (!n) return 2;
+        if (n.value() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+}
+
+int Crash(const std::string& name)
+{
+    ProducerOptions options;
+    options.name = name;
+    options.capacities.fill(4096);
+    auto producer = Producer::Create(options);
+    if (!producer) return 1;
+    std::printf("created\n");
+    std::fflush(stdout);
+    ::_exit(0); // no destructor: the objects stay behind, like after a crash
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.size() == 2 && args[0] == "consume") return Consume(args[1], 20);
+    if (args.size() == 3 && args[0] == "consume") return Consume(args[1], std::stoi(args[2]));
+    if (args.size() == 2 && args[0] == "produce") return Produce(args[1]);
+    if (args.size() == 4 && args[0] == "hostile") return Hostile(args[1], args[2], std::stod(args[3]));
+    if (args.size() == 3 && args[0] == "read-forever") return ReadForever(args[1], args[2]);
+    if (args.size() == 2 && args[0] == "crash") return Crash(args[1]);
+    std::fprintf(stderr, "usage: tracering_test_helper consume|produce|hostile|read-forever|crash NAME ...\n");
+    return 64;
+}
