@@ -160,6 +160,9 @@ public:
             if (!next.value()) break;
             fn(static_cast<const EventView&>(view));
             ++n;
+            // Hand space back early in long batches, so a producer never waits for a whole
+            // batch (records already passed to fn are no longer referenced).
+            if (m_pos - m_released_pos >= m_release_every) Release();
         }
         Release();
         return n;
@@ -194,6 +197,7 @@ private:
     uint64_t m_capacity{0};
     uint64_t m_mask{0};
     uint64_t m_max_record{0};
+    uint64_t m_release_every{0}; //!< capacity / 16: bytes read before an early Release()
     uint64_t m_generation{0};
     uint64_t m_pos{0};             //!< next record to read
     uint64_t m_released_pos{0};    //!< last value stored to read_pos
@@ -201,6 +205,26 @@ private:
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
     ReaderStats m_stats;
+};
+
+//! How a polling loop waits when there is nothing to read: spin briefly, then yield, then
+//! sleep with a growing pause up to `max_sleep_us`. Spinning on an empty ring would pull the
+//! producer's control line to this core after every event and slow the producer down; a
+//! short pause lets records accumulate and be read in batches.
+//!
+//!     Backoff backoff;
+//!     for (;;) backoff.Idle(reader->Poll(fn).value());
+class Backoff
+{
+public:
+    explicit Backoff(uint32_t max_sleep_us = 1000) : m_max_sleep_us{max_sleep_us} {}
+    //! Call after each poll with the number of events it delivered.
+    void Idle(size_t work);
+    void Reset() noexcept { m_idle = 0; }
+
+private:
+    uint32_t m_max_sleep_us;
+    uint32_t m_idle{0};
 };
 
 //! A mapped segment. Create readers from it; it may be dropped before them.

@@ -7,11 +7,15 @@
 #include <tracering/schema_hash.h>
 
 #include "common/clock.h"
+#include "common/cpu.h"
 #include "common/process.h"
 #include "common/shm.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace tracering {
 namespace {
@@ -288,6 +292,7 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring)
     reader->m_capacity = d.capacity;
     reader->m_mask = d.capacity - 1;
     reader->m_max_record = d.max_record;
+    reader->m_release_every = d.capacity / 16;
 
     // A consistent start: the generation must not change while we read where it began.
     for (int attempt = 0;; ++attempt) {
@@ -420,6 +425,25 @@ void RingReader::Release() noexcept
     m_cursor->read_pos.store(m_pos, std::memory_order_release);
     m_cursor->heartbeat_ns.store(detail::MonotonicNs(), std::memory_order_relaxed);
     m_released_pos = m_pos;
+}
+
+void Backoff::Idle(size_t work)
+{
+    if (work != 0) {
+        m_idle = 0;
+        return;
+    }
+    ++m_idle;
+    if (m_idle <= 64) {
+        // ~2-5 us in all: long enough for a fast producer to write a batch.
+        for (int i = 0; i < 32; ++i) detail::CpuRelax();
+    } else if (m_idle <= 128) {
+        std::this_thread::yield();
+    } else {
+        const uint32_t shift = std::min<uint32_t>(m_idle - 128, 10);
+        const uint32_t us = std::min<uint32_t>(uint32_t{1} << shift, m_max_sleep_us);
+        std::this_thread::sleep_for(std::chrono::microseconds(us));
+    }
 }
 
 RingInfo RingReader::Info() const { return Snapshot(m_index, m_descriptor, m_control); }

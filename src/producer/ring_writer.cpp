@@ -38,15 +38,18 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         m_loss_pending = true;
         return DropCause::Full;
     }
-    // Lossless: the reader asked us to wait for it, for a bounded time.
-    const uint64_t deadline = MonotonicNs() + m_lossless_wait_ns;
-    for (uint32_t round = 0;; ++round) {
-        if (round < 64) {
-            CpuRelax();
-        } else if (round < 128) {
+    // Lossless: the reader asked us to wait for it, for a bounded time. Spin first (a reader
+    // that keeps up frees room within microseconds), then yield, then sleep briefly.
+    const uint64_t start = MonotonicNs();
+    const uint64_t deadline = start + m_lossless_wait_ns;
+    for (;;) {
+        const uint64_t now = MonotonicNs();
+        if (now - start < 20'000) {
+            for (int i = 0; i < 16; ++i) CpuRelax();
+        } else if (now - start < 2'000'000) {
             std::this_thread::yield();
         } else {
-            std::this_thread::sleep_for(std::chrono::microseconds(20));
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
         if (!RefreshReadPos()) {
             Count(m_control->dropped_reader_reset, m_dropped_reader_reset);

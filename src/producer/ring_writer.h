@@ -10,26 +10,15 @@
 #include <tracering/tracepoint.h>
 
 #include "common/clock.h"
+#include "common/cpu.h"
 
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <thread>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
 
 namespace tracering::detail {
-
-inline void CpuRelax() noexcept
-{
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield" ::: "memory");
-#endif
-}
 
 //! A process-local test-and-test-and-set lock. Uncontended, lock + unlock is one atomic
 //! exchange and one store. Contended, it spins briefly and then yields, since the holder is

@@ -1,0 +1,386 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! Micro benchmarks of the producer's hot path and the consumer's drain rate, each next to a
+//! baseline in the same binary (an empty loop, a USDT semaphore check, memcpy, the obvious
+//! FlatBufferBuilder code). TRACERING_BENCH_SMOKE=1 runs every benchmark once, as a test.
+//! Compare figures from one run, as ratios; see doc/performance.md.
+
+#include <tracering/consumer.h>
+#include <tracering/producer.h>
+#include <tracering/tracepoint.h>
+
+#include <benchmark/benchmark.h>
+#include <flatbuffers/flatbuffers.h>
+
+#include "common/clock.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+// A real USDT probe with a semaphore, exactly as Bitcoin Core's trace.h defines one, to
+// compare the off cost of both mechanisms in one binary.
+#define SDT_USE_VARIADIC 1
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+__extension__ unsigned short bench_off_semaphore __attribute__((section(".probes")));
+
+namespace {
+
+using namespace tracering;
+
+void Smoke(benchmark::internal::Benchmark* b)
+{
+    const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
+    if (smoke && std::strcmp(smoke, "0") != 0) b->Iterations(1);
+}
+
+std::string BenchName(const char* what)
+{
+    return std::string{"b-"} + what + "-" + std::to_string(::getpid());
+}
+
+//! A producer installed for TRACERING_TRACEPOINT with one ring enabled, and a consumer
+//! thread that drains it as fast as it can (a consumer keeping up).
+class Traced
+{
+public:
+    Traced(const char* what, Subsystem ring, uint64_t capacity, bool drain = true)
+        : m_ring{ring}
+    {
+        ProducerOptions options;
+        options.name = BenchName(what);
+        options.capacities[static_cast<uint16_t>(ring)] = capacity;
+        auto producer = Producer::Create(options);
+        if (!producer) {
+            std::fprintf(stderr, "bench: %s\n", producer.error().message().c_str());
+            std::abort();
+        }
+        m_producer = std::move(producer.value());
+        (void)m_producer->EnableRing(ring, {});
+        m_consumer = std::move(Consumer::Open(options.name).value());
+        m_reader = std::move(m_consumer->OpenReader(SUBSYSTEM_NAMES[uint16_t(ring)]).value());
+        if (drain) m_thread = std::thread{[this] { Drain(); }};
+    }
+    ~Traced()
+    {
+        m_stop = true;
+        if (m_thread.joinable()) m_thread.join();
+    }
+    void Report(benchmark::State& state)
+    {
+        m_stop = true;
+        if (m_thread.joinable()) m_thread.join();
+        Drain(); // whatever is left
+        const RingStats s = m_producer->Stats(m_ring);
+        state.counters["attempted"] = double(s.seq);
+        state.counters["delivered"] = double(m_delivered.load());
+        state.counters["dropped"] = double(s.dropped_full + s.dropped_too_big + s.dropped_timeout);
+    }
+    //! Lets the consumer thread read everything written so far and waits (untimed) until it
+    //! has. Between these calls the consumer thread stays off the ring, so a timed batch
+    //! measures the producer alone, on lines the consumer's core read last.
+    void WaitDrained()
+    {
+        m_drain_request.store(true, std::memory_order_release);
+        while (m_drain_request.load(std::memory_order_acquire)) std::this_thread::yield();
+    }
+    Producer& producer() { return *m_producer; }
+    RingReader& reader() { return *m_reader; }
+
+private:
+    void Drain()
+    {
+        while (!m_stop.load(std::memory_order_acquire)) {
+            if (!m_drain_request.load(std::memory_order_acquire)) {
+                std::this_thread::yield();
+                continue;
+            }
+            DrainAll();
+            m_drain_request.store(false, std::memory_order_release);
+        }
+        DrainAll();
+    }
+    void DrainAll()
+    {
+        for (;;) {
+            auto n = m_reader->Poll([this](const EventView&) { Delivered(); }, 1 << 16);
+            if (!n || n.value() == 0) break;
+        }
+    }
+    void Delivered()
+    {
+        m_delivered.store(m_delivered.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_release);
+    }
+
+    Subsystem m_ring;
+    std::unique_ptr<Producer> m_producer;
+    std::unique_ptr<Consumer> m_consumer;
+    std::unique_ptr<RingReader> m_reader;
+    std::thread m_thread;
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_drain_request{false};
+    std::atomic<uint64_t> m_delivered{0};
+};
+
+//! Times `batch` calls of emit(i) per iteration while a consumer thread keeps up: the ring
+//! holds a whole batch, and between batches (untimed) the consumer thread reads it all. So
+//! the figure is the producer's cost with room in the ring, and nothing is dropped.
+//! BM_Ring_ProducerConsumer measures both sides running at once.
+template <typename Emit>
+void TimeProducer(benchmark::State& state, Traced& traced, uint64_t batch, Emit&& emit)
+{
+    uint64_t i = 0;
+    double seconds = 0;
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        for (uint64_t k = 0; k < batch; ++k) emit(i++);
+        const auto end = std::chrono::steady_clock::now();
+        const double elapsed = std::chrono::duration<double>(end - start).count();
+        state.SetIterationTime(elapsed);
+        seconds += elapsed;
+        traced.WaitDrained();
+    }
+    state.SetItemsProcessed(int64_t(i));
+    state.counters["ns_per_event"] = i ? seconds * 1e9 / double(i) : 0;
+    traced.Report(state);
+}
+
+const uint8_t PING_NONCE[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+const uint8_t TXID[32] = {7};
+
+// --- Off: nobody listens --------------------------------------------------------------
+
+void BM_Baseline_EmptyLoop(benchmark::State& state)
+{
+    for (auto _ : state) benchmark::ClobberMemory();
+}
+BENCHMARK(BM_Baseline_EmptyLoop)->Apply(Smoke);
+
+void BM_Usdt_Off(benchmark::State& state)
+{
+    int64_t id = 1;
+    for (auto _ : state) {
+        if (bench_off_semaphore > 0) {
+            STAP_PROBEV(bench, off, id, "127.0.0.1:18444", "inbound", "ping", 8, PING_NONCE);
+        }
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_Usdt_Off)->Apply(Smoke);
+
+int64_t g_evaluations = 0;
+int64_t Expensive()
+{
+    ++g_evaluations;
+    return 1;
+}
+
+void BM_Tracepoint_Off(benchmark::State& state)
+{
+    // A producer exists but no reader enabled the ring: the cost in a traced node.
+    ProducerOptions options;
+    options.name = BenchName("off");
+    options.capacities.fill(1 << 16);
+    auto producer = Producer::Create(options);
+    g_evaluations = 0;
+    for (auto _ : state) {
+        TRACERING_TRACEPOINT(net, inbound_message, Expensive(), "127.0.0.1:18444", "inbound",
+                             "ping", 8, PING_NONCE);
+        benchmark::ClobberMemory();
+    }
+    state.counters["args_evaluated"] = double(g_evaluations);
+}
+BENCHMARK(BM_Tracepoint_Off)->Apply(Smoke);
+
+// --- On: a reader keeps up ---------------------------------------------------------------
+
+void BM_Clock_Monotonic(benchmark::State& state)
+{
+    for (auto _ : state) benchmark::DoNotOptimize(detail::MonotonicNs());
+}
+BENCHMARK(BM_Clock_Monotonic)->Apply(Smoke);
+
+void BM_InboundMessage_Ping(benchmark::State& state)
+{
+    Traced traced{"ping", Subsystem::Net, 1 << 22};
+    TimeProducer(state, traced, 4096, [](uint64_t i) {
+        TRACERING_TRACEPOINT(net, inbound_message, int64_t(i), "127.0.0.1:18444", "inbound",
+                             "ping", sizeof(PING_NONCE), PING_NONCE);
+    });
+}
+BENCHMARK(BM_InboundMessage_Ping)->UseManualTime()->Apply(Smoke);
+
+void BM_MempoolAdded(benchmark::State& state)
+{
+    Traced traced{"added", Subsystem::Mempool, 1 << 22};
+    TimeProducer(state, traced, 4096, [](uint64_t i) {
+        TRACERING_TRACEPOINT(mempool, added, TXID, int32_t(i), 1410);
+    });
+}
+BENCHMARK(BM_MempoolAdded)->UseManualTime()->Apply(Smoke);
+
+void BM_UtxocacheAdd(benchmark::State& state)
+{
+    Traced traced{"utxo", Subsystem::Utxocache, 1 << 22};
+    TimeProducer(state, traced, 4096, [](uint64_t i) {
+        TRACERING_TRACEPOINT(utxocache, add, TXID, uint32_t(i), 800000, 5000, false);
+    });
+}
+BENCHMARK(BM_UtxocacheAdd)->UseManualTime()->Apply(Smoke);
+
+//! The obvious encoding, for comparison: a reused FlatBufferBuilder, then a copy.
+void BM_Baseline_FlatBufferBuilderPing(benchmark::State& state)
+{
+    flatbuffers::FlatBufferBuilder fbb{256};
+    std::vector<uint8_t> slot(512);
+    int64_t id = 0;
+    for (auto _ : state) {
+        fbb.Clear();
+        auto addr = fbb.CreateString("127.0.0.1:18444");
+        auto type = fbb.CreateString("ping");
+        auto payload = fbb.CreateVector(PING_NONCE, sizeof(PING_NONCE));
+        auto msg = net::CreateInboundMessage(fbb, ++id, addr, net::ConnectionType::Inbound, type,
+                                             sizeof(PING_NONCE), payload);
+        fbb.Finish(msg);
+        std::memcpy(slot.data(), fbb.GetBufferPointer(), fbb.GetSize());
+        benchmark::DoNotOptimize(slot.data());
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_Baseline_FlatBufferBuilderPing)->Apply(Smoke);
+
+// --- Large payloads ----------------------------------------------------------------------
+
+//! memcpy of `size` bytes into a 32 MiB area, rotating like the net ring does, so both
+//! copies meet the same caches.
+void BM_Baseline_Memcpy(benchmark::State& state)
+{
+    const size_t size = size_t(state.range(0));
+    std::vector<uint8_t> src(size, 1), dst(size_t{32} << 20);
+    size_t offset = 0;
+    for (auto _ : state) {
+        std::memcpy(dst.data() + offset, src.data(), size);
+        offset = (offset + size) % (dst.size() - size + 1);
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(size));
+}
+BENCHMARK(BM_Baseline_Memcpy)->Arg(1 << 20)->Apply(Smoke);
+
+void BM_InboundMessage_Payload(benchmark::State& state)
+{
+    const size_t size = size_t(state.range(0));
+    Traced traced{"payload", Subsystem::Net, 1 << 25};
+    std::vector<uint8_t> payload(size, 0x5a);
+    TimeProducer(state, traced, 16, [&](uint64_t i) {
+        TRACERING_TRACEPOINT(net, inbound_message, int64_t(i), "127.0.0.1:18444", "inbound",
+                             "block", payload.size(), payload.data());
+    });
+    state.SetBytesProcessed(int64_t(state.iterations()) * 16 * int64_t(size));
+}
+BENCHMARK(BM_InboundMessage_Payload)->Arg(1 << 20)->UseManualTime()->Apply(Smoke);
+
+// --- Delivery: one producer thread, one consumer thread -----------------------------------
+
+//! The consumer's own cost: drain a ring full of ping-sized events in this thread.
+void BM_Reader_Drain(benchmark::State& state)
+{
+    Traced traced{"drain", Subsystem::Net, 1 << 22, /*drain=*/false};
+    uint64_t delivered = 0;
+    double seconds = 0;
+    const bool typed = state.range(0) != 0;
+    for (auto _ : state) {
+        for (int64_t i = 0; i < 20000; ++i) {
+            TRACERING_TRACEPOINT(net, inbound_message, i, "127.0.0.1:18444", "inbound", "ping",
+                                 sizeof(PING_NONCE), PING_NONCE);
+        }
+        const auto start = std::chrono::steady_clock::now();
+        auto n = traced.reader().Poll(
+            [&](const EventView& ev) {
+                if (typed) {
+                    auto* m = ev.as<net::InboundMessage>();
+                    benchmark::DoNotOptimize(m);
+                }
+                ++delivered;
+            },
+            1 << 20);
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        state.SetIterationTime(elapsed);
+        seconds += elapsed;
+        benchmark::DoNotOptimize(n);
+    }
+    state.SetItemsProcessed(int64_t(delivered));
+    state.counters["ns_per_event"] = delivered ? seconds * 1e9 / double(delivered) : 0;
+}
+BENCHMARK(BM_Reader_Drain)->ArgName("Verified")->Arg(0)->Arg(1)->UseManualTime()->Apply(Smoke);
+
+//! Events delivered per second from a producer thread writing ping-sized inbound messages to
+//! a consumer (this thread). Lossless=1 makes the producer wait for room (bounded), so the
+//! figure is the sustained rate with zero loss; Lossless=0 drops when full and counts it.
+void BM_Ring_ProducerConsumer(benchmark::State& state)
+{
+    const bool lossless = state.range(0) != 0;
+    const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
+    const uint64_t events = smoke && std::strcmp(smoke, "0") != 0 ? 20'000 : 2'000'000;
+    Traced traced{lossless ? "pc-lossless" : "pc-lossy", Subsystem::Net, 1 << 22,
+                  /*drain=*/false};
+    EnableOptions options;
+    options.lossless = lossless;
+    options.lossless_wait_ns = 1'000'000'000;
+    uint64_t delivered = 0, lost = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        (void)traced.producer().EnableRing(Subsystem::Net, options);
+        auto consumer = Consumer::Open(traced.producer().Name());
+        auto reader = std::move((*consumer)->OpenReader("net").value());
+        std::atomic<bool> done{false};
+        state.ResumeTiming();
+        std::thread producer{[&] {
+            for (uint64_t i = 0; i < events; ++i) {
+                TRACERING_TRACEPOINT(net, inbound_message, int64_t(i), "127.0.0.1:18444",
+                                     "inbound", "ping", sizeof(PING_NONCE), PING_NONCE);
+            }
+            done = true;
+        }};
+        uint64_t got = 0;
+        Backoff backoff;
+        for (;;) {
+            const bool finished = done.load(std::memory_order_acquire);
+            auto n = reader->Poll(
+                [&](const EventView& ev) {
+                    lost += ev.lost_before();
+                    ++got;
+                },
+                1 << 16);
+            if (!n || (finished && n.value() == 0)) break;
+            backoff.Idle(n.value());
+        }
+        producer.join();
+        delivered += got;
+    }
+    state.SetItemsProcessed(int64_t(delivered));
+    state.counters["delivered"] = double(delivered);
+    state.counters["lost"] = double(lost);
+    const RingStats s = traced.producer().Stats(Subsystem::Net);
+    state.counters["dropped"] = double(s.dropped_full + s.dropped_timeout);
+}
+BENCHMARK(BM_Ring_ProducerConsumer)
+    ->ArgName("Lossless")
+    ->Arg(1)
+    ->Arg(0)
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+} // namespace
+
+BENCHMARK_MAIN();
