@@ -279,7 +279,7 @@ TEST_P(RingTest, TwoMappingsInOneProcessSeeTheSameRing)
 }
 
 INSTANTIATE_TEST_SUITE_P(Capacities, RingTest, ::testing::Values(4096, 65536, 1 << 20),
-                         [](const auto& info) { return "cap" + std::to_string(info.param); });
+                         [](const auto& p) { return "cap" + std::to_string(p.param); });
 
 //! Values a hostile reader may store in its cursor, relative to the producer's positions.
 enum class Garbage { Misaligned, PastWritePos, Backwards, Huge, Negative };
@@ -359,8 +359,8 @@ TEST_P(HostileCursorTest, ProducerCountsTheViolationDetachesAndCarriesOn)
 INSTANTIATE_TEST_SUITE_P(Values, HostileCursorTest,
                          ::testing::Values(Garbage::Misaligned, Garbage::PastWritePos,
                                            Garbage::Backwards, Garbage::Huge, Garbage::Negative),
-                         [](const auto& info) {
-                             switch (info.param) {
+                         [](const auto& p) {
+                             switch (p.param) {
                              case Garbage::Misaligned: return "Misaligned";
                              case Garbage::PastWritePos: return "PastWritePos";
                              case Garbage::Backwards: return "Backwards";
