@@ -1,0 +1,276 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! tracering-demo: a live look at tracing between two processes.
+//!
+//!   tracering-demo node  --name NAME [--seconds S] [--rate EVENTS_PER_SEC]
+//!       a stand-in node: creates segment NAME, enables every ring and fires all 20 Bitcoin
+//!       Core tracepoints from three threads (net, validation/mempool, utxocache) at RATE.
+//!   tracering-demo watch --name NAME [--seconds S]
+//!       a consumer in another process: reads every ring, prints live rates and a few decoded
+//!       events, then a summary of attempted vs delivered vs lost per ring.
+
+#include <tracering/consumer.h>
+#include <tracering/producer.h>
+#include <tracering/tracepoint.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace tracering;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop = true; }
+
+struct Args {
+    std::string mode;
+    std::string name;
+    double seconds{5};
+    double rate{200'000};
+};
+
+int Usage(const char* error)
+{
+    if (error) std::fprintf(stderr, "tracering-demo: %s\n", error);
+    std::fprintf(stderr,
+                 "usage: tracering-demo node  --name NAME [--seconds S] [--rate EVENTS_PER_SEC]\n"
+                 "       tracering-demo watch --name NAME [--seconds S]\n");
+    return 1;
+}
+
+void Hash(uint8_t* h, uint64_t v)
+{
+    for (int i = 0; i < 32; ++i) h[i] = uint8_t(v >> ((i % 8) * 8)) ^ uint8_t(i * 29);
+}
+
+//! Sleeps so that `done` events take `done / rate` seconds since `start`.
+void Pace(Clock::time_point start, uint64_t done, double rate)
+{
+    const auto due = start + std::chrono::duration<double>(double(done) / rate);
+    if (due > Clock::now()) std::this_thread::sleep_until(due);
+}
+
+int RunNode(const Args& args)
+{
+    ProducerOptions options;
+    options.name = args.name;
+    auto producer = Producer::Create(options);
+    if (!producer) {
+        std::fprintf(stderr, "tracering-demo: %s\n", producer.error().message().c_str());
+        return 2;
+    }
+    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+        (void)(*producer)->EnableRing(static_cast<Subsystem>(i), {});
+    }
+    std::printf("node: segment '%s' ready, firing ~%.0f events/s for %.0f s\n",
+                args.name.c_str(), args.rate, args.seconds);
+    std::fflush(stdout);
+
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration<double>(args.seconds);
+    const double share = args.rate / 3;
+    std::vector<std::thread> threads;
+    // net: pings in, pongs out, a block now and then, connections coming and going.
+    threads.emplace_back([&] {
+        uint8_t nonce[8] = {};
+        std::vector<uint8_t> block(250'000, 0x42);
+        for (uint64_t i = 0; Clock::now() < end && !g_stop; i += 2) {
+            const int64_t peer = int64_t(i / 1000 % 8);
+            std::memcpy(nonce, &i, 8);
+            TRACERING_TRACEPOINT(net, inbound_message, peer, "127.0.0.1:50412", "inbound", "ping",
+                                 sizeof(nonce), nonce);
+            TRACERING_TRACEPOINT(net, outbound_message, peer, "127.0.0.1:50412", "inbound", "pong",
+                                 sizeof(nonce), nonce);
+            if (i % 20'000 == 0) {
+                TRACERING_TRACEPOINT(net, inbound_message, peer, "127.0.0.1:50412", "inbound",
+                                     "block", block.size(), block.data());
+                TRACERING_TRACEPOINT(net, inbound_connection, peer + 100, "127.0.0.1:50999",
+                                     "inbound", 0, 9);
+                TRACERING_TRACEPOINT(net, misbehaving_connection, peer + 100, "demo: bad headers");
+                TRACERING_TRACEPOINT(net, closed_connection, peer + 100, "127.0.0.1:50999",
+                                     "inbound", 0, int64_t(1'700'000'000));
+            }
+            Pace(start, i + 2, share);
+        }
+    });
+    // validation and mempool.
+    threads.emplace_back([&] {
+        uint8_t txid[32], block_hash[32];
+        for (uint64_t i = 0; Clock::now() < end && !g_stop; ++i) {
+            Hash(txid, i);
+            TRACERING_TRACEPOINT(mempool, added, txid, int32_t(141 + i % 300), int64_t(1410 + i));
+            if (i % 4 == 0) TRACERING_TRACEPOINT(mempool, removed, txid, "block", 141, 1410, 1'700'000'000ULL);
+            if (i % 1000 == 0) {
+                Hash(block_hash, ~i);
+                TRACERING_TRACEPOINT(validation, block_connected, block_hash, int32_t(i / 1000),
+                                     uint64_t(2500), 7000, int64_t(80'000), int64_t(45'000'000));
+                TRACERING_TRACEPOINT(mempool, rejected, txid, "min relay fee not met");
+                TRACERING_TRACEPOINT(coin_selection, selected_coins, "demo", "bnb", 100000, -250, 100500);
+                TRACERING_TRACEPOINT(coin_selection, normal_create_tx_internal, "demo", true, 1410, 1);
+            }
+            Pace(start, i + 1, share);
+        }
+    });
+    // utxocache: the busiest ring in a real node.
+    threads.emplace_back([&] {
+        uint8_t txid[32];
+        for (uint64_t i = 0; Clock::now() < end && !g_stop; i += 2) {
+            Hash(txid, i);
+            TRACERING_TRACEPOINT(utxocache, add, txid, uint32_t(i % 4), uint32_t(800'000), int64_t(5000 + i), false);
+            TRACERING_TRACEPOINT(utxocache, spent, txid, uint32_t(i % 4), uint32_t(799'000), int64_t(5000), i % 100 == 0);
+            if (i % 100'000 == 0) TRACERING_TRACEPOINT(utxocache, flush, int64_t(1200), 2U, i, i * 96, false);
+            Pace(start, i + 2, share);
+        }
+    });
+    for (auto& t : threads) t.join();
+    std::printf("node: done\n");
+    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+        const RingStats s = (*producer)->Stats(static_cast<Subsystem>(i));
+        std::printf("node: %-15s attempted %10" PRIu64 "  dropped %" PRIu64 "\n", s.name.c_str(),
+                    s.seq, s.dropped_full + s.dropped_too_big + s.dropped_timeout);
+    }
+    std::fflush(stdout);
+    // Give the watcher a moment to drain before the segment goes away.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return 0;
+}
+
+void PrintEvent(const EventView& ev)
+{
+    const EventInfo* info = FindEvent(ev.type());
+    std::printf("  seq %-8" PRIu64 " %s:%s", ev.seq(),
+                info ? std::string{info->context}.c_str() : "?",
+                info ? std::string{info->name}.c_str() : "?");
+    if (auto* m = ev.as<net::InboundMessage>()) {
+        std::printf(" peer=%" PRId64 " addr=%s msg_type=%s size=%" PRIu64, m->peer_id(),
+                    m->addr()->c_str(), m->msg_type()->c_str(), m->size());
+    } else if (auto* a = ev.as<mempool::Added>()) {
+        std::printf(" vsize=%d fee=%" PRId64, a->vsize(), a->fee());
+    } else if (auto* u = ev.as<utxocache::Add>()) {
+        std::printf(" index=%u height=%u value=%" PRId64, u->index(), u->height(), u->value());
+    } else if (auto* b = ev.as<validation::BlockConnected>()) {
+        std::printf(" height=%d transactions=%" PRIu64 " inputs=%d", b->height(), b->transactions(),
+                    b->inputs());
+    }
+    std::printf("\n");
+}
+
+int RunWatch(const Args& args)
+{
+    std::unique_ptr<Consumer> consumer;
+    for (int attempt = 0; attempt < 100 && !consumer; ++attempt) {
+        auto opened = Consumer::Open(args.name);
+        if (opened) {
+            consumer = std::move(opened.value());
+        } else if (attempt == 99 || opened.error().code() != ErrorCode::NotFound) {
+            std::fprintf(stderr, "tracering-demo: %s\n", opened.error().message().c_str());
+            return 2;
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    std::printf("watch: attached to segment '%s' of producer pid %" PRIu64 "\n", args.name.c_str(),
+                consumer->info().producer_pid);
+    std::vector<std::unique_ptr<RingReader>> readers;
+    for (const RingInfo& ring : consumer->Rings()) {
+        auto reader = consumer->OpenReader(ring.name);
+        if (!reader) {
+            std::fprintf(stderr, "tracering-demo: %s\n", reader.error().message().c_str());
+            return 2;
+        }
+        readers.push_back(std::move(reader.value()));
+    }
+    std::vector<uint64_t> last(readers.size(), 0);
+    auto next_report = Clock::now() + std::chrono::milliseconds(500);
+    const auto end = Clock::now() + std::chrono::duration<double>(args.seconds);
+    bool producer_gone = false;
+    int samples = 0;
+    while (!g_stop && !producer_gone && Clock::now() < end) {
+        uint64_t got = 0;
+        for (auto& reader : readers) {
+            auto n = reader->Poll([&](const EventView& ev) {
+                if (samples < 8 && ev.seq() % 5000 == 1) {
+                    PrintEvent(ev);
+                    ++samples;
+                }
+            });
+            if (!n) {
+                producer_gone = true;
+                break;
+            }
+            got += n.value();
+        }
+        if (Clock::now() >= next_report) {
+            std::printf("watch:");
+            for (size_t i = 0; i < readers.size(); ++i) {
+                const uint64_t delivered = readers[i]->stats().delivered;
+                std::printf(" %s %6.0fk/s", readers[i]->name().c_str(),
+                            double(delivered - last[i]) / 500.0);
+                last[i] = delivered;
+            }
+            std::printf("\n");
+            std::fflush(stdout);
+            next_report += std::chrono::milliseconds(500);
+        }
+        if (got == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    std::printf("watch: summary (attempted = delivered + lost)\n");
+    int bad = 0;
+    for (auto& reader : readers) {
+        const RingInfo info = reader->Info();
+        const ReaderStats& s = reader->stats();
+        std::printf("  %-15s attempted %10" PRIu64 "  delivered %10" PRIu64 "  lost %" PRIu64
+                    " (full %" PRIu64 ", too big %" PRIu64 ")\n",
+                    reader->name().c_str(), info.seq, s.delivered, info.seq - s.delivered,
+                    info.dropped_full, info.dropped_too_big);
+        if (info.seq - s.delivered != info.dropped()) ++bad;
+    }
+    std::fflush(stdout);
+    return bad == 0 ? 0 : 4;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    Args args;
+    if (argc < 2) return Usage(nullptr);
+    args.mode = argv[1];
+    if (args.mode == "--help" || args.mode == "-h") return Usage(nullptr) - 1;
+    for (int i = 2; i < argc; ++i) {
+        const std::string flag = argv[i];
+        if (i + 1 >= argc) return Usage(("missing value after " + flag).c_str());
+        const std::string value = argv[++i];
+        try {
+            if (flag == "--name") {
+                args.name = value;
+            } else if (flag == "--seconds") {
+                args.seconds = std::stod(value);
+            } else if (flag == "--rate") {
+                args.rate = std::stod(value);
+            } else {
+                return Usage(("unknown option " + flag).c_str());
+            }
+        } catch (const std::exception&) {
+            return Usage(("not a number: " + flag + " " + value).c_str());
+        }
+    }
+    if (args.name.empty()) return Usage("--name is required");
+    if (args.seconds <= 0 || args.rate <= 0) return Usage("--seconds and --rate must be positive");
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    if (args.mode == "node") return RunNode(args);
+    if (args.mode == "watch") return RunWatch(args);
+    return Usage(("unknown mode " + args.mode).c_str());
+}
