@@ -31,7 +31,9 @@ set_target_properties(tracering_consumer PROPERTIES EXPORT_NAME consumer)
 
 # --- Libraries ----------------------------------------------------------------------------
 
-install(TARGETS tracering_common
+# The control plane's generated Cap'n Proto code is used by both libraries, so it travels
+# with common; its headers stay private (no public header includes them).
+install(TARGETS tracering_common tracering_control_schema
   EXPORT traceringCommonTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -45,3 +45,30 @@ target_include_directories(tracering_schemas INTERFACE
   $<BUILD_INTERFACE:${TRACERING_GENERATED_DIR}>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_link_libraries(tracering_schemas INTERFACE flatbuffers::flatbuffers)
+
+# The control plane's Cap'n Proto code, generated at build time. Debian's CapnProto package
+# points its compiler target at a wrong path, so the compiler is called directly through
+# CAPNP_EXECUTABLE instead of capnp_generate_cpp().
+find_package(CapnProto REQUIRED)
+set(TRACERING_CAPNP_DIR ${TRACERING_GENERATED_DIR}/tracering/control)
+file(MAKE_DIRECTORY ${TRACERING_CAPNP_DIR})
+set(TRACERING_CAPNP_SRC ${TRACERING_CAPNP_DIR}/control.capnp.c++)
+set(TRACERING_CAPNP_HDR ${TRACERING_CAPNP_DIR}/control.capnp.h)
+add_custom_command(
+  OUTPUT ${TRACERING_CAPNP_SRC} ${TRACERING_CAPNP_HDR}
+  COMMAND ${CAPNP_EXECUTABLE} compile
+          -o ${CAPNPC_CXX_EXECUTABLE}:${TRACERING_CAPNP_DIR}
+          --src-prefix ${CMAKE_CURRENT_SOURCE_DIR}/schemas
+          -I ${CAPNP_INCLUDE_DIRECTORY}
+          ${CMAKE_CURRENT_SOURCE_DIR}/schemas/control.capnp
+  DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/schemas/control.capnp
+  COMMENT "capnp: generating control.capnp.h"
+  VERBATIM)
+
+# Internal: the generated control-plane code, used by both libraries' control code.
+add_library(tracering_control_schema STATIC ${TRACERING_CAPNP_SRC})
+target_include_directories(tracering_control_schema PUBLIC
+  $<BUILD_INTERFACE:${TRACERING_GENERATED_DIR}>)
+target_link_libraries(tracering_control_schema PUBLIC CapnProto::capnp-rpc)
+set_target_properties(tracering_control_schema PROPERTIES
+  POSITION_INDEPENDENT_CODE ON EXPORT_NAME control_schema)

@@ -176,6 +176,8 @@ public:
 
     const std::string& name() const noexcept { return m_name; }
     uint32_t index() const noexcept { return m_index; }
+    //! The ring generation this reader belongs to (see RingControl::generation).
+    uint64_t generation() const noexcept { return m_generation; }
     const ReaderStats& stats() const noexcept { return m_stats; }
     //! The ring's producer-side counters now.
     RingInfo Info() const;

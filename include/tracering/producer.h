@@ -61,6 +61,11 @@ struct ProducerOptions {
     //! Route TRACERING_TRACEPOINT and the tracering::bitcoin emit functions to this producer.
     //! Only one producer per process can be installed.
     bool install_global{true};
+    //! Unix socket path on which to serve the control plane (schemas/control.capnp) from a
+    //! thread of the producer's own, so unprivileged consumers can find and attach rings.
+    //! Same mode and group as the segment. Empty: no control socket (rings are then enabled
+    //! only through EnableRing). In bitcoind it would sit beside node.sock.
+    std::string control_socket;
 };
 
 //! What a reader asked for when a ring is enabled.
@@ -136,6 +141,8 @@ public:
     bool WriteRaw(Subsystem ring, uint16_t type, const void* payload, uint32_t size) noexcept;
 
     const std::string& Name() const noexcept;
+    //! The control socket path, or "" when the producer serves none.
+    std::string ControlSocket() const;
     //! The shared-memory object names, e.g. "tracering.node" and "tracering.node.cursors".
     std::string SegmentObjectName() const;
     std::string CursorsObjectName() const;

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/process.h"
 #include "common/shm.h"
+#include "producer/control_server.h"
 #include "producer/ring_writer.h"
 
 #include <array>
@@ -58,6 +59,7 @@ struct Producer::Impl {
     std::unique_ptr<detail::SharedMemory> segment;
     std::unique_ptr<detail::SharedMemory> cursors;
     std::array<std::unique_ptr<detail::RingWriter>, SUBSYSTEM_COUNT> rings;
+    std::unique_ptr<detail::ControlServer> control;
     bool global{false};
 
     SegmentHeader* header() const { return reinterpret_cast<SegmentHeader*>(segment->data()); }
@@ -236,6 +238,12 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
                          "set install_global = false for additional producers"};
         }
     }
+    if (!options.control_socket.empty()) {
+        auto control = detail::ControlServer::Start(*producer, options.control_socket,
+                                                    main_access.mode, main_access.group);
+        if (!control) return control.error(); // the producer's destructor cleans up
+        impl.control = std::move(control.value());
+    }
     return producer;
 }
 
@@ -243,6 +251,8 @@ Producer::~Producer()
 {
     Impl& impl = *m_impl;
     if (!impl.segment) return;
+    // Sessions first: closing them turns their rings off.
+    impl.control.reset();
     for (auto& ring : impl.rings) {
         if (ring) ring->Disable();
     }
@@ -297,6 +307,10 @@ bool Producer::WriteRaw(Subsystem ring, uint16_t type, const void* payload,
 }
 
 const std::string& Producer::Name() const noexcept { return m_impl->options.name; }
+std::string Producer::ControlSocket() const
+{
+    return m_impl->control ? m_impl->control->path() : std::string{};
+}
 std::string Producer::SegmentObjectName() const { return tracering::SegmentObjectName(Name()); }
 std::string Producer::CursorsObjectName() const { return tracering::CursorsObjectName(Name()); }
 

@@ -1,0 +1,107 @@
+# tracering control plane: how a consumer finds a producer's rings and turns them on.
+#
+# The producer serves `Control` on a unix socket (mode 0600, like its segment) from its own
+# thread; it is never on the event path. A consumer connects, calls `attach`, and keeps the
+# returned `Session` for as long as it reads: the session is the lease. When the session is
+# released, or the connection closes because the consumer exited or was killed, its rings are
+# turned off and reset.
+#
+# Evolution rule: ordinals are only added; a method or field is never removed or reused.
+
+@0xaabee6a9c4b0fdc3;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("tracering::control::messages");
+
+const defaultLosslessWaitMs :UInt32 = 100;
+const maxLosslessWaitMs :UInt32 = 10000;
+
+interface Control {
+  # What the producer is: enough to check versions before attaching.
+  info @0 () -> (result :ProducerInfo);
+
+  # Every ring with its state and counters.
+  rings @1 () -> (result :List(RingStatus));
+
+  # Enables the requested rings for this caller. On success `session` holds the lease and
+  # `rings` tells where each ring starts; on failure `error` says why and nothing changed.
+  attach @2 (request :AttachRequest) -> (session :Session, rings :List(AttachedRing),
+                                         error :ControlError);
+}
+
+interface Session {
+  # Counters of this session's rings.
+  stats @0 () -> (result :List(RingStatus));
+
+  # Gives the rings back now (the same as dropping the session).
+  detach @1 () -> ();
+}
+
+struct ProducerInfo {
+  segmentName @0 :Text;        # map "tracering.<segmentName>" and its ".cursors"
+  abiVersion @1 :UInt32;
+  schemaHash @2 :UInt64;
+  producerPid @3 :UInt64;
+  producerStartTime @4 :UInt64;
+}
+
+enum Stability {
+  unknown @0;
+  experimental @1;
+  semiStable @2;
+}
+
+struct RingStatus {
+  name @0 :Text;
+  index @1 :UInt32;
+  stability @2 :Stability;
+  capacity @3 :UInt64;
+  enabled @4 :Bool;
+  readerPid @5 :UInt64;        # 0 when nobody holds the ring
+  seq @6 :UInt64;              # events attempted
+  writePos @7 :UInt64;         # bytes written
+  droppedFull @8 :UInt64;
+  droppedTooBig @9 :UInt64;
+  droppedReaderReset @10 :UInt64;
+  droppedTimeout @11 :UInt64;
+  cursorViolations @12 :UInt64;
+  truncated @13 :UInt64;
+  eventMask @14 :UInt64;       # bit i: event type (ring's first type + i) is on
+  lossless @15 :Bool;
+  payloadLimit @16 :UInt64;
+  generation @17 :UInt64;
+  events @18 :List(Text);      # the names of the events this ring carries
+}
+
+struct RingRequest {
+  name @0 :Text;               # "net", "mempool", "utxocache", "validation", "coin_selection"
+  events @1 :List(Text);       # event names, e.g. ["flush"]; empty = every event of the ring
+  lossless @2 :Bool;           # wait for room (bounded) instead of dropping; slows the node
+  losslessWaitMs @3 :UInt32 = .defaultLosslessWaitMs;
+  payloadLimit @4 :UInt64;     # cut message payloads to this many bytes; 0 = whole
+}
+
+struct AttachRequest {
+  abiVersion @0 :UInt32;       # the consumer's; must equal the producer's
+  schemaHash @1 :UInt64;       # the consumer's; must equal the producer's
+  readerPid @2 :UInt64;        # shown to users and to other consumers that are refused
+  rings @3 :List(RingRequest);
+}
+
+struct AttachedRing {
+  name @0 :Text;
+  index @1 :UInt32;
+  generation @2 :UInt64;       # the reader must see this generation when it opens the ring
+}
+
+struct ControlError {
+  code @0 :Code;
+  message @1 :Text;            # a sentence naming what was wrong and what to do
+
+  enum Code {
+    none @0;
+    invalidArgument @1;        # unknown ring or event, bad option
+    versionMismatch @2;        # ABI or schema differs
+    busy @3;                   # another reader holds a requested ring
+  }
+}

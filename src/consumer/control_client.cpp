@@ -1,0 +1,293 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include <tracering/control.h>
+
+#include <tracering/schema_hash.h>
+
+#include <tracering/control/control.capnp.h>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+
+#include "common/process.h"
+#include "common/unix_socket.h"
+
+#include <cstdio>
+
+#include <unistd.h>
+
+namespace tracering {
+namespace {
+
+namespace msg = ::tracering::control::messages;
+
+//! One kj event loop per thread, shared by every client of that thread.
+struct ThreadIo {
+    kj::AsyncIoContext io{kj::setupAsyncIo()};
+};
+
+std::shared_ptr<ThreadIo> CurrentThreadIo()
+{
+    thread_local std::weak_ptr<ThreadIo> current;
+    auto io = current.lock();
+    if (!io) {
+        io = std::make_shared<ThreadIo>();
+        current = io;
+    }
+    return io;
+}
+
+std::string Hex(uint64_t v)
+{
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+RingInfo ToRingInfo(msg::RingStatus::Reader s)
+{
+    RingInfo r;
+    r.index = s.getIndex();
+    r.name = s.getName();
+    r.subsystem = static_cast<Subsystem>(s.getIndex());
+    r.stability = s.getStability() == msg::Stability::SEMI_STABLE ? Stability::SemiStable
+                  : s.getStability() == msg::Stability::EXPERIMENTAL ? Stability::Experimental
+                                                                      : Stability::Unknown;
+    r.capacity = s.getCapacity();
+    r.max_record = s.getCapacity() / MAX_RECORD_DIVISOR;
+    r.enabled = s.getEnabled();
+    r.lossless = s.getLossless();
+    r.event_mask = s.getEventMask();
+    r.payload_limit = s.getPayloadLimit();
+    r.reader_pid = s.getReaderPid();
+    r.generation = s.getGeneration();
+    r.write_pos = s.getWritePos();
+    r.seq = s.getSeq();
+    r.dropped_full = s.getDroppedFull();
+    r.dropped_too_big = s.getDroppedTooBig();
+    r.dropped_reader_reset = s.getDroppedReaderReset();
+    r.dropped_timeout = s.getDroppedTimeout();
+    r.cursor_violations = s.getCursorViolations();
+    r.truncated = s.getTruncated();
+    return r;
+}
+
+} // namespace
+
+struct ControlClient::Impl {
+    std::shared_ptr<ThreadIo> thread_io;
+    std::string path;
+    std::chrono::milliseconds timeout;
+    kj::Own<kj::AsyncIoStream> stream;
+    kj::Own<capnp::TwoPartyVatNetwork> network;
+    kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
+    kj::Own<msg::Control::Client> control;
+    ProducerDescription producer;
+
+    kj::WaitScope& wait_scope() { return thread_io->io.waitScope; }
+
+    //! Waits for `promise` at most `timeout`; a timeout or a kj failure becomes an Error.
+    template <typename T>
+    Result<T> Wait(kj::Promise<T>&& promise, const char* what)
+    {
+        try {
+            auto timed = promise.then([](T&& v) { return kj::Maybe<T>{kj::mv(v)}; })
+                             .exclusiveJoin(thread_io->io.provider->getTimer()
+                                                .afterDelay(timeout.count() * kj::MILLISECONDS)
+                                                .then([]() { return kj::Maybe<T>{nullptr}; }));
+            kj::Maybe<T> result = timed.wait(wait_scope());
+            KJ_IF_MAYBE (value, result) {
+                return kj::mv(*value);
+            }
+            return Error{ErrorCode::Corrupt,
+                         std::string{what} + ": no answer from " + path + " within " +
+                             std::to_string(timeout.count()) +
+                             " ms; is it a tracering control socket?"};
+        } catch (const kj::Exception& e) {
+            if (e.getType() == kj::Exception::Type::DISCONNECTED) {
+                return Error{ErrorCode::Detached, std::string{what} + ": " + path +
+                                                      " closed the connection (producer gone, "
+                                                      "or not a tracering control socket)"};
+            }
+            return Error{ErrorCode::Corrupt, std::string{what} + " failed on " + path + ": " +
+                                                 e.getDescription().cStr()};
+        }
+    }
+};
+
+struct Session::Lease {
+    std::shared_ptr<ControlClient::Impl> client;
+    msg::Session::Client session;
+    bool released{false};
+
+    Result<void> Release()
+    {
+        if (released) return {};
+        released = true;
+        auto done = client->Wait(session.detachRequest().send().then(
+                                     [](capnp::Response<msg::Session::DetachResults>&&) {
+                                         return true;
+                                     }),
+                                 "detach");
+        if (!done) return done.error();
+        return {};
+    }
+};
+
+ControlClient::~ControlClient() = default;
+
+const ProducerDescription& ControlClient::producer() const noexcept { return m_impl->producer; }
+const std::string& ControlClient::socket_path() const noexcept { return m_impl->path; }
+
+Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const std::string& socket_path,
+                                                              std::chrono::milliseconds timeout)
+{
+    auto fd = detail::ConnectUnix(socket_path);
+    if (!fd) return fd.error();
+    detail::PeerCredentials peer;
+    const bool have_peer = detail::GetPeerCredentials(fd.value(), peer);
+
+    auto impl = std::make_shared<Impl>();
+    impl->path = socket_path;
+    impl->timeout = timeout;
+    try {
+        impl->thread_io = CurrentThreadIo();
+        impl->stream = impl->thread_io->io.lowLevelProvider->wrapSocketFd(
+            fd.value(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
+                            kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
+        impl->network = kj::heap<capnp::TwoPartyVatNetwork>(*impl->stream,
+                                                            capnp::rpc::twoparty::Side::CLIENT);
+        impl->rpc = kj::heap(capnp::makeRpcClient(*impl->network));
+        capnp::word scratch[4];
+        memset(&scratch, 0, sizeof(scratch));
+        capnp::MallocMessageBuilder message(scratch);
+        auto vat_id = message.getRoot<capnp::rpc::twoparty::VatId>();
+        vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
+        impl->control = kj::heap<msg::Control::Client>(
+            impl->rpc->bootstrap(vat_id).castAs<msg::Control>());
+    } catch (const kj::Exception& e) {
+        return Error{ErrorCode::SystemError, "cannot set up a connection to " + socket_path +
+                                                 ": " + e.getDescription().cStr()};
+    }
+
+    auto info = impl->Wait(impl->control->infoRequest().send(), "info");
+    if (!info) return info.error();
+    const auto result = info.value().getResult();
+    ProducerDescription& d = impl->producer;
+    d.segment_name = result.getSegmentName();
+    d.abi_version = result.getAbiVersion();
+    d.schema_hash = result.getSchemaHash();
+    d.producer_pid = result.getProducerPid();
+    d.producer_start_time = result.getProducerStartTime();
+    if (have_peer && peer.pid != 0 && peer.pid != d.producer_pid) {
+        return Error{ErrorCode::Corrupt, socket_path + " is served by pid " +
+                                             std::to_string(peer.pid) +
+                                             ", but it claims to be producer " +
+                                             std::to_string(d.producer_pid)};
+    }
+    std::unique_ptr<ControlClient> client{new ControlClient};
+    client->m_impl = std::move(impl);
+    return client;
+}
+
+Result<std::vector<RingInfo>> ControlClient::Rings()
+{
+    auto response = m_impl->Wait(m_impl->control->ringsRequest().send(), "rings");
+    if (!response) return response.error();
+    std::vector<RingInfo> out;
+    for (auto s : response.value().getResult()) out.push_back(ToRingInfo(s));
+    return out;
+}
+
+Result<std::unique_ptr<Session>> ControlClient::Attach(const std::vector<RingRequest>& rings)
+{
+    const ProducerDescription& d = m_impl->producer;
+    // Refuse here first, naming both sides; the producer checks again.
+    if (d.abi_version != ABI_VERSION) {
+        return Error{ErrorCode::VersionMismatch,
+                     "ABI mismatch: producer " + std::to_string(d.producer_pid) +
+                         " has ABI version " + std::to_string(d.abi_version) +
+                         ", this consumer supports " + std::to_string(ABI_VERSION)};
+    }
+    if (d.schema_hash != SCHEMA_HASH) {
+        return Error{ErrorCode::VersionMismatch,
+                     "schema mismatch: producer " + std::to_string(d.producer_pid) +
+                         " was built with schema " + Hex(d.schema_hash) + ", this consumer with " +
+                         Hex(SCHEMA_HASH) + "; rebuild the consumer from the producer's schemas"};
+    }
+    auto request = m_impl->control->attachRequest();
+    auto r = request.initRequest();
+    r.setAbiVersion(ABI_VERSION);
+    r.setSchemaHash(SCHEMA_HASH);
+    r.setReaderPid(detail::CurrentPid());
+    auto list = r.initRings(static_cast<unsigned>(rings.size()));
+    for (size_t i = 0; i < rings.size(); ++i) {
+        auto out = list[static_cast<unsigned>(i)];
+        out.setName(rings[i].ring);
+        auto events = out.initEvents(static_cast<unsigned>(rings[i].events.size()));
+        for (size_t e = 0; e < rings[i].events.size(); ++e) {
+            events.set(static_cast<unsigned>(e), rings[i].events[e]);
+        }
+        out.setLossless(rings[i].lossless);
+        out.setLosslessWaitMs(rings[i].lossless_wait_ms);
+        out.setPayloadLimit(rings[i].payload_limit);
+    }
+    auto response = m_impl->Wait(request.send(), "attach");
+    if (!response) return response.error();
+    auto& results = response.value();
+    if (results.hasError() && results.getError().getCode() != msg::ControlError::Code::NONE) {
+        const auto error = results.getError();
+        ErrorCode code = ErrorCode::InvalidArgument;
+        switch (error.getCode()) {
+        case msg::ControlError::Code::VERSION_MISMATCH: code = ErrorCode::VersionMismatch; break;
+        case msg::ControlError::Code::BUSY: code = ErrorCode::Busy; break;
+        default: break;
+        }
+        return Error{code, error.getMessage()};
+    }
+
+    std::unique_ptr<Session> session{new Session};
+    session->m_lease.reset(new Session::Lease{m_impl, results.getSession(), false});
+    auto consumer = Consumer::Open(d.segment_name);
+    if (!consumer) return consumer.error(); // ~Session gives the rings back
+    session->m_consumer = std::move(consumer.value());
+    for (const auto attached : results.getRings()) {
+        auto reader = session->m_consumer->OpenReader(std::string_view{attached.getName().cStr()});
+        if (!reader) return reader.error();
+        if ((*reader)->generation() != attached.getGeneration()) {
+            return Error{ErrorCode::Detached, "ring '" + std::string{attached.getName().cStr()} +
+                                                  "' was reset between attach and open; "
+                                                  "attach again"};
+        }
+        session->m_readers.push_back(std::move(reader.value()));
+    }
+    return session;
+}
+
+Session::~Session()
+{
+    m_readers.clear();
+    if (m_lease) (void)m_lease->Release();
+}
+
+RingReader* Session::reader(std::string_view ring) noexcept
+{
+    for (auto& r : m_readers) {
+        if (r->name() == ring) return r.get();
+    }
+    return nullptr;
+}
+
+Result<std::vector<RingInfo>> Session::Stats()
+{
+    auto response = m_lease->client->Wait(m_lease->session.statsRequest().send(), "stats");
+    if (!response) return response.error();
+    std::vector<RingInfo> out;
+    for (auto s : response.value().getResult()) out.push_back(ToRingInfo(s));
+    return out;
+}
+
+Result<void> Session::Detach() { return m_lease->Release(); }
+
+} // namespace tracering

@@ -1,0 +1,376 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include "producer/control_server.h"
+
+#include <tracering/schema_hash.h>
+
+#include <tracering/control/control.capnp.h>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/debug.h>
+
+#include "common/process.h"
+#include "common/unix_socket.h"
+
+#include <array>
+#include <cstdio>
+#include <functional>
+#include <future>
+#include <string>
+#include <vector>
+
+#include <pthread.h>
+#include <unistd.h>
+
+namespace tracering::detail {
+namespace {
+
+namespace msg = ::tracering::control::messages;
+
+//! The largest control message a peer may send, in 8-byte words (a garbage length cannot
+//! make the server allocate more).
+constexpr uint64_t MAX_MESSAGE_WORDS = 1 << 17;
+
+std::string Hex(uint64_t v)
+{
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+void FillStatus(msg::RingStatus::Builder out, const RingStats& s)
+{
+    out.setName(s.name);
+    out.setIndex(static_cast<uint32_t>(s.subsystem));
+    out.setStability(msg::Stability::SEMI_STABLE);
+    out.setCapacity(s.capacity);
+    out.setEnabled(s.enabled);
+    out.setReaderPid(s.reader_pid);
+    out.setSeq(s.seq);
+    out.setWritePos(s.write_pos);
+    out.setDroppedFull(s.dropped_full);
+    out.setDroppedTooBig(s.dropped_too_big);
+    out.setDroppedReaderReset(s.dropped_reader_reset);
+    out.setDroppedTimeout(s.dropped_timeout);
+    out.setCursorViolations(s.cursor_violations);
+    out.setTruncated(s.truncated);
+    out.setEventMask(s.event_mask);
+    out.setLossless(s.lossless);
+    out.setPayloadLimit(s.payload_limit);
+    out.setGeneration(s.generation);
+    uint32_t count = 0;
+    for (const EventInfo& e : EVENTS) count += e.subsystem == s.subsystem;
+    auto events = out.initEvents(count);
+    uint32_t i = 0;
+    for (const EventInfo& e : EVENTS) {
+        if (e.subsystem == s.subsystem) events.set(i++, std::string{e.name});
+    }
+}
+
+class SessionImpl;
+
+} // namespace
+
+//! State shared by every connection; lives on the server thread only.
+struct ControlServer::Loop {
+    Producer& producer;
+    int listen_fd;
+    //! Which session holds each ring, or nullptr.
+    std::array<SessionImpl*, SUBSYSTEM_COUNT> holders{};
+    std::array<uint64_t, SUBSYSTEM_COUNT> holder_pids{};
+    //! Set by the thread once its event loop runs; fulfilled by the destructor to stop.
+    kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop;
+    std::promise<void> started;
+
+    Loop(Producer& p, int fd) : producer{p}, listen_fd{fd} {}
+    void Run();
+};
+
+namespace {
+
+class SessionImpl final : public msg::Session::Server
+{
+public:
+    SessionImpl(ControlServer::Loop& loop, std::vector<Subsystem> rings)
+        : m_loop{loop}, m_rings{std::move(rings)}
+    {
+        for (Subsystem r : m_rings) m_loop.holders[static_cast<uint16_t>(r)] = this;
+    }
+    ~SessionImpl() { Release(); }
+
+    kj::Promise<void> stats(StatsContext context) override
+    {
+        auto list = context.getResults().initResult(static_cast<unsigned>(m_rings.size()));
+        for (size_t i = 0; i < m_rings.size(); ++i) {
+            FillStatus(list[static_cast<unsigned>(i)], m_loop.producer.Stats(m_rings[i]));
+        }
+        return kj::READY_NOW;
+    }
+
+    kj::Promise<void> detach(DetachContext) override
+    {
+        Release();
+        return kj::READY_NOW;
+    }
+
+private:
+    //! Turns this session's rings off and frees them for the next reader.
+    void Release()
+    {
+        for (Subsystem r : m_rings) {
+            const auto i = static_cast<uint16_t>(r);
+            if (m_loop.holders[i] != this) continue;
+            m_loop.producer.DisableRing(r);
+            m_loop.holders[i] = nullptr;
+            m_loop.holder_pids[i] = 0;
+        }
+        m_rings.clear();
+    }
+
+    ControlServer::Loop& m_loop;
+    std::vector<Subsystem> m_rings;
+};
+
+class ControlImpl final : public msg::Control::Server
+{
+public:
+    ControlImpl(ControlServer::Loop& loop, PeerCredentials peer) : m_loop{loop}, m_peer{peer} {}
+
+    kj::Promise<void> info(InfoContext context) override
+    {
+        auto out = context.getResults().initResult();
+        out.setSegmentName(m_loop.producer.Name());
+        out.setAbiVersion(ABI_VERSION);
+        out.setSchemaHash(SCHEMA_HASH);
+        out.setProducerPid(CurrentPid());
+        out.setProducerStartTime(ProcessStartTime(CurrentPid()));
+        return kj::READY_NOW;
+    }
+
+    kj::Promise<void> rings(RingsContext context) override
+    {
+        auto list = context.getResults().initResult(SUBSYSTEM_COUNT);
+        for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+            FillStatus(list[i], m_loop.producer.Stats(static_cast<Subsystem>(i)));
+        }
+        return kj::READY_NOW;
+    }
+
+    kj::Promise<void> attach(AttachContext context) override
+    {
+        const auto request = context.getParams().getRequest();
+        auto results = context.getResults();
+        auto fail = [&](msg::ControlError::Code code, const std::string& message) {
+            auto error = results.initError();
+            error.setCode(code);
+            error.setMessage(message);
+            return kj::READY_NOW;
+        };
+        if (request.getAbiVersion() != ABI_VERSION) {
+            return fail(msg::ControlError::Code::VERSION_MISMATCH,
+                        "ABI mismatch: the producer has ABI version " + std::to_string(ABI_VERSION) +
+                            ", the consumer " + std::to_string(request.getAbiVersion()) +
+                            "; use a consumer from the same tracering release as the producer");
+        }
+        if (request.getSchemaHash() != SCHEMA_HASH) {
+            return fail(msg::ControlError::Code::VERSION_MISMATCH,
+                        "schema mismatch: the producer was built with schema " + Hex(SCHEMA_HASH) +
+                            ", the consumer with " + Hex(request.getSchemaHash()) +
+                            "; rebuild the consumer from the producer's schemas");
+        }
+        const uint64_t pid = m_peer.pid != 0 ? m_peer.pid : request.getReaderPid();
+        struct Plan {
+            Subsystem ring;
+            EnableOptions options;
+        };
+        std::vector<Plan> plans;
+        const auto rings = request.getRings();
+        if (rings.size() == 0) {
+            return fail(msg::ControlError::Code::INVALID_ARGUMENT,
+                        "attach asked for no rings; name at least one of: net, mempool, "
+                        "utxocache, validation, coin_selection");
+        }
+        for (const auto ring : rings) {
+            const std::string name = ring.getName();
+            int index = -1;
+            for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+                if (SUBSYSTEM_NAMES[i] == name) index = static_cast<int>(i);
+            }
+            if (index < 0) {
+                return fail(msg::ControlError::Code::INVALID_ARGUMENT,
+                            "unknown ring '" + name +
+                                "'; the rings are: net, mempool, utxocache, validation, "
+                                "coin_selection");
+            }
+            const auto subsystem = static_cast<Subsystem>(index);
+            for (const Plan& p : plans) {
+                if (p.ring == subsystem) {
+                    return fail(msg::ControlError::Code::INVALID_ARGUMENT,
+                                "ring '" + name + "' is requested twice");
+                }
+            }
+            if (m_loop.holders[static_cast<size_t>(index)] != nullptr) {
+                return fail(msg::ControlError::Code::BUSY,
+                            "ring '" + name + "' already has a reader (pid " +
+                                std::to_string(m_loop.holder_pids[static_cast<size_t>(index)]) +
+                                "); one reader per ring: stop that one first");
+            }
+            EnableOptions options;
+            options.reader_pid = pid;
+            options.lossless = ring.getLossless();
+            options.payload_limit = ring.getPayloadLimit();
+            const uint32_t wait_ms = ring.getLosslessWaitMs();
+            if (wait_ms > msg::MAX_LOSSLESS_WAIT_MS) {
+                return fail(msg::ControlError::Code::INVALID_ARGUMENT,
+                            "lossless wait of " + std::to_string(wait_ms) + " ms for ring '" +
+                                name + "' is over the " +
+                                std::to_string(msg::MAX_LOSSLESS_WAIT_MS) + " ms limit");
+            }
+            options.lossless_wait_ns = uint64_t{wait_ms} * 1'000'000;
+            if (ring.getEvents().size() > 0) {
+                options.event_mask = 0;
+                for (const auto event : ring.getEvents()) {
+                    const EventInfo* info = FindEvent(name, std::string_view{event.cStr()});
+                    if (!info) {
+                        std::string known;
+                        for (const EventInfo& e : EVENTS) {
+                            if (e.subsystem == subsystem) {
+                                known += (known.empty() ? "" : ", ") + std::string{e.name};
+                            }
+                        }
+                        return fail(msg::ControlError::Code::INVALID_ARGUMENT,
+                                    "ring '" + name + "' has no event '" + event.cStr() +
+                                        "'; its events are: " + known);
+                    }
+                    options.event_mask |= uint64_t{1}
+                                          << (static_cast<uint16_t>(info->type) -
+                                              RingFirstType(subsystem));
+                }
+            }
+            plans.push_back({subsystem, options});
+        }
+        // Everything checked: enable them all, then hand out the lease.
+        std::vector<Subsystem> held;
+        for (const Plan& p : plans) {
+            if (auto ok = m_loop.producer.EnableRing(p.ring, p.options); !ok) {
+                for (Subsystem r : held) m_loop.producer.DisableRing(r);
+                return fail(msg::ControlError::Code::INVALID_ARGUMENT, ok.error().message());
+            }
+            held.push_back(p.ring);
+            m_loop.holder_pids[static_cast<uint16_t>(p.ring)] = pid;
+        }
+        auto attached = results.initRings(static_cast<unsigned>(held.size()));
+        for (size_t i = 0; i < held.size(); ++i) {
+            const RingStats s = m_loop.producer.Stats(held[i]);
+            auto out = attached[static_cast<unsigned>(i)];
+            out.setName(s.name);
+            out.setIndex(static_cast<uint32_t>(held[i]));
+            out.setGeneration(s.generation);
+        }
+        results.setSession(kj::heap<SessionImpl>(m_loop, std::move(held)));
+        return kj::READY_NOW;
+    }
+
+private:
+    ControlServer::Loop& m_loop;
+    PeerCredentials m_peer;
+};
+
+//! One client connection and everything it owns; destroyed when the peer disconnects.
+struct Connection {
+    kj::Own<kj::AsyncIoStream> stream;
+    capnp::TwoPartyVatNetwork network;
+    capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+
+    Connection(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client bootstrap)
+        : stream{kj::mv(s)},
+          network{*stream, capnp::rpc::twoparty::Side::SERVER, ReaderOptions()},
+          rpc{capnp::makeRpcServer(network, kj::mv(bootstrap))}
+    {
+    }
+
+    static capnp::ReaderOptions ReaderOptions()
+    {
+        capnp::ReaderOptions options;
+        options.traversalLimitInWords = MAX_MESSAGE_WORDS;
+        options.nestingLimit = 16;
+        return options;
+    }
+};
+
+class ErrorHandler final : public kj::TaskSet::ErrorHandler
+{
+public:
+    // A connection that fails (garbage, a reset) only ends itself.
+    void taskFailed(kj::Exception&&) override {}
+};
+
+} // namespace
+
+void ControlServer::Loop::Run()
+{
+    pthread_setname_np(pthread_self(), "tracering-ctl");
+    auto io = kj::setupAsyncIo();
+    auto stop_pair = kj::newPromiseAndCrossThreadFulfiller<void>();
+    stop = kj::mv(stop_pair.fulfiller);
+    started.set_value();
+
+    ErrorHandler errors;
+    kj::TaskSet connections{errors};
+    auto listener = io.lowLevelProvider->wrapListenSocketFd(
+        listen_fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
+                       kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
+
+    std::function<kj::Promise<void>()> accept_loop = [&]() -> kj::Promise<void> {
+        return listener->accept().then([&](kj::Own<kj::AsyncIoStream> stream) {
+            // Who may connect is decided by the socket file's mode (and group), which the
+            // kernel enforces; the peer's pid is the reader's identity for other consumers.
+            PeerCredentials peer;
+            KJ_IF_MAYBE (fd, stream->getFd()) {
+                GetPeerCredentials(*fd, peer);
+            }
+            auto connection =
+                kj::heap<Connection>(kj::mv(stream), kj::heap<ControlImpl>(*this, peer));
+            auto done = connection->network.onDisconnect();
+            connections.add(done.attach(kj::mv(connection)));
+            return accept_loop();
+        });
+    };
+    auto serving = accept_loop();
+    stop_pair.promise.exclusiveJoin(kj::mv(serving)).wait(io.waitScope);
+    // Leaving the scope destroys the connections, so every session releases its rings.
+}
+
+Result<std::unique_ptr<ControlServer>> ControlServer::Start(Producer& producer,
+                                                           const std::string& path,
+                                                           uint32_t mode, int64_t group)
+{
+    auto fd = ListenUnix(path, mode, group);
+    if (!fd) return fd.error();
+    std::unique_ptr<ControlServer> server{new ControlServer};
+    server->m_path = path;
+    server->m_loop = std::make_unique<Loop>(producer, fd.value());
+    auto started = server->m_loop->started.get_future();
+    Loop* loop = server->m_loop.get();
+    server->m_thread = std::thread{[loop] {
+        try {
+            loop->Run();
+        } catch (const kj::Exception& e) {
+            std::fprintf(stderr, "tracering: control server stopped: %s\n",
+                         e.getDescription().cStr());
+        }
+    }};
+    started.wait();
+    return server;
+}
+
+ControlServer::~ControlServer()
+{
+    if (m_loop && m_loop->stop) m_loop->stop->fulfill();
+    if (m_thread.joinable()) m_thread.join();
+    ::unlink(m_path.c_str());
+}
+
+} // namespace tracering::detail
