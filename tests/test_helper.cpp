@@ -9,8 +9,11 @@
 //!   hostile NAME RING SECONDS write garbage into RING's cursor for SECONDS
 //!   read-forever NAME RING    print "reading", then poll RING until killed
 //!   crash NAME                create a producer and die without cleaning up
+//!   attach-read SOCKET RING N attach RING through the control socket, print "attached",
+//!                             read N events (0: until killed), print "read N lost L"
 
 #include <tracering/consumer.h>
+#include <tracering/control.h>
 #include <tracering/producer.h>
 
 #include "common/shm.h"
@@ -156,6 +159,41 @@ int Crash(const std::string& name)
     ::_exit(0); // no destructor: the objects stay behind, like after a crash
 }
 
+int AttachRead(const std::string& socket, const std::string& ring, uint64_t count)
+{
+    auto client = ControlClient::Connect(socket);
+    if (!client) {
+        std::printf("error %s\n", client.error().message().c_str());
+        return 1;
+    }
+    auto session = (*client)->Attach({{.ring = ring}});
+    if (!session) {
+        std::printf("error %s\n", session.error().message().c_str());
+        return 1;
+    }
+    std::printf("attached\n");
+    std::fflush(stdout);
+    RingReader* reader = (*session)->reader(ring);
+    uint64_t read = 0, lost = 0;
+    Backoff backoff{200};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while ((count == 0 || read < count) && std::chrono::steady_clock::now() < deadline) {
+        auto n = reader->Poll([&](const EventView& ev) {
+            lost += ev.lost_before();
+            ++read;
+        });
+        if (!n) {
+            std::printf("error %s\n", n.error().message().c_str());
+            return 1;
+        }
+        backoff.Idle(n.value());
+    }
+    std::printf("read %llu lost %llu\n", static_cast<unsigned long long>(read),
+                static_cast<unsigned long long>(lost));
+    std::fflush(stdout);
+    return read == count ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -167,6 +205,9 @@ int main(int argc, char** argv)
     if (args.size() == 4 && args[0] == "hostile") return Hostile(args[1], args[2], std::stod(args[3]));
     if (args.size() == 3 && args[0] == "read-forever") return ReadForever(args[1], args[2]);
     if (args.size() == 2 && args[0] == "crash") return Crash(args[1]);
+    if (args.size() == 4 && args[0] == "attach-read") {
+        return AttachRead(args[1], args[2], std::stoull(args[3]));
+    }
     std::fprintf(stderr, "usage: tracering_test_helper consume|produce|hostile|read-forever|crash NAME ...\n");
     return 64;
 }

@@ -1,0 +1,470 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include <tracering/control.h>
+#include <tracering/producer.h>
+#include <tracering/tracepoint.h>
+
+#include <gtest/gtest.h>
+
+#include "common/shm.h"
+#include "subprocess.h"
+#include "test_util.h"
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace tracering {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string SocketPath(const std::string& what)
+{
+    return "/tmp/" + test::UniqueName(what) + ".sock";
+}
+
+bool Contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+size_t CountEntries(const char* dir)
+{
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+    return n;
+}
+
+class ControlTest : public ::testing::Test
+{
+protected:
+    void SetUp() override
+    {
+        ProducerOptions options = test::SmallProducer("control", 1 << 16, /*global=*/true);
+        options.control_socket = SocketPath("control");
+        auto producer = Producer::Create(options);
+        ASSERT_TRUE(producer) << producer.error().message();
+        m_producer = std::move(producer.value());
+    }
+
+    std::unique_ptr<ControlClient> Connect()
+    {
+        auto client = ControlClient::Connect(m_producer->ControlSocket());
+        EXPECT_TRUE(client) << client.error().message();
+        return client ? std::move(client.value()) : nullptr;
+    }
+
+    std::unique_ptr<Producer> m_producer;
+};
+
+TEST_F(ControlTest, InfoDescribesTheProducerAndTheSocketIsOwnerOnly)
+{
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    EXPECT_EQ(client->producer().segment_name, m_producer->Name());
+    EXPECT_EQ(client->producer().producer_pid, uint64_t(::getpid()));
+    EXPECT_EQ(client->producer().abi_version, ABI_VERSION);
+    struct stat st;
+    ASSERT_EQ(::stat(m_producer->ControlSocket().c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto rings = client->Rings();
+    ASSERT_TRUE(rings) << rings.error().message();
+    ASSERT_EQ(rings->size(), SUBSYSTEM_COUNT);
+    EXPECT_EQ((*rings)[2].name, "utxocache");
+    EXPECT_FALSE((*rings)[2].enabled);
+}
+
+TEST_F(ControlTest, AttachTurnsOnOnlyTheRequestedEvents)
+{
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    auto session = client->Attach({{.ring = "utxocache", .events = {"flush"}}});
+    ASSERT_TRUE(session) << session.error().message();
+    EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(utxocache, flush));
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(utxocache, add));
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(mempool, added));
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, inbound_message));
+    TRACERING_TRACEPOINT(utxocache, flush, 10, 1, 2, 3, false);
+    TRACERING_TRACEPOINT(utxocache, add, nullptr, 0, 0, 0, false);
+    RingReader* reader = (*session)->reader("utxocache");
+    ASSERT_NE(reader, nullptr);
+    std::vector<EventType> seen;
+    ASSERT_TRUE(reader->Poll([&](const EventView& ev) { seen.push_back(ev.type()); }));
+    EXPECT_EQ(seen, std::vector<EventType>{EventType::UtxocacheFlush});
+    auto stats = (*session)->Stats();
+    ASSERT_TRUE(stats);
+    ASSERT_EQ(stats->size(), 1u);
+    EXPECT_EQ((*stats)[0].reader_pid, uint64_t(::getpid()));
+    EXPECT_EQ((*stats)[0].seq, 1u);
+}
+
+TEST_F(ControlTest, ReleasingTheSessionTurnsTheRingOffAndTheNextReaderStartsClean)
+{
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    {
+        auto session = client->Attach({{.ring = "net"}});
+        ASSERT_TRUE(session) << session.error().message();
+        for (int i = 0; i < 10; ++i) TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
+        EXPECT_TRUE(m_producer->Stats(Subsystem::Net).enabled);
+    }
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled);
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, misbehaving_connection));
+    auto session = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(session) << session.error().message();
+    TRACERING_TRACEPOINT(net, misbehaving_connection, 99, "after");
+    int n = 0;
+    ASSERT_TRUE((*session)->reader("net")->Poll([&](const EventView& ev) {
+        EXPECT_EQ(ev.lost_before(), 0u);
+        EXPECT_FALSE(ev.loss_precedes());
+        EXPECT_EQ(ev.seq(), 10u);
+        ++n;
+    }));
+    EXPECT_EQ(n, 1);
+}
+
+TEST_F(ControlTest, ExplicitDetachVoidsTheReaders)
+{
+    auto client = Connect();
+    auto session = client->Attach({{.ring = "mempool"}});
+    ASSERT_TRUE(session);
+    ASSERT_TRUE((*session)->Detach());
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
+    auto n = (*session)->reader("mempool")->Poll([](const EventView&) {});
+    ASSERT_FALSE(n);
+    EXPECT_EQ(n.error().code(), ErrorCode::Detached);
+}
+
+TEST_F(ControlTest, SecondReaderOfARingIsRefusedNamingTheFirst)
+{
+    auto first = Connect();
+    auto second = Connect();
+    ASSERT_TRUE(first && second);
+    auto held = first->Attach({{.ring = "net"}});
+    ASSERT_TRUE(held);
+    auto refused = second->Attach({{.ring = "mempool"}, {.ring = "net"}});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), ErrorCode::Busy);
+    EXPECT_TRUE(Contains(refused.error().message(), "pid " + std::to_string(::getpid())))
+        << refused.error().message();
+    // Nothing of a refused attach stays on.
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
+    auto other = second->Attach({{.ring = "mempool"}});
+    ASSERT_TRUE(other) << other.error().message();
+}
+
+TEST_F(ControlTest, BadRequestsAreClearErrors)
+{
+    auto client = Connect();
+    auto ring = client->Attach({{.ring = "p2p"}});
+    ASSERT_FALSE(ring);
+    EXPECT_EQ(ring.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_TRUE(Contains(ring.error().message(), "unknown ring 'p2p'")) << ring.error().message();
+    auto event = client->Attach({{.ring = "utxocache", .events = {"spend"}}});
+    ASSERT_FALSE(event);
+    EXPECT_TRUE(Contains(event.error().message(), "no event 'spend'"));
+    EXPECT_TRUE(Contains(event.error().message(), "flush, add, spent, uncache"));
+    auto wait = client->Attach({{.ring = "net", .lossless = true, .lossless_wait_ms = 60000}});
+    ASSERT_FALSE(wait);
+    EXPECT_EQ(wait.error().code(), ErrorCode::InvalidArgument);
+    auto none = client->Attach({});
+    ASSERT_FALSE(none);
+    auto twice = client->Attach({{.ring = "net"}, {.ring = "net"}});
+    ASSERT_FALSE(twice);
+    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+        EXPECT_FALSE(m_producer->Stats(static_cast<Subsystem>(i)).enabled);
+    }
+}
+
+TEST_F(ControlTest, OptionsReachTheRing)
+{
+    auto client = Connect();
+    auto session = client->Attach(
+        {{.ring = "net", .lossless = true, .lossless_wait_ms = 250, .payload_limit = 64}});
+    ASSERT_TRUE(session) << session.error().message();
+    const RingStats s = m_producer->Stats(Subsystem::Net);
+    EXPECT_TRUE(s.lossless);
+    EXPECT_EQ(s.payload_limit, 64u);
+    std::vector<uint8_t> payload(1000, 7);
+    TRACERING_TRACEPOINT(net, inbound_message, 1, "a:1", "inbound", "block", payload.size(),
+                         payload.data());
+    ASSERT_TRUE((*session)->reader("net")->Poll([&](const EventView& ev) {
+        EXPECT_TRUE(ev.truncated());
+        EXPECT_EQ(ev.as<net::InboundMessage>()->payload()->size(), 64u);
+    }));
+}
+
+TEST_F(ControlTest, AnOffRingKeepsTheOffPriceWhileAnotherIsRead)
+{
+    auto client = Connect();
+    auto session = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(session);
+    bool evaluated = false;
+    auto touch = [&] {
+        evaluated = true;
+        return 0;
+    };
+    TRACERING_TRACEPOINT(mempool, added, nullptr, touch(), 0);
+    EXPECT_FALSE(evaluated);
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(mempool, added));
+}
+
+TEST_F(ControlTest, GarbageFromAPeerHarmsNothing)
+{
+    for (int round = 0; round < 20; ++round) {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strcpy(addr.sun_path, m_producer->ControlSocket().c_str());
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+        std::vector<uint8_t> junk(4096);
+        for (size_t i = 0; i < junk.size(); ++i) junk[i] = uint8_t(i * 37 + round);
+        if (round % 2) {
+            // A segment table claiming a huge message.
+            const uint32_t header[2] = {0, 0x7fffffff};
+            std::memcpy(junk.data(), header, sizeof(header));
+        }
+        ASSERT_GT(::write(fd, junk.data(), junk.size()), 0);
+        ::close(fd);
+    }
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    auto session = client->Attach({{.ring = "validation"}});
+    ASSERT_TRUE(session) << session.error().message();
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled);
+}
+
+TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)
+{
+    // Warm up once so lazily created process state is not counted as a leak.
+    {
+        auto client = Connect();
+        auto session = client->Attach({{.ring = "mempool"}});
+    }
+    const size_t fds = CountEntries("/proc/self/fd");
+    const size_t threads = CountEntries("/proc/self/task");
+    const size_t shm = CountEntries("/dev/shm");
+    for (int i = 0; i < 300; ++i) {
+        auto client = ControlClient::Connect(m_producer->ControlSocket());
+        ASSERT_TRUE(client) << i << ": " << client.error().message();
+        auto session = (*client)->Attach({{.ring = "mempool"}, {.ring = "utxocache"}});
+        ASSERT_TRUE(session) << i << ": " << session.error().message();
+        TRACERING_TRACEPOINT(mempool, added, nullptr, i, i);
+        int n = 0;
+        ASSERT_TRUE((*session)->reader("mempool")->Poll([&](const EventView&) { ++n; }));
+        ASSERT_EQ(n, 1) << i;
+    }
+    // The server closes its end of each connection on its own thread; give it a moment.
+    for (int i = 0; i < 100 && CountEntries("/proc/self/fd") != fds; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
+    EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
+    EXPECT_EQ(CountEntries("/proc/self/task"), threads);
+    EXPECT_EQ(CountEntries("/dev/shm"), shm);
+}
+
+TEST_F(ControlTest, StoppingTheProducerRemovesTheSocket)
+{
+    const std::string path = m_producer->ControlSocket();
+    auto client = Connect();
+    auto session = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(session);
+    m_producer.reset();
+    struct stat st;
+    EXPECT_NE(::stat(path.c_str(), &st), 0);
+    auto n = (*session)->reader("net")->Poll([](const EventView&) {});
+    ASSERT_FALSE(n);
+    EXPECT_EQ(n.error().code(), ErrorCode::Detached);
+}
+
+TEST(ControlSocketTest, MissingSocketAndPlainFileSayWhatIsWrong)
+{
+    auto missing = ControlClient::Connect("/tmp/no-such-tracering.sock");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), ErrorCode::NotFound);
+    EXPECT_TRUE(Contains(missing.error().message(), "is the producer running"));
+
+    const std::string file = SocketPath("plain");
+    FILE* f = std::fopen(file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+    auto plain = ControlClient::Connect(file);
+    ASSERT_FALSE(plain);
+    EXPECT_EQ(plain.error().code(), ErrorCode::NotFound);
+    // A producer will not take over a path that is not a socket either.
+    ProducerOptions options = test::SmallProducer("plainfile", 4096);
+    options.control_socket = file;
+    auto producer = Producer::Create(options);
+    ASSERT_FALSE(producer);
+    EXPECT_TRUE(Contains(producer.error().message(), "is not a socket"));
+    ::unlink(file.c_str());
+    EXPECT_FALSE(detail::SharedMemory::Exists(SegmentObjectName(options.name)));
+}
+
+//! A unix socket server that is not tracering: it answers with `reply` (or nothing).
+class ForeignServer
+{
+public:
+    ForeignServer(const std::string& path, std::string reply) : m_path{path}
+    {
+        m_fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strcpy(addr.sun_path, path.c_str());
+        ::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+        ::listen(m_fd, 4);
+        m_thread = std::thread{[this, reply] {
+            const int c = ::accept(m_fd, nullptr, nullptr);
+            if (c < 0) return;
+            if (!reply.empty()) (void)!::write(c, reply.data(), reply.size());
+            char buf[256];
+            while (::read(c, buf, sizeof(buf)) > 0) {
+            }
+            ::close(c);
+        }};
+    }
+    ~ForeignServer()
+    {
+        ::shutdown(m_fd, SHUT_RDWR);
+        ::close(m_fd);
+        m_thread.join();
+        ::unlink(m_path.c_str());
+    }
+
+private:
+    std::string m_path;
+    int m_fd;
+    std::thread m_thread;
+};
+
+TEST(ControlSocketTest, SocketThatIsNotOursIsAClearErrorNotAHang)
+{
+    {
+        const std::string path = SocketPath("silent");
+        ForeignServer silent{path, ""};
+        const auto start = std::chrono::steady_clock::now();
+        auto client = ControlClient::Connect(path, 300ms);
+        ASSERT_FALSE(client);
+        EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+        EXPECT_TRUE(Contains(client.error().message(), "no answer")) << client.error().message();
+    }
+    {
+        const std::string path = SocketPath("chatty");
+        ForeignServer chatty{path, std::string(64, '\xff') + "HTTP/1.1 400 Bad Request\r\n"};
+        auto client = ControlClient::Connect(path, 2s);
+        ASSERT_FALSE(client);
+        EXPECT_TRUE(client.error().code() == ErrorCode::Corrupt ||
+                    client.error().code() == ErrorCode::Detached)
+            << client.error().message();
+    }
+}
+
+TEST(ControlSocketTest, LeftoverSocketFileIsReplacedButALiveOneIsNot)
+{
+    const std::string path = SocketPath("leftover");
+    {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strcpy(addr.sun_path, path.c_str());
+        ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+        ::close(fd); // the file stays, nobody listens: like a crashed producer
+    }
+    ProducerOptions options = test::SmallProducer("leftover", 4096);
+    options.control_socket = path;
+    auto producer = Producer::Create(options);
+    ASSERT_TRUE(producer) << producer.error().message();
+    ProducerOptions again = test::SmallProducer("leftover2", 4096);
+    again.control_socket = path;
+    auto second = Producer::Create(again);
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code(), ErrorCode::AlreadyExists);
+    EXPECT_TRUE(Contains(second.error().message(), "already serves"));
+}
+
+// --- With real consumer processes -------------------------------------------------------
+
+TEST_F(ControlTest, KilledConsumerProcessLosesItsRingsWithinASecond)
+{
+    test::Subprocess child{
+        {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "0"}};
+    ASSERT_TRUE(child.started());
+    ASSERT_EQ(child.ReadLine(), "attached");
+    EXPECT_TRUE(m_producer->Stats(Subsystem::Net).enabled);
+    EXPECT_EQ(m_producer->Stats(Subsystem::Net).reader_pid, uint64_t(child.pid()));
+    for (int i = 0; i < 1000; ++i) TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
+    child.Kill(SIGKILL);
+    ASSERT_EQ(child.Wait(), 128 + SIGKILL);
+    const auto killed = std::chrono::steady_clock::now();
+    while (m_producer->Stats(Subsystem::Net).enabled &&
+           std::chrono::steady_clock::now() - killed < 1s) {
+        std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled) << "still on 1 s after SIGKILL";
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, misbehaving_connection));
+
+    auto client = Connect();
+    auto session = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(session) << session.error().message();
+    TRACERING_TRACEPOINT(net, misbehaving_connection, 1, "fresh");
+    int n = 0;
+    ASSERT_TRUE((*session)->reader("net")->Poll([&](const EventView& ev) {
+        EXPECT_EQ(ev.lost_before(), 0u);
+        ++n;
+    }));
+    EXPECT_EQ(n, 1);
+}
+
+TEST_F(ControlTest, TwoConsumerProcessesReadDifferentRingsAtOnce)
+{
+    test::Subprocess net{{TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "500"}};
+    test::Subprocess mempool{
+        {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "mempool", "300"}};
+    ASSERT_EQ(net.ReadLine(), "attached");
+    ASSERT_EQ(mempool.ReadLine(), "attached");
+    for (int i = 0; i < 500; ++i) TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
+    for (int i = 0; i < 300; ++i) TRACERING_TRACEPOINT(mempool, added, nullptr, i, i);
+    EXPECT_EQ(net.ReadLine(), "read 500 lost 0");
+    EXPECT_EQ(mempool.ReadLine(), "read 300 lost 0");
+    EXPECT_EQ(net.Wait(), 0);
+    EXPECT_EQ(mempool.Wait(), 0);
+    for (int i = 0; i < 100 && m_producer->Stats(Subsystem::Net).enabled; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled);
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
+}
+
+TEST_F(ControlTest, AttachCyclesOfConsumerProcessesLeaveNothingBehind)
+{
+    const size_t fds = CountEntries("/proc/self/fd");
+    for (int i = 0; i < 30; ++i) {
+        test::Subprocess child{
+            {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "utxocache", "1"}};
+        ASSERT_EQ(child.ReadLine(), "attached") << i;
+        TRACERING_TRACEPOINT(utxocache, flush, 1, 2, 3, 4, false);
+        ASSERT_EQ(child.ReadLine(), "read 1 lost 0") << i;
+        ASSERT_EQ(child.Wait(), 0);
+        for (int k = 0; k < 100 && m_producer->Stats(Subsystem::Utxocache).enabled; ++k) {
+            std::this_thread::sleep_for(2ms);
+        }
+    }
+    for (int i = 0; i < 100 && CountEntries("/proc/self/fd") != fds; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
+}
+
+} // namespace
+} // namespace tracering
