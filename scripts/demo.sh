@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Live demo: a stand-in node fires all 20 Bitcoin Core tracepoints into its rings while a
-# consumer in another process reads them, shows live rates, a few decoded events, and a
-# summary where attempted = delivered + lost for every ring.
+# Live demo: a stand-in node fires all 20 Bitcoin Core tracepoints; a consumer in another
+# process attaches every ring through the node's control socket (until then the tracepoints
+# are off), reads them, shows live rates, a few decoded events, and a summary where
+# attempted = delivered + lost for every ring.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +14,12 @@ name="demo-$$"
 seconds="${DEMO_SECONDS:-4}"
 rate="${DEMO_RATE:-300000}"
 
-build/tools/tracering-demo node --name "$name" --seconds "$seconds" --rate "$rate" &
+socket="/tmp/tracering-$name.sock"
+
+build/tools/tracering-demo node --name "$name" --control "$socket" --seconds "$seconds" \
+    --rate "$rate" &
 node_pid=$!
 trap 'kill "$node_pid" 2>/dev/null || true' EXIT
-build/tools/tracering-demo watch --name "$name" --seconds "$((seconds + 3))"
+build/tools/tracering-demo watch --control "$socket" --seconds "$((seconds + 3))"
 wait "$node_pid"
 trap - EXIT

@@ -3,14 +3,17 @@
 
 //! tracering-demo: a live look at tracing between two processes.
 //!
-//!   tracering-demo node  --name NAME [--seconds S] [--rate EVENTS_PER_SEC]
-//!       a stand-in node: creates segment NAME, enables every ring and fires all 20 Bitcoin
-//!       Core tracepoints from three threads (net, validation/mempool, utxocache) at RATE.
-//!   tracering-demo watch --name NAME [--seconds S]
-//!       a consumer in another process: reads every ring, prints live rates and a few decoded
-//!       events, then a summary of attempted vs delivered vs lost per ring.
+//!   tracering-demo node  --control PATH [--name NAME] [--seconds S] [--rate EVENTS_PER_SEC]
+//!       a stand-in node: creates segment NAME, serves the control socket at PATH and fires
+//!       all 20 Bitcoin Core tracepoints from three threads (net, validation/mempool,
+//!       utxocache) at RATE. Rings stay off (one load per tracepoint) until someone attaches.
+//!   tracering-demo watch --control PATH [--seconds S]
+//!       a consumer in another process: attaches every ring through the control socket,
+//!       prints live rates and a few decoded events, then a summary of attempted vs delivered
+//!       vs lost per ring.
 
 #include <tracering/consumer.h>
+#include <tracering/control.h>
 #include <tracering/producer.h>
 #include <tracering/tracepoint.h>
 
@@ -35,7 +38,8 @@ void OnSignal(int) { g_stop = true; }
 
 struct Args {
     std::string mode;
-    std::string name;
+    std::string name{"demo"};
+    std::string control;
     double seconds{5};
     double rate{200'000};
 };
@@ -44,8 +48,9 @@ int Usage(const char* error)
 {
     if (error) std::fprintf(stderr, "tracering-demo: %s\n", error);
     std::fprintf(stderr,
-                 "usage: tracering-demo node  --name NAME [--seconds S] [--rate EVENTS_PER_SEC]\n"
-                 "       tracering-demo watch --name NAME [--seconds S]\n");
+                 "usage: tracering-demo node  --control PATH [--name NAME] [--seconds S] "
+                 "[--rate EVENTS_PER_SEC]\n"
+                 "       tracering-demo watch --control PATH [--seconds S]\n");
     return 1;
 }
 
@@ -65,16 +70,14 @@ int RunNode(const Args& args)
 {
     ProducerOptions options;
     options.name = args.name;
+    options.control_socket = args.control;
     auto producer = Producer::Create(options);
     if (!producer) {
         std::fprintf(stderr, "tracering-demo: %s\n", producer.error().message().c_str());
         return 2;
     }
-    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
-        (void)(*producer)->EnableRing(static_cast<Subsystem>(i), {});
-    }
-    std::printf("node: segment '%s' ready, firing ~%.0f events/s for %.0f s\n",
-                args.name.c_str(), args.rate, args.seconds);
+    std::printf("node: segment '%s', control socket %s; firing ~%.0f events/s for %.0f s\n",
+                args.name.c_str(), args.control.c_str(), args.rate, args.seconds);
     std::fflush(stdout);
 
     const auto start = Clock::now();
@@ -168,29 +171,30 @@ void PrintEvent(const EventView& ev)
 
 int RunWatch(const Args& args)
 {
-    std::unique_ptr<Consumer> consumer;
-    for (int attempt = 0; attempt < 100 && !consumer; ++attempt) {
-        auto opened = Consumer::Open(args.name);
-        if (opened) {
-            consumer = std::move(opened.value());
-        } else if (attempt == 99 || opened.error().code() != ErrorCode::NotFound) {
-            std::fprintf(stderr, "tracering-demo: %s\n", opened.error().message().c_str());
+    std::unique_ptr<ControlClient> client;
+    for (int attempt = 0; attempt < 100 && !client; ++attempt) {
+        auto connected = ControlClient::Connect(args.control);
+        if (connected) {
+            client = std::move(connected.value());
+        } else if (attempt == 99 || connected.error().code() != ErrorCode::NotFound) {
+            std::fprintf(stderr, "tracering-demo: %s\n", connected.error().message().c_str());
             return 2;
         } else {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
-    std::printf("watch: attached to segment '%s' of producer pid %" PRIu64 "\n", args.name.c_str(),
-                consumer->info().producer_pid);
-    std::vector<std::unique_ptr<RingReader>> readers;
-    for (const RingInfo& ring : consumer->Rings()) {
-        auto reader = consumer->OpenReader(ring.name);
-        if (!reader) {
-            std::fprintf(stderr, "tracering-demo: %s\n", reader.error().message().c_str());
-            return 2;
-        }
-        readers.push_back(std::move(reader.value()));
+    std::vector<RingRequest> all;
+    for (std::string_view ring : SUBSYSTEM_NAMES) all.push_back({.ring = std::string{ring}});
+    auto session = client->Attach(all);
+    if (!session) {
+        std::fprintf(stderr, "tracering-demo: %s\n", session.error().message().c_str());
+        return 2;
     }
+    std::printf("watch: attached every ring of segment '%s' (producer pid %" PRIu64
+                ") through %s\n",
+                client->producer().segment_name.c_str(), client->producer().producer_pid,
+                args.control.c_str());
+    const auto& readers = (*session)->readers();
     std::vector<uint64_t> last(readers.size(), 0);
     auto next_report = Clock::now() + std::chrono::milliseconds(500);
     const auto end = Clock::now() + std::chrono::duration<double>(args.seconds);
@@ -255,6 +259,8 @@ int main(int argc, char** argv)
         try {
             if (flag == "--name") {
                 args.name = value;
+            } else if (flag == "--control") {
+                args.control = value;
             } else if (flag == "--seconds") {
                 args.seconds = std::stod(value);
             } else if (flag == "--rate") {
@@ -266,7 +272,7 @@ int main(int argc, char** argv)
             return Usage(("not a number: " + flag + " " + value).c_str());
         }
     }
-    if (args.name.empty()) return Usage("--name is required");
+    if (args.control.empty()) return Usage("--control PATH is required");
     if (args.seconds <= 0 || args.rate <= 0) return Usage("--seconds and --rate must be positive");
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
