@@ -33,9 +33,9 @@ cmake -S . -B "$BUILD_DIR" -G Ninja \
 ci_step "build tracering_tests"
 ${wrap[@]+"${wrap[@]}"} cmake --build "$BUILD_DIR" --parallel "$CI_JOBS" --target tracering_tests
 
-ci_step "tests labelled ring or stress"
+ci_step "tests labelled ring, stress or control"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
 ${wrap[@]+"${wrap[@]}"} ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$CI_JOBS" \
-    -L 'ring|stress' --timeout "${TRACERING_TEST_TIMEOUT:-600}" --no-tests=error
+    -L 'ring|stress|control' --timeout "${TRACERING_TEST_TIMEOUT:-600}" --no-tests=error
 
 ci_step "passed"
