@@ -3,7 +3,13 @@
 
 #include <tracering/control.h>
 #include <tracering/producer.h>
+#include <tracering/schema_hash.h>
 #include <tracering/tracepoint.h>
+
+#include <tracering/control/control.capnp.h>
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
 
 #include <gtest/gtest.h>
 
@@ -391,6 +397,45 @@ TEST(ControlSocketTest, LeftoverSocketFileIsReplacedButALiveOneIsNot)
     ASSERT_FALSE(second);
     EXPECT_EQ(second.error().code(), ErrorCode::AlreadyExists);
     EXPECT_TRUE(Contains(second.error().message(), "already serves"));
+}
+
+//! Sends an attach request as a consumer built from other versions would, through the
+//! generated Cap'n Proto client, and returns the producer's error.
+std::pair<std::string, std::string> AttachWithVersions(const std::string& path, uint32_t abi,
+                                                       uint64_t schema)
+{
+    namespace msg = ::tracering::control::messages;
+    auto io = kj::setupAsyncIo();
+    auto address = io.provider->getNetwork().parseAddress("unix:" + path).wait(io.waitScope);
+    auto stream = address->connect().wait(io.waitScope);
+    capnp::TwoPartyClient client{*stream};
+    auto control = client.bootstrap().castAs<msg::Control>();
+    auto request = control.attachRequest();
+    auto r = request.initRequest();
+    r.setAbiVersion(abi);
+    r.setSchemaHash(schema);
+    r.initRings(1)[0].setName("net");
+    auto response = request.send().wait(io.waitScope);
+    const auto error = response.getError();
+    const std::string code = error.getCode() == msg::ControlError::Code::VERSION_MISMATCH
+                                 ? "versionMismatch"
+                                 : "other";
+    return {code, error.getMessage()};
+}
+
+TEST_F(ControlTest, ProducerRefusesAConsumerOfAnotherAbiOrSchema)
+{
+    const auto [abi_code, abi_message] =
+        AttachWithVersions(m_producer->ControlSocket(), ABI_VERSION + 7, SCHEMA_HASH);
+    EXPECT_EQ(abi_code, "versionMismatch");
+    EXPECT_TRUE(Contains(abi_message, "producer has ABI version " + std::to_string(ABI_VERSION) +
+                                          ", the consumer " + std::to_string(ABI_VERSION + 7)))
+        << abi_message;
+    const auto [schema_code, schema_message] =
+        AttachWithVersions(m_producer->ControlSocket(), ABI_VERSION, SCHEMA_HASH ^ 1);
+    EXPECT_EQ(schema_code, "versionMismatch");
+    EXPECT_TRUE(Contains(schema_message, "schema mismatch")) << schema_message;
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled);
 }
 
 // --- With real consumer processes -------------------------------------------------------
