@@ -50,6 +50,31 @@ size_t CountEntries(const char* dir)
     return n;
 }
 
+//! Shared-memory objects made by this process (other tests may run concurrently).
+size_t CountOwnShm()
+{
+    const std::string mine = "-" + std::to_string(::getpid()) + "-";
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
+        n += e.path().filename().string().find(mine) != std::string::npos;
+    }
+    return n;
+}
+
+//! This process's open descriptors once the control thread has closed what it is closing:
+//! the count no longer changes over 50 ms (bounded at 2 s).
+size_t SettledFdCount()
+{
+    size_t last = CountEntries("/proc/self/fd");
+    for (int i = 0; i < 40; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const size_t now = CountEntries("/proc/self/fd");
+        if (now == last) return now;
+        last = now;
+    }
+    return last;
+}
+
 class ControlTest : public ::testing::Test
 {
 protected:
@@ -257,9 +282,9 @@ TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)
         auto client = Connect();
         auto session = client->Attach({{.ring = "mempool"}});
     }
-    const size_t fds = CountEntries("/proc/self/fd");
+    const size_t fds = SettledFdCount();
     const size_t threads = CountEntries("/proc/self/task");
-    const size_t shm = CountEntries("/dev/shm");
+    const size_t shm = CountOwnShm();
     for (int i = 0; i < 300; ++i) {
         auto client = ControlClient::Connect(m_producer->ControlSocket());
         ASSERT_TRUE(client) << i << ": " << client.error().message();
@@ -270,14 +295,11 @@ TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)
         ASSERT_TRUE((*session)->reader("mempool")->Poll([&](const EventView&) { ++n; }));
         ASSERT_EQ(n, 1) << i;
     }
-    // The server closes its end of each connection on its own thread; give it a moment.
-    for (int i = 0; i < 100 && CountEntries("/proc/self/fd") != fds; ++i) {
-        std::this_thread::sleep_for(10ms);
-    }
+    // The server closes its end of each connection on its own thread; let it finish.
+    EXPECT_EQ(SettledFdCount(), fds);
     EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
-    EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
     EXPECT_EQ(CountEntries("/proc/self/task"), threads);
-    EXPECT_EQ(CountEntries("/dev/shm"), shm);
+    EXPECT_EQ(CountOwnShm(), shm);
 }
 
 TEST_F(ControlTest, StoppingTheProducerRemovesTheSocket)
@@ -493,7 +515,7 @@ TEST_F(ControlTest, TwoConsumerProcessesReadDifferentRingsAtOnce)
 
 TEST_F(ControlTest, AttachCyclesOfConsumerProcessesLeaveNothingBehind)
 {
-    const size_t fds = CountEntries("/proc/self/fd");
+    const size_t fds = SettledFdCount();
     for (int i = 0; i < 30; ++i) {
         test::Subprocess child{
             {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "utxocache", "1"}};
@@ -505,10 +527,7 @@ TEST_F(ControlTest, AttachCyclesOfConsumerProcessesLeaveNothingBehind)
             std::this_thread::sleep_for(2ms);
         }
     }
-    for (int i = 0; i < 100 && CountEntries("/proc/self/fd") != fds; ++i) {
-        std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
+    EXPECT_EQ(SettledFdCount(), fds);
 }
 
 } // namespace

@@ -281,6 +281,56 @@ TEST_P(RingTest, TwoMappingsInOneProcessSeeTheSameRing)
 INSTANTIATE_TEST_SUITE_P(Capacities, RingTest, ::testing::Values(4096, 65536, 1 << 20),
                          [](const auto& p) { return "cap" + std::to_string(p.param); });
 
+class ClockTest : public ::testing::TestWithParam<ClockSource>
+{
+};
+
+TEST_P(ClockTest, TimestampsFollowClockMonotonicAndNeverGoBack)
+{
+    ProducerOptions options = test::SmallProducer("clock", 1 << 20);
+    options.clock = GetParam();
+    auto producer = Producer::Create(options);
+    ASSERT_TRUE(producer) << producer.error().message();
+    ASSERT_TRUE((*producer)->EnableRing(Subsystem::Mempool, {}));
+    auto consumer = Consumer::Open(options.name);
+    ASSERT_TRUE(consumer);
+    if (GetParam() == ClockSource::Monotonic) {
+        EXPECT_EQ((*consumer)->info().clock_id, ClockId::Monotonic);
+    }
+    auto reader = (*consumer)->OpenReader("mempool");
+    ASSERT_TRUE(reader);
+    const uint8_t payload[8] = {};
+    uint64_t last = 0, worst = 0, backwards = 0;
+    // 300 ms in all: several re-anchorings of the TSC interpolation.
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    while (std::chrono::steady_clock::now() < end) {
+        for (int i = 0; i < 100; ++i) {
+            timespec before, after;
+            clock_gettime(CLOCK_MONOTONIC, &before);
+            ASSERT_TRUE((*producer)->WriteRaw(Subsystem::Mempool, TEST_TYPE, payload, 8));
+            clock_gettime(CLOCK_MONOTONIC, &after);
+            const uint64_t lo = uint64_t(before.tv_sec) * 1'000'000'000 + uint64_t(before.tv_nsec);
+            const uint64_t hi = uint64_t(after.tv_sec) * 1'000'000'000 + uint64_t(after.tv_nsec);
+            ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) {
+                const uint64_t ts = ev.timestamp_ns();
+                if (ts < last) ++backwards;
+                last = ts;
+                const uint64_t error = ts < lo ? lo - ts : ts > hi ? ts - hi : 0;
+                worst = std::max(worst, error);
+            }));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(backwards, 0u);
+    EXPECT_LT(worst, 200'000u) << "timestamps strayed " << worst << " ns from CLOCK_MONOTONIC";
+}
+
+INSTANTIATE_TEST_SUITE_P(Sources, ClockTest,
+                         ::testing::Values(ClockSource::Monotonic, ClockSource::Tsc),
+                         [](const auto& p) {
+                             return p.param == ClockSource::Tsc ? "Tsc" : "Monotonic";
+                         });
+
 //! Values a hostile reader may store in its cursor, relative to the producer's positions.
 enum class Garbage { Misaligned, PastWritePos, Backwards, Huge, Negative };
 

@@ -72,6 +72,9 @@ inline constexpr uint64_t MAX_RECORD_DIVISOR = 8;
 enum class ClockId : uint32_t {
     Unknown = 0,
     Monotonic = 1, //!< CLOCK_MONOTONIC nanoseconds (POSIX) or steady_clock elsewhere.
+    //! CLOCK_MONOTONIC nanoseconds interpolated from the CPU's invariant time-stamp counter
+    //! and re-anchored to CLOCK_MONOTONIC at least every 50 ms: same timeline as Monotonic.
+    MonotonicTsc = 2,
 };
 
 //! `SegmentHeader::producer_state`.

@@ -47,6 +47,14 @@ enum class GroupAccess {
     Read,   //!< main object 0640, cursors 0660: group members can attach and read
 };
 
+//! Where record timestamps come from. Either way they are CLOCK_MONOTONIC nanoseconds.
+enum class ClockSource {
+    Auto,      //!< the TSC where the kernel itself uses it as its clock source, else Monotonic
+    Monotonic, //!< clock_gettime(CLOCK_MONOTONIC) for every event (about 25 ns)
+    Tsc,       //!< the TSC, calibrated against CLOCK_MONOTONIC (about 8 ns); falls back to
+               //!< Monotonic where the TSC is not usable
+};
+
 struct ProducerOptions {
     //! Segment name: the objects are "tracering.<name>" and "tracering.<name>.cursors".
     //! 1-48 characters from [A-Za-z0-9._-].
@@ -66,6 +74,7 @@ struct ProducerOptions {
     //! Same mode and group as the segment. Empty: no control socket (rings are then enabled
     //! only through EnableRing). In bitcoind it would sit beside node.sock.
     std::string control_socket;
+    ClockSource clock{ClockSource::Auto};
 };
 
 //! What a reader asked for when a ring is enabled.

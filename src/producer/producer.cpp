@@ -9,6 +9,7 @@
 #include "common/process.h"
 #include "common/shm.h"
 #include "producer/control_server.h"
+#include "producer/ring_clock.h"
 #include "producer/ring_writer.h"
 
 #include <array>
@@ -195,7 +196,11 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     h->segment_size = size;
     h->cursors_size = cursors_size;
     h->schema_hash = SCHEMA_HASH;
-    h->clock_id = static_cast<uint32_t>(ClockId::Monotonic);
+    uint64_t tsc_mult = 0;
+    if (options.clock != ClockSource::Monotonic && detail::TscUsable()) {
+        tsc_mult = detail::CalibrateTscMultiplier(/*window_ns=*/2'000'000);
+    }
+    h->clock_id = static_cast<uint32_t>(tsc_mult ? ClockId::MonotonicTsc : ClockId::Monotonic);
     h->ring_count = SUBSYSTEM_COUNT;
     const uint64_t unix_ns = detail::UnixNs();
     const uint64_t mono_ns = detail::MonotonicNs();
@@ -220,7 +225,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         auto* cursor = reinterpret_cast<CursorSlot*>(impl.cursors->data() + i * sizeof(CursorSlot));
         impl.rings[i] = std::make_unique<detail::RingWriter>(
             static_cast<Subsystem>(i), control, cursor, impl.segment->data() + data_offsets[i],
-            options.capacities[i], impl.global);
+            options.capacities[i], impl.global, tsc_mult);
     }
 
     // Publishes the whole header (pairs with the consumer's acquire load of abi_version).

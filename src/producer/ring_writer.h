@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/cpu.h"
+#include "producer/ring_clock.h"
 
 #include <atomic>
 #include <cstdint>
@@ -66,11 +67,12 @@ class RingWriter
 {
 public:
     //! @param global whether this ring drives the process-wide tracepoint switches
+    //! @param tsc_mult 0 for CLOCK_MONOTONIC timestamps, else the TSC calibration
     RingWriter(Subsystem subsystem, RingControl* control, CursorSlot* cursor, uint8_t* data,
-               uint64_t capacity, bool global) noexcept
+               uint64_t capacity, bool global, uint64_t tsc_mult) noexcept
         : m_subsystem{subsystem}, m_control{control}, m_cursor{cursor}, m_data{data},
           m_capacity{capacity}, m_mask{capacity - 1},
-          m_max_record{capacity / MAX_RECORD_DIVISOR}, m_global{global}
+          m_max_record{capacity / MAX_RECORD_DIVISOR}, m_global{global}, m_clock{tsc_mult}
     {
     }
     RingWriter(const RingWriter&) = delete;
@@ -137,7 +139,7 @@ public:
         header->flags = static_cast<uint16_t>(flags | (m_loss_pending ? RECORD_FLAG_LOSS_PRECEDES : 0));
         header->seq = seq;
         // Read after the space is reserved, under the lock: never goes backwards in a ring.
-        header->timestamp_ns = MonotonicNs();
+        header->timestamp_ns = m_clock.Now();
         fill(m_data + offset + RECORD_HEADER_SIZE);
         m_loss_pending = false;
         if (flags & RECORD_FLAG_TRUNCATED) Count(m_control->truncated, m_truncated);
@@ -183,6 +185,7 @@ private:
 
     mutable SpinLock m_lock;
     // Guarded by m_lock.
+    RingClock m_clock;
     bool m_enabled{false};
     bool m_lossless{false};
     bool m_loss_pending{false};
