@@ -25,7 +25,8 @@ import re
 import sys
 
 # The public headers an embedder includes in the node, relative to include/tracering/.
-PRODUCER_ROOTS = ("producer.h", "tracepoint.h", "abi.h", "events.h", "result.h")
+PRODUCER_ROOTS = (
+    "producer.h", "tracepoint.h", "abi.h", "events.h", "result.h", "ring_stats.h")
 PRODUCER_DIRS = ("bitcoin/",)
 
 # Standard C++20 library headers (and a few from C++23 for later), plus the C library

@@ -26,6 +26,7 @@
 #include <tracering/abi.h>
 #include <tracering/events.h>
 #include <tracering/result.h>
+#include <tracering/ring_stats.h>
 #include <tracering/schemas.h>
 
 #include <flatbuffers/flatbuffers.h>
@@ -59,31 +60,10 @@ struct SegmentInfo {
 };
 
 //! A ring's descriptor and a snapshot of its producer-side counters.
-struct RingInfo {
+struct RingInfo : RingStats {
     uint32_t index{0};
-    std::string name;
-    Subsystem subsystem{Subsystem::Net};
     Stability stability{Stability::Unknown};
-    uint64_t capacity{0};
     uint64_t max_record{0};
-    bool enabled{false};
-    bool lossless{false};
-    uint64_t event_mask{0};
-    uint64_t payload_limit{0};
-    uint64_t reader_pid{0};
-    uint64_t generation{0};
-    uint64_t write_pos{0};
-    uint64_t seq{0}; //!< events attempted
-    uint64_t dropped_full{0};
-    uint64_t dropped_too_big{0};
-    uint64_t dropped_reader_reset{0};
-    uint64_t dropped_timeout{0};
-    uint64_t cursor_violations{0};
-    uint64_t truncated{0};
-    uint64_t dropped() const
-    {
-        return dropped_full + dropped_too_big + dropped_reader_reset + dropped_timeout;
-    }
 };
 
 //! The FlatBuffers table type of each event (specialised in tracering/schemas.h).

@@ -22,6 +22,7 @@
 #include <tracering/abi.h>
 #include <tracering/events.h>
 #include <tracering/result.h>
+#include <tracering/ring_stats.h>
 
 #include <array>
 #include <cstdint>
@@ -90,27 +91,6 @@ struct EnableOptions {
     uint64_t payload_limit{0};
     //! The reader's pid, shown to users and to a second reader that is refused.
     uint64_t reader_pid{0};
-};
-
-//! A snapshot of one ring's counters.
-struct RingStats {
-    std::string name;
-    Subsystem subsystem{Subsystem::Net};
-    uint64_t capacity{0};
-    bool enabled{false};
-    bool lossless{false};
-    uint64_t event_mask{0};
-    uint64_t payload_limit{0};
-    uint64_t reader_pid{0};
-    uint64_t generation{0};
-    uint64_t write_pos{0};
-    uint64_t seq{0}; //!< events attempted
-    uint64_t dropped_full{0};
-    uint64_t dropped_too_big{0};
-    uint64_t dropped_reader_reset{0};
-    uint64_t dropped_timeout{0};
-    uint64_t cursor_violations{0};
-    uint64_t truncated{0};
 };
 
 namespace detail {
