@@ -14,18 +14,17 @@
 #include <benchmark/benchmark.h>
 #include <flatbuffers/flatbuffers.h>
 
-#include "common/clock.h"
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
-#include <unistd.h>
+#include "common/clock.h"
 
 // A real USDT probe with a semaphore, exactly as Bitcoin Core's trace.h defines one, to
 // compare the off cost of both mechanisms in one binary.
@@ -54,8 +53,7 @@ std::string BenchName(const char* what)
 class Traced
 {
 public:
-    Traced(const char* what, Subsystem ring, uint64_t capacity, bool drain = true)
-        : m_ring{ring}
+    Traced(const char* what, Subsystem ring, uint64_t capacity, bool drain = true) : m_ring{ring}
     {
         ProducerOptions options;
         options.name = BenchName(what);
@@ -152,7 +150,8 @@ void TimeProducer(benchmark::State& state, Traced& traced, uint64_t batch, Emit&
     double seconds = 0;
     for (auto _ : state) {
         const auto start = std::chrono::steady_clock::now();
-        for (uint64_t k = 0; k < batch; ++k) emit(i++);
+        for (uint64_t k = 0; k < batch; ++k)
+            emit(i++);
         const auto end = std::chrono::steady_clock::now();
         const double elapsed = std::chrono::duration<double>(end - start).count();
         state.SetIterationTime(elapsed);
@@ -171,7 +170,8 @@ const uint8_t TXID[32] = {7};
 
 void BM_Baseline_EmptyLoop(benchmark::State& state)
 {
-    for (auto _ : state) benchmark::ClobberMemory();
+    for (auto _ : state)
+        benchmark::ClobberMemory();
 }
 BENCHMARK(BM_Baseline_EmptyLoop)->Apply(Smoke);
 
@@ -243,7 +243,8 @@ BENCHMARK(BM_Tracepoint_Off_WhileAnotherRingIsRead)->Apply(Smoke);
 
 void BM_Clock_Monotonic(benchmark::State& state)
 {
-    for (auto _ : state) benchmark::DoNotOptimize(detail::MonotonicNs());
+    for (auto _ : state)
+        benchmark::DoNotOptimize(detail::MonotonicNs());
 }
 BENCHMARK(BM_Clock_Monotonic)->Apply(Smoke);
 
@@ -251,8 +252,8 @@ void BM_InboundMessage_Ping(benchmark::State& state)
 {
     Traced traced{"ping", Subsystem::Net, 1 << 22};
     TimeProducer(state, traced, 4096, [](uint64_t i) {
-        TRACERING_TRACEPOINT(net, inbound_message, int64_t(i), "127.0.0.1:18444", "inbound",
-                             "ping", sizeof(PING_NONCE), PING_NONCE);
+        TRACERING_TRACEPOINT(net, inbound_message, int64_t(i), "127.0.0.1:18444", "inbound", "ping",
+                             sizeof(PING_NONCE), PING_NONCE);
     });
 }
 BENCHMARK(BM_InboundMessage_Ping)->UseManualTime()->Apply(Smoke);
@@ -260,9 +261,8 @@ BENCHMARK(BM_InboundMessage_Ping)->UseManualTime()->Apply(Smoke);
 void BM_MempoolAdded(benchmark::State& state)
 {
     Traced traced{"added", Subsystem::Mempool, 1 << 22};
-    TimeProducer(state, traced, 4096, [](uint64_t i) {
-        TRACERING_TRACEPOINT(mempool, added, TXID, int32_t(i), 1410);
-    });
+    TimeProducer(state, traced, 4096,
+                 [](uint64_t i) { TRACERING_TRACEPOINT(mempool, added, TXID, int32_t(i), 1410); });
 }
 BENCHMARK(BM_MempoolAdded)->UseManualTime()->Apply(Smoke);
 
@@ -385,8 +385,8 @@ void BM_Ring_ProducerConsumer(benchmark::State& state)
         state.ResumeTiming();
         std::thread producer{[&] {
             for (uint64_t i = 0; i < events; ++i) {
-                TRACERING_TRACEPOINT(net, inbound_message, int64_t(i), "127.0.0.1:18444",
-                                     "inbound", "ping", sizeof(PING_NONCE), PING_NONCE);
+                TRACERING_TRACEPOINT(net, inbound_message, int64_t(i), "127.0.0.1:18444", "inbound",
+                                     "ping", sizeof(PING_NONCE), PING_NONCE);
             }
             done = true;
         }};

@@ -2,31 +2,28 @@
 // Distributed under the MIT software license.
 
 #include <tracering/control.h>
+#include <tracering/control/control.capnp.h>
 #include <tracering/producer.h>
 #include <tracering/schema_hash.h>
 #include <tracering/tracepoint.h>
 
-#include <tracering/control/control.capnp.h>
-
 #include <capnp/rpc-twoparty.h>
-#include <kj/async-io.h>
-
 #include <gtest/gtest.h>
-
-#include "common/shm.h"
-#include "subprocess.h"
-#include "test_util.h"
+#include <kj/async-io.h>
 
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <unistd.h>
 
+#include "common/shm.h"
+#include "subprocess.h"
+#include "test_util.h"
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 namespace tracering {
 namespace {
@@ -46,7 +43,8 @@ bool Contains(const std::string& text, const std::string& part)
 size_t CountEntries(const char* dir)
 {
     size_t n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir))
+        ++n;
     return n;
 }
 
@@ -146,7 +144,8 @@ TEST_F(ControlTest, ReleasingTheSessionTurnsTheRingOffAndTheNextReaderStartsClea
     {
         auto session = client->Attach({{.ring = "net"}});
         ASSERT_TRUE(session) << session.error().message();
-        for (int i = 0; i < 10; ++i) TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
+        for (int i = 0; i < 10; ++i)
+            TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
         EXPECT_TRUE(m_producer->Stats(Subsystem::Net).enabled);
     }
     EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled);
@@ -259,7 +258,8 @@ TEST_F(ControlTest, GarbageFromAPeerHarmsNothing)
         std::strcpy(addr.sun_path, m_producer->ControlSocket().c_str());
         ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
         std::vector<uint8_t> junk(4096);
-        for (size_t i = 0; i < junk.size(); ++i) junk[i] = uint8_t(i * 37 + round);
+        for (size_t i = 0; i < junk.size(); ++i)
+            junk[i] = uint8_t(i * 37 + round);
         if (round % 2) {
             // A segment table claiming a huge message.
             const uint32_t header[2] = {0, 0x7fffffff};
@@ -439,9 +439,8 @@ std::pair<std::string, std::string> AttachWithVersions(const std::string& path, 
     r.initRings(1)[0].setName("net");
     auto response = request.send().wait(io.waitScope);
     const auto error = response.getError();
-    const std::string code = error.getCode() == msg::ControlError::Code::VERSION_MISMATCH
-                                 ? "versionMismatch"
-                                 : "other";
+    const std::string code =
+        error.getCode() == msg::ControlError::Code::VERSION_MISMATCH ? "versionMismatch" : "other";
     return {code, error.getMessage()};
 }
 
@@ -470,7 +469,8 @@ TEST_F(ControlTest, KilledConsumerProcessLosesItsRingsWithinASecond)
     ASSERT_EQ(child.ReadLine(), "attached");
     EXPECT_TRUE(m_producer->Stats(Subsystem::Net).enabled);
     EXPECT_EQ(m_producer->Stats(Subsystem::Net).reader_pid, uint64_t(child.pid()));
-    for (int i = 0; i < 1000; ++i) TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
+    for (int i = 0; i < 1000; ++i)
+        TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
     child.Kill(SIGKILL);
     ASSERT_EQ(child.Wait(), 128 + SIGKILL);
     const auto killed = std::chrono::steady_clock::now();
@@ -495,13 +495,16 @@ TEST_F(ControlTest, KilledConsumerProcessLosesItsRingsWithinASecond)
 
 TEST_F(ControlTest, TwoConsumerProcessesReadDifferentRingsAtOnce)
 {
-    test::Subprocess net{{TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "500"}};
+    test::Subprocess net{
+        {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "500"}};
     test::Subprocess mempool{
         {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "mempool", "300"}};
     ASSERT_EQ(net.ReadLine(), "attached");
     ASSERT_EQ(mempool.ReadLine(), "attached");
-    for (int i = 0; i < 500; ++i) TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
-    for (int i = 0; i < 300; ++i) TRACERING_TRACEPOINT(mempool, added, nullptr, i, i);
+    for (int i = 0; i < 500; ++i)
+        TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
+    for (int i = 0; i < 300; ++i)
+        TRACERING_TRACEPOINT(mempool, added, nullptr, i, i);
     EXPECT_EQ(net.ReadLine(), "read 500 lost 0");
     EXPECT_EQ(mempool.ReadLine(), "read 300 lost 0");
     EXPECT_EQ(net.Wait(), 0);

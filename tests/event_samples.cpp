@@ -17,7 +17,8 @@ using Hash = std::array<uint8_t, 32>;
 Hash MakeHash(uint8_t seed)
 {
     Hash h;
-    for (size_t i = 0; i < h.size(); ++i) h[i] = uint8_t(seed + i * 7);
+    for (size_t i = 0; i < h.size(); ++i)
+        h[i] = uint8_t(seed + i * 7);
     return h;
 }
 
@@ -31,7 +32,8 @@ const std::string ONION = std::string(56, 'q') + ".onion:8333";
 std::vector<uint8_t> BigPayload()
 {
     std::vector<uint8_t> p(1000);
-    for (size_t i = 0; i < p.size(); ++i) p[i] = uint8_t(i * 31 + 5);
+    for (size_t i = 0; i < p.size(); ++i)
+        p[i] = uint8_t(i * 31 + 5);
     return p;
 }
 
@@ -95,7 +97,8 @@ const T* Table(const EventView& view, Checker& c)
 std::vector<EventType> SampleOrder()
 {
     std::vector<EventType> order;
-    for (const EventInfo& e : EVENTS) order.push_back(e.type);
+    for (const EventInfo& e : EVENTS)
+        order.push_back(e.type);
     return order;
 }
 
@@ -126,8 +129,8 @@ void EmitAllSamples()
     TRACERING_TRACEPOINT(coin_selection, aps_create_tx_internal, "w1", false, true, 1500, 1);
     TRACERING_TRACEPOINT(mempool, added, TXID_A.data(), 141, 1410);
     TRACERING_TRACEPOINT(mempool, removed, TXID_A.data(), "block", 141, 1410, 1700000000ULL);
-    TRACERING_TRACEPOINT(mempool, replaced, TXID_B.data(), 200, 2000, 1700000001ULL,
-                         TXID_C.data(), 300, -4000, false);
+    TRACERING_TRACEPOINT(mempool, replaced, TXID_B.data(), 200, 2000, 1700000001ULL, TXID_C.data(),
+                         300, -4000, false);
     TRACERING_TRACEPOINT(mempool, rejected, TXID_C.data(), "min relay fee not met");
 }
 

@@ -6,14 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <csignal>
+#include <thread>
+
 #include "common/shm.h"
 #include "event_samples.h"
 #include "subprocess.h"
 #include "test_util.h"
-
-#include <chrono>
-#include <csignal>
-#include <thread>
 
 namespace tracering {
 namespace {
@@ -116,7 +116,8 @@ TEST(MultiProcessTest, HostileConsumerProcessCannotHurtTheProducer)
         const RingDescriptor& d = header->rings[r];
         const uint8_t* data = (*segment)->data() + d.data_offset;
         bool zero = true;
-        for (uint64_t i = 0; i < d.capacity && zero; ++i) zero = data[i] == 0;
+        for (uint64_t i = 0; i < d.capacity && zero; ++i)
+            zero = data[i] == 0;
         EXPECT_TRUE(zero) << "ring " << r << " was written";
     }
     EXPECT_EQ(std::memcmp(header_before.data(), (*segment)->data(), HEADER_SIZE), 0);
@@ -157,12 +158,14 @@ TEST(MultiProcessTest, KilledReaderLeavesTheProducerRunningAndTheRingReusable)
         << busy.error().message();
 
     std::vector<uint8_t> payload(64, 1);
-    for (int i = 0; i < 10000; ++i) p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64);
+    for (int i = 0; i < 10000; ++i)
+        p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64);
     child.Kill(SIGKILL);
     EXPECT_EQ(child.Wait(), 128 + SIGKILL);
     // Nobody reads now: the ring fills, and every further event is counted.
     const uint64_t before = p.Stats(Subsystem::Net).dropped_full;
-    for (int i = 0; i < 10000; ++i) p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64);
+    for (int i = 0; i < 10000; ++i)
+        p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64);
     const RingStats s = p.Stats(Subsystem::Net);
     EXPECT_EQ(s.seq, 20000u);
     EXPECT_GT(s.dropped_full, before);

@@ -6,14 +6,14 @@
 
 #include <gtest/gtest.h>
 
-#include "common/shm.h"
-#include "test_util.h"
-
 #include <chrono>
 #include <cstring>
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "common/shm.h"
+#include "test_util.h"
 
 namespace tracering {
 namespace {
@@ -24,7 +24,8 @@ constexpr uint16_t TEST_TYPE = static_cast<uint16_t>(EventType::UserFirst) + 1;
 std::vector<uint8_t> MakePayload(uint64_t index, uint32_t size)
 {
     std::vector<uint8_t> p(size);
-    for (uint32_t i = 0; i < size; ++i) p[i] = uint8_t((index * 131 + i * 7) >> (i % 3));
+    for (uint32_t i = 0; i < size; ++i)
+        p[i] = uint8_t((index * 131 + i * 7) >> (i % 3));
     if (size >= 8) std::memcpy(p.data(), &index, 8);
     return p;
 }
@@ -96,8 +97,8 @@ TEST_P(RingTest, WrapAroundWithRandomSizesKeepsOrderContentAndCountsLoss)
     };
     for (uint64_t i = 0; i < total; ++i) {
         // Mostly small records, some up to the maximum, like real traffic.
-        const uint32_t size = rng() % 16 == 0 ? uint32_t(rng() % (max_payload() + 1))
-                                              : uint32_t(8 + rng() % 120);
+        const uint32_t size =
+            rng() % 16 == 0 ? uint32_t(rng() % (max_payload() + 1)) : uint32_t(8 + rng() % 120);
         if (Write(i, size)) {
             ++written;
         } else {
@@ -120,7 +121,8 @@ TEST_P(RingTest, WrapAroundWithRandomSizesKeepsOrderContentAndCountsLoss)
 TEST_P(RingTest, ExactFitFillsEveryByteThenDropsTheNext)
 {
     for (int round = 0; round < 3; ++round) {
-        for (uint64_t i = 0; i < 8; ++i) ASSERT_TRUE(Write(i, max_payload())) << i;
+        for (uint64_t i = 0; i < 8; ++i)
+            ASSERT_TRUE(Write(i, max_payload())) << i;
         EXPECT_FALSE(Write(8, 0)) << "a full ring accepted a record";
         EXPECT_EQ(stats().write_pos - stats().write_pos % capacity(), stats().write_pos)
             << "the records did not end exactly at the ring's end";
@@ -138,16 +140,20 @@ TEST_P(RingTest, ExactFitFillsEveryByteThenDropsTheNext)
 TEST_P(RingTest, FullRingDropsTheNewestCountsExactlyAndFlagsTheGap)
 {
     uint64_t i = 0;
-    while (Write(i, 100)) ++i;
+    while (Write(i, 100))
+        ++i;
     const uint64_t fitted = i;
-    for (int extra = 0; extra < 41; ++extra) EXPECT_FALSE(Write(++i, 100));
+    for (int extra = 0; extra < 41; ++extra)
+        EXPECT_FALSE(Write(++i, 100));
     EXPECT_EQ(stats().dropped_full, 42u);
     uint64_t n = 0;
-    ASSERT_TRUE(m_reader->Poll([&](const EventView& ev) {
-        EXPECT_EQ(ev.seq(), n);
-        EXPECT_FALSE(ev.loss_precedes());
-        ++n;
-    }, 1 << 20));
+    ASSERT_TRUE(m_reader->Poll(
+        [&](const EventView& ev) {
+            EXPECT_EQ(ev.seq(), n);
+            EXPECT_FALSE(ev.loss_precedes());
+            ++n;
+        },
+        1 << 20));
     EXPECT_EQ(n, fitted);
     ASSERT_TRUE(Write(++i, 100));
     ASSERT_TRUE(m_reader->Poll([&](const EventView& ev) {
@@ -183,7 +189,8 @@ TEST_P(RingTest, DoesNotReadPastWritePos)
 
 TEST_P(RingTest, ReattachStartsAtTheWritePositionWithoutReportingLoss)
 {
-    for (uint64_t i = 0; i < 20; ++i) ASSERT_TRUE(Write(i, 32));
+    for (uint64_t i = 0; i < 20; ++i)
+        ASSERT_TRUE(Write(i, 32));
     // A new reader (a new lease) does not see the old records nor count them as lost.
     Attach({});
     ASSERT_TRUE(Write(20, 32));
@@ -247,7 +254,8 @@ TEST_P(RingTest, LosslessModeWaitsForTheReader)
             if (n.value() == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
     }};
-    for (uint64_t i = 0; i < total; ++i) EXPECT_TRUE(Write(i, 200));
+    for (uint64_t i = 0; i < total; ++i)
+        EXPECT_TRUE(Write(i, 200));
     done = true;
     reader.join();
     EXPECT_TRUE(ok);
@@ -346,8 +354,8 @@ TEST_P(HostileCursorTest, ProducerCountsTheViolationDetachesAndCarriesOn)
     ASSERT_TRUE(p.EnableRing(Subsystem::Mempool, {}));
     auto cursors = detail::SharedMemory::Open(p.CursorsObjectName(), /*writable=*/true);
     ASSERT_TRUE(cursors);
-    auto* slot = reinterpret_cast<CursorSlot*>((*cursors)->data() +
-                                               static_cast<int>(Subsystem::Mempool) * sizeof(CursorSlot));
+    auto* slot = reinterpret_cast<CursorSlot*>(
+        (*cursors)->data() + static_cast<int>(Subsystem::Mempool) * sizeof(CursorSlot));
     auto segment = detail::SharedMemory::Open(p.SegmentObjectName(), /*writable=*/false);
     ASSERT_TRUE(segment);
     const std::vector<uint8_t> before((*segment)->data(), (*segment)->data() + (*segment)->size());
@@ -362,11 +370,21 @@ TEST_P(HostileCursorTest, ProducerCountsTheViolationDetachesAndCarriesOn)
     const uint64_t wp = p.Stats(Subsystem::Mempool).write_pos;
     uint64_t bad = 0;
     switch (GetParam()) {
-    case Garbage::Misaligned: bad = wp - 1023; break;
-    case Garbage::PastWritePos: bad = wp + 4096; break;
-    case Garbage::Backwards: bad = wp - 2048; break;
-    case Garbage::Huge: bad = ~uint64_t{0} & ~uint64_t{7}; break;
-    case Garbage::Negative: bad = uint64_t(-4096); break;
+    case Garbage::Misaligned:
+        bad = wp - 1023;
+        break;
+    case Garbage::PastWritePos:
+        bad = wp + 4096;
+        break;
+    case Garbage::Backwards:
+        bad = wp - 2048;
+        break;
+    case Garbage::Huge:
+        bad = ~uint64_t{0} & ~uint64_t{7};
+        break;
+    case Garbage::Negative:
+        bad = uint64_t(-4096);
+        break;
     }
     slot->read_pos.store(bad);
     // Writes go on while the cached position says there is room; the first look at the bad
@@ -411,11 +429,16 @@ INSTANTIATE_TEST_SUITE_P(Values, HostileCursorTest,
                                            Garbage::Backwards, Garbage::Huge, Garbage::Negative),
                          [](const auto& p) {
                              switch (p.param) {
-                             case Garbage::Misaligned: return "Misaligned";
-                             case Garbage::PastWritePos: return "PastWritePos";
-                             case Garbage::Backwards: return "Backwards";
-                             case Garbage::Huge: return "Huge";
-                             case Garbage::Negative: return "Negative";
+                             case Garbage::Misaligned:
+                                 return "Misaligned";
+                             case Garbage::PastWritePos:
+                                 return "PastWritePos";
+                             case Garbage::Backwards:
+                                 return "Backwards";
+                             case Garbage::Huge:
+                                 return "Huge";
+                             case Garbage::Negative:
+                                 return "Negative";
                              }
                              return "Unknown";
                          });

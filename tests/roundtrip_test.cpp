@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
-#include "event_samples.h"
-#include "test_util.h"
-
 #include <map>
 #include <vector>
+
+#include "event_samples.h"
+#include "test_util.h"
 
 namespace tracering {
 namespace {
@@ -59,7 +59,8 @@ TEST_F(RoundTripTest, EveryEventArrivesWithEveryFieldIntact)
     test::EmitAllSamples();
     const auto errors = ReadAll();
     for (const auto& [ring, list] : errors) {
-        for (const std::string& e : list) EXPECT_EQ(e, "") << "ring " << ring;
+        for (const std::string& e : list)
+            EXPECT_EQ(e, "") << "ring " << ring;
     }
     // Each of the 20 types exactly once.
     std::vector<EventType> expected = test::SampleOrder();
@@ -156,7 +157,8 @@ TEST_F(RoundTripTest, PayloadLimitTruncatesAndKeepsTheOriginalSize)
     limited.payload_limit = 100;
     ASSERT_TRUE(m_producer->EnableRing(Subsystem::Net, limited));
     std::vector<uint8_t> payload(5000);
-    for (size_t i = 0; i < payload.size(); ++i) payload[i] = uint8_t(i);
+    for (size_t i = 0; i < payload.size(); ++i)
+        payload[i] = uint8_t(i);
     TRACERING_TRACEPOINT(net, inbound_message, 1, "a:1", "inbound", "block", payload.size(),
                          payload.data());
     TRACERING_TRACEPOINT(net, inbound_message, 1, "a:1", "inbound", "ping", 8, payload.data());
@@ -210,7 +212,8 @@ TEST(LargePayloadTest, FourMegabyteBlockFitsTheDefaultNetRing)
     ASSERT_TRUE(producer) << producer.error().message();
     ASSERT_TRUE((*producer)->EnableRing(Subsystem::Net, {}));
     std::vector<uint8_t> block(4'000'000);
-    for (size_t i = 0; i < block.size(); ++i) block[i] = uint8_t(i * 2654435761u >> 24);
+    for (size_t i = 0; i < block.size(); ++i)
+        block[i] = uint8_t(i * 2654435761u >> 24);
     for (int i = 0; i < 3; ++i) {
         TRACERING_TRACEPOINT(net, inbound_message, i, "a:1", "inbound", "block", block.size(),
                              block.data());

@@ -6,17 +6,16 @@
 
 #include <gtest/gtest.h>
 
-#include "common/shm.h"
-#include "subprocess.h"
-#include "test_util.h"
-
 #include <csignal>
 #include <cstring>
 #include <functional>
+#include <unistd.h>
 
+#include "common/shm.h"
+#include "subprocess.h"
+#include "test_util.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 namespace tracering {
 namespace {
@@ -77,9 +76,11 @@ TEST_F(SegmentTest, GoodSegmentOpensAndDescribesItself)
 TEST_F(SegmentTest, ObjectsAreCreatedOwnerOnly)
 {
     struct stat st;
-    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(), &st), 0);
+    ASSERT_EQ(
+        ::stat(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
-    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath(m_producer->CursorsObjectName()).c_str(), &st), 0);
+    ASSERT_EQ(
+        ::stat(detail::SharedMemory::DisplayPath(m_producer->CursorsObjectName()).c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
@@ -91,10 +92,14 @@ TEST(SegmentPermissionTest, GroupAccessGivesReadToTheSegmentAndWriteToCursors)
     auto producer = Producer::Create(options);
     ASSERT_TRUE(producer) << producer.error().message();
     struct stat st;
-    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath((*producer)->SegmentObjectName()).c_str(), &st), 0);
+    ASSERT_EQ(
+        ::stat(detail::SharedMemory::DisplayPath((*producer)->SegmentObjectName()).c_str(), &st),
+        0);
     EXPECT_EQ(st.st_mode & 0777, 0640u);
     EXPECT_EQ(st.st_gid, ::getgid());
-    ASSERT_EQ(::stat(detail::SharedMemory::DisplayPath((*producer)->CursorsObjectName()).c_str(), &st), 0);
+    ASSERT_EQ(
+        ::stat(detail::SharedMemory::DisplayPath((*producer)->CursorsObjectName()).c_str(), &st),
+        0);
     EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
@@ -304,7 +309,9 @@ TEST_F(SegmentTest, NoPermissionIsAClearError)
 {
     if (::getuid() != 0) {
         // Not root: take our own read permission away instead.
-        ASSERT_EQ(::chmod(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(), 0), 0);
+        ASSERT_EQ(
+            ::chmod(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(), 0),
+            0);
     }
     const std::string segment_name = name();
     const int code = RunUnprivileged([&] {

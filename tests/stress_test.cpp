@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
-
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
+
+#include "test_util.h"
 
 namespace tracering {
 namespace {
@@ -82,10 +82,12 @@ TEST(StressTest, ManyWriterThreadsIntoOneRingKeepPerThreadOrder)
         if (all_done && n.value() == 0) break;
         ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "stress test did not finish";
     }
-    for (auto& w : writers) w.join();
+    for (auto& w : writers)
+        w.join();
 
     uint64_t total_written = 0;
-    for (uint64_t w : written) total_written += w;
+    for (uint64_t w : written)
+        total_written += w;
     const RingStats s = p.Stats(Subsystem::Net);
     EXPECT_EQ(bad, 0u);
     EXPECT_EQ(out_of_order, 0u);

@@ -16,17 +16,16 @@
 #include <tracering/control.h>
 #include <tracering/producer.h>
 
-#include "common/shm.h"
-#include "event_samples.h"
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <random>
 #include <string>
 #include <thread>
-
 #include <unistd.h>
+
+#include "common/shm.h"
+#include "event_samples.h"
 
 using namespace tracering;
 
@@ -105,7 +104,8 @@ int Hostile(const std::string& name, const std::string& ring, double seconds)
     // Straight to the cursor object: a consumer is free to write anything there.
     auto cursors = detail::SharedMemory::Open(CursorsObjectName(name), /*writable=*/true);
     if (!cursors) return 1;
-    auto* slot = reinterpret_cast<CursorSlot*>((*cursors)->data() + info->index * sizeof(CursorSlot));
+    auto* slot =
+        reinterpret_cast<CursorSlot*>((*cursors)->data() + info->index * sizeof(CursorSlot));
     std::mt19937_64 rng{42};
     const uint64_t values[] = {0, 3, ~uint64_t{0}, uint64_t(-8), uint64_t{1} << 62, 4096 + 4};
     std::printf("hostile\n");
@@ -116,10 +116,18 @@ int Hostile(const std::string& name, const std::string& ring, double seconds)
         const uint64_t write_pos = (*consumer)->Ring(ring)->write_pos;
         uint64_t v;
         switch (rng() % 4) {
-        case 0: v = values[rng() % std::size(values)]; break;
-        case 1: v = write_pos + 8 * (1 + rng() % 1000); break;   // ahead of the producer
-        case 2: v = write_pos - 8 * (rng() % 100000); break;     // backwards, maybe far
-        default: v = rng(); break;                                // anything at all
+        case 0:
+            v = values[rng() % std::size(values)];
+            break;
+        case 1:
+            v = write_pos + 8 * (1 + rng() % 1000);
+            break; // ahead of the producer
+        case 2:
+            v = write_pos - 8 * (rng() % 100000);
+            break; // backwards, maybe far
+        default:
+            v = rng();
+            break; // anything at all
         }
         slot->read_pos.store(v, std::memory_order_release);
         slot->heartbeat_ns.store(rng(), std::memory_order_relaxed);
@@ -202,12 +210,15 @@ int main(int argc, char** argv)
     if (args.size() == 2 && args[0] == "consume") return Consume(args[1], 20);
     if (args.size() == 3 && args[0] == "consume") return Consume(args[1], std::stoi(args[2]));
     if (args.size() == 2 && args[0] == "produce") return Produce(args[1]);
-    if (args.size() == 4 && args[0] == "hostile") return Hostile(args[1], args[2], std::stod(args[3]));
+    if (args.size() == 4 && args[0] == "hostile")
+        return Hostile(args[1], args[2], std::stod(args[3]));
     if (args.size() == 3 && args[0] == "read-forever") return ReadForever(args[1], args[2]);
     if (args.size() == 2 && args[0] == "crash") return Crash(args[1]);
     if (args.size() == 4 && args[0] == "attach-read") {
         return AttachRead(args[1], args[2], std::stoull(args[3]));
     }
-    std::fprintf(stderr, "usage: tracering_test_helper consume|produce|hostile|read-forever|crash NAME ...\n");
+    std::fprintf(
+        stderr,
+        "usage: tracering_test_helper consume|produce|hostile|read-forever|crash NAME ...\n");
     return 64;
 }

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <string>
-
 #include <unistd.h>
 
 namespace tracering::test {

@@ -1,10 +1,9 @@
 // Copyright (c) The tracering developers
 // Distributed under the MIT software license.
 
-#include <tracering/tracepoint.h>
-
 #include <tracering/consumer.h>
 #include <tracering/producer.h>
+#include <tracering/tracepoint.h>
 
 #include <gtest/gtest.h>
 

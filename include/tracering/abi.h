@@ -104,14 +104,14 @@ enum class Stability : uint16_t {
 //! A ring's entry in the header's table. Written once by the producer before
 //! `SegmentHeader::abi_version` is published; never changes afterwards.
 struct RingDescriptor {
-    char name[RING_NAME_SIZE];  //!< NUL-terminated, e.g. "net"
-    uint16_t subsystem;         //!< tracering::Subsystem value
-    uint16_t stability;         //!< tracering::Stability value
-    uint32_t index;             //!< position in the table, == index of its RingControl/CursorSlot
-    uint64_t capacity;          //!< data bytes, a power of two in [MIN, MAX]_RING_CAPACITY
-    uint64_t control_offset;    //!< offset of this ring's RingControl in the main object
-    uint64_t data_offset;       //!< offset of this ring's data area in the main object
-    uint64_t max_record;        //!< largest record in bytes: capacity / MAX_RECORD_DIVISOR
+    char name[RING_NAME_SIZE]; //!< NUL-terminated, e.g. "net"
+    uint16_t subsystem;        //!< tracering::Subsystem value
+    uint16_t stability;        //!< tracering::Stability value
+    uint32_t index;            //!< position in the table, == index of its RingControl/CursorSlot
+    uint64_t capacity;         //!< data bytes, a power of two in [MIN, MAX]_RING_CAPACITY
+    uint64_t control_offset;   //!< offset of this ring's RingControl in the main object
+    uint64_t data_offset;      //!< offset of this ring's data area in the main object
+    uint64_t max_record;       //!< largest record in bytes: capacity / MAX_RECORD_DIVISOR
     uint64_t reserved[1];
 };
 
@@ -140,11 +140,11 @@ struct SegmentHeader {
     //! /proc/<pid>/stat), 0 if unknown. With the pid it forms a generation: a live process with
     //! the same pid but another start time is not this producer.
     uint64_t producer_start_time;
-    uint32_t clock_id;                  //!< ClockId of record timestamps
-    uint32_t ring_count;                //!< entries used in `rings`, <= MAX_RINGS
-    int64_t clock_offset_ns;            //!< UNIX time minus clock time at creation, ns
-    uint64_t created_unix_ns;           //!< UNIX time of creation, ns
-    char name[SEGMENT_NAME_SIZE];       //!< NUL-terminated segment name (without "tracering.")
+    uint32_t clock_id;            //!< ClockId of record timestamps
+    uint32_t ring_count;          //!< entries used in `rings`, <= MAX_RINGS
+    int64_t clock_offset_ns;      //!< UNIX time minus clock time at creation, ns
+    uint64_t created_unix_ns;     //!< UNIX time of creation, ns
+    char name[SEGMENT_NAME_SIZE]; //!< NUL-terminated segment name (without "tracering.")
     uint64_t reserved[16];
     RingDescriptor rings[MAX_RINGS];
 };
@@ -221,10 +221,10 @@ struct CursorSlot {
 
 //! The fixed header in front of every record.
 struct RecordHeader {
-    uint32_t length; //!< header + payload bytes (not counting alignment padding)
-    uint16_t type;   //!< tracering::EventType; 0 = padding
-    uint16_t flags;  //!< RecordFlags
-    uint64_t seq;    //!< ring-wide sequence number of this event
+    uint32_t length;       //!< header + payload bytes (not counting alignment padding)
+    uint16_t type;         //!< tracering::EventType; 0 = padding
+    uint16_t flags;        //!< RecordFlags
+    uint64_t seq;          //!< ring-wide sequence number of this event
     uint64_t timestamp_ns; //!< SegmentHeader::clock_id time, read after space was reserved
 };
 

@@ -112,10 +112,10 @@ private:
 
 //! Counters of one reader.
 struct ReaderStats {
-    uint64_t delivered{0};    //!< records handed out
-    uint64_t lost{0};         //!< events missing according to seq gaps
-    uint64_t bytes{0};        //!< record bytes consumed, padding included
-    uint64_t padding{0};      //!< padding records skipped
+    uint64_t delivered{0}; //!< records handed out
+    uint64_t lost{0};      //!< events missing according to seq gaps
+    uint64_t bytes{0};     //!< record bytes consumed, padding included
+    uint64_t padding{0};   //!< padding records skipped
 };
 
 //! Reads one ring. Not thread-safe: one thread polls it.

@@ -40,11 +40,11 @@ struct ProducerDescription {
 
 //! One ring to attach, and how.
 struct RingRequest {
-    std::string ring;                 //!< "net", "mempool", "utxocache", ...
-    std::vector<std::string> events;  //!< event names (e.g. "flush"); empty = all of them
-    bool lossless{false};             //!< producer waits (bounded) instead of dropping
-    uint32_t lossless_wait_ms{100};   //!< the bound, at most 10000
-    uint64_t payload_limit{0};        //!< cut message payloads to this many bytes; 0 = whole
+    std::string ring;                //!< "net", "mempool", "utxocache", ...
+    std::vector<std::string> events; //!< event names (e.g. "flush"); empty = all of them
+    bool lossless{false};            //!< producer waits (bounded) instead of dropping
+    uint32_t lossless_wait_ms{100};  //!< the bound, at most 10000
+    uint64_t payload_limit{0};       //!< cut message payloads to this many bytes; 0 = whole
 };
 
 class Session;
@@ -56,9 +56,9 @@ public:
     //! Connects and asks the producer who it is. Fails with NotFound (nothing at that path or
     //! nobody listening), PermissionDenied, or Corrupt (the socket does not speak tracering's
     //! protocol, or does not answer within `timeout`).
-    static Result<std::unique_ptr<ControlClient>> Connect(
-        const std::string& socket_path,
-        std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    static Result<std::unique_ptr<ControlClient>>
+    Connect(const std::string& socket_path,
+            std::chrono::milliseconds timeout = std::chrono::seconds(5));
     ~ControlClient();
     ControlClient(const ControlClient&) = delete;
     ControlClient& operator=(const ControlClient&) = delete;

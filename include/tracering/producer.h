@@ -44,8 +44,8 @@ inline constexpr std::array<uint64_t, SUBSYSTEM_COUNT> DEFAULT_RING_CAPACITIES{
 
 //! Who may map the segment besides the producer's own user.
 enum class GroupAccess {
-    None,   //!< 0600 on both objects (the default)
-    Read,   //!< main object 0640, cursors 0660: group members can attach and read
+    None, //!< 0600 on both objects (the default)
+    Read, //!< main object 0640, cursors 0660: group members can attach and read
 };
 
 //! Where record timestamps come from. Either way they are CLOCK_MONOTONIC nanoseconds.

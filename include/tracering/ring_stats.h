@@ -20,18 +20,18 @@ struct RingStats {
     uint64_t capacity{0};
     bool enabled{false};
     bool lossless{false};
-    uint64_t event_mask{0};     //!< bit i: event type RingFirstType(ring) + i is on
+    uint64_t event_mask{0}; //!< bit i: event type RingFirstType(ring) + i is on
     uint64_t payload_limit{0};
-    uint64_t reader_pid{0};     //!< the lease holder, 0 if none
+    uint64_t reader_pid{0}; //!< the lease holder, 0 if none
     uint64_t generation{0};
     uint64_t write_pos{0};
-    uint64_t seq{0};            //!< events attempted (written or dropped)
+    uint64_t seq{0}; //!< events attempted (written or dropped)
     uint64_t dropped_full{0};
     uint64_t dropped_too_big{0};
     uint64_t dropped_reader_reset{0};
     uint64_t dropped_timeout{0};
     uint64_t cursor_violations{0};
-    uint64_t truncated{0};      //!< delivered with a cut payload (not lost)
+    uint64_t truncated{0}; //!< delivered with a cut payload (not lost)
 
     //! Events lost for any cause.
     uint64_t dropped() const

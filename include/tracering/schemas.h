@@ -21,10 +21,10 @@ namespace tracering {
 template <typename T>
 struct EventTypeOf;
 
-#define TRACERING_EVENT_TABLE(table, event_type)             \
-    template <>                                              \
-    struct EventTypeOf<table> {                              \
-        static constexpr EventType value = event_type;       \
+#define TRACERING_EVENT_TABLE(table, event_type)                                                   \
+    template <>                                                                                    \
+    struct EventTypeOf<table> {                                                                    \
+        static constexpr EventType value = event_type;                                             \
     }
 
 TRACERING_EVENT_TABLE(net::InboundMessage, EventType::NetInboundMessage);

@@ -47,8 +47,7 @@ extern std::atomic<RingWriter*> g_event_writers[EVENT_SLOTS];
 
 inline bool EventActive(EventType type) noexcept
 {
-    return g_event_writers[static_cast<uint16_t>(type)].load(std::memory_order_relaxed) !=
-           nullptr;
+    return g_event_writers[static_cast<uint16_t>(type)].load(std::memory_order_relaxed) != nullptr;
 }
 
 } // namespace tracering::detail
@@ -59,14 +58,14 @@ inline bool EventActive(EventType type) noexcept
 #define TRACERING_UNLIKELY(x) (x)
 #endif
 
-#define TRACERING_TRACEPOINT_ACTIVE(context, event) \
+#define TRACERING_TRACEPOINT_ACTIVE(context, event)                                                \
     (::tracering::detail::EventActive(::tracering::tp::context::event))
 
-#define TRACERING_TRACEPOINT(context, event, ...)                         \
-    do {                                                                  \
-        if (TRACERING_UNLIKELY(TRACERING_TRACEPOINT_ACTIVE(context, event))) { \
-            ::tracering::bitcoin::context::event(__VA_ARGS__);            \
-        }                                                                 \
+#define TRACERING_TRACEPOINT(context, event, ...)                                                  \
+    do {                                                                                           \
+        if (TRACERING_UNLIKELY(TRACERING_TRACEPOINT_ACTIVE(context, event))) {                     \
+            ::tracering::bitcoin::context::event(__VA_ARGS__);                                     \
+        }                                                                                          \
     } while (0)
 
 #endif // TRACERING_TRACEPOINT_H

@@ -6,9 +6,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <string>
-
 #include <signal.h>
+#include <string>
 #include <unistd.h>
 
 namespace tracering::detail {

@@ -3,15 +3,14 @@
 
 #include "common/shm.h"
 
-#include <boost/interprocess/mapped_region.hpp>
-#include <boost/interprocess/shared_memory_object.hpp>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <sys/stat.h>
 
 namespace bip = boost::interprocess;
 
@@ -27,11 +26,15 @@ namespace {
 ErrorCode CodeForErrno(int err)
 {
     switch (err) {
-    case ENOENT: return ErrorCode::NotFound;
+    case ENOENT:
+        return ErrorCode::NotFound;
     case EACCES:
-    case EPERM: return ErrorCode::PermissionDenied;
-    case EEXIST: return ErrorCode::AlreadyExists;
-    default: return ErrorCode::SystemError;
+    case EPERM:
+        return ErrorCode::PermissionDenied;
+    case EEXIST:
+        return ErrorCode::AlreadyExists;
+    default:
+        return ErrorCode::SystemError;
     }
 }
 
@@ -76,8 +79,7 @@ std::string DescribeOwnership(const std::string& object_name)
 }
 
 Result<std::unique_ptr<SharedMemory>> SharedMemory::Create(const std::string& object_name,
-                                                           uint64_t size,
-                                                           const ShmAccess& access)
+                                                           uint64_t size, const ShmAccess& access)
 {
     std::unique_ptr<SharedMemory> self{new SharedMemory};
     self->m_name = object_name;
@@ -85,8 +87,7 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::Create(const std::string& ob
     try {
         bip::permissions perm;
         perm.set_permissions(static_cast<int>(access.mode));
-        bip::shared_memory_object shm{bip::create_only, object_name.c_str(), bip::read_write,
-                                      perm};
+        bip::shared_memory_object shm{bip::create_only, object_name.c_str(), bip::read_write, perm};
         if (access.group >= 0) {
             if (::fchown(shm.get_mapping_handle().handle, static_cast<uid_t>(-1),
                          static_cast<gid_t>(access.group)) != 0) {

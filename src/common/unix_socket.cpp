@@ -5,11 +5,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <unistd.h>
 
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 namespace tracering::detail {
 namespace {
@@ -60,7 +60,8 @@ Result<int> ListenUnix(const std::string& path, uint32_t mode, int64_t group)
         ::unlink(path.c_str()); // left behind by a process that is gone
     }
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error{ErrorCode::SystemError, std::string{"socket(): "} + std::strerror(errno)};
+    if (fd < 0)
+        return Error{ErrorCode::SystemError, std::string{"socket(): "} + std::strerror(errno)};
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un)) != 0) {
         const int err = errno;
         ::close(fd);
@@ -69,7 +70,8 @@ Result<int> ListenUnix(const std::string& path, uint32_t mode, int64_t group)
     }
     // Before anyone can be let in (listen), narrow the permissions to what was asked.
     if (::chmod(path.c_str(), mode) != 0 ||
-        (group >= 0 && ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(group)) != 0) ||
+        (group >= 0 &&
+         ::chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(group)) != 0) ||
         ::listen(fd, 16) != 0) {
         const int err = errno;
         ::close(fd);
@@ -85,7 +87,8 @@ Result<int> ConnectUnix(const std::string& path)
     auto addr = MakeAddress(path);
     if (!addr) return addr.error();
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Error{ErrorCode::SystemError, std::string{"socket(): "} + std::strerror(errno)};
+    if (fd < 0)
+        return Error{ErrorCode::SystemError, std::string{"socket(): "} + std::strerror(errno)};
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un)) != 0) {
         const int err = errno;
         ::close(fd);

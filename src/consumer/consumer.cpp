@@ -2,20 +2,19 @@
 // Distributed under the MIT software license.
 
 #include <tracering/consumer.h>
-
 #include <tracering/producer.h>
 #include <tracering/schema_hash.h>
-
-#include "common/clock.h"
-#include "common/cpu.h"
-#include "common/process.h"
-#include "common/shm.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <thread>
+
+#include "common/clock.h"
+#include "common/cpu.h"
+#include "common/process.h"
+#include "common/shm.h"
 
 namespace tracering {
 namespace {
@@ -106,8 +105,8 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
     const auto* h = reinterpret_cast<const SegmentHeader*>(shm.data());
     const uint64_t magic = Load(h->magic);
     if (magic != MAGIC) {
-        return Error{ErrorCode::Corrupt, path + " is not a tracering segment (magic " +
-                                             Hex(magic) + ", expected " + Hex(MAGIC) + ")"};
+        return Error{ErrorCode::Corrupt, path + " is not a tracering segment (magic " + Hex(magic) +
+                                             ", expected " + Hex(MAGIC) + ")"};
     }
     // Pairs with the producer's release store after it filled the header.
     const uint32_t abi = h->abi_version.load(std::memory_order_acquire);
@@ -122,9 +121,8 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
     }
     if (abi != ABI_VERSION) {
         return Error{ErrorCode::VersionMismatch,
-                     "ABI mismatch: segment '" + name + "' has ABI version " +
-                         std::to_string(abi) + ", this reader supports " +
-                         std::to_string(ABI_VERSION) +
+                     "ABI mismatch: segment '" + name + "' has ABI version " + std::to_string(abi) +
+                         ", this reader supports " + std::to_string(ABI_VERSION) +
                          "; use a consumer built from the same tracering release as the producer"};
     }
     SegmentInfo info;
@@ -152,10 +150,9 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
                                              ", expected " + std::to_string(HEADER_SIZE)};
     }
     if (info.segment_size != shm.size()) {
-        return Error{ErrorCode::Corrupt, path + " is " + std::to_string(shm.size()) +
-                                             " bytes but its header says " +
-                                             std::to_string(info.segment_size) +
-                                             " (truncated or overwritten)"};
+        return Error{ErrorCode::Corrupt,
+                     path + " is " + std::to_string(shm.size()) + " bytes but its header says " +
+                         std::to_string(info.segment_size) + " (truncated or overwritten)"};
     }
     if (info.ring_count == 0 || info.ring_count > MAX_RINGS) {
         return Error{ErrorCode::Corrupt, path + ": ring count " + std::to_string(info.ring_count) +
@@ -169,27 +166,29 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
         const RingDescriptor& d = rings[i];
         const std::string ring_name = FixedString(d.name, RING_NAME_SIZE);
         const std::string where = path + ": ring " + std::to_string(i) + " ('" + ring_name + "')";
-        if (d.index != i) return Error{ErrorCode::Corrupt, where + " has index " + std::to_string(d.index)};
+        if (d.index != i)
+            return Error{ErrorCode::Corrupt, where + " has index " + std::to_string(d.index)};
         if (!IsPowerOfTwo(d.capacity) || d.capacity < MIN_RING_CAPACITY ||
             d.capacity > MAX_RING_CAPACITY) {
-            return Error{ErrorCode::Corrupt,
-                         where + " has capacity " + std::to_string(d.capacity) +
-                             ", not a power of two in range"};
+            return Error{ErrorCode::Corrupt, where + " has capacity " + std::to_string(d.capacity) +
+                                                 ", not a power of two in range"};
         }
         if (d.max_record != d.capacity / MAX_RECORD_DIVISOR) {
-            return Error{ErrorCode::Corrupt, where + " has max record " + std::to_string(d.max_record)};
+            return Error{ErrorCode::Corrupt,
+                         where + " has max record " + std::to_string(d.max_record)};
         }
         if (d.control_offset != RingControlOffset(i) ||
-            d.control_offset + sizeof(RingControl) > HEADER_SIZE + MAX_RINGS * sizeof(RingControl)) {
+            d.control_offset + sizeof(RingControl) >
+                HEADER_SIZE + MAX_RINGS * sizeof(RingControl)) {
             return Error{ErrorCode::Corrupt,
                          where + " has control offset " + std::to_string(d.control_offset)};
         }
-        if (d.data_offset % RECORD_ALIGN != 0 || d.data_offset < RingControlOffset(info.ring_count) ||
-            d.data_offset > shm.size() || d.capacity > shm.size() - d.data_offset) {
-            return Error{ErrorCode::Corrupt, where + " has data at offset " +
-                                                 std::to_string(d.data_offset) + " (+" +
-                                                 std::to_string(d.capacity) +
-                                                 " bytes) outside the segment"};
+        if (d.data_offset % RECORD_ALIGN != 0 ||
+            d.data_offset < RingControlOffset(info.ring_count) || d.data_offset > shm.size() ||
+            d.capacity > shm.size() - d.data_offset) {
+            return Error{ErrorCode::Corrupt,
+                         where + " has data at offset " + std::to_string(d.data_offset) + " (+" +
+                             std::to_string(d.capacity) + " bytes) outside the segment"};
         }
     }
 
@@ -235,7 +234,8 @@ RingInfo Consumer::InfoAt(uint32_t index) const
 std::vector<RingInfo> Consumer::Rings() const
 {
     std::vector<RingInfo> out;
-    for (uint32_t i = 0; i < m_rings.size(); ++i) out.push_back(InfoAt(i));
+    for (uint32_t i = 0; i < m_rings.size(); ++i)
+        out.push_back(InfoAt(i));
     return out;
 }
 
@@ -266,8 +266,8 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring)
     const RingDescriptor& d = m_rings[index];
     const auto* control =
         reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset);
-    auto* cursor = reinterpret_cast<CursorSlot*>(
-        const_cast<uint8_t*>(m_cursors->data()) + uint64_t{index} * sizeof(CursorSlot));
+    auto* cursor = reinterpret_cast<CursorSlot*>(const_cast<uint8_t*>(m_cursors->data()) +
+                                                 uint64_t{index} * sizeof(CursorSlot));
     const std::string ring_name{ring};
 
     const uint64_t me = detail::CurrentPid();
@@ -298,9 +298,9 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring)
     for (int attempt = 0;; ++attempt) {
         const uint64_t generation = control->generation.load(std::memory_order_acquire);
         if (control->enabled.load(std::memory_order_acquire) == 0) {
-            return Error{ErrorCode::NotReady,
-                         "ring '" + ring_name + "' is not enabled: attach to it through the " +
-                             "producer's control socket first"};
+            return Error{ErrorCode::NotReady, "ring '" + ring_name +
+                                                  "' is not enabled: attach to it through the " +
+                                                  "producer's control socket first"};
         }
         const uint64_t attach_pos = control->attach_pos.load(std::memory_order_relaxed);
         const uint64_t attach_seq = control->attach_seq.load(std::memory_order_relaxed);
@@ -341,8 +341,8 @@ RingReader::~RingReader()
 
 Error RingReader::Corrupt(const std::string& what) const
 {
-    return Error{ErrorCode::Corrupt, "ring '" + m_name + "' at position " +
-                                         std::to_string(m_pos) + ": " + what};
+    return Error{ErrorCode::Corrupt,
+                 "ring '" + m_name + "' at position " + std::to_string(m_pos) + ": " + what};
 }
 
 Result<bool> RingReader::Next(EventView& view)
@@ -354,9 +354,10 @@ Result<bool> RingReader::Next(EventView& view)
             const uint64_t generation = m_control->generation.load(std::memory_order_acquire);
             if (generation != m_generation) {
                 return Error{ErrorCode::Detached,
-                             "ring '" + m_name + "' was reset by the producer (reader detached: "
-                             "its lease ended, it was disabled, or its cursor was invalid); "
-                             "attach again"};
+                             "ring '" + m_name +
+                                 "' was reset by the producer (reader detached: "
+                                 "its lease ended, it was disabled, or its cursor was invalid); "
+                                 "attach again"};
             }
             if (write_pos == m_pos) {
                 if (m_header->producer_state.load(std::memory_order_acquire) ==
@@ -398,8 +399,8 @@ Result<bool> RingReader::Next(EventView& view)
         RecordHeader header;
         std::memcpy(&header, at, sizeof(header));
         if (m_seq_known && header.seq < m_expected_seq) {
-            return Corrupt("sequence went backwards: " + std::to_string(header.seq) +
-                           " after " + std::to_string(m_expected_seq - 1));
+            return Corrupt("sequence went backwards: " + std::to_string(header.seq) + " after " +
+                           std::to_string(m_expected_seq - 1));
         }
         view.m_lost_before = m_seq_known ? header.seq - m_expected_seq : 0;
         m_stats.lost += view.m_lost_before;
@@ -436,7 +437,8 @@ void Backoff::Idle(size_t work)
     ++m_idle;
     if (m_idle <= 64) {
         // ~2-5 us in all: long enough for a fast producer to write a batch.
-        for (int i = 0; i < 32; ++i) detail::CpuRelax();
+        for (int i = 0; i < 32; ++i)
+            detail::CpuRelax();
     } else if (m_idle <= 128) {
         std::this_thread::yield();
     } else {

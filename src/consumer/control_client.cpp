@@ -2,20 +2,17 @@
 // Distributed under the MIT software license.
 
 #include <tracering/control.h>
-
-#include <tracering/schema_hash.h>
-
 #include <tracering/control/control.capnp.h>
+#include <tracering/schema_hash.h>
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 
+#include <cstdio>
+#include <unistd.h>
+
 #include "common/process.h"
 #include "common/unix_socket.h"
-
-#include <cstdio>
-
-#include <unistd.h>
 
 namespace tracering {
 namespace {
@@ -51,9 +48,9 @@ RingInfo ToRingInfo(msg::RingStatus::Reader s)
     r.index = s.getIndex();
     r.name = s.getName();
     r.subsystem = static_cast<Subsystem>(s.getIndex());
-    r.stability = s.getStability() == msg::Stability::SEMI_STABLE ? Stability::SemiStable
+    r.stability = s.getStability() == msg::Stability::SEMI_STABLE    ? Stability::SemiStable
                   : s.getStability() == msg::Stability::EXPERIMENTAL ? Stability::Experimental
-                                                                      : Stability::Unknown;
+                                                                     : Stability::Unknown;
     r.capacity = s.getCapacity();
     r.max_record = s.getCapacity() / MAX_RECORD_DIVISOR;
     r.enabled = s.getEnabled();
@@ -100,10 +97,9 @@ struct ControlClient::Impl {
             KJ_IF_MAYBE (value, result) {
                 return kj::mv(*value);
             }
-            return Error{ErrorCode::Corrupt,
-                         std::string{what} + ": no answer from " + path + " within " +
-                             std::to_string(timeout.count()) +
-                             " ms; is it a tracering control socket?"};
+            return Error{ErrorCode::Corrupt, std::string{what} + ": no answer from " + path +
+                                                 " within " + std::to_string(timeout.count()) +
+                                                 " ms; is it a tracering control socket?"};
         } catch (const kj::Exception& e) {
             if (e.getType() == kj::Exception::Type::DISCONNECTED) {
                 return Error{ErrorCode::Detached, std::string{what} + ": " + path +
@@ -125,11 +121,10 @@ struct Session::Lease {
     {
         if (released) return {};
         released = true;
-        auto done = client->Wait(session.detachRequest().send().then(
-                                     [](capnp::Response<msg::Session::DetachResults>&&) {
-                                         return true;
-                                     }),
-                                 "detach");
+        auto done =
+            client->Wait(session.detachRequest().send().then(
+                             [](capnp::Response<msg::Session::DetachResults>&&) { return true; }),
+                         "detach");
         if (!done) return done.error();
         return {};
     }
@@ -156,19 +151,19 @@ Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const std::string&
         impl->stream = impl->thread_io->io.lowLevelProvider->wrapSocketFd(
             fd.value(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
                             kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
-        impl->network = kj::heap<capnp::TwoPartyVatNetwork>(*impl->stream,
-                                                            capnp::rpc::twoparty::Side::CLIENT);
+        impl->network =
+            kj::heap<capnp::TwoPartyVatNetwork>(*impl->stream, capnp::rpc::twoparty::Side::CLIENT);
         impl->rpc = kj::heap(capnp::makeRpcClient(*impl->network));
         capnp::word scratch[4];
         memset(&scratch, 0, sizeof(scratch));
         capnp::MallocMessageBuilder message(scratch);
         auto vat_id = message.getRoot<capnp::rpc::twoparty::VatId>();
         vat_id.setSide(capnp::rpc::twoparty::Side::SERVER);
-        impl->control = kj::heap<msg::Control::Client>(
-            impl->rpc->bootstrap(vat_id).castAs<msg::Control>());
+        impl->control =
+            kj::heap<msg::Control::Client>(impl->rpc->bootstrap(vat_id).castAs<msg::Control>());
     } catch (const kj::Exception& e) {
-        return Error{ErrorCode::SystemError, "cannot set up a connection to " + socket_path +
-                                                 ": " + e.getDescription().cStr()};
+        return Error{ErrorCode::SystemError, "cannot set up a connection to " + socket_path + ": " +
+                                                 e.getDescription().cStr()};
     }
 
     auto info = impl->Wait(impl->control->infoRequest().send(), "info");
@@ -181,10 +176,9 @@ Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const std::string&
     d.producer_pid = result.getProducerPid();
     d.producer_start_time = result.getProducerStartTime();
     if (have_peer && peer.pid != 0 && peer.pid != d.producer_pid) {
-        return Error{ErrorCode::Corrupt, socket_path + " is served by pid " +
-                                             std::to_string(peer.pid) +
-                                             ", but it claims to be producer " +
-                                             std::to_string(d.producer_pid)};
+        return Error{ErrorCode::Corrupt,
+                     socket_path + " is served by pid " + std::to_string(peer.pid) +
+                         ", but it claims to be producer " + std::to_string(d.producer_pid)};
     }
     std::unique_ptr<ControlClient> client{new ControlClient};
     client->m_impl = std::move(impl);
@@ -196,7 +190,8 @@ Result<std::vector<RingInfo>> ControlClient::Rings()
     auto response = m_impl->Wait(m_impl->control->ringsRequest().send(), "rings");
     if (!response) return response.error();
     std::vector<RingInfo> out;
-    for (auto s : response.value().getResult()) out.push_back(ToRingInfo(s));
+    for (auto s : response.value().getResult())
+        out.push_back(ToRingInfo(s));
     return out;
 }
 
@@ -240,9 +235,14 @@ Result<std::unique_ptr<Session>> ControlClient::Attach(const std::vector<RingReq
         const auto error = results.getError();
         ErrorCode code = ErrorCode::InvalidArgument;
         switch (error.getCode()) {
-        case msg::ControlError::Code::VERSION_MISMATCH: code = ErrorCode::VersionMismatch; break;
-        case msg::ControlError::Code::BUSY: code = ErrorCode::Busy; break;
-        default: break;
+        case msg::ControlError::Code::VERSION_MISMATCH:
+            code = ErrorCode::VersionMismatch;
+            break;
+        case msg::ControlError::Code::BUSY:
+            code = ErrorCode::Busy;
+            break;
+        default:
+            break;
         }
         return Error{code, error.getMessage()};
     }
@@ -284,7 +284,8 @@ Result<std::vector<RingInfo>> Session::Stats()
     auto response = m_lease->client->Wait(m_lease->session.statsRequest().send(), "stats");
     if (!response) return response.error();
     std::vector<RingInfo> out;
-    for (auto s : response.value().getResult()) out.push_back(ToRingInfo(s));
+    for (auto s : response.value().getResult())
+        out.push_back(ToRingInfo(s));
     return out;
 }
 

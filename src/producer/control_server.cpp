@@ -3,26 +3,24 @@
 
 #include "producer/control_server.h"
 
-#include <tracering/schema_hash.h>
-
 #include <tracering/control/control.capnp.h>
+#include <tracering/schema_hash.h>
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/debug.h>
 
-#include "common/process.h"
-#include "common/unix_socket.h"
-
 #include <array>
 #include <cstdio>
 #include <functional>
 #include <future>
+#include <pthread.h>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
-#include <pthread.h>
-#include <unistd.h>
+#include "common/process.h"
+#include "common/unix_socket.h"
 
 namespace tracering::detail {
 namespace {
@@ -61,7 +59,8 @@ void FillStatus(msg::RingStatus::Builder out, const RingStats& s)
     out.setPayloadLimit(s.payload_limit);
     out.setGeneration(s.generation);
     uint32_t count = 0;
-    for (const EventInfo& e : EVENTS) count += e.subsystem == s.subsystem;
+    for (const EventInfo& e : EVENTS)
+        count += e.subsystem == s.subsystem;
     auto events = out.initEvents(count);
     uint32_t i = 0;
     for (const EventInfo& e : EVENTS) {
@@ -96,7 +95,8 @@ public:
     SessionImpl(ControlServer::Loop& loop, std::vector<Subsystem> rings)
         : m_loop{loop}, m_rings{std::move(rings)}
     {
-        for (Subsystem r : m_rings) m_loop.holders[static_cast<uint16_t>(r)] = this;
+        for (Subsystem r : m_rings)
+            m_loop.holders[static_cast<uint16_t>(r)] = this;
     }
     ~SessionImpl() { Release(); }
 
@@ -170,8 +170,9 @@ public:
         };
         if (request.getAbiVersion() != ABI_VERSION) {
             return fail(msg::ControlError::Code::VERSION_MISMATCH,
-                        "ABI mismatch: the producer has ABI version " + std::to_string(ABI_VERSION) +
-                            ", the consumer " + std::to_string(request.getAbiVersion()) +
+                        "ABI mismatch: the producer has ABI version " +
+                            std::to_string(ABI_VERSION) + ", the consumer " +
+                            std::to_string(request.getAbiVersion()) +
                             "; use a consumer from the same tracering release as the producer");
         }
         if (request.getSchemaHash() != SCHEMA_HASH) {
@@ -244,9 +245,8 @@ public:
                                     "ring '" + name + "' has no event '" + event.cStr() +
                                         "'; its events are: " + known);
                     }
-                    options.event_mask |= uint64_t{1}
-                                          << (static_cast<uint16_t>(info->type) -
-                                              RingFirstType(subsystem));
+                    options.event_mask |= uint64_t{1} << (static_cast<uint16_t>(info->type) -
+                                                          RingFirstType(subsystem));
                 }
             }
             plans.push_back({subsystem, options});
@@ -255,7 +255,8 @@ public:
         std::vector<Subsystem> held;
         for (const Plan& p : plans) {
             if (auto ok = m_loop.producer.EnableRing(p.ring, p.options); !ok) {
-                for (Subsystem r : held) m_loop.producer.DisableRing(r);
+                for (Subsystem r : held)
+                    m_loop.producer.DisableRing(r);
                 return fail(msg::ControlError::Code::INVALID_ARGUMENT, ok.error().message());
             }
             held.push_back(p.ring);
@@ -285,8 +286,7 @@ struct Connection {
     capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 
     Connection(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client bootstrap)
-        : stream{kj::mv(s)},
-          network{*stream, capnp::rpc::twoparty::Side::SERVER, ReaderOptions()},
+        : stream{kj::mv(s)}, network{*stream, capnp::rpc::twoparty::Side::SERVER, ReaderOptions()},
           rpc{capnp::makeRpcServer(network, kj::mv(bootstrap))}
     {
     }
@@ -320,8 +320,8 @@ void ControlServer::Loop::Run()
     ErrorHandler errors;
     kj::TaskSet connections{errors};
     auto listener = io.lowLevelProvider->wrapListenSocketFd(
-        listen_fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
-                       kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
+        listen_fd,
+        kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP | kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
 
     std::function<kj::Promise<void>()> accept_loop = [&]() -> kj::Promise<void> {
         return listener->accept().then([&](kj::Own<kj::AsyncIoStream> stream) {
@@ -343,9 +343,8 @@ void ControlServer::Loop::Run()
     // Leaving the scope destroys the connections, so every session releases its rings.
 }
 
-Result<std::unique_ptr<ControlServer>> ControlServer::Start(Producer& producer,
-                                                           const std::string& path,
-                                                           uint32_t mode, int64_t group)
+Result<std::unique_ptr<ControlServer>>
+ControlServer::Start(Producer& producer, const std::string& path, uint32_t mode, int64_t group)
 {
     auto fd = ListenUnix(path, mode, group);
     if (!fd) return fd.error();

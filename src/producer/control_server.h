@@ -22,9 +22,8 @@ class ControlServer
 {
 public:
     //! Creates the listening socket (so errors surface here) and starts the thread.
-    static Result<std::unique_ptr<ControlServer>> Start(Producer& producer,
-                                                        const std::string& path, uint32_t mode,
-                                                        int64_t group);
+    static Result<std::unique_ptr<ControlServer>> Start(Producer& producer, const std::string& path,
+                                                        uint32_t mode, int64_t group);
     //! Stops the thread: every connection is closed and every session's rings are turned
     //! off; the socket file is removed.
     ~ControlServer();

@@ -11,10 +11,10 @@
 #include <tracering/events.h>
 #include <tracering/tracepoint.h>
 
+#include <cstdint>
+
 #include "producer/flat_table.h"
 #include "producer/ring_writer.h"
-
-#include <cstdint>
 
 namespace tracering::detail {
 

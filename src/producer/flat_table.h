@@ -40,11 +40,16 @@ enum class Slot : uint8_t {
 constexpr uint32_t SlotSize(Slot s)
 {
     switch (s) {
-    case Slot::U8: return 1;
-    case Slot::U32: return 4;
-    case Slot::U64: return 8;
-    case Slot::Hash: return 32;
-    case Slot::Offset: return 4;
+    case Slot::U8:
+        return 1;
+    case Slot::U32:
+        return 4;
+    case Slot::U64:
+        return 8;
+    case Slot::Hash:
+        return 32;
+    case Slot::Offset:
+        return 4;
     }
     return 0;
 }
@@ -62,7 +67,7 @@ struct Layout {
     uint32_t table_pos{0};
     uint32_t table_size{0};
     uint32_t fixed_size{0};
-    std::array<uint16_t, N> field_pos{}; //!< absolute position of each field's slot
+    std::array<uint16_t, N> field_pos{};    //!< absolute position of each field's slot
     std::array<uint8_t, MAX_FIXED> image{}; //!< bytes [0, fixed_size) before any field is set
 };
 
@@ -115,9 +120,15 @@ constexpr Layout<N> MakeLayout(const std::array<Slot, N>& slots)
 }
 
 //! Bytes a string of `len` characters adds after `end`.
-constexpr uint64_t StringEnd(uint64_t end, uint64_t len) { return ((end + 3) & ~uint64_t{3}) + 4 + len + 1; }
+constexpr uint64_t StringEnd(uint64_t end, uint64_t len)
+{
+    return ((end + 3) & ~uint64_t{3}) + 4 + len + 1;
+}
 //! Bytes a byte vector of `len` adds after `end`.
-constexpr uint64_t BytesEnd(uint64_t end, uint64_t len) { return ((end + 3) & ~uint64_t{3}) + 4 + len; }
+constexpr uint64_t BytesEnd(uint64_t end, uint64_t len)
+{
+    return ((end + 3) & ~uint64_t{3}) + 4 + len;
+}
 
 inline uint32_t StrLen(const char* s) noexcept { return s ? uint32_t(std::strlen(s)) : 0; }
 
@@ -168,7 +179,8 @@ private:
     uint8_t* Blob(size_t field, uint32_t len) noexcept
     {
         const uint32_t pos = AlignUp(m_end, 4);
-        for (uint32_t i = m_end; i < pos; ++i) m_buf[i] = 0;
+        for (uint32_t i = m_end; i < pos; ++i)
+            m_buf[i] = 0;
         std::memcpy(m_buf + pos, &len, 4);
         const uint32_t rel = pos - m_layout.field_pos[field];
         std::memcpy(m_buf + m_layout.field_pos[field], &rel, 4);

@@ -2,8 +2,13 @@
 // Distributed under the MIT software license.
 
 #include <tracering/producer.h>
-
 #include <tracering/schema_hash.h>
+
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/process.h"
@@ -11,13 +16,6 @@
 #include "producer/control_server.h"
 #include "producer/ring_clock.h"
 #include "producer/ring_writer.h"
-
-#include <array>
-#include <atomic>
-#include <cstring>
-#include <string>
-
-#include <unistd.h>
 
 namespace tracering {
 namespace {
@@ -75,10 +73,10 @@ Result<void> ClearLeftover(const std::string& name, bool replace_stale)
     const std::string object = SegmentObjectName(name);
     auto existing = detail::SharedMemory::Open(object, /*writable=*/false);
     if (!existing) {
-        return Error{ErrorCode::AlreadyExists,
-                     detail::SharedMemory::DisplayPath(object) +
-                         " already exists and cannot be inspected (" +
-                         existing.error().message() + "); remove it or choose another name"};
+        return Error{ErrorCode::AlreadyExists, detail::SharedMemory::DisplayPath(object) +
+                                                   " already exists and cannot be inspected (" +
+                                                   existing.error().message() +
+                                                   "); remove it or choose another name"};
     }
     const auto& shm = **existing;
     if (shm.size() < HEADER_SIZE) {
@@ -106,8 +104,7 @@ Result<void> ClearLeftover(const std::string& name, bool replace_stale)
     }
     if (!replace_stale) {
         return Error{ErrorCode::Stale, "segment '" + name + "' was left by producer pid " +
-                                           std::to_string(pid) +
-                                           ", which is gone; remove " +
+                                           std::to_string(pid) + ", which is gone; remove " +
                                            detail::SharedMemory::DisplayPath(object) +
                                            " or allow replacing stale segments"};
     }
@@ -299,16 +296,15 @@ RingStats Producer::Stats(Subsystem ring) const
     return m_impl->rings[index]->Stats();
 }
 
-bool Producer::WriteRaw(Subsystem ring, uint16_t type, const void* payload,
-                        uint32_t size) noexcept
+bool Producer::WriteRaw(Subsystem ring, uint16_t type, const void* payload, uint32_t size) noexcept
 {
     const auto index = static_cast<uint16_t>(ring);
     if (index >= SUBSYSTEM_COUNT || type == 0) return false;
     detail::RingWriter& writer = *m_impl->rings[index];
     if (!writer.enabled()) return false;
     return writer.Write(type, size, 0, [&](uint8_t* dst) {
-               if (size) std::memcpy(dst, payload, size);
-           }) == detail::DropCause::None;
+        if (size) std::memcpy(dst, payload, size);
+    }) == detail::DropCause::None;
 }
 
 const std::string& Producer::Name() const noexcept { return m_impl->options.name; }
@@ -319,9 +315,6 @@ std::string Producer::ControlSocket() const
 std::string Producer::SegmentObjectName() const { return tracering::SegmentObjectName(Name()); }
 std::string Producer::CursorsObjectName() const { return tracering::CursorsObjectName(Name()); }
 
-Producer* Producer::Global() noexcept
-{
-    return g_global_producer.load(std::memory_order_acquire);
-}
+Producer* Producer::Global() noexcept { return g_global_producer.load(std::memory_order_acquire); }
 
 } // namespace tracering

@@ -10,9 +10,9 @@
 //! instead of about 25 ns for clock_gettime) and re-anchored to CLOCK_MONOTONIC every
 //! RECALIBRATE_NS, so they cannot drift away from it.
 
-#include "common/clock.h"
-
 #include <cstdint>
+
+#include "common/clock.h"
 
 namespace tracering::detail {
 
@@ -53,8 +53,9 @@ public:
         if (m_mult == 0) return MonotonicNs();
         const uint64_t tsc = ReadTsc();
         if (tsc - m_base_tsc >= m_recalibrate_ticks) Anchor(tsc);
-        uint64_t ns = m_base_ns + static_cast<uint64_t>(
-                                      (static_cast<unsigned __int128>(tsc - m_base_tsc) * m_mult) >> 32);
+        uint64_t ns =
+            m_base_ns + static_cast<uint64_t>(
+                            (static_cast<unsigned __int128>(tsc - m_base_tsc) * m_mult) >> 32);
         // Re-anchoring may step back by the interpolation error: hold the last value instead.
         if (ns < m_last_ns) ns = m_last_ns;
         m_last_ns = ns;

@@ -45,7 +45,8 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
     for (;;) {
         const uint64_t now = MonotonicNs();
         if (now - start < 20'000) {
-            for (int i = 0; i < 16; ++i) CpuRelax();
+            for (int i = 0; i < 16; ++i)
+                CpuRelax();
         } else if (now - start < 2'000'000) {
             std::this_thread::yield();
         } else {

@@ -9,14 +9,14 @@
 #include <tracering/producer.h>
 #include <tracering/tracepoint.h>
 
-#include "common/clock.h"
-#include "common/cpu.h"
-#include "producer/ring_clock.h"
-
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <thread>
+
+#include "common/clock.h"
+#include "common/cpu.h"
+#include "producer/ring_clock.h"
 
 
 namespace tracering::detail {
@@ -136,7 +136,8 @@ public:
         auto* header = reinterpret_cast<RecordHeader*>(m_data + offset);
         header->length = static_cast<uint32_t>(length);
         header->type = type;
-        header->flags = static_cast<uint16_t>(flags | (m_loss_pending ? RECORD_FLAG_LOSS_PRECEDES : 0));
+        header->flags =
+            static_cast<uint16_t>(flags | (m_loss_pending ? RECORD_FLAG_LOSS_PRECEDES : 0));
         header->seq = seq;
         // Read after the space is reserved, under the lock: never goes backwards in a ring.
         header->timestamp_ns = m_clock.Now();

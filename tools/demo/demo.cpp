@@ -47,16 +47,16 @@ struct Args {
 int Usage(const char* error)
 {
     if (error) std::fprintf(stderr, "tracering-demo: %s\n", error);
-    std::fprintf(stderr,
-                 "usage: tracering-demo node  --control PATH [--name NAME] [--seconds S] "
-                 "[--rate EVENTS_PER_SEC]\n"
-                 "       tracering-demo watch --control PATH [--seconds S]\n");
+    std::fprintf(stderr, "usage: tracering-demo node  --control PATH [--name NAME] [--seconds S] "
+                         "[--rate EVENTS_PER_SEC]\n"
+                         "       tracering-demo watch --control PATH [--seconds S]\n");
     return 1;
 }
 
 void Hash(uint8_t* h, uint64_t v)
 {
-    for (int i = 0; i < 32; ++i) h[i] = uint8_t(v >> ((i % 8) * 8)) ^ uint8_t(i * 29);
+    for (int i = 0; i < 32; ++i)
+        h[i] = uint8_t(v >> ((i % 8) * 8)) ^ uint8_t(i * 29);
 }
 
 //! Sleeps so that `done` events take `done / rate` seconds since `start`.
@@ -113,14 +113,17 @@ int RunNode(const Args& args)
         for (uint64_t i = 0; Clock::now() < end && !g_stop; ++i) {
             Hash(txid, i);
             TRACERING_TRACEPOINT(mempool, added, txid, int32_t(141 + i % 300), int64_t(1410 + i));
-            if (i % 4 == 0) TRACERING_TRACEPOINT(mempool, removed, txid, "block", 141, 1410, 1'700'000'000ULL);
+            if (i % 4 == 0)
+                TRACERING_TRACEPOINT(mempool, removed, txid, "block", 141, 1410, 1'700'000'000ULL);
             if (i % 1000 == 0) {
                 Hash(block_hash, ~i);
                 TRACERING_TRACEPOINT(validation, block_connected, block_hash, int32_t(i / 1000),
                                      uint64_t(2500), 7000, int64_t(80'000), int64_t(45'000'000));
                 TRACERING_TRACEPOINT(mempool, rejected, txid, "min relay fee not met");
-                TRACERING_TRACEPOINT(coin_selection, selected_coins, "demo", "bnb", 100000, -250, 100500);
-                TRACERING_TRACEPOINT(coin_selection, normal_create_tx_internal, "demo", true, 1410, 1);
+                TRACERING_TRACEPOINT(coin_selection, selected_coins, "demo", "bnb", 100000, -250,
+                                     100500);
+                TRACERING_TRACEPOINT(coin_selection, normal_create_tx_internal, "demo", true, 1410,
+                                     1);
             }
             Pace(start, i + 1, share);
         }
@@ -130,13 +133,17 @@ int RunNode(const Args& args)
         uint8_t txid[32];
         for (uint64_t i = 0; Clock::now() < end && !g_stop; i += 2) {
             Hash(txid, i);
-            TRACERING_TRACEPOINT(utxocache, add, txid, uint32_t(i % 4), uint32_t(800'000), int64_t(5000 + i), false);
-            TRACERING_TRACEPOINT(utxocache, spent, txid, uint32_t(i % 4), uint32_t(799'000), int64_t(5000), i % 100 == 0);
-            if (i % 100'000 == 0) TRACERING_TRACEPOINT(utxocache, flush, int64_t(1200), 2U, i, i * 96, false);
+            TRACERING_TRACEPOINT(utxocache, add, txid, uint32_t(i % 4), uint32_t(800'000),
+                                 int64_t(5000 + i), false);
+            TRACERING_TRACEPOINT(utxocache, spent, txid, uint32_t(i % 4), uint32_t(799'000),
+                                 int64_t(5000), i % 100 == 0);
+            if (i % 100'000 == 0)
+                TRACERING_TRACEPOINT(utxocache, flush, int64_t(1200), 2U, i, i * 96, false);
             Pace(start, i + 2, share);
         }
     });
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     std::printf("node: done\n");
     for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
         const RingStats s = (*producer)->Stats(static_cast<Subsystem>(i));
@@ -184,7 +191,8 @@ int RunWatch(const Args& args)
         }
     }
     std::vector<RingRequest> all;
-    for (std::string_view ring : SUBSYSTEM_NAMES) all.push_back({.ring = std::string{ring}});
+    for (std::string_view ring : SUBSYSTEM_NAMES)
+        all.push_back({.ring = std::string{ring}});
     auto session = client->Attach(all);
     if (!session) {
         std::fprintf(stderr, "tracering-demo: %s\n", session.error().message().c_str());

@@ -21,9 +21,8 @@ void removed(const void* txid, const char* reason, int32_t vsize, int64_t fee,
 //! @param replacement_txid txid, or the package hash when !replaced_by_transaction
 //! @param replacement_fee total modified fees of the replacing (sub)package
 void replaced(const void* replaced_txid, int32_t replaced_vsize, int64_t replaced_fee,
-              uint64_t replaced_entry_time, const void* replacement_txid,
-              int32_t replacement_vsize, int64_t replacement_fee,
-              bool replaced_by_transaction) noexcept;
+              uint64_t replaced_entry_time, const void* replacement_txid, int32_t replacement_vsize,
+              int64_t replacement_fee, bool replaced_by_transaction) noexcept;
 void rejected(const void* txid, const char* reason) noexcept;
 
 } // namespace tracering::bitcoin::mempool

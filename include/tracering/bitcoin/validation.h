@@ -15,8 +15,8 @@ namespace tracering::bitcoin::validation {
 //! @param block_hash 32 bytes, internal byte order (uint256::data())
 //! @param sigops weighted sigop cost, coinbase included
 //! @param duration_ns ConnectBlock start to after the undo write
-void block_connected(const void* block_hash, int32_t height, uint64_t transactions,
-                     int32_t inputs, int64_t sigops, int64_t duration_ns) noexcept;
+void block_connected(const void* block_hash, int32_t height, uint64_t transactions, int32_t inputs,
+                     int64_t sigops, int64_t duration_ns) noexcept;
 
 } // namespace tracering::bitcoin::validation
 

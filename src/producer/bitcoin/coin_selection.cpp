@@ -2,7 +2,6 @@
 // Distributed under the MIT software license.
 
 #include <tracering/bitcoin/coin_selection.h>
-
 #include <tracering/schemas/coin_selection_generated.h>
 
 #include "producer/emit.h"
@@ -14,16 +13,15 @@ using detail::FieldId;
 using detail::fb::Slot;
 namespace cs = tracering::coin_selection;
 
-constexpr auto SELECTED = detail::fb::MakeLayout<5>(
-    {Slot::Offset, Slot::Offset, Slot::U64, Slot::U64, Slot::U64});
+constexpr auto SELECTED =
+    detail::fb::MakeLayout<5>({Slot::Offset, Slot::Offset, Slot::U64, Slot::U64, Slot::U64});
 static_assert(FieldId(cs::SelectedCoins::VT_WALLET_NAME) == 0 &&
               FieldId(cs::SelectedCoins::VT_ALGO) == 1 &&
               FieldId(cs::SelectedCoins::VT_TARGET) == 2 &&
               FieldId(cs::SelectedCoins::VT_WASTE) == 3 &&
               FieldId(cs::SelectedCoins::VT_SELECTED_VALUE) == 4);
 
-constexpr auto NORMAL =
-    detail::fb::MakeLayout<4>({Slot::Offset, Slot::U8, Slot::U64, Slot::U32});
+constexpr auto NORMAL = detail::fb::MakeLayout<4>({Slot::Offset, Slot::U8, Slot::U64, Slot::U32});
 static_assert(FieldId(cs::NormalCreateTxInternal::VT_WALLET_NAME) == 0 &&
               FieldId(cs::NormalCreateTxInternal::VT_SUCCESS) == 1 &&
               FieldId(cs::NormalCreateTxInternal::VT_FEE) == 2 &&
@@ -49,8 +47,8 @@ void selected_coins(const char* wallet_name, const char* algo, int64_t target, i
     if (!writer) return;
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
     const uint32_t algo_len = detail::fb::StrLen(algo);
-    const uint64_t end = detail::fb::StringEnd(
-        detail::fb::StringEnd(SELECTED.fixed_size, wallet_len), algo_len);
+    const uint64_t end =
+        detail::fb::StringEnd(detail::fb::StringEnd(SELECTED.fixed_size, wallet_len), algo_len);
     detail::EmitTable(writer, EventType::CoinSelectionSelectedCoins, SELECTED, end, 0,
                       [&](auto& t) {
                           t.String(0, wallet_name, wallet_len);
@@ -64,8 +62,7 @@ void selected_coins(const char* wallet_name, const char* algo, int64_t target, i
 void normal_create_tx_internal(const char* wallet_name, bool success, int64_t fee,
                                int32_t change_pos) noexcept
 {
-    detail::RingWriter* writer =
-        detail::WriterFor(EventType::CoinSelectionNormalCreateTxInternal);
+    detail::RingWriter* writer = detail::WriterFor(EventType::CoinSelectionNormalCreateTxInternal);
     if (!writer) return;
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
     detail::EmitTable(writer, EventType::CoinSelectionNormalCreateTxInternal, NORMAL,

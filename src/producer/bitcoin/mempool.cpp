@@ -2,12 +2,11 @@
 // Distributed under the MIT software license.
 
 #include <tracering/bitcoin/mempool.h>
-
 #include <tracering/schemas/mempool_generated.h>
 
-#include "producer/emit.h"
-
 #include <cstring>
+
+#include "producer/emit.h"
 
 namespace tracering::bitcoin::mempool {
 namespace {
@@ -24,15 +23,20 @@ mp::RemovalReason ParseReason(const char* s) noexcept
         return std::strcmp(s, name) == 0 ? r : mp::RemovalReason::Unknown;
     };
     switch (s[0]) {
-    case 'e': return is("expiry", mp::RemovalReason::Expiry);
-    case 's': return is("sizelimit", mp::RemovalReason::SizeLimit);
+    case 'e':
+        return is("expiry", mp::RemovalReason::Expiry);
+    case 's':
+        return is("sizelimit", mp::RemovalReason::SizeLimit);
     case 'r': {
         const mp::RemovalReason r = is("reorg", mp::RemovalReason::Reorg);
         return r != mp::RemovalReason::Unknown ? r : is("replaced", mp::RemovalReason::Replaced);
     }
-    case 'b': return is("block", mp::RemovalReason::Block);
-    case 'c': return is("conflict", mp::RemovalReason::Conflict);
-    default: return mp::RemovalReason::Unknown;
+    case 'b':
+        return is("block", mp::RemovalReason::Block);
+    case 'c':
+        return is("conflict", mp::RemovalReason::Conflict);
+    default:
+        return mp::RemovalReason::Unknown;
     }
 }
 
@@ -47,8 +51,8 @@ static_assert(FieldId(mp::Removed::VT_TXID) == 0 && FieldId(mp::Removed::VT_REAS
               FieldId(mp::Removed::VT_ENTRY_TIME) == 4 &&
               FieldId(mp::Removed::VT_REASON_NAME) == 5);
 
-constexpr auto REPLACED = detail::fb::MakeLayout<8>({Slot::Hash, Slot::U32, Slot::U64, Slot::U64,
-                                                     Slot::Hash, Slot::U32, Slot::U64, Slot::U8});
+constexpr auto REPLACED = detail::fb::MakeLayout<8>(
+    {Slot::Hash, Slot::U32, Slot::U64, Slot::U64, Slot::Hash, Slot::U32, Slot::U64, Slot::U8});
 static_assert(FieldId(mp::Replaced::VT_REPLACED_TXID) == 0 &&
               FieldId(mp::Replaced::VT_REPLACED_VSIZE) == 1 &&
               FieldId(mp::Replaced::VT_REPLACED_FEE) == 2 &&
@@ -67,12 +71,11 @@ void added(const void* txid, int32_t vsize, int64_t fee) noexcept
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::MempoolAdded);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::MempoolAdded, ADDED, ADDED.fixed_size, 0,
-                      [&](auto& t) {
-                          t.Hash(0, txid);
-                          t.Scalar(1, vsize);
-                          t.Scalar(2, fee);
-                      });
+    detail::EmitTable(writer, EventType::MempoolAdded, ADDED, ADDED.fixed_size, 0, [&](auto& t) {
+        t.Hash(0, txid);
+        t.Scalar(1, vsize);
+        t.Scalar(2, fee);
+    });
 }
 
 void removed(const void* txid, const char* reason, int32_t vsize, int64_t fee,
@@ -83,8 +86,8 @@ void removed(const void* txid, const char* reason, int32_t vsize, int64_t fee,
     const mp::RemovalReason r = ParseReason(reason);
     const bool unknown = r == mp::RemovalReason::Unknown;
     const uint32_t reason_len = unknown ? detail::fb::StrLen(reason) : 0;
-    const uint64_t end = unknown ? detail::fb::StringEnd(REMOVED.fixed_size, reason_len)
-                                 : REMOVED.fixed_size;
+    const uint64_t end =
+        unknown ? detail::fb::StringEnd(REMOVED.fixed_size, reason_len) : REMOVED.fixed_size;
     detail::EmitTable(writer, EventType::MempoolRemoved, REMOVED, end, 0, [&](auto& t) {
         t.Hash(0, txid);
         t.Scalar(1, static_cast<uint8_t>(r));
@@ -100,9 +103,8 @@ void removed(const void* txid, const char* reason, int32_t vsize, int64_t fee,
 }
 
 void replaced(const void* replaced_txid, int32_t replaced_vsize, int64_t replaced_fee,
-              uint64_t replaced_entry_time, const void* replacement_txid,
-              int32_t replacement_vsize, int64_t replacement_fee,
-              bool replaced_by_transaction) noexcept
+              uint64_t replaced_entry_time, const void* replacement_txid, int32_t replacement_vsize,
+              int64_t replacement_fee, bool replaced_by_transaction) noexcept
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::MempoolReplaced);
     if (!writer) return;

@@ -2,12 +2,11 @@
 // Distributed under the MIT software license.
 
 #include <tracering/bitcoin/net.h>
-
 #include <tracering/schemas/net_generated.h>
 
-#include "producer/emit.h"
-
 #include <cstring>
+
+#include "producer/emit.h"
 
 namespace tracering::bitcoin::net {
 namespace {
@@ -25,14 +24,22 @@ ConnectionType ParseConnType(const char* s) noexcept
         return std::strcmp(s, name) == 0 ? t : ConnectionType::Unknown;
     };
     switch (s[0]) {
-    case 'i': return is("inbound", ConnectionType::Inbound);
-    case 'm': return is("manual", ConnectionType::Manual);
-    case 'f': return is("feeler", ConnectionType::Feeler);
-    case 'o': return is("outbound-full-relay", ConnectionType::OutboundFullRelay);
-    case 'b': return is("block-relay-only", ConnectionType::BlockRelayOnly);
-    case 'a': return is("addr-fetch", ConnectionType::AddrFetch);
-    case 'p': return is("private-broadcast", ConnectionType::PrivateBroadcast);
-    default: return ConnectionType::Unknown;
+    case 'i':
+        return is("inbound", ConnectionType::Inbound);
+    case 'm':
+        return is("manual", ConnectionType::Manual);
+    case 'f':
+        return is("feeler", ConnectionType::Feeler);
+    case 'o':
+        return is("outbound-full-relay", ConnectionType::OutboundFullRelay);
+    case 'b':
+        return is("block-relay-only", ConnectionType::BlockRelayOnly);
+    case 'a':
+        return is("addr-fetch", ConnectionType::AddrFetch);
+    case 'p':
+        return is("private-broadcast", ConnectionType::PrivateBroadcast);
+    default:
+        return ConnectionType::Unknown;
     }
 }
 
@@ -126,8 +133,8 @@ static_assert(FieldId(tracering::net::MisbehavingConnection::VT_MESSAGE) == 1);
 
 } // namespace
 
-void inbound_message(int64_t peer_id, const char* addr, const char* conn_type,
-                     const char* msg_type, uint64_t size, const void* payload) noexcept
+void inbound_message(int64_t peer_id, const char* addr, const char* conn_type, const char* msg_type,
+                     uint64_t size, const void* payload) noexcept
 {
     Message(EventType::NetInboundMessage, peer_id, addr, conn_type, msg_type, size, payload);
 }
@@ -138,15 +145,15 @@ void outbound_message(int64_t peer_id, const char* addr, const char* conn_type,
     Message(EventType::NetOutboundMessage, peer_id, addr, conn_type, msg_type, size, payload);
 }
 
-void inbound_connection(int64_t peer_id, const char* addr, const char* conn_type,
-                        uint32_t network, uint64_t existing_connections) noexcept
+void inbound_connection(int64_t peer_id, const char* addr, const char* conn_type, uint32_t network,
+                        uint64_t existing_connections) noexcept
 {
     Connection(EventType::NetInboundConnection, peer_id, addr, conn_type, network,
                existing_connections);
 }
 
-void outbound_connection(int64_t peer_id, const char* addr, const char* conn_type,
-                         uint32_t network, uint64_t existing_connections) noexcept
+void outbound_connection(int64_t peer_id, const char* addr, const char* conn_type, uint32_t network,
+                         uint64_t existing_connections) noexcept
 {
     Connection(EventType::NetOutboundConnection, peer_id, addr, conn_type, network,
                existing_connections);
@@ -171,11 +178,10 @@ void misbehaving_connection(int64_t peer_id, const char* message) noexcept
                       });
 }
 
-void closed_connection(int64_t peer_id, const char* addr, const char* conn_type,
-                       uint32_t network, int64_t time_established) noexcept
+void closed_connection(int64_t peer_id, const char* addr, const char* conn_type, uint32_t network,
+                       int64_t time_established) noexcept
 {
-    Connection(EventType::NetClosedConnection, peer_id, addr, conn_type, network,
-               time_established);
+    Connection(EventType::NetClosedConnection, peer_id, addr, conn_type, network, time_established);
 }
 
 } // namespace tracering::bitcoin::net

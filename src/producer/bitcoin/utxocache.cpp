@@ -2,7 +2,6 @@
 // Distributed under the MIT software license.
 
 #include <tracering/bitcoin/utxocache.h>
-
 #include <tracering/schemas/utxocache_generated.h>
 
 #include "producer/emit.h"
@@ -53,14 +52,13 @@ void flush(int64_t duration_us, uint32_t mode, uint64_t coins_count, uint64_t co
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::UtxocacheFlush);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::UtxocacheFlush, FLUSH, FLUSH.fixed_size, 0,
-                      [&](auto& t) {
-                          t.Scalar(0, duration_us);
-                          t.Scalar(1, mode);
-                          t.Scalar(2, coins_count);
-                          t.Scalar(3, coins_mem_usage);
-                          t.Bool(4, for_prune);
-                      });
+    detail::EmitTable(writer, EventType::UtxocacheFlush, FLUSH, FLUSH.fixed_size, 0, [&](auto& t) {
+        t.Scalar(0, duration_us);
+        t.Scalar(1, mode);
+        t.Scalar(2, coins_count);
+        t.Scalar(3, coins_mem_usage);
+        t.Bool(4, for_prune);
+    });
 }
 
 void add(const void* txid, uint32_t index, uint32_t height, int64_t value,
