@@ -59,6 +59,10 @@ TEST(TracepointTest, OnlySelectedEventsOfARingAreActive)
     TRACERING_TRACEPOINT(utxocache, flush, 1, 2, 3, 4, false);
     EXPECT_EQ((*producer)->Stats(Subsystem::Utxocache).seq, 1u);
 
+    // An emitter called directly, without the macro's check, writes nothing either.
+    bitcoin::utxocache::add(nullptr, 0, 0, 0, false);
+    EXPECT_EQ((*producer)->Stats(Subsystem::Utxocache).seq, 1u);
+
     (*producer)->DisableRing(Subsystem::Utxocache);
     EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(utxocache, flush));
 }

@@ -106,6 +106,8 @@ void RingWriter::Enable(const EnableOptions& options) noexcept
     m_control->lossless.store(options.lossless ? 1 : 0, std::memory_order_relaxed);
     m_control->event_mask.store(options.event_mask, std::memory_order_relaxed);
     m_control->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
+    // The lease holder is the ring's reader now, whatever an earlier reader claimed.
+    m_cursor->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
     ResetLocked(/*enable=*/true);
     m_lock.unlock();
     SetEventSwitches(options.event_mask);

@@ -99,8 +99,8 @@ public:
     {
         const uint64_t length = RECORD_HEADER_SIZE + payload_size;
         m_lock.lock();
-        if (!m_enabled) {
-            // Disabled between the caller's check and the lock: not attempted for any reader.
+        if (!m_enabled || !Selected(type)) {
+            // Turned off between the caller's check and the lock: not attempted for any reader.
             m_lock.unlock();
             return DropCause::Disabled;
         }
@@ -162,6 +162,14 @@ public:
     RingStats Stats() const noexcept;
 
 private:
+    //! With m_lock held: whether the reader asked for `type` (embedders' own types, from
+    //! EventType::UserFirst on, are not subject to the event mask).
+    bool Selected(uint16_t type) const noexcept
+    {
+        const uint32_t bit = uint32_t(type) - RingFirstType(m_subsystem);
+        return type >= static_cast<uint16_t>(EventType::UserFirst) ||
+               (bit < EVENTS_PER_RING_MAX && ((m_event_mask >> bit) & 1) != 0);
+    }
     //! Called with m_lock held when the cached read position says the ring is full.
     DropCause WaitForRoom(uint64_t end) noexcept;
     //! Acquire-loads and validates read_pos. False on a violation (the ring was reset).
