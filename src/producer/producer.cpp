@@ -32,27 +32,6 @@ uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 } // namespace
 
-std::string SegmentObjectName(const std::string& name) { return "tracering." + name; }
-std::string CursorsObjectName(const std::string& name) { return "tracering." + name + ".cursors"; }
-
-Result<void> ValidateSegmentName(const std::string& name)
-{
-    if (name.empty() || name.size() > 48) {
-        return Error{ErrorCode::InvalidArgument,
-                     "segment name '" + name + "' must be 1 to 48 characters long"};
-    }
-    for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            return Error{ErrorCode::InvalidArgument,
-                         "segment name '" + name + "' contains '" + std::string(1, c) +
-                             "'; use only letters, digits, '.', '_' and '-'"};
-        }
-    }
-    return {};
-}
-
 struct Producer::Impl {
     ProducerOptions options;
     std::unique_ptr<detail::SharedMemory> segment;
