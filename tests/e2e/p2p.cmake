@@ -1,0 +1,52 @@
+# Tests of the P2P harness (tools/p2p, tools/testnode, tools/loadgen). Included from
+# tests/CMakeLists.txt when the tools are built.
+#
+#   tracering_p2p_unit_tests  parsing and framing, in process            label p2p
+#   tracering_p2p_e2e_tests   tracering-testnode and tracering-loadgen    label e2e
+#                             processes, read through the control socket
+
+# The real mainnet block of the shared test data, beside the repository. A test that
+# needs it fails (it does not skip) when it is missing.
+get_filename_component(TRACERING_BLOCK413567 ${PROJECT_SOURCE_DIR}/../shared/data/block413567.raw
+                       ABSOLUTE)
+
+add_executable(tracering_p2p_unit_tests ${CMAKE_CURRENT_LIST_DIR}/p2p_unit_test.cpp)
+target_link_libraries(tracering_p2p_unit_tests PRIVATE tracering_p2p GTest::gtest_main)
+target_compile_definitions(tracering_p2p_unit_tests PRIVATE
+  TRACERING_BLOCK413567="${TRACERING_BLOCK413567}")
+gtest_discover_tests(tracering_p2p_unit_tests
+  PROPERTIES LABELS p2p
+  DISCOVERY_TIMEOUT 60)
+
+add_executable(tracering_p2p_e2e_tests ${CMAKE_CURRENT_LIST_DIR}/p2p_test.cpp)
+target_include_directories(tracering_p2p_e2e_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+# tracering_consumer before tracering_producer: the consumer library uses the segment-name
+# helpers defined in the producer library, and this test uses nothing else of the producer.
+target_link_libraries(tracering_p2p_e2e_tests PRIVATE
+  tracering_p2p tracering_consumer tracering_producer tracering_test_samples GTest::gtest_main)
+target_compile_definitions(tracering_p2p_e2e_tests PRIVATE
+  TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>"
+  TRACERING_LOADGEN="$<TARGET_FILE:tracering-loadgen>"
+  TRACERING_BLOCK413567="${TRACERING_BLOCK413567}")
+add_dependencies(tracering_p2p_e2e_tests tracering-testnode tracering-loadgen)
+gtest_discover_tests(tracering_p2p_e2e_tests
+  PROPERTIES LABELS e2e TIMEOUT 60
+  DISCOVERY_TIMEOUT 60)
+
+# With USDT probes compiled in, the binary carries a probe note for each of the 7 tracepoints
+# it fires, each with its semaphore, as bitcoind built with -DWITH_USDT=ON does.
+if(TRACERING_TESTNODE_USDT)
+  set(_probes inbound_message outbound_message inbound_connection misbehaving_connection
+              closed_connection block_connected added)
+  list(JOIN _probes "|" _probes)
+  # Prints the number of those probes, then the number of probes with a semaphore.
+  set(_count_notes
+    "notes=$(readelf -n \"$0\") &&"
+    "echo \"$notes\" | grep -cE '^ *Name: (${_probes})$' &&"
+    "echo \"$notes\" | grep -cE 'Semaphore: 0x0*[1-9a-f]'")
+  list(JOIN _count_notes " " _count_notes)
+  add_test(NAME P2PUsdt.TestnodeCarriesBitcoinCoreProbeNotesWithSemaphores
+    COMMAND sh -c "${_count_notes}" $<TARGET_FILE:tracering-testnode>)
+  set_tests_properties(P2PUsdt.TestnodeCarriesBitcoinCoreProbeNotesWithSemaphores PROPERTIES
+    LABELS e2e PASS_REGULAR_EXPRESSION "^7\n7\n$")
+endif()

@@ -1,0 +1,1018 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+// End-to-end tests of the P2P harness: a real tracering-testnode process, real
+// tracering-loadgen processes (or raw sockets) as its peers, and this process as the
+// consumer that attaches through the node's control socket and checks every event.
+
+#include <tracering/consumer.h>
+#include <tracering/control.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "p2p/block.h"
+#include "p2p/builder.h"
+#include "p2p/hash.h"
+#include "p2p/protocol.h"
+#include "p2p/serialize.h"
+#include "subprocess.h"
+#include "test_util.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+namespace tracering {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+const std::string TESTNODE = TRACERING_TESTNODE;
+const std::string LOADGEN = TRACERING_LOADGEN;
+const std::string BLOCK_FILE = TRACERING_BLOCK413567;
+
+bool Contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+bool PathExists(const std::string& path)
+{
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string Join(const std::vector<std::string>& lines)
+{
+    std::string out;
+    for (const std::string& line : lines)
+        out += line + "\n";
+    return out;
+}
+
+std::vector<uint8_t> ReadFile(const std::string& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    return {std::istreambuf_iterator<char>{in}, {}};
+}
+
+template <size_t N>
+std::vector<uint8_t> Bytes(const std::array<uint8_t, N>& a)
+{
+    return {a.begin(), a.end()};
+}
+
+//! One event, copied out of its ring.
+struct Event {
+    EventType type{EventType::Padding};
+    uint64_t seq{0};
+    int64_t peer_id{-1};
+    std::string addr;
+    net::ConnectionType conn_type{net::ConnectionType::Unknown};
+    uint32_t network{99};
+    uint64_t value{0}; //!< existing_connections, or time_established
+    std::string msg_type;
+    uint64_t size{0};
+    std::vector<uint8_t> payload;
+    bool truncated{false};
+    std::string message; //!< misbehaving reason
+    p2p::Hash256 hash{}; //!< block hash or txid
+    int32_t height{0};
+    uint64_t transactions{0};
+    int32_t inputs{0};
+    int64_t sigops{-1};
+    int64_t duration_ns{0};
+    int32_t vsize{0};
+    int64_t fee{-1};
+};
+
+p2p::Hash256 CopyHash(const tracering::Hash256* h)
+{
+    p2p::Hash256 out{};
+    if (h) {
+        for (size_t i = 0; i < out.size(); ++i)
+            out[i] = h->bytes()->Get(static_cast<uint32_t>(i));
+    }
+    return out;
+}
+
+template <typename Table>
+void CopyMessage(const Table* m, Event& e)
+{
+    e.peer_id = m->peer_id();
+    e.addr = m->addr() ? m->addr()->str() : "";
+    e.conn_type = m->conn_type();
+    e.msg_type = m->msg_type() ? m->msg_type()->str() : "";
+    e.size = m->size();
+    if (m->payload()) e.payload.assign(m->payload()->begin(), m->payload()->end());
+}
+
+template <typename Table>
+void CopyConnection(const Table* c, Event& e)
+{
+    e.peer_id = c->peer_id();
+    e.addr = c->addr() ? c->addr()->str() : "";
+    e.conn_type = c->conn_type();
+    e.network = static_cast<uint32_t>(c->network());
+}
+
+Event Decode(const EventView& view)
+{
+    Event e;
+    e.type = view.type();
+    e.seq = view.seq();
+    e.truncated = view.truncated();
+    if (auto* m = view.as<net::InboundMessage>()) {
+        CopyMessage(m, e);
+    } else if (auto* o = view.as<net::OutboundMessage>()) {
+        CopyMessage(o, e);
+    } else if (auto* c = view.as<net::InboundConnection>()) {
+        CopyConnection(c, e);
+        e.value = c->existing_connections();
+    } else if (auto* d = view.as<net::ClosedConnection>()) {
+        CopyConnection(d, e);
+        e.value = static_cast<uint64_t>(d->time_established());
+    } else if (auto* b = view.as<net::MisbehavingConnection>()) {
+        e.peer_id = b->peer_id();
+        e.message = b->message() ? b->message()->str() : "";
+    } else if (auto* v = view.as<validation::BlockConnected>()) {
+        e.hash = CopyHash(v->block_hash());
+        e.height = v->height();
+        e.transactions = v->transactions();
+        e.inputs = v->inputs();
+        e.sigops = v->sigops();
+        e.duration_ns = v->duration_ns();
+    } else if (auto* a = view.as<mempool::Added>()) {
+        e.hash = CopyHash(a->txid());
+        e.vsize = a->vsize();
+        e.fee = a->fee();
+    } else {
+        ADD_FAILURE() << "undecodable event of type " << view.raw_type();
+    }
+    return e;
+}
+
+//! A tracering-testnode process on a free port with a segment of its own.
+class TestNode
+{
+public:
+    explicit TestNode(std::vector<std::string> extra = {})
+        : m_name{test::UniqueName("p2p")}, m_socket{"/tmp/" + m_name + ".sock"}, m_process{
+                                                                                     Argv(extra)}
+    {
+        const std::string line = m_process.ReadLine(10000);
+        if (line.rfind("ready ", 0) == 0) m_port = static_cast<uint16_t>(std::stoi(line.substr(6)));
+    }
+    ~TestNode()
+    {
+        m_process.Kill(SIGTERM);
+        m_process.Wait(10000);
+        ::unlink(m_socket.c_str());
+    }
+
+    bool ready() const { return m_port != 0; }
+    uint16_t port() const { return m_port; }
+    std::string endpoint() const { return "127.0.0.1:" + std::to_string(m_port); }
+    const std::string& name() const { return m_name; }
+    const std::string& socket() const { return m_socket; }
+    test::Subprocess& process() { return m_process; }
+
+private:
+    std::vector<std::string> Argv(const std::vector<std::string>& extra) const
+    {
+        std::vector<std::string> argv{TESTNODE, "--listen", "127.0.0.1:0", "--control",
+                                      m_socket, "--name",   m_name};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return argv;
+    }
+
+    std::string m_name;
+    std::string m_socket;
+    test::Subprocess m_process;
+    uint16_t m_port{0};
+};
+
+//! This process as the node's consumer: attaches net, validation and mempool losslessly
+//! through the control socket and keeps a copy of every event.
+class Watcher
+{
+public:
+    explicit Watcher(const std::string& socket)
+    {
+        auto client = ControlClient::Connect(socket);
+        if (!client) {
+            m_error = client.error().message();
+            return;
+        }
+        m_client = std::move(client.value());
+        auto session = m_client->Attach({
+            {.ring = "net", .lossless = true, .lossless_wait_ms = 10000},
+            {.ring = "validation", .lossless = true, .lossless_wait_ms = 10000},
+            {.ring = "mempool", .lossless = true, .lossless_wait_ms = 10000},
+        });
+        if (!session) {
+            m_error = session.error().message();
+            return;
+        }
+        m_session = std::move(session.value());
+    }
+
+    //! "" once attached, else why not.
+    const std::string& error() const { return m_error; }
+
+    //! Reads whatever the rings hold; how many events that was.
+    size_t Poll()
+    {
+        size_t n = 0;
+        for (const char* ring : {"net", "validation", "mempool"}) {
+            RingReader* reader = m_session->reader(ring);
+            std::vector<Event>& out = std::string_view{ring} == "net"          ? net
+                                      : std::string_view{ring} == "validation" ? validation
+                                                                               : mempool;
+            auto polled = reader->Poll([&](const EventView& view) {
+                lost += view.lost_before();
+                out.push_back(Decode(view));
+            });
+            if (!polled) {
+                ADD_FAILURE() << "polling " << ring << ": " << polled.error().message();
+                continue;
+            }
+            n += polled.value();
+        }
+        return n;
+    }
+
+    //! Polls until `done()` holds or `timeout` passes; whether it held.
+    bool PollUntil(const std::function<bool()>& done, Clock::duration timeout = 10s)
+    {
+        const auto deadline = Clock::now() + timeout;
+        while (!done()) {
+            if (Clock::now() > deadline) return false;
+            if (Poll() == 0) std::this_thread::sleep_for(1ms);
+        }
+        return true;
+    }
+
+    //! Events the producer counted as dropped on our rings, by any cause.
+    uint64_t Dropped()
+    {
+        auto stats = m_session->Stats();
+        if (!stats) {
+            ADD_FAILURE() << stats.error().message();
+            return ~uint64_t{0};
+        }
+        uint64_t dropped = 0;
+        for (const RingInfo& r : stats.value()) {
+            dropped +=
+                r.dropped_full + r.dropped_too_big + r.dropped_reader_reset + r.dropped_timeout;
+        }
+        return dropped;
+    }
+
+    size_t Count(EventType type) const
+    {
+        size_t n = 0;
+        for (const Event& e : net)
+            n += e.type == type ? 1 : 0;
+        return n;
+    }
+
+    std::vector<Event> net;
+    std::vector<Event> validation;
+    std::vector<Event> mempool;
+    uint64_t lost{0};
+
+private:
+    std::string m_error;
+    std::unique_ptr<ControlClient> m_client;
+    std::unique_ptr<Session> m_session;
+};
+
+struct ToolRun {
+    int exit_code{-1};
+    std::vector<std::string> lines;
+};
+
+//! Collects the rest of a child's stdout (up to EOF or an empty line: the tools print none)
+//! and its exit code.
+ToolRun Finish(test::Subprocess& process, int exit_code)
+{
+    ToolRun run;
+    for (std::string line = process.ReadLine(2000); !line.empty(); line = process.ReadLine(2000)) {
+        run.lines.push_back(line);
+    }
+    run.exit_code = exit_code != -1 ? exit_code : process.Wait(10000);
+    return run;
+}
+
+//! Runs a tool to completion while the watcher keeps draining the rings, so a lossless
+//! ring never holds the node back.
+ToolRun RunWhilePolling(Watcher& watcher, const std::vector<std::string>& argv,
+                        Clock::duration timeout = 40s)
+{
+    test::Subprocess process{argv};
+    if (!process.started()) return {};
+    const auto deadline = Clock::now() + timeout;
+    int exit_code = -1;
+    while (exit_code == -1 && Clock::now() < deadline) {
+        if (watcher.Poll() == 0) std::this_thread::sleep_for(1ms);
+        exit_code = process.Wait(0);
+    }
+    return Finish(process, exit_code);
+}
+
+//! Runs a tool to completion with stderr merged into stdout, to see its error messages.
+//! (Through the shell, with every argument single-quoted; the tests pass no quotes.)
+ToolRun RunMerged(const std::string& tool, const std::vector<std::string>& args)
+{
+    std::string command = "'" + tool + "'";
+    for (const std::string& arg : args)
+        command += " '" + arg + "'";
+    command += " 2>&1";
+    ToolRun run;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) return run;
+    std::string output;
+    char chunk[4096];
+    for (size_t n; (n = std::fread(chunk, 1, sizeof(chunk), pipe)) > 0;)
+        output.append(chunk, n);
+    const int status = ::pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    for (size_t begin = 0; begin < output.size();) {
+        const size_t end = std::min(output.find('\n', begin), output.size());
+        run.lines.push_back(output.substr(begin, end - begin));
+        begin = end + 1;
+    }
+    return run;
+}
+
+std::string Summary(const ToolRun& run)
+{
+    return "exit " + std::to_string(run.exit_code) + ", output:\n" + Join(run.lines);
+}
+
+//! A peer driven by hand over a plain socket: for handshakes, pings and garbage.
+class RawPeer
+{
+public:
+    explicit RawPeer(uint16_t port)
+    {
+        m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(m_fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return;
+        socklen_t length = sizeof(sa);
+        ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&sa), &length);
+        m_addr = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+        timeval tv{5, 0};
+        ::setsockopt(m_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        m_connected = true;
+    }
+    ~RawPeer() { ::close(m_fd); }
+
+    bool connected() const { return m_connected; }
+    //! "127.0.0.1:<our port>", as the node names this peer.
+    const std::string& addr() const { return m_addr; }
+
+    bool Send(std::span<const uint8_t> bytes)
+    {
+        return ::send(m_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size());
+    }
+    bool SendMessage(std::string_view command, std::span<const uint8_t> payload)
+    {
+        std::vector<uint8_t> message;
+        p2p::AppendMessage(message, p2p::REGTEST_MAGIC, command, payload);
+        return Send(message);
+    }
+
+    //! Reads until a `command` message arrives; its payload, or nothing on EOF or timeout.
+    std::optional<std::vector<uint8_t>> WaitFor(std::string_view command)
+    {
+        for (;;) {
+            while (m_buffer.size() - m_read >= p2p::HEADER_SIZE) {
+                const std::span<const uint8_t> buffered{m_buffer.data() + m_read,
+                                                        m_buffer.size() - m_read};
+                auto header = p2p::ParseHeader(buffered, p2p::REGTEST_MAGIC);
+                if (!header) return std::nullopt;
+                const size_t total = p2p::HEADER_SIZE + header.value().length;
+                if (buffered.size() < total) break;
+                m_read += total;
+                if (header.value().Command() == command) {
+                    return std::vector<uint8_t>{buffered.begin() + p2p::HEADER_SIZE,
+                                                buffered.begin() + static_cast<ptrdiff_t>(total)};
+                }
+            }
+            m_buffer.erase(m_buffer.begin(), m_buffer.begin() + static_cast<ptrdiff_t>(m_read));
+            m_read = 0;
+            uint8_t chunk[65536];
+            const ssize_t n = ::recv(m_fd, chunk, sizeof(chunk), 0);
+            if (n <= 0) return std::nullopt;
+            m_buffer.insert(m_buffer.end(), chunk, chunk + n);
+        }
+    }
+
+    bool Handshake()
+    {
+        p2p::VersionMessage version;
+        version.timestamp = static_cast<int64_t>(std::time(nullptr));
+        version.user_agent = "/e2e-test/";
+        return SendMessage("version", p2p::SerializeVersion(version)) && WaitFor("verack") &&
+               SendMessage("verack", {});
+    }
+
+    //! Whether the node closed the connection (EOF or reset) within 5 s.
+    bool WaitForClose()
+    {
+        for (;;) {
+            uint8_t chunk[4096];
+            const ssize_t n = ::recv(m_fd, chunk, sizeof(chunk), 0);
+            if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+            if (n < 0) return false; // timeout
+        }
+    }
+
+private:
+    int m_fd{-1};
+    bool m_connected{false};
+    std::string m_addr;
+    std::vector<uint8_t> m_buffer;
+    size_t m_read{0}; //!< bytes of m_buffer already parsed
+};
+
+const Event* FindConnection(const std::vector<Event>& events, const std::string& addr)
+{
+    for (const Event& e : events) {
+        if (e.type == EventType::NetInboundConnection && e.addr == addr) return &e;
+    }
+    return nullptr;
+}
+
+const Event* FindByPeer(const std::vector<Event>& events, EventType type, int64_t peer_id)
+{
+    for (const Event& e : events) {
+        if (e.type == type && e.peer_id == peer_id) return &e;
+    }
+    return nullptr;
+}
+
+//! "" if `e` is message `msg_type` of peer `peer_id` at `addr` in direction `type`, with
+//! `payload` if given; else what differs.
+std::string CheckMessage(const Event& e, EventType type, const char* msg_type, int64_t peer_id,
+                         const std::string& addr,
+                         std::optional<std::vector<uint8_t>> payload = std::nullopt)
+{
+    const std::string where = "seq " + std::to_string(e.seq) + ": ";
+    if (e.type != type) {
+        return where + "type " + std::to_string(int(e.type)) + " instead of " +
+               std::to_string(int(type)) + " (" + msg_type + ")";
+    }
+    if (e.msg_type != msg_type) return where + "msg_type " + e.msg_type + " instead of " + msg_type;
+    if (e.peer_id != peer_id) return where + "peer " + std::to_string(e.peer_id);
+    if (e.addr != addr) return where + "addr " + e.addr + " instead of " + addr;
+    if (e.conn_type != net::ConnectionType::Inbound) return where + "conn_type not inbound";
+    if (e.truncated || e.size != e.payload.size()) return where + "payload cut";
+    if (payload && e.payload != *payload) {
+        return where + msg_type + " payload " + p2p::Hex(e.payload) + " instead of " +
+               p2p::Hex(*payload);
+    }
+    return "";
+}
+
+// --- (a) ping flood ---------------------------------------------------------------------
+
+TEST(P2PEndToEndTest, PingFloodGivesOneInboundPingAndOneOutboundPongPerNonceWithNoLoss)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+    const int64_t started = static_cast<int64_t>(std::time(nullptr));
+
+    constexpr uint64_t N = 20000;
+    const ToolRun run = RunWhilePolling(
+        watcher, {LOADGEN, "--connect", node.endpoint(), "ping", "--count", std::to_string(N)});
+    ASSERT_EQ(run.exit_code, 0) << Summary(run);
+    ASSERT_FALSE(run.lines.empty());
+    EXPECT_TRUE(Contains(run.lines.back(), "result mode=ping sent=20000 pongs=20000 bad_nonces=0"))
+        << Summary(run);
+    // The node sees the load generator's socket close after it exits.
+    ASSERT_TRUE(
+        watcher.PollUntil([&] { return watcher.Count(EventType::NetClosedConnection) == 1; }));
+
+    const std::vector<Event>& ev = watcher.net;
+    // inbound_connection, version in, version + wtxidrelay + sendaddrv2 + verack out,
+    // verack in, N x (ping, pong), closed_connection.
+    ASSERT_EQ(ev.size(), 1 + 1 + 4 + 1 + 2 * N + 1);
+    for (size_t i = 1; i < ev.size(); ++i)
+        ASSERT_EQ(ev[i].seq, ev[0].seq + i) << i;
+    EXPECT_EQ(watcher.lost, 0u);
+    EXPECT_EQ(watcher.Dropped(), 0u);
+
+    const Event& connected = ev[0];
+    ASSERT_EQ(connected.type, EventType::NetInboundConnection);
+    const int64_t peer = connected.peer_id;
+    const std::string addr = connected.addr;
+    EXPECT_EQ(peer, 0); // the node's first peer
+    EXPECT_TRUE(addr.rfind("127.0.0.1:", 0) == 0) << addr;
+    EXPECT_EQ(connected.conn_type, net::ConnectionType::Inbound);
+    EXPECT_EQ(connected.network, 0u); // NET_UNROUTABLE, as bitcoind reports loopback
+    EXPECT_EQ(connected.value, 1u);   // inbound connections, this one included
+
+    size_t i = 1;
+    ASSERT_EQ(CheckMessage(ev[i], EventType::NetInboundMessage, "version", peer, addr), "");
+    auto theirs = p2p::ParseVersion(ev[i++].payload);
+    ASSERT_TRUE(theirs) << theirs.error().message();
+    EXPECT_EQ(theirs.value().user_agent, "/tracering-loadgen:0.1.0/");
+    ASSERT_EQ(CheckMessage(ev[i], EventType::NetOutboundMessage, "version", peer, addr), "");
+    auto ours = p2p::ParseVersion(ev[i++].payload);
+    ASSERT_TRUE(ours) << ours.error().message();
+    EXPECT_EQ(ours.value().version, p2p::PROTOCOL_VERSION);
+    EXPECT_EQ(ours.value().user_agent, "/tracering-testnode:0.1.0/");
+    const std::vector<uint8_t> none;
+    ASSERT_EQ(CheckMessage(ev[i++], EventType::NetOutboundMessage, "wtxidrelay", peer, addr, none),
+              "");
+    ASSERT_EQ(CheckMessage(ev[i++], EventType::NetOutboundMessage, "sendaddrv2", peer, addr, none),
+              "");
+    ASSERT_EQ(CheckMessage(ev[i++], EventType::NetOutboundMessage, "verack", peer, addr, none), "");
+    ASSERT_EQ(CheckMessage(ev[i++], EventType::NetInboundMessage, "verack", peer, addr, none), "");
+    for (uint64_t nonce = 0; nonce < N; ++nonce) {
+        const std::vector<uint8_t> payload = Bytes(p2p::SerializeNonce(nonce));
+        ASSERT_EQ(CheckMessage(ev[i++], EventType::NetInboundMessage, "ping", peer, addr, payload),
+                  "");
+        ASSERT_EQ(CheckMessage(ev[i++], EventType::NetOutboundMessage, "pong", peer, addr, payload),
+                  "");
+    }
+    const Event& closed = ev[i];
+    ASSERT_EQ(closed.type, EventType::NetClosedConnection);
+    EXPECT_EQ(closed.peer_id, peer);
+    EXPECT_EQ(closed.addr, addr);
+    EXPECT_EQ(closed.conn_type, net::ConnectionType::Inbound);
+    EXPECT_EQ(closed.network, 0u);
+    const int64_t established = static_cast<int64_t>(closed.value);
+    EXPECT_GE(established, started - 1);
+    EXPECT_LE(established, static_cast<int64_t>(std::time(nullptr)));
+    EXPECT_TRUE(watcher.validation.empty());
+    EXPECT_TRUE(watcher.mempool.empty());
+}
+
+// --- (b) blocks up to the message size limit --------------------------------------------
+
+TEST(P2PEndToEndTest, BlocksUpToTheFourMegabyteMessageLimitArriveWholeAndAreConnected)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+
+    // Two runs: 3.9 MB blocks, then one exactly at MAX_PROTOCOL_MESSAGE_LENGTH.
+    const ToolRun first = RunWhilePolling(watcher, {LOADGEN, "--connect", node.endpoint(), "blocks",
+                                                    "--count", "2", "--size", "3900000"});
+    ASSERT_EQ(first.exit_code, 0) << Summary(first);
+    EXPECT_TRUE(Contains(first.lines.back(), "result mode=blocks sent=2 bytes=7800000 pongs=1"))
+        << Summary(first);
+    const ToolRun second =
+        RunWhilePolling(watcher, {LOADGEN, "--connect", node.endpoint(), "blocks", "--count", "1",
+                                  "--size", "4000000"});
+    ASSERT_EQ(second.exit_code, 0) << Summary(second);
+    ASSERT_TRUE(watcher.PollUntil([&] {
+        return watcher.Count(EventType::NetClosedConnection) == 2 && watcher.validation.size() == 3;
+    }));
+    EXPECT_EQ(watcher.lost, 0u);
+    EXPECT_EQ(watcher.Dropped(), 0u);
+
+    // What the load generator sent, rebuilt: each run starts a chain at height 1.
+    struct Sent {
+        std::vector<uint8_t> bytes;
+        p2p::Hash256 hash;
+        uint64_t transactions, inputs;
+    };
+    std::vector<Sent> sent;
+    for (auto [size, count] : {std::pair{3'900'000, 2}, std::pair{4'000'000, 1}}) {
+        p2p::BlockBuilder builder{static_cast<uint64_t>(size)};
+        for (int k = 0; k < count; ++k) {
+            const std::span<const uint8_t> block = builder.Next();
+            sent.push_back({{block.begin(), block.end()},
+                            builder.LastHash(),
+                            builder.transactions(),
+                            builder.inputs()});
+        }
+    }
+
+    std::vector<const Event*> blocks;
+    for (const Event& e : watcher.net) {
+        if (e.type == EventType::NetInboundMessage && e.msg_type == "block") blocks.push_back(&e);
+    }
+    ASSERT_EQ(blocks.size(), 3u);
+    for (size_t k = 0; k < 3; ++k) {
+        EXPECT_FALSE(blocks[k]->truncated) << k;
+        EXPECT_EQ(blocks[k]->size, sent[k].bytes.size()) << k;
+        EXPECT_TRUE(blocks[k]->payload == sent[k].bytes) << "block " << k << " differs";
+        const Event& connected = watcher.validation[k];
+        EXPECT_EQ(connected.height, int32_t(k + 1));
+        EXPECT_EQ(p2p::DisplayHex(connected.hash), p2p::DisplayHex(sent[k].hash)) << k;
+        EXPECT_EQ(connected.transactions, sent[k].transactions) << k;
+        EXPECT_EQ(connected.inputs, int32_t(sent[k].inputs)) << k;
+        EXPECT_EQ(connected.sigops, 0);
+        EXPECT_GT(connected.duration_ns, 0);
+    }
+    EXPECT_EQ(blocks[0]->peer_id, 0);
+    EXPECT_EQ(blocks[2]->peer_id, 1);
+    EXPECT_EQ(sent[2].bytes.size(), p2p::MAX_PROTOCOL_MESSAGE_LENGTH);
+    // Each run ended with the barrier ping, answered after the blocks.
+    const std::vector<uint8_t> barrier = Bytes(p2p::SerializeNonce(~uint64_t{0}));
+    size_t barrier_pongs = 0;
+    for (const Event& e : watcher.net) {
+        if (e.type == EventType::NetOutboundMessage && e.msg_type == "pong" &&
+            e.payload == barrier) {
+            ++barrier_pongs;
+        }
+    }
+    EXPECT_EQ(barrier_pongs, 2u);
+}
+
+// --- (c) a real mainnet block -----------------------------------------------------------
+
+TEST(P2PEndToEndTest, MainnetBlock413567IsConnectedWithItsHashTransactionsAndInputs)
+{
+    const std::vector<uint8_t> raw = ReadFile(BLOCK_FILE);
+    ASSERT_EQ(raw.size(), 999'887u)
+        << "test data missing or damaged: " << BLOCK_FILE
+        << " should hold mainnet block 413567 (999887 bytes; see shared/data/README.md)";
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+
+    const ToolRun run = RunWhilePolling(watcher, {LOADGEN, "--connect", node.endpoint(), "blocks",
+                                                  "--file", BLOCK_FILE, "--count", "2"});
+    ASSERT_EQ(run.exit_code, 0) << Summary(run);
+    ASSERT_TRUE(watcher.PollUntil([&] { return watcher.validation.size() == 2; }));
+
+    const auto expected_hash =
+        p2p::HashFromDisplayHex("0000000000000000025aff8be8a55df8f89c77296db6198f272d6577325d4069");
+    ASSERT_TRUE(expected_hash);
+    for (int k = 0; k < 2; ++k) {
+        const Event& connected = watcher.validation[k];
+        EXPECT_EQ(connected.type, EventType::ValidationBlockConnected);
+        // The event holds the digest in internal byte order: it ends in the zero bytes that
+        // lead the display form.
+        EXPECT_EQ(connected.hash, *expected_hash);
+        EXPECT_EQ(connected.hash[31], 0);
+        EXPECT_EQ(connected.height, k + 1);
+        EXPECT_EQ(connected.transactions, 1557u);
+        EXPECT_EQ(connected.inputs, 4887);
+        EXPECT_EQ(connected.sigops, 0);
+        EXPECT_GT(connected.duration_ns, 0);
+    }
+    size_t blocks = 0;
+    for (const Event& e : watcher.net) {
+        if (e.type == EventType::NetInboundMessage && e.msg_type == "block") {
+            ++blocks;
+            EXPECT_EQ(e.size, raw.size());
+            EXPECT_TRUE(e.payload == raw) << "the block payload differs from the file";
+        }
+    }
+    EXPECT_EQ(blocks, 2u);
+    EXPECT_EQ(watcher.lost, 0u);
+}
+
+TEST(P2PEndToEndTest, TransactionsAreAddedToTheMempoolWithTxidAndVsize)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+    constexpr uint64_t N = 50;
+    const ToolRun run = RunWhilePolling(
+        watcher, {LOADGEN, "--connect", node.endpoint(), "txs", "--count", std::to_string(N)});
+    ASSERT_EQ(run.exit_code, 0) << Summary(run);
+    ASSERT_TRUE(watcher.PollUntil([&] { return watcher.mempool.size() == N; }));
+    for (uint64_t i = 0; i < N; ++i) {
+        const bool segwit = i % 2 == 1;
+        auto tx = p2p::ParseTransaction(p2p::MakeTransaction(i, segwit));
+        ASSERT_TRUE(tx);
+        const Event& added = watcher.mempool[i];
+        EXPECT_EQ(added.type, EventType::MempoolAdded);
+        EXPECT_EQ(added.hash, tx.value().txid) << i;
+        EXPECT_EQ(added.vsize, segwit ? 395 : 554) << i;
+        EXPECT_EQ(added.fee, 0); // unknowable without the outputs being spent
+    }
+}
+
+// --- (d) garbage ------------------------------------------------------------------------
+
+TEST(P2PEndToEndTest, GarbagePeersAreMisbehavingAndDisconnectedWhileOthersAreServed)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+    RawPeer good{node.port()};
+    ASSERT_TRUE(good.connected());
+    ASSERT_TRUE(good.Handshake());
+
+    auto message = [](std::string_view command, std::vector<uint8_t> payload) {
+        std::vector<uint8_t> out;
+        p2p::AppendMessage(out, p2p::REGTEST_MAGIC, command, payload);
+        return out;
+    };
+    std::vector<uint8_t> bad_checksum = message("ping", Bytes(p2p::SerializeNonce(1)));
+    bad_checksum[20] ^= 0xff;
+    std::vector<uint8_t> oversized = message("block", {});
+    p2p::StoreU32(oversized.data() + 16, p2p::MAX_PROTOCOL_MESSAGE_LENGTH + 1);
+    std::vector<uint8_t> bad_type = message("ping", Bytes(p2p::SerializeNonce(1)));
+    bad_type[6] = 0x07;
+    const std::string http = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    std::vector<uint8_t> too_many_headers;
+    p2p::WriteCompactSize(too_many_headers, 2001);
+
+    struct Case {
+        const char* what;
+        std::vector<uint8_t> bytes;
+        bool handshake_first;
+        const char* reason;
+    };
+    const std::vector<Case> cases{
+        {"bad magic", {http.begin(), http.end()}, false, "wrong magic 47455420"},
+        {"bad checksum", bad_checksum, false, "bad checksum on 'ping'"},
+        {"oversized length", oversized, false, "announces 4000001 bytes"},
+        {"non-printable type", bad_type, false, "non-printable byte 0x07"},
+        {"short version", message("version", std::vector<uint8_t>(30, 1)), false,
+         "malformed version message"},
+        {"malformed block", message("block", std::vector<uint8_t>(100, 0xee)), true,
+         "malformed block"},
+        {"malformed tx", message("tx", std::vector<uint8_t>(5, 0x01)), true,
+         "malformed transaction"},
+        {"2001 headers", message("headers", too_many_headers), true, "headers message size = 2001"},
+    };
+    std::vector<std::string> addrs;
+    for (const Case& c : cases) {
+        RawPeer bad{node.port()};
+        ASSERT_TRUE(bad.connected()) << c.what;
+        if (c.handshake_first) {
+            ASSERT_TRUE(bad.Handshake()) << c.what;
+        }
+        ASSERT_TRUE(bad.Send(c.bytes)) << c.what;
+        EXPECT_TRUE(bad.WaitForClose()) << c.what << ": the node did not disconnect";
+        addrs.push_back(bad.addr());
+    }
+    ASSERT_TRUE(watcher.PollUntil(
+        [&] { return watcher.Count(EventType::NetClosedConnection) == cases.size(); }));
+    for (size_t k = 0; k < cases.size(); ++k) {
+        const Event* connected = FindConnection(watcher.net, addrs[k]);
+        ASSERT_NE(connected, nullptr) << cases[k].what;
+        const Event* misbehaving =
+            FindByPeer(watcher.net, EventType::NetMisbehavingConnection, connected->peer_id);
+        ASSERT_NE(misbehaving, nullptr) << cases[k].what;
+        EXPECT_TRUE(Contains(misbehaving->message, cases[k].reason))
+            << cases[k].what << ": " << misbehaving->message;
+        const Event* closed =
+            FindByPeer(watcher.net, EventType::NetClosedConnection, connected->peer_id);
+        ASSERT_NE(closed, nullptr) << cases[k].what;
+        EXPECT_EQ(closed->addr, addrs[k]);
+        EXPECT_GT(closed->seq, misbehaving->seq) << "closed before it was reported";
+    }
+
+    // The well-behaved peer, connected all along, is still answered...
+    ASSERT_TRUE(good.SendMessage("ping", p2p::SerializeNonce(4242)));
+    const auto pong = good.WaitFor("pong");
+    ASSERT_TRUE(pong);
+    EXPECT_EQ(*pong, Bytes(p2p::SerializeNonce(4242)));
+    const Event* good_peer = FindConnection(watcher.net, good.addr());
+    ASSERT_NE(good_peer, nullptr);
+    EXPECT_EQ(FindByPeer(watcher.net, EventType::NetMisbehavingConnection, good_peer->peer_id),
+              nullptr);
+    // ...and so is a new one.
+    const ToolRun run = RunWhilePolling(
+        watcher, {LOADGEN, "--connect", node.endpoint(), "ping", "--count", "1000"});
+    EXPECT_EQ(run.exit_code, 0) << Summary(run);
+}
+
+TEST(P2PEndToEndTest, APeerThatDoesNotReadItsPongsIsHeldBackWhileOthersAreServed)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    RawPeer flooder{node.port()};
+    ASSERT_TRUE(flooder.Handshake());
+    // 64 MB of pings whose pongs nobody reads for a while: far more than the kernel's socket
+    // buffers (a few MB each way here) and the node's send queue hold, so the node must
+    // stop reading this peer.
+    constexpr uint64_t N = 2'000'000;
+    std::atomic<bool> sent_all{false};
+    std::thread writer{[&] {
+        std::vector<uint8_t> batch;
+        for (uint64_t nonce = 0; nonce < N;) {
+            batch.clear();
+            for (int k = 0; k < 4096 && nonce < N; ++k, ++nonce) {
+                p2p::AppendMessage(batch, p2p::REGTEST_MAGIC, "ping", p2p::SerializeNonce(nonce));
+            }
+            if (!flooder.Send(batch)) return;
+        }
+        sent_all = true;
+    }};
+    std::this_thread::sleep_for(300ms);
+    EXPECT_FALSE(sent_all) << "the node took every ping without its pongs being read";
+
+    RawPeer other{node.port()};
+    ASSERT_TRUE(other.Handshake());
+    ASSERT_TRUE(other.SendMessage("ping", p2p::SerializeNonce(7)));
+    const auto pong = other.WaitFor("pong");
+    ASSERT_TRUE(pong) << "a second peer was not answered while the first was held back";
+    EXPECT_EQ(*pong, Bytes(p2p::SerializeNonce(7)));
+
+    // Reading resumes the flood: every pong arrives, in order.
+    uint64_t received = 0;
+    for (; received < N; ++received) {
+        const auto next = flooder.WaitFor("pong");
+        if (!next || *next != Bytes(p2p::SerializeNonce(received))) break;
+    }
+    writer.join();
+    EXPECT_TRUE(sent_all);
+    EXPECT_EQ(received, N);
+}
+
+TEST(P2PEndToEndTest, LoadgenPacesPingsWithRateAndExitsThreeWhenPongsNeverCome)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    const auto start = Clock::now();
+    const ToolRun paced = RunMerged(
+        LOADGEN, {"--connect", node.endpoint(), "ping", "--count", "3000", "--rate", "20000"});
+    const auto elapsed = Clock::now() - start;
+    EXPECT_EQ(paced.exit_code, 0) << Summary(paced);
+    EXPECT_GE(elapsed, 140ms) << "3000 pings at 20000/s took less than 0.15 s";
+
+    // A "node" that completes the handshake and then only listens.
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    ASSERT_EQ(::listen(listener, 1), 0);
+    socklen_t length = sizeof(sa);
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &length), 0);
+    const std::string mute = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+    std::thread server{[listener] {
+        const int fd = ::accept(listener, nullptr, nullptr);
+        if (fd < 0) return;
+        std::vector<uint8_t> hello;
+        p2p::VersionMessage version;
+        p2p::AppendMessage(hello, p2p::REGTEST_MAGIC, "version", p2p::SerializeVersion(version));
+        p2p::AppendMessage(hello, p2p::REGTEST_MAGIC, "verack", {});
+        (void)!::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+        uint8_t sink[65536];
+        while (::recv(fd, sink, sizeof(sink), 0) > 0) {
+        }
+        ::close(fd);
+    }};
+    const ToolRun unanswered =
+        RunMerged(LOADGEN, {"--connect", mute, "--timeout", "1", "ping", "--count", "100"});
+    server.join();
+    ::close(listener);
+    EXPECT_EQ(unanswered.exit_code, 3) << Summary(unanswered);
+    EXPECT_TRUE(Contains(Join(unanswered.lines), "100 of 100 pongs missing"))
+        << Summary(unanswered);
+    EXPECT_TRUE(Contains(Join(unanswered.lines), "result mode=ping sent=100 pongs=0"))
+        << Summary(unanswered);
+}
+
+// --- (e) shutdown -----------------------------------------------------------------------
+
+TEST(P2PEndToEndTest, SigtermAndSigintRemoveTheSegmentAndSocketAndExitZero)
+{
+    for (int sig : {SIGTERM, SIGINT}) {
+        TestNode node;
+        ASSERT_TRUE(node.ready());
+        const std::string segment = "/dev/shm/tracering." + node.name();
+        ASSERT_TRUE(PathExists(segment));
+        ASSERT_TRUE(PathExists(segment + ".cursors"));
+        ASSERT_TRUE(PathExists(node.socket()));
+        // Shut down busy: a consumer attached and a peer connected.
+        Watcher watcher{node.socket()};
+        ASSERT_EQ(watcher.error(), "");
+        RawPeer peer{node.port()};
+        ASSERT_TRUE(peer.Handshake());
+
+        node.process().Kill(sig);
+        EXPECT_EQ(node.process().Wait(10000), 0) << "signal " << sig;
+        EXPECT_FALSE(PathExists(segment)) << segment;
+        EXPECT_FALSE(PathExists(segment + ".cursors"));
+        EXPECT_FALSE(PathExists(node.socket()));
+        EXPECT_TRUE(peer.WaitForClose());
+    }
+}
+
+// --- (f) bad command lines --------------------------------------------------------------
+
+TEST(P2PEndToEndTest, TestnodeRefusesBadFlagsWithAClearMessage)
+{
+    struct Case {
+        std::vector<std::string> args;
+        const char* says;
+    };
+    const std::string sock = "/tmp/" + test::UniqueName("flags") + ".sock";
+    const std::vector<Case> cases{
+        {{}, "--listen IP:PORT is required"},
+        {{"--listen", "127.0.0.1:0"}, "--control PATH is required"},
+        {{"--listen", "localhost:18444", "--control", sock}, "is not an IPv4 address"},
+        {{"--listen", "127.0.0.1:70000", "--control", sock}, "is more than 65535"},
+        {{"--listen", "127.0.0.1:0", "--control", sock, "--net-ring-mib", "3"},
+         "not a power of two"},
+        {{"--listen", "127.0.0.1:0", "--control", sock, "--name", "a/b"}, "--name"},
+        {{"--listen", "127.0.0.1:0", "--control", sock, "--verbose", "1"},
+         "unknown option --verbose"},
+        {{"--listen"}, "missing value after --listen"},
+    };
+    for (const Case& c : cases) {
+        const ToolRun run = RunMerged(TESTNODE, c.args);
+        EXPECT_EQ(run.exit_code, 1) << Summary(run);
+        EXPECT_TRUE(Contains(Join(run.lines), c.says))
+            << "wanted '" << c.says << "', " << Summary(run);
+        EXPECT_FALSE(PathExists(sock));
+    }
+    const ToolRun help = RunMerged(TESTNODE, {"--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_TRUE(Contains(Join(help.lines), "Exit codes")) << Summary(help);
+
+    // A port already taken: exit 2, and nothing left behind.
+    TestNode first;
+    ASSERT_TRUE(first.ready());
+    const std::string name = test::UniqueName("taken");
+    const ToolRun taken =
+        RunMerged(TESTNODE, {"--listen", first.endpoint(), "--control", sock, "--name", name});
+    EXPECT_EQ(taken.exit_code, 2) << Summary(taken);
+    EXPECT_TRUE(Contains(Join(taken.lines), "cannot listen on " + first.endpoint()))
+        << Summary(taken);
+    EXPECT_FALSE(PathExists("/dev/shm/tracering." + name));
+    EXPECT_FALSE(PathExists(sock));
+}
+
+TEST(P2PEndToEndTest, LoadgenRefusesBadFlagsAndReportsARefusedConnection)
+{
+    // A port with a bound socket that does not listen: connecting to it is refused.
+    const int closed = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(closed, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+    socklen_t length = sizeof(sa);
+    ASSERT_EQ(::getsockname(closed, reinterpret_cast<sockaddr*>(&sa), &length), 0);
+    const std::string nobody = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+
+    struct Case {
+        std::vector<std::string> args;
+        int exit_code;
+        const char* says;
+    };
+    const std::vector<Case> cases{
+        {{"ping", "--count", "1"}, 1, "--connect IP:PORT is required"},
+        {{"--connect", nobody}, 1, "a mode is required"},
+        {{"--connect", nobody, "flood", "--count", "1"}, 1, "unknown mode 'flood'"},
+        {{"--connect", nobody, "ping"}, 1, "ping needs --count N"},
+        {{"--connect", nobody, "ping", "--count", "ten"}, 1, "'ten' is not a number"},
+        {{"--connect", nobody, "ping", "--count", "1", "--rate", "-5"}, 1, "must be positive"},
+        {{"--connect", nobody, "ping", "--count", "1", "--size", "1000"}, 1, "for blocks only"},
+        {{"--connect", nobody, "blocks", "--count", "1", "--size", "5000000"},
+         1,
+         "is more than 4000000"},
+        {{"--connect", nobody, "blocks", "--count", "1", "--size", "100"}, 1, "at least 180 bytes"},
+        {{"--connect", nobody, "blocks", "--count", "1", "--file", "/nonexistent/block.raw"},
+         1,
+         "cannot read block file /nonexistent/block.raw"},
+        {{"--connect", "127.0.0.1", "ping", "--count", "1"}, 1, "has no port"},
+        {{"--connect", nobody, "ping", "--count", "1"}, 2, "connection refused"},
+    };
+    for (const Case& c : cases) {
+        const ToolRun run = RunMerged(LOADGEN, c.args);
+        EXPECT_EQ(run.exit_code, c.exit_code) << Summary(run);
+        EXPECT_TRUE(Contains(Join(run.lines), c.says))
+            << "wanted '" << c.says << "', " << Summary(run);
+    }
+    const ToolRun help = RunMerged(LOADGEN, {"--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_TRUE(Contains(Join(help.lines), "Exit codes")) << Summary(help);
+    ::close(closed);
+}
+
+} // namespace
+} // namespace tracering

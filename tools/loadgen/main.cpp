@@ -1,0 +1,422 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! tracering-loadgen: a P2P v1 client that loads a regtest node with pings, blocks or
+//! transactions. See --help. The ping mode works against a real regtest bitcoind too; the
+//! blocks and transactions it sends are well-formed but not valid (no proof of work, made-up
+//! outpoints), so only a node that does not validate them, like tracering-testnode, keeps
+//! the connection.
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loadgen/connection.h"
+#include "p2p/block.h"
+#include "p2p/builder.h"
+#include "p2p/endpoint.h"
+#include "p2p/protocol.h"
+#include "p2p/serialize.h"
+
+namespace {
+
+using namespace tracering;
+using loadgen::Clock;
+using loadgen::Connection;
+
+constexpr const char* USAGE = R"(usage: tracering-loadgen --connect IP:PORT MODE [options]
+
+Connects to a regtest node as an inbound P2P (v1) peer, completes the handshake (sends
+version, waits for the node's version and verack, sends verack), then:
+
+  ping --count N [--rate R]
+      sends N pings with nonces 0, 1, ..., N-1, pipelined (it does not wait for each
+      pong), as fast as the socket takes them or at R pings per second. A second thread
+      reads the pongs and checks that pong i carries nonce i. Then waits, at most
+      --timeout seconds, for the last pong.
+  blocks --count N [--size BYTES | --file BLOCKFILE]
+      sends N blocks: well-formed blocks of exactly BYTES bytes (default 1000000, from
+      180 to 4000000), built deterministically as a chain starting at height 1 with
+      distinct hashes (p2p::BlockBuilder); or the block in BLOCKFILE (a raw block, the
+      payload of a block message) N times.
+  txs --count N
+      sends N distinct transactions: transaction i is p2p::MakeTransaction(i, segwit =
+      i is odd), 554 bytes legacy or 558 bytes with witness.
+
+blocks and txs end with one more ping (nonce 0xffffffffffffffff) as a barrier: its
+pong means the node has processed everything sent before it. That ping is not counted
+in "sent".
+
+Options:
+  --connect IP:PORT    the node to load (required)
+  --timeout SECONDS    bound on the handshake and on waiting for the last answer
+                       (default 30)
+  --help               this text
+
+Output: a summary line, e.g.
+  sent 100000 ping in 0.41 s, received 100000 pong in 0.52 s (192k msg/s)
+then a machine-readable line:
+  result mode=ping sent=100000 pongs=100000 bad_nonces=0 send_seconds=0.410 seconds=0.520
+  rate=192307
+(one line; rate is answered pings per second; blocks and txs print bytes= and pongs=1 for
+the barrier instead of bad_nonces=).
+
+Exit codes: 0 everything sent and answered; 1 bad usage (or unreadable BLOCKFILE);
+2 cannot connect (refused, unreachable), handshake failed, or the connection broke;
+3 answers missing or wrong (timed out waiting for pongs, a pong with the wrong nonce).
+)";
+
+constexpr uint64_t BARRIER_NONCE = ~uint64_t{0};
+constexpr uint64_t DEFAULT_BLOCK_SIZE = 1'000'000;
+
+int Usage(const std::string& error)
+{
+    std::fprintf(stderr, "tracering-loadgen: %s\n(see tracering-loadgen --help)\n", error.c_str());
+    return 1;
+}
+
+int Fail(int code, const std::string& error)
+{
+    std::fprintf(stderr, "tracering-loadgen: %s\n", error.c_str());
+    return code;
+}
+
+struct Args {
+    std::optional<p2p::Endpoint> connect;
+    std::string mode;
+    std::optional<uint64_t> count;
+    std::optional<double> rate;
+    std::optional<uint64_t> size;
+    std::string file;
+    double timeout{30};
+};
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::string FormatSeconds(double seconds)
+{
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", seconds);
+    return text;
+}
+
+//! "192k", "1.25M": rates as people read them.
+std::string HumanRate(double per_second)
+{
+    char text[32];
+    if (per_second >= 1e6) {
+        std::snprintf(text, sizeof(text), "%.2fM", per_second / 1e6);
+    } else if (per_second >= 1e4) {
+        std::snprintf(text, sizeof(text), "%.0fk", per_second / 1e3);
+    } else {
+        std::snprintf(text, sizeof(text), "%.1f", per_second);
+    }
+    return text;
+}
+
+std::chrono::milliseconds TimeoutOf(const Args& args)
+{
+    return std::chrono::milliseconds{static_cast<int64_t>(args.timeout * 1000)};
+}
+
+//! Exit code for a failed Receive(): a missing answer (3) or a broken connection (2).
+int ReceiveFailure(const Error& error)
+{
+    return Fail(error.code() == ErrorCode::NotReady ? 3 : 2, error.message());
+}
+
+int RunPing(Connection& connection, const Args& args)
+{
+    const uint64_t count = *args.count;
+    // Readers' state: written by the reader thread only, read after join().
+    uint64_t pongs = 0;
+    uint64_t bad_nonces = 0;
+    uint64_t first_bad_index = 0;
+    uint64_t first_bad_nonce = 0;
+    Clock::time_point last_pong{};
+    std::optional<Error> reader_error;
+    // Set by the sender once everything is sent: when the reader stops waiting for pongs,
+    // in Clock ticks since `start`.
+    std::atomic<Clock::rep> give_up_ticks{std::numeric_limits<Clock::rep>::max()};
+
+    const auto start = Clock::now();
+    std::thread reader{[&] {
+        const auto handle = [&](const p2p::MessageHeader& header,
+                                std::span<const uint8_t> payload) {
+            if (std::string_view{header.Command()} != "pong") return true;
+            const uint64_t nonce = payload.size() >= 8 ? p2p::LoadU64(payload.data()) : ~pongs;
+            if (nonce != pongs) {
+                if (bad_nonces++ == 0) {
+                    first_bad_index = pongs;
+                    first_bad_nonce = nonce;
+                }
+            }
+            if (++pongs == count) {
+                last_pong = Clock::now();
+                return false;
+            }
+            return true;
+        };
+        while (pongs < count) {
+            Result<void> r =
+                connection.Receive(Clock::now() + std::chrono::milliseconds{200}, handle);
+            if (r) break;
+            if (r.error().code() != ErrorCode::NotReady) {
+                reader_error = r.error();
+                break;
+            }
+            if ((Clock::now() - start).count() > give_up_ticks.load(std::memory_order_relaxed)) {
+                reader_error = r.error();
+                break;
+            }
+        }
+    }};
+
+    // Pings go out in batches of up to 4096 (128 KiB) per send(); with --rate, batches of
+    // about 5 ms worth, each sent when it is due.
+    const uint64_t batch =
+        args.rate ? std::clamp<uint64_t>(static_cast<uint64_t>(*args.rate / 200), 1, 4096) : 4096;
+    std::vector<uint8_t> buffer;
+    buffer.reserve(batch * (p2p::HEADER_SIZE + 8));
+    std::optional<Error> send_error;
+    uint64_t sent = 0;
+    while (sent < count) {
+        buffer.clear();
+        for (uint64_t k = 0; k < batch && sent < count; ++k, ++sent) {
+            const std::array<uint8_t, 8> nonce = p2p::SerializeNonce(sent);
+            p2p::AppendMessage(buffer, p2p::REGTEST_MAGIC, "ping", nonce);
+        }
+        if (Result<void> r = connection.Send(buffer); !r) {
+            send_error = r.error();
+            break;
+        }
+        if (args.rate) {
+            std::this_thread::sleep_until(
+                start + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(double(sent) / *args.rate)));
+        }
+    }
+    const auto sent_at = Clock::now();
+    // After a failed send no more pongs are coming: the reader stops at its next wakeup.
+    const Clock::duration grace = send_error ? Clock::duration::zero() : TimeoutOf(args);
+    give_up_ticks.store((sent_at - start + grace).count(), std::memory_order_relaxed);
+    reader.join();
+
+    const double send_seconds = Seconds(sent_at - start);
+    const double seconds = Seconds((pongs == count ? last_pong : Clock::now()) - start);
+    const double rate = seconds > 0 ? double(pongs) / seconds : 0;
+    std::printf("sent %" PRIu64 " ping in %.2f s, received %" PRIu64 " pong in %.2f s (%s msg/s)\n",
+                sent, send_seconds, pongs, seconds, HumanRate(rate).c_str());
+    std::printf("result mode=ping sent=%" PRIu64 " pongs=%" PRIu64 " bad_nonces=%" PRIu64
+                " send_seconds=%.3f seconds=%.3f rate=%.0f\n",
+                sent, pongs, bad_nonces, send_seconds, seconds, rate);
+    std::fflush(stdout);
+    if (send_error) return Fail(2, send_error->message());
+    if (bad_nonces != 0) {
+        return Fail(3, std::to_string(bad_nonces) +
+                           " pongs had the wrong nonce; the first was pong " +
+                           std::to_string(first_bad_index) + " with nonce " +
+                           std::to_string(first_bad_nonce));
+    }
+    if (reader_error) {
+        if (reader_error->code() == ErrorCode::NotReady) {
+            return Fail(3, "timed out after " + FormatSeconds(args.timeout) + " s with " +
+                               std::to_string(count - pongs) + " of " + std::to_string(count) +
+                               " pongs missing");
+        }
+        return Fail(2, reader_error->message());
+    }
+    return 0;
+}
+
+//! Sends the barrier ping and waits for its pong.
+Result<void> Barrier(Connection& connection, const Args& args)
+{
+    if (Result<void> r = connection.SendMessage("ping", p2p::SerializeNonce(BARRIER_NONCE)); !r) {
+        return r;
+    }
+    return connection.Receive(Clock::now() + TimeoutOf(args), [](const p2p::MessageHeader& header,
+                                                                 std::span<const uint8_t> payload) {
+        return !(std::string_view{header.Command()} == "pong" && payload.size() >= 8 &&
+                 p2p::LoadU64(payload.data()) == BARRIER_NONCE);
+    });
+}
+
+//! Prints the summary of a blocks or txs run: `mode` as given on the command line, `what`
+//! the message type sent.
+int Report(const char* mode, const char* what, uint64_t sent, uint64_t bytes,
+           Clock::time_point start, Clock::time_point sent_at, const Result<void>& barrier)
+{
+    const auto end = Clock::now();
+    const double send_seconds = Seconds(sent_at - start);
+    const double seconds = Seconds(end - start);
+    const double rate = seconds > 0 ? double(sent) / seconds : 0;
+    std::printf("sent %" PRIu64 " %s (%" PRIu64 " bytes) in %.2f s, %s after %.2f s (%s msg/s, "
+                "%.1f MB/s)\n",
+                sent, what, bytes, send_seconds,
+                barrier ? "barrier pong received" : "no barrier pong", seconds,
+                HumanRate(rate).c_str(), seconds > 0 ? double(bytes) / seconds / 1e6 : 0.0);
+    std::printf("result mode=%s sent=%" PRIu64 " bytes=%" PRIu64 " pongs=%d send_seconds=%.3f "
+                "seconds=%.3f rate=%.1f\n",
+                mode, sent, bytes, barrier ? 1 : 0, send_seconds, seconds, rate);
+    std::fflush(stdout);
+    if (!barrier) return ReceiveFailure(barrier.error());
+    return 0;
+}
+
+int RunBlocks(Connection& connection, const Args& args, const std::vector<uint8_t>& file_block)
+{
+    std::optional<p2p::BlockBuilder> builder;
+    if (file_block.empty()) builder.emplace(args.size.value_or(DEFAULT_BLOCK_SIZE));
+    const auto start = Clock::now();
+    uint64_t bytes = 0;
+    for (uint64_t i = 0; i < *args.count; ++i) {
+        const std::span<const uint8_t> block = builder ? builder->Next() : file_block;
+        if (Result<void> r = connection.SendMessage("block", block); !r) {
+            return Fail(2, r.error().message());
+        }
+        bytes += block.size();
+    }
+    const auto sent_at = Clock::now();
+    return Report("blocks", "block", *args.count, bytes, start, sent_at, Barrier(connection, args));
+}
+
+int RunTransactions(Connection& connection, const Args& args)
+{
+    const auto start = Clock::now();
+    uint64_t bytes = 0;
+    for (uint64_t i = 0; i < *args.count; ++i) {
+        const std::vector<uint8_t> tx = p2p::MakeTransaction(i, /*segwit=*/i % 2 == 1);
+        if (Result<void> r = connection.SendMessage("tx", tx); !r)
+            return Fail(2, r.error().message());
+        bytes += tx.size();
+    }
+    const auto sent_at = Clock::now();
+    return Report("txs", "tx", *args.count, bytes, start, sent_at, Barrier(connection, args));
+}
+
+//! Reads and checks a raw block file; the error says what is wrong with it.
+Result<std::vector<uint8_t>> ReadBlockFile(const std::string& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    if (!in) return Error{ErrorCode::NotFound, "cannot read block file " + path};
+    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>{in}, {}};
+    if (in.bad()) return Error{ErrorCode::SystemError, "error reading block file " + path};
+    if (bytes.size() > p2p::MAX_PROTOCOL_MESSAGE_LENGTH) {
+        return Error{ErrorCode::InvalidArgument,
+                     path + " has " + std::to_string(bytes.size()) +
+                         " bytes, more than a message may carry (" +
+                         std::to_string(p2p::MAX_PROTOCOL_MESSAGE_LENGTH) + ")"};
+    }
+    if (Result<p2p::BlockInfo> block = p2p::ParseBlock(bytes); !block) {
+        return Error{ErrorCode::InvalidArgument,
+                     path + " is not a raw block: " + block.error().message()};
+    }
+    return bytes;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    Args args;
+    for (int i = 1; i < argc; ++i) {
+        std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(USAGE, stdout);
+            return 0;
+        }
+        if (flag.rfind("--", 0) != 0) {
+            if (!args.mode.empty()) return Usage("unexpected argument '" + flag + "'");
+            args.mode = flag;
+            continue;
+        }
+        std::string value;
+        if (const size_t eq = flag.find('='); eq != std::string::npos) {
+            value = flag.substr(eq + 1);
+            flag.resize(eq);
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return Usage("missing value after " + flag);
+        }
+        if (flag == "--connect") {
+            Result<p2p::Endpoint> endpoint = p2p::ParseEndpoint(value);
+            if (!endpoint) return Usage("--connect: " + endpoint.error().message());
+            args.connect = endpoint.value();
+        } else if (flag == "--count") {
+            Result<uint64_t> count = p2p::ParseUnsigned(value);
+            if (!count) return Usage("--count: " + count.error().message());
+            if (count.value() == 0) return Usage("--count must be at least 1");
+            args.count = count.value();
+        } else if (flag == "--size") {
+            Result<uint64_t> size = p2p::ParseUnsigned(value, p2p::MAX_PROTOCOL_MESSAGE_LENGTH);
+            if (!size) return Usage("--size: " + size.error().message());
+            if (size.value() < p2p::BlockBuilder::MinimumSize()) {
+                return Usage("--size: a block takes at least " +
+                             std::to_string(p2p::BlockBuilder::MinimumSize()) + " bytes");
+            }
+            args.size = size.value();
+        } else if (flag == "--file") {
+            args.file = value;
+        } else if (flag == "--rate" || flag == "--timeout") {
+            double number = 0;
+            try {
+                size_t used = 0;
+                number = std::stod(value, &used);
+                if (used != value.size()) throw std::invalid_argument{value};
+            } catch (const std::exception&) {
+                return Usage(flag + ": '" + value + "' is not a number");
+            }
+            if (!(number > 0)) return Usage(flag + " must be positive");
+            if (flag == "--rate") {
+                args.rate = number;
+            } else {
+                args.timeout = number;
+            }
+        } else {
+            return Usage("unknown option " + flag);
+        }
+    }
+    if (!args.connect) return Usage("--connect IP:PORT is required");
+    if (args.mode.empty()) return Usage("a mode is required: ping, blocks or txs");
+    if (args.mode != "ping" && args.mode != "blocks" && args.mode != "txs") {
+        return Usage("unknown mode '" + args.mode + "' (ping, blocks or txs)");
+    }
+    if (!args.count) return Usage(args.mode + " needs --count N");
+    if (args.rate && args.mode != "ping") return Usage("--rate is for ping only");
+    if ((args.size || !args.file.empty()) && args.mode != "blocks") {
+        return Usage("--size and --file are for blocks only");
+    }
+    if (args.size && !args.file.empty()) return Usage("give --size or --file, not both");
+
+    std::vector<uint8_t> file_block;
+    if (!args.file.empty()) {
+        Result<std::vector<uint8_t>> bytes = ReadBlockFile(args.file);
+        if (!bytes) return Usage(bytes.error().message());
+        file_block = std::move(bytes.value());
+    }
+
+    const auto deadline = Clock::now() + TimeoutOf(args);
+    Result<std::unique_ptr<Connection>> connection =
+        Connection::Connect(*args.connect, TimeoutOf(args));
+    if (!connection) return Fail(2, connection.error().message());
+    Result<p2p::VersionMessage> version = connection.value()->Handshake(deadline);
+    if (!version) return Fail(2, version.error().message());
+    std::printf("connected to %s: version %d, %s, height %d\n", args.connect->ToString().c_str(),
+                version.value().version, version.value().user_agent.c_str(),
+                version.value().start_height);
+    std::fflush(stdout);
+
+    if (args.mode == "ping") return RunPing(*connection.value(), args);
+    if (args.mode == "blocks") return RunBlocks(*connection.value(), args, file_block);
+    return RunTransactions(*connection.value(), args);
+}

@@ -1,0 +1,176 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! tracering-testnode: a regtest P2P endpoint that fires Bitcoin Core's tracepoints.
+//!
+//! It creates a tracering producer (segment and control socket) and accepts inbound P2P v1
+//! connections, answering them as bitcoind would: version handshake, pong for ping, and it
+//! takes blocks and transactions, firing net:*, validation:block_connected and mempool:added
+//! with the values bitcoind passes. Consumers (ringdump, tests) attach through the control
+//! socket. See --help.
+
+#include <tracering/producer.h>
+
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <pthread.h>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+
+#include "p2p/endpoint.h"
+#include "testnode/node.h"
+#include <sys/signalfd.h>
+
+namespace {
+
+using namespace tracering;
+
+constexpr const char* USAGE =
+    R"(usage: tracering-testnode --listen IP:PORT --control PATH [--name NAME] [--net-ring-mib N]
+
+A regtest Bitcoin P2P (v1) node for tracing tests and benchmarks. It accepts inbound
+peers, completes the version handshake, answers ping with pong, takes block and tx
+messages, disconnects peers that send garbage, and fires Bitcoin Core's tracepoints
+(net:*, validation:block_connected, mempool:added) into a tracering segment whose rings
+consumers enable through the control socket.
+
+  --listen IP:PORT    IPv4 address and port for P2P peers; port 0 picks a free one
+  --control PATH      unix socket on which consumers attach (removed at exit)
+  --name NAME         segment name: shared memory tracering.NAME (default: testnode)
+  --net-ring-mib N    size of the net ring in MiB, a power of two (default: 32)
+  --help              this text
+
+Once both sockets listen it prints "ready PORT" on stdout. SIGINT or SIGTERM closes every
+peer connection, removes the segment and the control socket, and exits.
+
+Where it differs from bitcoind: it has no chain, mempool or UTXO set, so every well-formed
+block is connected at the next height (1, 2, ...) with sigops 0 and duration_ns its parse
+time, and every well-formed tx is added with fee 0 and vsize ceil(weight / 4); malformed
+ones get the peer disconnected. A bad magic, checksum, type or length is reported with
+net:misbehaving_connection before the disconnection (bitcoind drops such peers or
+messages silently). After the handshake it sends nothing unasked (no ping, sendcmpct,
+feefilter or getheaders).
+
+Exit codes: 0 clean shutdown, 1 bad usage, 2 could not start (segment, socket or port
+unavailable) or the event loop failed.
+)";
+
+int Usage(const std::string& error)
+{
+    std::fprintf(stderr, "tracering-testnode: %s\n(see tracering-testnode --help)\n",
+                 error.c_str());
+    return 1;
+}
+
+struct Args {
+    p2p::Endpoint listen;
+    bool has_listen{false};
+    std::string control;
+    std::string name{"testnode"};
+    uint64_t net_ring_mib{DEFAULT_RING_CAPACITIES[static_cast<size_t>(Subsystem::Net)] >> 20};
+};
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    Args args;
+    for (int i = 1; i < argc; ++i) {
+        std::string flag = argv[i];
+        std::string value;
+        if (flag == "--help" || flag == "-h") {
+            std::fputs(USAGE, stdout);
+            return 0;
+        }
+        if (flag.rfind("--", 0) != 0) return Usage("unexpected argument '" + flag + "'");
+        if (const size_t eq = flag.find('='); eq != std::string::npos) {
+            value = flag.substr(eq + 1);
+            flag.resize(eq);
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            return Usage("missing value after " + flag);
+        }
+        if (flag == "--listen") {
+            const Result<p2p::Endpoint> endpoint = p2p::ParseEndpoint(value);
+            if (!endpoint) return Usage("--listen: " + endpoint.error().message());
+            args.listen = endpoint.value();
+            args.has_listen = true;
+        } else if (flag == "--control") {
+            if (value.empty()) return Usage("--control: empty path");
+            args.control = value;
+        } else if (flag == "--name") {
+            const Result<void> valid = ValidateSegmentName(value);
+            if (!valid) return Usage("--name: " + valid.error().message());
+            args.name = value;
+        } else if (flag == "--net-ring-mib") {
+            const Result<uint64_t> mib = p2p::ParseUnsigned(value, 4096);
+            if (!mib) return Usage("--net-ring-mib: " + mib.error().message());
+            if (mib.value() == 0 || (mib.value() & (mib.value() - 1)) != 0) {
+                return Usage("--net-ring-mib: " + value + " is not a power of two (1-4096)");
+            }
+            args.net_ring_mib = mib.value();
+        } else {
+            return Usage("unknown option " + flag);
+        }
+    }
+    if (!args.has_listen) return Usage("--listen IP:PORT is required");
+    if (args.control.empty()) return Usage("--control PATH is required");
+
+    // SIGINT and SIGTERM are blocked before any thread exists (the producer's control thread
+    // inherits the mask) and read from a signalfd by the event loop, which then shuts down
+    // in order. A peer that hangs up mid-write must not kill the node.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    const int stop_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (stop_fd < 0) {
+        std::fprintf(stderr, "tracering-testnode: signalfd: %s\n", std::strerror(errno));
+        return 2;
+    }
+
+    ProducerOptions options;
+    options.name = args.name;
+    options.control_socket = args.control;
+    options.install_global = true;
+    options.capacities[static_cast<size_t>(Subsystem::Net)] = args.net_ring_mib << 20;
+    // Declared before the node: tracepoints fire until the node is gone.
+    Result<std::unique_ptr<Producer>> producer = Producer::Create(options);
+    if (!producer) {
+        std::fprintf(stderr, "tracering-testnode: %s\n", producer.error().message().c_str());
+        return 2;
+    }
+    testnode::NodeOptions node_options;
+    node_options.listen_ip = args.listen.ip;
+    node_options.port = args.listen.port;
+    Result<std::unique_ptr<testnode::Node>> node = testnode::Node::Listen(node_options);
+    if (!node) {
+        std::fprintf(stderr, "tracering-testnode: %s\n", node.error().message().c_str());
+        return 2;
+    }
+    std::printf("ready %u\n", unsigned{node.value()->port()});
+    std::fflush(stdout);
+
+    const Result<void> run = node.value()->Run(stop_fd);
+    const testnode::NodeStats stats = node.value()->stats();
+    node.value().reset();
+    producer.value().reset();
+    ::close(stop_fd);
+    std::fprintf(stderr,
+                 "tracering-testnode: stopped; %" PRIu64 " connections, %" PRIu64
+                 " messages in (%" PRIu64 " bytes), %" PRIu64 " out, %" PRIu64 " blocks, %" PRIu64
+                 " transactions, %" PRIu64 " misbehaving peers\n",
+                 stats.connections, stats.messages_in, stats.bytes_in, stats.messages_out,
+                 stats.blocks, stats.transactions, stats.misbehaving);
+    if (!run) {
+        std::fprintf(stderr, "tracering-testnode: %s\n", run.error().message().c_str());
+        return 2;
+    }
+    return 0;
+}
