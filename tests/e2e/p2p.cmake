@@ -20,10 +20,8 @@ gtest_discover_tests(tracering_p2p_unit_tests
 
 add_executable(tracering_p2p_e2e_tests ${CMAKE_CURRENT_LIST_DIR}/p2p_test.cpp)
 target_include_directories(tracering_p2p_e2e_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
-# tracering_consumer before tracering_producer: the consumer library uses the segment-name
-# helpers defined in the producer library, and this test uses nothing else of the producer.
 target_link_libraries(tracering_p2p_e2e_tests PRIVATE
-  tracering_p2p tracering_consumer tracering_producer tracering_test_samples GTest::gtest_main)
+  tracering_p2p tracering_consumer tracering_test_samples GTest::gtest_main)
 target_compile_definitions(tracering_p2p_e2e_tests PRIVATE
   TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>"
   TRACERING_LOADGEN="$<TARGET_FILE:tracering-loadgen>"

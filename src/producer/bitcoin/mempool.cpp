@@ -26,7 +26,7 @@ mp::RemovalReason ParseReason(const char* s) noexcept
     case 'e':
         return is("expiry", mp::RemovalReason::Expiry);
     case 's':
-        return is("sizelimit", mp::RemovalReason::SizeLimit);
+        return is("sizelimit", mp::RemovalReason::Sizelimit);
     case 'r': {
         const mp::RemovalReason r = is("reorg", mp::RemovalReason::Reorg);
         return r != mp::RemovalReason::Unknown ? r : is("replaced", mp::RemovalReason::Replaced);

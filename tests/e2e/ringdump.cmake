@@ -1,0 +1,25 @@
+# End-to-end tests of ringdump: the real binary against a real producer process
+# (ringdump_test_producer fires known events on command), plus tests of ringdump's library.
+# Included from tests/CMakeLists.txt when the tools are built.
+
+add_executable(ringdump_test_producer
+  ${CMAKE_CURRENT_LIST_DIR}/ringdump/producer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ringdump/known_events.cpp)
+target_link_libraries(ringdump_test_producer PRIVATE tracering_producer tracering_flags)
+
+add_executable(ringdump_tests
+  ${CMAKE_CURRENT_LIST_DIR}/ringdump_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ringdump_library_test.cpp)
+target_include_directories(ringdump_tests PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR}
+  ${CMAKE_CURRENT_LIST_DIR}/ringdump)
+target_link_libraries(ringdump_tests PRIVATE
+  tracering_ringdump tracering_test_samples GTest::gtest_main)
+target_compile_definitions(ringdump_tests PRIVATE
+  RINGDUMP_BINARY="$<TARGET_FILE:ringdump>"
+  RINGDUMP_TEST_PRODUCER="$<TARGET_FILE:ringdump_test_producer>")
+add_dependencies(ringdump_tests ringdump ringdump_test_producer)
+
+gtest_discover_tests(ringdump_tests
+  PROPERTIES LABELS e2e TIMEOUT 60
+  DISCOVERY_TIMEOUT 60)

@@ -1,0 +1,357 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! ringdump's library in process: JSON and enum spelling, the schema checks, the capture
+//! file's damage detection and the message capture's refusals.
+
+#include <tracering/events.h>
+#include <tracering/schemas.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "capture_file.h"
+#include "event_format.h"
+#include "event_schema.h"
+#include "json.h"
+#include "message_capture.h"
+
+namespace tracering::ringdump {
+namespace {
+
+namespace fs = std::filesystem;
+using test::ringdump::Json;
+using test::ringdump::JsonParser;
+
+fs::path TempPath(const std::string& what)
+{
+    static std::atomic<int> counter{0};
+    return fs::temp_directory_path() /
+           ("rdl-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+}
+
+std::string Slurp(const fs::path& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+std::string Quote(std::string_view text)
+{
+    std::string out;
+    AppendJsonString(out, text);
+    return out;
+}
+
+TEST(RingdumpJsonTest, StringsAreEscapedIntoValidJson)
+{
+    EXPECT_EQ(Quote("plain"), "\"plain\"");
+    EXPECT_EQ(Quote("a\"b\\c/d"), R"("a\"b\\c/d")");
+    EXPECT_EQ(Quote("\n\r\t\b\f"), R"("\n\r\t\b\f")");
+    EXPECT_EQ(Quote(std::string_view{"\x01\x1f\x7f\0", 4}), R"("\u0001\u001f\u007f\u0000")");
+    // Valid UTF-8 stays as it is, up to 4-byte sequences.
+    EXPECT_EQ(Quote("caf\xc3\xa9 \xe2\x82\xbf \xf0\x9f\x98\x80"),
+              "\"caf\xc3\xa9 \xe2\x82\xbf \xf0\x9f\x98\x80\"");
+    // Invalid bytes become U+FFFD, one each: lone continuation, overlong, surrogate, cut.
+    EXPECT_EQ(Quote("\xff"), R"("\ufffd")");
+    EXPECT_EQ(Quote("\xc0\x80"), R"("\ufffd\ufffd")");
+    EXPECT_EQ(Quote("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");
+    EXPECT_EQ(Quote("x\xe2\x82"), R"("x\ufffd\ufffd")");
+    EXPECT_EQ(Quote("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")");
+    // Whatever the bytes, the result parses as JSON.
+    std::string all;
+    for (int b = 0; b < 256; ++b) {
+        all += char(b);
+    }
+    EXPECT_TRUE(JsonParser::Parse(Quote(all)));
+}
+
+TEST(RingdumpJsonTest, EnumValuesAreSpelledLikeBitcoinCore)
+{
+    EXPECT_EQ(EnumDisplayName("Inbound"), "inbound");
+    EXPECT_EQ(EnumDisplayName("OutboundFullRelay"), "outbound-full-relay");
+    EXPECT_EQ(EnumDisplayName("BlockRelayOnly"), "block-relay-only");
+    EXPECT_EQ(EnumDisplayName("AddrFetch"), "addr-fetch");
+    EXPECT_EQ(EnumDisplayName("IPv4"), "ipv4");
+    EXPECT_EQ(EnumDisplayName("I2P"), "i2p");
+    EXPECT_EQ(EnumDisplayName("CJDNS"), "cjdns");
+    EXPECT_EQ(EnumDisplayName("ForceSync"), "force-sync");
+}
+
+TEST(RingdumpSchemaTest, TheBuiltinSchemaDescribesEveryEvent)
+{
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema) << schema.error().message();
+    for (const EventInfo& e : EVENTS) {
+        const EventDesc* desc = schema->Find(static_cast<uint16_t>(e.type));
+        ASSERT_NE(desc, nullptr) << e.name;
+        EXPECT_EQ(desc->ring, e.context);
+        EXPECT_EQ(desc->name, e.name);
+        EXPECT_GE(schema->TableIndexOf(static_cast<uint16_t>(e.type)), 0) << desc->table;
+    }
+    EXPECT_EQ(schema->Find(0), nullptr);
+    const int32_t index = schema->TableIndexOf(uint16_t(EventType::NetInboundMessage));
+    std::vector<std::string> names;
+    for (const auto* f : schema->FieldsInOrder(uint32_t(index))) {
+        names.push_back(f->name()->str());
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{"peer_id", "addr", "conn_type", "msg_type", "size",
+                                               "payload", "conn_type_name"}));
+}
+
+//! A one-table schema whose single field has `type`, inside a struct when `is_struct`.
+std::vector<uint8_t> SchemaWithField(reflection::BaseType base, int32_t index, bool is_struct,
+                                     uint16_t offset = 0, int32_t bytesize = 8)
+{
+    flatbuffers::FlatBufferBuilder fbb;
+    auto type = reflection::CreateType(fbb, base, reflection::None, index);
+    auto field = reflection::CreateField(fbb, fbb.CreateString("f"), type, 0, offset);
+    auto fields = fbb.CreateVector(std::vector{field});
+    auto object = reflection::CreateObject(fbb, fbb.CreateString("tracering.t.T"), fields,
+                                           is_struct, 8, bytesize);
+    auto objects = fbb.CreateVector(std::vector{object});
+    auto enums = fbb.CreateVector(std::vector<flatbuffers::Offset<reflection::Enum>>{});
+    reflection::FinishSchemaBuffer(fbb, reflection::CreateSchema(fbb, objects, enums));
+    return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+TEST(RingdumpSchemaTest, DamagedOrHostileSchemasAreRefused)
+{
+    auto builtin = EventSchema::Builtin();
+    ASSERT_TRUE(builtin);
+    const std::vector<uint8_t> bytes{builtin->bytes().begin(), builtin->bytes().end()};
+    ASSERT_TRUE(EventSchema::Load_untrusted(bytes, builtin->events()));
+
+    const auto refused = [](std::vector<uint8_t> schema, std::vector<EventDesc> events,
+                            const std::string& why) {
+        auto loaded = EventSchema::Load_untrusted(std::move(schema), std::move(events));
+        if (loaded) return std::string{"accepted"};
+        EXPECT_EQ(loaded.error().code(), ErrorCode::Corrupt);
+        return loaded.error().message().find(why) != std::string::npos ? std::string{}
+                                                                       : loaded.error().message();
+    };
+    EXPECT_EQ(refused({1, 2, 3, 4, 5, 6, 7, 8}, {}, "not a valid binary FlatBuffers schema"), "");
+    EXPECT_EQ(refused({bytes.begin(), bytes.begin() + long(bytes.size() / 2)}, {},
+                      "not a valid binary FlatBuffers schema"),
+              "");
+    EXPECT_EQ(refused(bytes, {{.type = 1, .ring = "net", .name = "x", .table = "tracering.No"}},
+                      "has no table tracering.No"),
+              "");
+    EXPECT_EQ(
+        refused(bytes,
+                {{.type = 1, .ring = "net", .name = "a", .table = "tracering.net.InboundMessage"},
+                 {.type = 1, .ring = "net", .name = "b", .table = "tracering.net.OutboundMessage"}},
+                "listed twice"),
+        "");
+    // Index and layout checks FlatBuffers' own reflection code does not make.
+    EXPECT_EQ(refused(SchemaWithField(reflection::Obj, 7, false), {}, "bad object index"), "");
+    EXPECT_EQ(refused(SchemaWithField(reflection::Int, 3, false), {}, "bad enum index"), "");
+    EXPECT_EQ(refused(SchemaWithField(reflection::Long, -1, true, 4), {}, "outside its struct"),
+              "");
+    EXPECT_EQ(refused(SchemaWithField(reflection::String, -1, true), {}, "inside a struct"), "");
+    EXPECT_EQ(refused(SchemaWithField(reflection::Union, 0, false), {}, "unsupported type"), "");
+    EXPECT_EQ(refused(SchemaWithField(reflection::Int, -1, true, 0, 1 << 20), {}, "has size"), "");
+}
+
+TEST(RingdumpFormatTest, RecordsOfUnknownTypesShowTheirRawBytes)
+{
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    const uint8_t payload[] = {1, 2, 0xab};
+    const Record record{.type = 0x8001, .seq = 5, .timestamp_ns = 9, .payload = payload};
+    auto table = format.Decode(record);
+    ASSERT_TRUE(table);
+    EXPECT_EQ(*table, nullptr);
+    std::string out;
+    format.AppendEvent(out, "net", record, *table);
+    EXPECT_EQ(out, "{\"ring\":\"net\",\"event\":\"type_32769\",\"seq\":5,\"ts_ns\":9,"
+                   "\"type\":32769,\"payload\":\"0102ab\"}\n");
+}
+
+TEST(RingdumpFormatTest, APayloadThatIsNotItsTableIsCorrupt)
+{
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    alignas(8) const uint8_t garbage[16] = {0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4};
+    for (size_t size : {size_t{0}, size_t{3}, sizeof(garbage)}) {
+        const Record record{
+            .type = uint16_t(EventType::NetInboundMessage), .seq = 3, .payload = {garbage, size}};
+        auto table = format.Decode(record);
+        ASSERT_FALSE(table) << size;
+        EXPECT_EQ(table.error().code(), ErrorCode::Corrupt);
+        EXPECT_NE(table.error().message().find("net:inbound_message seq 3"), std::string::npos)
+            << table.error().message();
+        EXPECT_NE(table.error().message().find("not a valid tracering.net.InboundMessage"),
+                  std::string::npos);
+    }
+}
+
+//! Writes a small capture and returns its bytes.
+std::string SmallCapture(const fs::path& path, const EventSchema& schema)
+{
+    CaptureHeader header;
+    header.abi_version = 1;
+    header.schema_hash = 0x1122334455667788;
+    header.clock_offset_ns = -42;
+    header.producer_pid = 77;
+    header.start_unix_ns = 1'700'000'000'000'000'000;
+    header.segment_name = "seg";
+    header.rings = {"net", "mempool"};
+    header.events = schema.events();
+    header.schema.assign(schema.bytes().begin(), schema.bytes().end());
+    auto writer = CaptureWriter::Create(path, header);
+    EXPECT_TRUE(writer) << writer.error().message();
+    const uint8_t a[] = {1, 2, 3}, b[] = {4};
+    EXPECT_TRUE((*writer)->Write(
+        1,
+        {.type = 64, .flags = 2, .seq = 10, .timestamp_ns = 11, .lost_before = 3, .payload = a}));
+    EXPECT_TRUE((*writer)->Write(0, {.type = 1, .seq = 0, .timestamp_ns = 12, .payload = b}));
+    EXPECT_TRUE((*writer)->Write(0, {.type = 2, .seq = 1, .timestamp_ns = 13}));
+    EXPECT_TRUE((*writer)->Finish({.end_unix_ns = 5, .rings = {{2, 0}, {1, 3}}}));
+    return Slurp(path);
+}
+
+//! Reads a capture to its end: "" if it is whole, else the error's message.
+std::string ReadWhole(const fs::path& path)
+{
+    auto reader = CaptureReader::Open(path);
+    if (!reader) return reader.error().message();
+    uint8_t ring = 0;
+    Record record;
+    for (;;) {
+        auto next = (*reader)->Next(ring, record);
+        if (!next) return next.error().message();
+        if (!next.value()) return "";
+    }
+}
+
+TEST(RingdumpCaptureFileTest, WhatIsWrittenReadsBack)
+{
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const fs::path path = TempPath("capture");
+    SmallCapture(path, *schema);
+    auto reader = CaptureReader::Open(path);
+    ASSERT_TRUE(reader) << reader.error().message();
+    const CaptureHeader& h = (*reader)->header();
+    EXPECT_EQ(h.abi_version, 1u);
+    EXPECT_EQ(h.schema_hash, 0x1122334455667788u);
+    EXPECT_EQ(h.clock_offset_ns, -42);
+    EXPECT_EQ(h.producer_pid, 77u);
+    EXPECT_EQ(h.segment_name, "seg");
+    EXPECT_EQ(h.rings, (std::vector<std::string>{"net", "mempool"}));
+    EXPECT_EQ(h.events.size(), EVENTS.size());
+    EXPECT_EQ(h.schema.size(), schema->bytes().size());
+    uint8_t ring = 0;
+    Record r;
+    ASSERT_TRUE((*reader)->Next(ring, r).value());
+    EXPECT_EQ(ring, 1);
+    EXPECT_EQ(r.type, 64);
+    EXPECT_EQ(r.flags, 2);
+    EXPECT_EQ(r.seq, 10u);
+    EXPECT_EQ(r.timestamp_ns, 11u);
+    EXPECT_EQ(r.lost_before, 3u);
+    EXPECT_EQ(std::vector<uint8_t>(r.payload.begin(), r.payload.end()),
+              (std::vector<uint8_t>{1, 2, 3}));
+    ASSERT_TRUE((*reader)->Next(ring, r).value());
+    ASSERT_TRUE((*reader)->Next(ring, r).value());
+    EXPECT_EQ(r.payload.size(), 0u);
+    auto end = (*reader)->Next(ring, r);
+    ASSERT_TRUE(end);
+    EXPECT_FALSE(end.value());
+    EXPECT_EQ((*reader)->end().rings.size(), 2u);
+    EXPECT_EQ((*reader)->end().rings[1].lost, 3u);
+    fs::remove(path);
+}
+
+TEST(RingdumpCaptureFileTest, EveryDamagedByteAndEveryCutIsDetected)
+{
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const fs::path path = TempPath("whole");
+    const std::string good = SmallCapture(path, *schema);
+    ASSERT_EQ(ReadWhole(path), "");
+    const fs::path damaged = TempPath("damaged");
+    const auto write = [&](const std::string& bytes) {
+        std::ofstream out{damaged, std::ios::binary | std::ios::trunc};
+        out << bytes;
+    };
+    // Every byte of the preamble and the frames; one in 61 of the header, which is mostly the
+    // schema under a single checksum (all of it would only make the test slow).
+    const size_t header_end = 20 + (uint8_t(good[12]) | uint8_t(good[13]) << 8 |
+                                    uint8_t(good[14]) << 16 | size_t(uint8_t(good[15])) << 24);
+    ASSERT_LT(header_end, good.size());
+    std::vector<size_t> positions;
+    for (size_t i = 0; i < good.size(); ++i) {
+        if (i < 20 || i >= header_end || i % 61 == 0) positions.push_back(i);
+    }
+    for (size_t i : positions) {
+        std::string bytes = good;
+        bytes[i] ^= char(1 << (i % 8));
+        write(bytes);
+        ASSERT_NE(ReadWhole(damaged), "") << "a flipped bit at byte " << i << " went unnoticed";
+    }
+    for (size_t size : positions) {
+        write(good.substr(0, size));
+        ASSERT_NE(ReadWhole(damaged), "") << "a file cut to " << size << " bytes read as whole";
+    }
+    fs::remove(path);
+    fs::remove(damaged);
+}
+
+TEST(RingdumpMessageCaptureTest, OnlyWholeWritableMessagesAreWritten)
+{
+    const fs::path dir = TempPath("messages");
+    flatbuffers::FlatBufferBuilder fbb;
+    const std::vector<uint8_t> payload{9, 8, 7};
+    const auto message = [&](const char* type, uint64_t size, uint16_t flags) {
+        fbb.Clear();
+        fbb.Finish(net::CreateInboundMessageDirect(
+            fbb, 1, "[::1]:8333", net::ConnectionType::Inbound, type, size, &payload));
+        return Record{.type = uint16_t(EventType::NetInboundMessage),
+                      .flags = flags,
+                      .timestamp_ns = 5'000,
+                      .payload = {fbb.GetBufferPointer(), fbb.GetSize()}};
+    };
+    {
+        MessageCapture capture{dir, 1'000'000};
+        ASSERT_TRUE(capture.Add(message("block", 1000, RECORD_FLAG_TRUNCATED)));
+        ASSERT_TRUE(capture.Add(message("block", 1000, 0))); // size says more than payload
+        ASSERT_TRUE(capture.Add(message("thirteenchars", 3, 0)));
+        EXPECT_FALSE(fs::exists(dir));
+        ASSERT_TRUE(capture.Add(message("tx", 3, 0)));
+        const uint8_t added[] = {0};
+        ASSERT_TRUE(capture.Add({.type = uint16_t(EventType::MempoolAdded), .payload = added}));
+        ASSERT_TRUE(capture.Close());
+        EXPECT_EQ(capture.counts().truncated, 2u);
+        EXPECT_EQ(capture.counts().unwritable, 1u);
+        EXPECT_EQ(capture.counts().received, 1u);
+        EXPECT_EQ(capture.peers(), 1u);
+    }
+    // (5000 ns + 1 ms offset) / 1000 = 1005 us.
+    const std::string expected{"\xed\x03\0\0\0\0\0\0tx\0\0\0\0\0\0\0\0\0\0\x03\0\0\0\x09\x08\x07",
+                               27};
+    EXPECT_EQ(Slurp(dir / "[__1]_8333" / "msgs_recv.dat"), expected);
+    fs::remove_all(dir);
+}
+
+TEST(RingdumpMessageCaptureTest, PeerFoldersStayInsideTheOutputDirectory)
+{
+    EXPECT_EQ(MessageCapture::PeerDirectory("127.0.0.1:8333"), "127.0.0.1_8333");
+    EXPECT_EQ(MessageCapture::PeerDirectory("[::1]:18444"), "[__1]_18444");
+    EXPECT_EQ(MessageCapture::PeerDirectory("../../etc:1"), ".._.._etc_1");
+    EXPECT_EQ(MessageCapture::PeerDirectory(".."), "_..");
+    EXPECT_EQ(MessageCapture::PeerDirectory(""), "_");
+}
+
+} // namespace
+} // namespace tracering::ringdump

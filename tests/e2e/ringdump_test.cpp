@@ -1,0 +1,1013 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! ringdump end to end: the real binary against ringdump_test_producer, a real producer
+//! process that fires known events when told to. Every expectation is written out here from
+//! the known values, not computed with ringdump's own code.
+
+#include <tracering/consumer.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include "json.h"
+#include "known_events.h"
+#include "subprocess.h"
+
+namespace tracering::test::ringdump {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::vector<std::string> ALL_RINGS{"net", "mempool", "utxocache", "validation",
+                                         "coin_selection"};
+
+std::string Unique(const std::string& what)
+{
+    static std::atomic<int> counter{0};
+    return "rdt-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+std::string Hex(const Bytes& bytes)
+{
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (uint8_t b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+//! The usual display of a hash: its bytes last to first.
+std::string DisplayHex(const Hash& hash) { return Hex(Bytes(hash.rbegin(), hash.rend())); }
+
+bool Contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
+std::string ReadFile(const fs::path& path)
+{
+    std::ifstream in{path, std::ios::binary};
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& bytes)
+{
+    std::ofstream out{path, std::ios::binary | std::ios::trunc};
+    out << bytes;
+}
+
+//! A scratch directory removed at the end of the test.
+class TempDir
+{
+public:
+    TempDir() : m_path{fs::temp_directory_path() / Unique("dir")}
+    {
+        fs::create_directories(m_path);
+    }
+    ~TempDir() { fs::remove_all(m_path); }
+    const fs::path& path() const { return m_path; }
+
+private:
+    fs::path m_path;
+};
+
+//! ringdump_test_producer, driven one command line at a time.
+class TestProducer
+{
+public:
+    explicit TestProducer(uint64_t capacity = 0)
+        : m_name{Unique("p")}, m_control{"/tmp/" + m_name + ".sock"}
+    {
+        std::vector<std::string> argv{RINGDUMP_TEST_PRODUCER, "--control", m_control, "--name",
+                                      m_name};
+        if (capacity) {
+            argv.push_back("--capacity");
+            argv.push_back(std::to_string(capacity));
+        }
+        m_process = std::make_unique<Subprocess>(argv);
+        m_ready = m_process->ReadLine() == "ready";
+    }
+    ~TestProducer()
+    {
+        m_process->CloseStdin();
+        if (m_process->Wait(5000) != 0) m_process->Kill(SIGKILL);
+    }
+
+    bool ready() const { return m_ready; }
+    const std::string& control() const { return m_control; }
+    const std::string& name() const { return m_name; }
+    std::string Command(const std::string& line)
+    {
+        m_process->WriteLine(line);
+        return m_process->ReadLine(15000);
+    }
+    std::string WaitOn(const std::vector<std::string>& rings)
+    {
+        std::string line = "wait-on";
+        for (const std::string& r : rings) {
+            line += " " + r;
+        }
+        return Command(line);
+    }
+
+private:
+    std::string m_name;
+    std::string m_control;
+    std::unique_ptr<Subprocess> m_process;
+    bool m_ready{false};
+};
+
+//! A running ringdump: stdout through a pipe, stderr to a file.
+class Ringdump
+{
+public:
+    //! With `stdout_to_file`, the output goes to a file read by Stdout() after the end (it
+    //! may hold empty lines, which ReadLine() cannot tell from the end of the output).
+    explicit Ringdump(const std::vector<std::string>& args, bool stdout_to_file = false)
+        : m_stderr{fs::temp_directory_path() / (Unique("err") + ".txt")},
+          m_stdout{stdout_to_file ? fs::temp_directory_path() / (Unique("out") + ".txt") : ""}
+    {
+        // The shell only redirects, then becomes ringdump (exec keeps the pid).
+        std::vector<std::string> argv{
+            "/bin/sh",
+            "-c",
+            "e=$1; o=$2; shift 2; if [ -n \"$o\" ]; then exec \"$0\" \"$@\" 2>\"$e\" >\"$o\"; "
+            "else exec \"$0\" \"$@\" 2>\"$e\"; fi",
+            RINGDUMP_BINARY,
+            m_stderr.string(),
+            m_stdout.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        m_process = std::make_unique<Subprocess>(argv);
+    }
+    ~Ringdump()
+    {
+        m_process.reset();
+        fs::remove(m_stderr);
+        if (!m_stdout.empty()) fs::remove(m_stdout);
+    }
+    std::vector<std::string> Stdout() const
+    {
+        std::vector<std::string> lines;
+        std::istringstream in{ReadFile(m_stdout)};
+        for (std::string line; std::getline(in, line);) {
+            lines.push_back(line);
+        }
+        return lines;
+    }
+
+    pid_t pid() const { return m_process->pid(); }
+    std::string ReadLine(int timeout_ms = 15000) { return m_process->ReadLine(timeout_ms); }
+    //! Every line up to the end of the output.
+    std::vector<std::string> ReadAll(int timeout_ms = 20000)
+    {
+        std::vector<std::string> lines;
+        for (std::string line; !(line = m_process->ReadLine(timeout_ms)).empty();) {
+            lines.push_back(line);
+        }
+        return lines;
+    }
+    void Kill(int sig) { m_process->Kill(sig); }
+    int Wait(int timeout_ms = 20000) { return m_process->Wait(timeout_ms); }
+    std::string Stderr() const { return ReadFile(m_stderr); }
+
+private:
+    fs::path m_stderr;
+    fs::path m_stdout;
+    std::unique_ptr<Subprocess> m_process;
+};
+
+struct Outcome {
+    int code;
+    std::vector<std::string> lines;
+    std::string err;
+};
+
+Outcome RunRingdump(const std::vector<std::string>& args)
+{
+    Ringdump ringdump{args, /*stdout_to_file=*/true};
+    Outcome out;
+    out.code = ringdump.Wait();
+    out.lines = ringdump.Stdout();
+    out.err = ringdump.Stderr();
+    return out;
+}
+
+//! The line with its ts_ns (which the test cannot know) set to 0.
+std::string WithoutTimestamp(const std::string& line)
+{
+    static const std::regex TS{"\"ts_ns\":[0-9]+"};
+    return std::regex_replace(line, TS, "\"ts_ns\":0");
+}
+
+//! What watch --json must print for each of the 20 known events, by "ring:event", with
+//! ts_ns 0.
+std::map<std::string, std::string> ExpectedEventLines()
+{
+    const std::string A = DisplayHex(TXID_A), B = DisplayHex(TXID_B), C = DisplayHex(TXID_C);
+    std::map<std::string, std::string> e;
+    e["net:inbound_message"] =
+        R"({"ring":"net","event":"inbound_message","seq":0,"ts_ns":0,"peer_id":7,)"
+        R"("addr":"127.0.0.1:18444","conn_type":"inbound","msg_type":"ping","size":8,)"
+        R"("payload":"01020304050607ff","conn_type_name":null})";
+    e["net:outbound_message"] =
+        R"({"ring":"net","event":"outbound_message","seq":1,"ts_ns":0,"peer_id":-3,)"
+        R"("addr":"[2001:db8::1]:8333","conn_type":"outbound-full-relay",)"
+        R"("msg_type":"getcfcheckpt","size":300,"payload":")" +
+        Hex(CF_PAYLOAD) + R"(","conn_type_name":null})";
+    e["net:inbound_connection"] =
+        R"({"ring":"net","event":"inbound_connection","seq":2,"ts_ns":0,"peer_id":11,)"
+        R"("addr":"10.0.0.2:50000","conn_type":"inbound","network":"ipv4",)"
+        R"("existing_connections":3,"conn_type_name":null})";
+    e["net:outbound_connection"] =
+        R"({"ring":"net","event":"outbound_connection","seq":3,"ts_ns":0,"peer_id":12,)"
+        R"("addr":")" +
+        ONION_ADDR +
+        R"(","conn_type":"block-relay-only","network":"onion","existing_connections":8,)"
+        R"("conn_type_name":null})";
+    e["net:evicted_inbound_connection"] =
+        R"({"ring":"net","event":"evicted_inbound_connection","seq":4,"ts_ns":0,)"
+        R"("peer_id":13,"addr":"1.2.3.4:5","conn_type":"inbound","network":"ipv6",)"
+        R"("time_established":-1,"conn_type_name":null})";
+    e["net:misbehaving_connection"] =
+        R"({"ring":"net","event":"misbehaving_connection","seq":5,"ts_ns":0,"peer_id":14,)"
+        "\"message\":\"bad \\\"headers\\\"\\\\ \\n\\t\\u0001 caf\xc3\xa9 \xe2\x9c\x93 \\ufffd!\"}";
+    e["net:closed_connection"] =
+        R"({"ring":"net","event":"closed_connection","seq":6,"ts_ns":0,)"
+        R"("peer_id":9223372036854775807,"addr":"127.0.0.1:1234","conn_type":"unknown",)"
+        R"("network":9,"time_established":-9223372036854775808,)"
+        R"("conn_type_name":"weird-type"})";
+    e["validation:block_connected"] =
+        R"({"ring":"validation","event":"block_connected","seq":0,"ts_ns":0,"block_hash":")" +
+        DisplayHex(BLOCK_HASH) +
+        R"(","height":413567,"transactions":1557,"inputs":4887,"sigops":12345678901,)"
+        R"("duration_ns":-987654321})";
+    e["utxocache:flush"] =
+        R"({"ring":"utxocache","event":"flush","seq":0,"ts_ns":0,"duration_us":-7,)"
+        R"("mode":"force-sync","coins_count":18446744073709551615,)"
+        R"("coins_mem_usage":9876543210,"for_prune":true})";
+    e["utxocache:add"] = R"({"ring":"utxocache","event":"add","seq":1,"ts_ns":0,"txid":")" + A +
+                         R"(","index":4294967295,"height":800000,)"
+                         R"("value":9223372036854775807,"is_coinbase":true})";
+    e["utxocache:spent"] = R"({"ring":"utxocache","event":"spent","seq":2,"ts_ns":0,"txid":")" + B +
+                           R"(","index":0,"height":1,"value":-9223372036854775808,)"
+                           R"("is_coinbase":false})";
+    e["utxocache:uncache"] = R"({"ring":"utxocache","event":"uncache","seq":3,"ts_ns":0,"txid":")" +
+                             C + R"(","index":5,"height":2,"value":50,"is_coinbase":true})";
+    e["coin_selection:selected_coins"] =
+        R"({"ring":"coin_selection","event":"selected_coins","seq":0,"ts_ns":0,)"
+        R"("wallet_name":"","algo":"bnb","target":100000,"waste":-250,)"
+        R"("selected_value":100500})";
+    e["coin_selection:normal_create_tx_internal"] =
+        R"({"ring":"coin_selection","event":"normal_create_tx_internal","seq":1,"ts_ns":0,)"
+        R"("wallet_name":"w1","success":true,"fee":1410,"change_pos":-1})";
+    e["coin_selection:attempting_aps_create_tx"] =
+        R"({"ring":"coin_selection","event":"attempting_aps_create_tx","seq":2,"ts_ns":0,)"
+        "\"wallet_name\":\"wallet \xe2\x82\xbf\"}";
+    e["coin_selection:aps_create_tx_internal"] =
+        R"({"ring":"coin_selection","event":"aps_create_tx_internal","seq":3,"ts_ns":0,)"
+        R"("wallet_name":"w1","use_aps":false,"success":true,"fee":1500,"change_pos":1})";
+    e["mempool:added"] = R"({"ring":"mempool","event":"added","seq":0,"ts_ns":0,"txid":")" + A +
+                         R"(","vsize":141,"fee":1410})";
+    e["mempool:removed"] = R"({"ring":"mempool","event":"removed","seq":1,"ts_ns":0,"txid":")" + A +
+                           R"(","reason":"sizelimit","vsize":141,"fee":1410,)"
+                           R"("entry_time":1700000000,"reason_name":null})";
+    e["mempool:replaced"] =
+        R"({"ring":"mempool","event":"replaced","seq":2,"ts_ns":0,"replaced_txid":")" + B +
+        R"(","replaced_vsize":200,"replaced_fee":2000,"replaced_entry_time":1700000001,)"
+        R"("replacement_txid":")" +
+        C +
+        R"(","replacement_vsize":300,"replacement_fee":-4000,)"
+        R"("replaced_by_transaction":false})";
+    e["mempool:rejected"] = R"({"ring":"mempool","event":"rejected","seq":3,"ts_ns":0,"txid":")" +
+                            C + R"(","reason":"min relay fee not met"})";
+    return e;
+}
+
+std::string KeyOf(const Json& line)
+{
+    const Json* ring = line.Get("ring");
+    const Json* event = line.Get("event");
+    return ring && event ? ring->text + ":" + event->text : "";
+}
+
+//! Checks 20 watch/read --json lines against the known events; "" if they all match.
+std::string CheckAllEvents(const std::vector<std::string>& lines)
+{
+    std::ostringstream problems;
+    auto expected = ExpectedEventLines();
+    std::map<std::string, uint64_t> next_seq;
+    for (const std::string& line : lines) {
+        const auto json = JsonParser::Parse(line);
+        if (!json || json->kind != Json::Kind::Object) {
+            problems << "not a JSON object: " << line << "\n";
+            continue;
+        }
+        const std::vector<std::string> keys = json->Keys();
+        if (keys.size() < 4 || keys[0] != "ring" || keys[1] != "event" || keys[2] != "seq" ||
+            keys[3] != "ts_ns" || json->Get("ts_ns")->kind != Json::Kind::Number ||
+            json->Get("ts_ns")->text == "0") {
+            problems << "bad leading keys: " << line << "\n";
+            continue;
+        }
+        // Within a ring, events come in seq order.
+        const std::string ring = json->Get("ring")->text;
+        if (json->Get("seq")->text != std::to_string(next_seq[ring]++)) {
+            problems << "out of order in ring " << ring << ": " << line << "\n";
+        }
+        const std::string key = KeyOf(*json);
+        const auto it = expected.find(key);
+        if (it == expected.end()) {
+            problems << "unexpected or repeated event: " << line << "\n";
+            continue;
+        }
+        if (WithoutTimestamp(line) != it->second) {
+            problems << key << ":\n  got  " << WithoutTimestamp(line) << "\n  want " << it->second
+                     << "\n";
+        }
+        expected.erase(it);
+    }
+    for (const auto& [key, line] : expected) {
+        problems << "missing " << key << "\n";
+    }
+    return problems.str();
+}
+
+//! The state letter of a process ('T' when stopped), from /proc.
+char ProcessState(pid_t pid)
+{
+    const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+    const size_t paren = stat.rfind(')');
+    return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+// --- list -----------------------------------------------------------------------------------
+
+TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    const Outcome text = RunRingdump({"list", "--control", producer.control()});
+    ASSERT_EQ(text.code, 0) << text.err;
+    std::string all;
+    for (const std::string& line : text.lines) {
+        all += line + "\n";
+    }
+    for (const std::string& ring : ALL_RINGS) {
+        EXPECT_TRUE(std::regex_search(all, std::regex{"\n" + ring + " +off "})) << all;
+    }
+    EXPECT_TRUE(Contains(all, "events: flush, add, spent, uncache")) << all;
+
+    Ringdump watch{{"watch", "--control", producer.control(), "--ring", "utxocache", "--event",
+                    "net:misbehaving_connection", "--lossless"}};
+    ASSERT_EQ(producer.WaitOn({"net", "utxocache"}), "on");
+    const Outcome json = RunRingdump({"list", "--control", producer.control(), "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    ASSERT_EQ(json.lines.size(), ALL_RINGS.size());
+    for (size_t i = 0; i < ALL_RINGS.size(); ++i) {
+        const auto ring = JsonParser::Parse(json.lines[i]);
+        ASSERT_TRUE(ring) << json.lines[i];
+        EXPECT_EQ(ring->Get("ring")->text, ALL_RINGS[i]);
+        const bool on = ALL_RINGS[i] == "net" || ALL_RINGS[i] == "utxocache";
+        EXPECT_EQ(ring->Get("state")->text, on ? "on" : "off") << json.lines[i];
+        EXPECT_EQ(ring->Get("reader_pid")->text, on ? std::to_string(watch.pid()) : "0");
+        EXPECT_EQ(ring->Get("lossless")->boolean, on);
+        for (const char* counter :
+             {"capacity", "seq", "dropped_full", "dropped_too_big", "dropped_reader_reset",
+              "dropped_timeout", "cursor_violations", "truncated"}) {
+            ASSERT_NE(ring->Get(counter), nullptr) << counter;
+            EXPECT_EQ(ring->Get(counter)->kind, Json::Kind::Number) << counter;
+        }
+    }
+    const auto net = JsonParser::Parse(json.lines[0]);
+    ASSERT_EQ(net->Get("events")->items.size(), 7u);
+    EXPECT_EQ(net->Get("events")->items[5].text, "misbehaving_connection");
+    ASSERT_EQ(net->Get("selected_events")->items.size(), 1u);
+    EXPECT_EQ(net->Get("selected_events")->items[0].text, "misbehaving_connection");
+    watch.Kill(SIGTERM);
+    EXPECT_EQ(watch.Wait(), 0);
+}
+
+// --- watch ----------------------------------------------------------------------------------
+
+TEST(RingdumpWatchTest, JsonLinesCarryEveryFieldOfAllTwentyEvents)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{
+        {"watch", "--control", producer.control(), "--json", "--count", "20", "--lossless"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0) << watch.Stderr();
+    ASSERT_EQ(lines.size(), ALL_EVENTS) << watch.Stderr();
+    EXPECT_EQ(CheckAllEvents(lines), "");
+    EXPECT_TRUE(Contains(watch.Stderr(), "20 events delivered, 0 lost")) << watch.Stderr();
+}
+
+TEST(RingdumpWatchTest, TextLinesNameEachEventAndItsFields)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--count", "20"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0);
+    ASSERT_EQ(lines.size(), ALL_EVENTS);
+    std::string all;
+    for (const std::string& line : lines) {
+        all += line + "\n";
+    }
+    EXPECT_TRUE(std::regex_search(
+        all, std::regex{R"(\d\d:\d\d:\d\d\.\d{6} net:inbound_message seq=0 peer_id=7 )"
+                        R"(addr="127\.0\.0\.1:18444" conn_type=inbound msg_type="ping" size=8 )"
+                        R"(payload=01020304050607ff\n)"}))
+        << all;
+    // Long payloads are shortened for people; absent strings are left out.
+    EXPECT_TRUE(Contains(all, "payload=" + Hex(Bytes(CF_PAYLOAD.begin(), CF_PAYLOAD.begin() + 32)) +
+                                  "...(300 bytes)\n"))
+        << all;
+    EXPECT_TRUE(
+        Contains(all, "mempool:added seq=0 txid=" + DisplayHex(TXID_A) + " vsize=141 fee=1410\n"))
+        << all;
+    EXPECT_TRUE(Contains(all, "conn_type=unknown network=9 time_established=-9223372036854775808 "
+                              "conn_type_name=\"weird-type\"\n"))
+        << all;
+}
+
+TEST(RingdumpWatchTest, CountStopsAfterExactlyThatManyEvents)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{
+        {"watch", "--control", producer.control(), "--json", "--ring", "net", "--count", "3"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0);
+    ASSERT_EQ(lines.size(), 3u);
+    for (size_t i = 0; i < lines.size(); ++i) {
+        const auto json = JsonParser::Parse(lines[i]);
+        ASSERT_TRUE(json) << lines[i];
+        EXPECT_EQ(json->Get("seq")->text, std::to_string(i));
+    }
+    EXPECT_TRUE(Contains(watch.Stderr(), "3 events delivered")) << watch.Stderr();
+}
+
+TEST(RingdumpWatchTest, EventFilterAndPeerFilterSelectEvents)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump by_event{{"watch", "--control", producer.control(), "--json", "--event", "flush",
+                       "--event", "mempool:rejected", "--count", "2"}};
+    ASSERT_EQ(producer.WaitOn({"utxocache", "mempool"}), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    std::set<std::string> keys;
+    for (const std::string& line : by_event.ReadAll()) {
+        keys.insert(KeyOf(*JsonParser::Parse(line)));
+    }
+    EXPECT_EQ(by_event.Wait(), 0);
+    EXPECT_EQ(keys, (std::set<std::string>{"utxocache:flush", "mempool:rejected"}));
+    ASSERT_EQ(producer.Command("wait-off utxocache mempool"), "off");
+
+    Ringdump by_peer{
+        {"watch", "--control", producer.control(), "--json", "--peer", "12", "--count", "1"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    const std::vector<std::string> lines = by_peer.ReadAll();
+    EXPECT_EQ(by_peer.Wait(), 0);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(KeyOf(*JsonParser::Parse(lines[0])), "net:outbound_connection");
+}
+
+TEST(RingdumpWatchTest, EventsTooBigForTheRingShowAsALostLine)
+{
+    // 64 KiB rings take records up to 8 KiB; the producer drops bigger ones and counts them.
+    TestProducer producer{64 << 10};
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{
+        {"watch", "--control", producer.control(), "--json", "--ring", "net", "--count", "2"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    ASSERT_EQ(producer.Command("emit-big 3"), "done too_big=3");
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0);
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_TRUE(Contains(lines[0], R"("event":"inbound_message","seq":0,)")) << lines[0];
+    EXPECT_EQ(lines[1], R"({"lost":3,"ring":"net","before_seq":4})");
+    EXPECT_TRUE(Contains(lines[2], R"("event":"outbound_message","seq":4,)")) << lines[2];
+    EXPECT_TRUE(Contains(watch.Stderr(), "2 events delivered, 3 lost (net 2/3)")) << watch.Stderr();
+}
+
+TEST(RingdumpWatchTest, ASlowReaderSeesEveryDroppedEventCounted)
+{
+    // A 4 KiB ring and a stopped reader: the producer drops what does not fit.
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    watch.Kill(SIGSTOP);
+    for (int i = 0; i < 2000 && ProcessState(watch.pid()) != 'T'; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(ProcessState(watch.pid()), 'T');
+    const std::string flood = producer.Command("flood 300");
+    watch.Kill(SIGCONT);
+    uint64_t dropped = 0, attempted = 0;
+    ASSERT_EQ(
+        std::sscanf(flood.c_str(), "done full=%" SCNu64 " seq=%" SCNu64, &dropped, &attempted), 2)
+        << flood;
+    ASSERT_EQ(attempted, 300u);
+    ASSERT_GT(dropped, 0u);
+    ASSERT_LT(dropped, 300u);
+
+    // What fitted comes first. Once it is printed, ringdump has given the space back (a
+    // reader releases before it prints), so the marker after it cannot be dropped, and its
+    // arrival reveals the gap.
+    uint64_t events = 0, lost = 0;
+    std::vector<uint64_t> seqs;
+    bool marker_sent = false;
+    for (;;) {
+        if (!marker_sent && events == attempted - dropped) {
+            ASSERT_EQ(producer.Command("marker"), "done");
+            marker_sent = true;
+        }
+        const std::string line = watch.ReadLine();
+        ASSERT_FALSE(line.empty()) << "no marker; stderr: " << watch.Stderr();
+        const auto json = JsonParser::Parse(line);
+        ASSERT_TRUE(json) << line;
+        if (const Json* n = json->Get("lost")) {
+            lost += std::stoull(n->text);
+            EXPECT_EQ(json->Keys(), (std::vector<std::string>{"lost", "ring", "before_seq"}));
+            EXPECT_EQ(json->Get("before_seq")->text, "300");
+            continue;
+        }
+        ++events;
+        seqs.push_back(std::stoull(json->Get("seq")->text));
+        if (json->Get("event")->text == "rejected") break;
+    }
+    EXPECT_EQ(lost, dropped);
+    EXPECT_EQ(events + lost, attempted + 1);
+    // Every event that fitted, in order, then the marker.
+    for (size_t i = 0; i + 1 < seqs.size(); ++i) {
+        EXPECT_EQ(seqs[i], i);
+    }
+    EXPECT_EQ(seqs.back(), 300u);
+    watch.Kill(SIGINT);
+    EXPECT_EQ(watch.Wait(), 0);
+    EXPECT_TRUE(Contains(watch.Stderr(), "lost (mempool " + std::to_string(events) + "/" +
+                                             std::to_string(dropped) + ")"))
+        << watch.Stderr();
+}
+
+TEST(RingdumpWatchTest, SigintEndsWatchCleanlyAfterPrintingWhatWasRead)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--json"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    watch.Kill(SIGINT);
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0);
+    EXPECT_EQ(lines.size(), ALL_EVENTS);
+    EXPECT_EQ(CheckAllEvents(lines), "");
+    EXPECT_TRUE(Contains(watch.Stderr(), "20 events delivered, 0 lost (net 7/0, mempool 4/0, "
+                                         "utxocache 4/0, validation 1/0, coin_selection 4/0)"))
+        << watch.Stderr();
+    // The lease ended with the process: the rings are off again.
+    EXPECT_EQ(producer.Command("wait-off net mempool utxocache validation coin_selection"), "off");
+}
+
+TEST(RingdumpWatchTest, PayloadLimitMarksTruncatedEvents)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--json", "--event",
+                    "outbound_message", "--payload-limit", "4", "--count", "1"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_TRUE(Contains(lines[0], R"("size":300,"payload":")" +
+                                       Hex(Bytes(CF_PAYLOAD.begin(), CF_PAYLOAD.begin() + 4)) +
+                                       R"(","conn_type_name":null,"truncated":true})"))
+        << lines[0];
+}
+
+// --- stats ----------------------------------------------------------------------------------
+
+TEST(RingdumpStatsTest, ReportsEachIntervalAttachedOrNot)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    const auto start = std::chrono::steady_clock::now();
+    const Outcome attached = RunRingdump(
+        {"stats", "--control", producer.control(), "--json", "--interval", "0.1", "--count", "2"});
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+    ASSERT_EQ(attached.code, 0) << attached.err;
+    ASSERT_EQ(attached.lines.size(), 2 * ALL_RINGS.size());
+    for (size_t i = 0; i < attached.lines.size(); ++i) {
+        const auto json = JsonParser::Parse(attached.lines[i]);
+        ASSERT_TRUE(json) << attached.lines[i];
+        EXPECT_EQ(json->Get("ring")->text, ALL_RINGS[i % ALL_RINGS.size()]);
+        for (const char* key : {"events_per_s", "bytes_per_s", "delivered", "lost", "seq",
+                                "dropped_full", "dropped_too_big", "dropped_reader_reset",
+                                "dropped_timeout", "cursor_violations", "truncated"}) {
+            EXPECT_NE(json->Get(key), nullptr) << key << " in " << attached.lines[i];
+        }
+    }
+
+    Ringdump reader{{"watch", "--control", producer.control(), "--ring", "mempool", "--json"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    ASSERT_EQ(producer.Command("flood 100"), "done full=0 seq=100");
+    const Outcome watching =
+        RunRingdump({"stats", "--control", producer.control(), "--json", "--no-attach", "--ring",
+                     "mempool", "--interval", "0.05", "--count", "3"});
+    ASSERT_EQ(watching.code, 0) << watching.err;
+    ASSERT_EQ(watching.lines.size(), 3u);
+    const auto last = JsonParser::Parse(watching.lines.back());
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->Get("ring")->text, "mempool");
+    EXPECT_EQ(last->Get("state")->text, "on");
+    EXPECT_EQ(last->Get("reader_pid")->text, std::to_string(reader.pid()));
+    EXPECT_EQ(last->Get("seq")->text, "100");
+    reader.Kill(SIGINT);
+    EXPECT_EQ(reader.Wait(), 0);
+
+    const Outcome text = RunRingdump({"stats", "--control", producer.control(), "--ring",
+                                      "validation", "--interval", "0.05", "--count", "1"});
+    ASSERT_EQ(text.code, 0) << text.err;
+    ASSERT_EQ(text.lines.size(), 2u);
+    EXPECT_TRUE(Contains(text.lines[0], "events/s")) << text.lines[0];
+    EXPECT_TRUE(Contains(text.lines[1], "validation")) << text.lines[1];
+}
+
+// --- capture and read -----------------------------------------------------------------------
+
+TEST(RingdumpCaptureTest, NativeCaptureReadsBackAsWatchPrintedIt)
+{
+    std::vector<std::string> watched;
+    {
+        TestProducer producer;
+        ASSERT_TRUE(producer.ready());
+        Ringdump watch{{"watch", "--control", producer.control(), "--json", "--count", "20"}};
+        ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+        ASSERT_EQ(producer.Command("emit-all"), "done");
+        watched = watch.ReadAll();
+        ASSERT_EQ(watch.Wait(), 0);
+    }
+    TempDir dir;
+    {
+        // The same events from a fresh producer, so their seq numbers are the same too.
+        TestProducer producer;
+        ASSERT_TRUE(producer.ready());
+        Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                          "--format", "native", "--count", "20", "--lossless"}};
+        ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+        ASSERT_EQ(producer.Command("emit-all"), "done");
+        EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    }
+    const fs::path file = dir.path() / "capture.trcap";
+    const Outcome read = RunRingdump({"read", file.string(), "--json"});
+    ASSERT_EQ(read.code, 0) << read.err;
+    ASSERT_EQ(read.lines.size(), ALL_EVENTS);
+    EXPECT_EQ(CheckAllEvents(read.lines), "");
+    // Line for line what watch printed (rings may interleave differently; timestamps differ).
+    std::multiset<std::string> a, b;
+    for (const std::string& line : watched) {
+        a.insert(WithoutTimestamp(line));
+    }
+    for (const std::string& line : read.lines) {
+        b.insert(WithoutTimestamp(line));
+    }
+    EXPECT_EQ(a, b);
+
+    const Outcome text = RunRingdump({"read", file.string()});
+    ASSERT_EQ(text.code, 0) << text.err;
+    EXPECT_EQ(text.lines.size(), ALL_EVENTS);
+}
+
+TEST(RingdumpCaptureTest, LossesAreKeptInTheCapture)
+{
+    TestProducer producer{64 << 10};
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                      "--format", "native", "--ring", "net", "--count", "2"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    ASSERT_EQ(producer.Command("emit-big 2"), "done too_big=2");
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    const Outcome read = RunRingdump({"read", (dir.path() / "capture.trcap").string(), "--json"});
+    ASSERT_EQ(read.code, 0) << read.err;
+    ASSERT_EQ(read.lines.size(), 3u);
+    EXPECT_EQ(read.lines[1], R"({"lost":2,"ring":"net","before_seq":3})");
+}
+
+TEST(RingdumpCaptureTest, SigintAndDurationEndACaptureWithCompleteFiles)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    Ringdump capture{{"capture", "--control", producer.control(), "--out",
+                      (dir.path() / "a").string(), "--format", "native"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    capture.Kill(SIGINT);
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    const Outcome read =
+        RunRingdump({"read", (dir.path() / "a" / "capture.trcap").string(), "--json"});
+    ASSERT_EQ(read.code, 0) << read.err;
+    EXPECT_EQ(CheckAllEvents(read.lines), "");
+
+    ASSERT_EQ(producer.Command("wait-off net mempool utxocache validation coin_selection"), "off");
+    const Outcome quiet =
+        RunRingdump({"capture", "--control", producer.control(), "--out",
+                     (dir.path() / "b").string(), "--format", "native", "--duration", "0.2"});
+    ASSERT_EQ(quiet.code, 0) << quiet.err;
+    const Outcome empty = RunRingdump({"read", (dir.path() / "b" / "capture.trcap").string()});
+    EXPECT_EQ(empty.code, 0) << empty.err;
+    EXPECT_TRUE(empty.lines.empty());
+}
+
+//! One -capturemessages record, as Bitcoin Core's CaptureMessageToFile writes it.
+std::string CaptureRecord(uint64_t time_us, const std::string& type, const Bytes& payload)
+{
+    std::string out;
+    for (int i = 0; i < 8; ++i) {
+        out += char(uint8_t(time_us >> (8 * i)));
+    }
+    out += type;
+    out.append(12 - type.size(), '\0');
+    for (int i = 0; i < 4; ++i) {
+        out += char(uint8_t(payload.size() >> (8 * i)));
+    }
+    out.append(payload.begin(), payload.end());
+    return out;
+}
+
+TEST(RingdumpCaptureTest, MessageCaptureFilesMatchBitcoinCoreByteForByte)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    const std::vector<Message> messages = Messages();
+    // Both formats at once: the native file tells the test each message's timestamp.
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                      "--format", "native,capturemessage", "--ring", "net", "--lossless", "--count",
+                      std::to_string(messages.size())}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    auto consumer = Consumer::Open(producer.name());
+    ASSERT_TRUE(consumer) << consumer.error().message();
+    const int64_t clock_offset_ns = (*consumer)->info().clock_offset_ns;
+    ASSERT_EQ(producer.Command("emit-messages"), "done");
+    ASSERT_EQ(capture.Wait(), 0) << capture.Stderr();
+    EXPECT_TRUE(Contains(capture.Stderr(), "wrote 5 received and 4 sent messages of 2 peer(s)"))
+        << capture.Stderr();
+
+    const Outcome read = RunRingdump({"read", (dir.path() / "capture.trcap").string(), "--json"});
+    ASSERT_EQ(read.code, 0) << read.err;
+    ASSERT_EQ(read.lines.size(), messages.size());
+    std::map<fs::path, std::string> expected;
+    for (size_t i = 0; i < messages.size(); ++i) {
+        const Message& m = messages[i];
+        const auto json = JsonParser::Parse(read.lines[i]);
+        ASSERT_TRUE(json);
+        ASSERT_EQ(json->Get("msg_type")->text, m.msg_type);
+        const uint64_t ts_ns = std::stoull(json->Get("ts_ns")->text);
+        const uint64_t time_us = uint64_t(int64_t(ts_ns) + clock_offset_ns) / 1000;
+        const std::string folder = m.addr == "[::1]:8333" ? "[__1]_8333" : "127.0.0.1_18444";
+        expected[dir.path() / folder / (m.inbound ? "msgs_recv.dat" : "msgs_sent.dat")] +=
+            CaptureRecord(time_us, m.msg_type, m.payload);
+    }
+    std::set<fs::path> files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
+        if (entry.is_regular_file() && entry.path().filename() != "capture.trcap") {
+            files.insert(entry.path());
+        }
+    }
+    ASSERT_EQ(files.size(), expected.size());
+    for (const auto& [path, bytes] : expected) {
+        ASSERT_TRUE(files.count(path)) << path;
+        const std::string actual = ReadFile(path);
+        EXPECT_EQ(actual.size(), bytes.size()) << path;
+        EXPECT_TRUE(actual == bytes) << path << " differs from Bitcoin Core's layout";
+    }
+}
+
+TEST(RingdumpCaptureTest, MessageCaptureAloneTakesOnlyMessagesAndAppends)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    for (int round = 0; round < 2; ++round) {
+        Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                          "--format", "capturemessage", "--lossless", "--count", "2"}};
+        ASSERT_EQ(producer.WaitOn({"net"}), "on");
+        ASSERT_EQ(producer.Command("emit-all"), "done"); // two messages among 20 events
+        ASSERT_EQ(capture.Wait(), 0) << capture.Stderr();
+        ASSERT_EQ(producer.Command("wait-off net"), "off");
+    }
+    const std::string recv = ReadFile(dir.path() / "127.0.0.1_18444" / "msgs_recv.dat");
+    const std::string sent = ReadFile(dir.path() / "[2001_db8__1]_8333" / "msgs_sent.dat");
+    ASSERT_EQ(recv.size(), 2 * (24 + PING_NONCE.size()));
+    ASSERT_EQ(sent.size(), 2 * (24 + CF_PAYLOAD.size()));
+    EXPECT_EQ(recv.substr(8, 16), std::string("ping\0\0\0\0\0\0\0\0\x08\0\0\0", 16));
+    EXPECT_EQ(sent.substr(8, 16), std::string("getcfcheckpt\x2c\x01\0\0", 16));
+}
+
+TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)
+{
+    TempDir dir;
+    {
+        TestProducer producer;
+        ASSERT_TRUE(producer.ready());
+        Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                          "--format", "native", "--count", "20"}};
+        ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+        ASSERT_EQ(producer.Command("emit-all"), "done");
+        ASSERT_EQ(capture.Wait(), 0);
+    }
+    const std::string good = ReadFile(dir.path() / "capture.trcap");
+    ASSERT_GT(good.size(), 1000u);
+    const auto read = [&](const std::string& bytes) {
+        const fs::path path = dir.path() / "damaged.trcap";
+        WriteFile(path, bytes);
+        return RunRingdump({"read", path.string(), "--json"});
+    };
+
+    // The end record: frame header, kind and padding, end time, ring count, two counters
+    // per ring.
+    const size_t end_frame = 8 + 1 + 7 + 8 + 2 + 16 * ALL_RINGS.size();
+
+    // Cut inside the last event: the events before it are printed, then the error.
+    const Outcome cut = read(good.substr(0, good.size() - end_frame - 10));
+    EXPECT_EQ(cut.code, 4);
+    EXPECT_EQ(cut.lines.size(), ALL_EVENTS - 1);
+    EXPECT_TRUE(Contains(cut.err, "truncated")) << cut.err;
+
+    // Cut exactly before the end record: complete events, but the capture was cut short.
+    const Outcome unfinished = read(good.substr(0, good.size() - end_frame));
+    EXPECT_EQ(unfinished.code, 4);
+    EXPECT_EQ(unfinished.lines.size(), ALL_EVENTS);
+    EXPECT_TRUE(Contains(unfinished.err, "without its end record")) << unfinished.err;
+
+    // A flipped bit in the last event's payload, and one in the header's schema.
+    for (const size_t at : {good.size() - end_frame - 1, size_t{200}}) {
+        std::string flipped = good;
+        flipped[at] ^= 0x10;
+        const Outcome damaged = read(flipped);
+        EXPECT_EQ(damaged.code, 4);
+        EXPECT_TRUE(Contains(damaged.err, "fails its checksum (the file is damaged)"))
+            << damaged.err;
+    }
+
+    const Outcome garbage = read("this is not a capture file at all, just some text\n");
+    EXPECT_EQ(garbage.code, 4);
+    EXPECT_TRUE(Contains(garbage.err, "not a ringdump capture file")) << garbage.err;
+
+    EXPECT_EQ(read(good + "trailing").code, 4);
+
+    std::string newer = good;
+    newer[8] = 2; // format version
+    const Outcome version = read(newer);
+    EXPECT_EQ(version.code, 3);
+    EXPECT_TRUE(Contains(version.err, "capture format version 2, this ringdump reads version 1"))
+        << version.err;
+
+    const Outcome missing = RunRingdump({"read", (dir.path() / "nothing.trcap").string()});
+    EXPECT_EQ(missing.code, 2);
+    EXPECT_TRUE(Contains(missing.err, "cannot open")) << missing.err;
+}
+
+// --- command line and errors ----------------------------------------------------------------
+
+TEST(RingdumpCommandLineTest, HelpForEveryCommand)
+{
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"},
+                                                 {"list", "--help"},
+                                                 {"watch", "--help"},
+                                                 {"stats", "--help"},
+                                                 {"capture", "--help"},
+                                                 {"read", "--help"}}) {
+        const Outcome help = RunRingdump(args);
+        EXPECT_EQ(help.code, 0) << args[0];
+        std::string all;
+        for (const std::string& line : help.lines) {
+            all += line + "\n";
+        }
+        EXPECT_TRUE(Contains(all, "Usage: ringdump")) << all;
+        EXPECT_TRUE(Contains(all, "Exit codes:")) << all;
+        EXPECT_TRUE(Contains(all, "  4  corrupt data")) << all;
+    }
+}
+
+TEST(RingdumpCommandLineTest, BadCommandLinesExitWithCode1AndSayWhy)
+{
+    const std::string control = "/tmp/" + Unique("none") + ".sock";
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+        {{}, "Usage: ringdump <command>"},
+        {{"frobnicate"}, "unknown command 'frobnicate'"},
+        {{"watch", "--control", control, "--bogus"}, "unknown option --bogus"},
+        {{"watch"}, "--control PATH is required"},
+        {{"watch", "--control", control, "--count", "many"}, "--count needs a whole number"},
+        {{"watch", "--control", control, "--count"}, "--count needs a value"},
+        {{"watch", "--control", control, "--json=yes"}, "--json takes no value"},
+        {{"watch", "--control", control, "--ring", "p2p"}, "unknown ring 'p2p'"},
+        {{"watch", "--control", control, "--event", "mempool:nonsense"},
+         "unknown event 'mempool:nonsense'"},
+        {{"stats", "--control", control, "--interval", "0"}, "--interval must be positive"},
+        {{"capture", "--control", control, "--out", "/tmp/x", "--format", "pcap"},
+         "unknown --format 'pcap'"},
+        {{"capture", "--control", control, "--out", "/tmp/x"}, "--format native or"},
+        {{"capture", "--control", control, "--format", "native"}, "--out DIR is required"},
+        {{"capture", "--control", control, "--out", "/tmp/x", "--format", "capturemessage",
+          "--payload-limit", "100"},
+         "--payload-limit cannot be used with --format capturemessage"},
+        {{"capture", "--control", control, "--out", "/tmp/x", "--format", "native", "--count", "1",
+          "--duration", "1"},
+         "not both"},
+        {{"capture", "--control", control, "--out", "/tmp/x", "--format", "capturemessage",
+          "--ring", "mempool"},
+         "has neither"},
+        {{"read"}, "read needs a capture FILE"},
+    };
+    for (const auto& [args, message] : cases) {
+        const Outcome out = RunRingdump(args);
+        std::string joined;
+        for (const std::string& a : args) {
+            joined += a + " ";
+        }
+        EXPECT_EQ(out.code, 1) << joined << "\n" << out.err;
+        EXPECT_TRUE(Contains(out.err, message)) << joined << "\n" << out.err;
+        EXPECT_TRUE(out.lines.empty()) << joined;
+    }
+}
+
+TEST(RingdumpCommandLineTest, NoProducerAtThePathExitsWithCode2)
+{
+    const std::string control = "/tmp/" + Unique("absent") + ".sock";
+    TempDir dir;
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"list", "--control", control},
+          {"watch", "--control", control},
+          {"stats", "--control", control},
+          {"capture", "--control", control, "--out", dir.path().string(), "--format", "native"}}) {
+        const Outcome out = RunRingdump(args);
+        EXPECT_EQ(out.code, 2) << args[0] << ": " << out.err;
+        EXPECT_TRUE(Contains(out.err, "ringdump: no control socket at " + control)) << out.err;
+        EXPECT_TRUE(Contains(out.err, "is the producer running")) << out.err;
+    }
+    EXPECT_FALSE(fs::exists(dir.path() / "capture.trcap"));
+}
+
+TEST(RingdumpCommandLineTest, ABusyRingExitsWithCode2NamingItsReader)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump first{{"watch", "--control", producer.control(), "--ring", "net"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    const Outcome second = RunRingdump({"watch", "--control", producer.control(), "--ring", "net"});
+    EXPECT_EQ(second.code, 2);
+    EXPECT_TRUE(Contains(second.err, "ring 'net' already has a reader (pid " +
+                                         std::to_string(first.pid()) + ")"))
+        << second.err;
+    first.Kill(SIGINT);
+    EXPECT_EQ(first.Wait(), 0);
+}
+
+TEST(RingdumpCommandLineTest, AnExistingCaptureIsNeverOverwritten)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    WriteFile(dir.path() / "capture.trcap", "earlier");
+    const Outcome out = RunRingdump({"capture", "--control", producer.control(), "--out",
+                                     dir.path().string(), "--format", "native", "--count", "1"});
+    EXPECT_EQ(out.code, 1);
+    EXPECT_TRUE(Contains(out.err, "already exists")) << out.err;
+    EXPECT_EQ(ReadFile(dir.path() / "capture.trcap"), "earlier");
+}
+
+} // namespace
+} // namespace tracering::test::ringdump

@@ -1,0 +1,430 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include "capture_file.h"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+namespace tracering::ringdump {
+namespace {
+
+constexpr uint32_t PREAMBLE_SIZE = 20;
+//! A header is names and a schema of a few KiB; anything near this is a damaged file.
+constexpr uint32_t MAX_HEADER_SIZE = 64u << 20;
+constexpr size_t WRITE_BUFFER = 1 << 20;
+
+constexpr std::array<uint32_t, 256> MakeCrcTable()
+{
+    std::array<uint32_t, 256> table{};
+    for (uint32_t i = 0; i < 256; ++i) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; ++k) {
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        }
+        table[i] = c;
+    }
+    return table;
+}
+constexpr std::array<uint32_t, 256> CRC_TABLE = MakeCrcTable();
+
+//! Little-endian encoding into a byte string.
+class Encoder
+{
+public:
+    void U8(uint8_t v) { m_out.push_back(v); }
+    void U16(uint16_t v) { Int(v, 2); }
+    void U32(uint32_t v) { Int(v, 4); }
+    void U64(uint64_t v) { Int(v, 8); }
+    void Bytes(std::span<const uint8_t> b) { m_out.insert(m_out.end(), b.begin(), b.end()); }
+    Result<void> Str(std::string_view s)
+    {
+        if (s.size() > std::numeric_limits<uint16_t>::max()) {
+            return Error{ErrorCode::InvalidArgument,
+                         "name too long for a capture file: " + std::string{s.substr(0, 64)}};
+        }
+        U16(uint16_t(s.size()));
+        m_out.insert(m_out.end(), s.begin(), s.end());
+        return {};
+    }
+    std::vector<uint8_t>& bytes() { return m_out; }
+
+private:
+    void Int(uint64_t v, int n)
+    {
+        for (int i = 0; i < n; ++i) {
+            m_out.push_back(uint8_t(v >> (8 * i)));
+        }
+    }
+    std::vector<uint8_t> m_out;
+};
+
+//! Little-endian decoding with bounds checks: a short read leaves ok() false.
+class Decoder
+{
+public:
+    explicit Decoder(std::span<const uint8_t> in) : m_in{in} {}
+    bool ok() const { return m_ok; }
+    size_t left() const { return m_in.size() - m_pos; }
+    uint8_t U8() { return uint8_t(Int(1)); }
+    uint16_t U16() { return uint16_t(Int(2)); }
+    uint32_t U32() { return uint32_t(Int(4)); }
+    uint64_t U64() { return Int(8); }
+    std::span<const uint8_t> Bytes(size_t n)
+    {
+        if (!m_ok || n > left()) {
+            m_ok = false;
+            return {};
+        }
+        const auto out = m_in.subspan(m_pos, n);
+        m_pos += n;
+        return out;
+    }
+    std::string Str()
+    {
+        const auto b = Bytes(U16());
+        return {b.begin(), b.end()};
+    }
+
+private:
+    uint64_t Int(size_t n)
+    {
+        const auto b = Bytes(n);
+        uint64_t v = 0;
+        for (size_t i = 0; i < b.size(); ++i) {
+            v |= uint64_t{b[i]} << (8 * i);
+        }
+        return v;
+    }
+    std::span<const uint8_t> m_in;
+    size_t m_pos{0};
+    bool m_ok{true};
+};
+
+void PutLe32(uint8_t* at, uint32_t v)
+{
+    for (int i = 0; i < 4; ++i) {
+        at[i] = uint8_t(v >> (8 * i));
+    }
+}
+
+uint32_t GetLe32(const uint8_t* at)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+        v |= uint32_t{at[i]} << (8 * i);
+    }
+    return v;
+}
+
+Error IoError(const std::string& what, const std::filesystem::path& path, int err)
+{
+    return Error{ErrorCode::SystemError, what + " " + path.string() + ": " + std::strerror(err)};
+}
+
+} // namespace
+
+uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc)
+{
+    crc = ~crc;
+    for (uint8_t b : bytes) {
+        crc = CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8);
+    }
+    return ~crc;
+}
+
+// --- Writer ---------------------------------------------------------------------------------
+
+Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesystem::path& path,
+                                                             const CaptureHeader& header)
+{
+    Encoder h;
+    h.U32(header.abi_version);
+    h.U32(0);
+    h.U64(header.schema_hash);
+    h.U64(uint64_t(header.clock_offset_ns));
+    h.U64(header.producer_pid);
+    h.U64(header.start_unix_ns);
+    if (auto ok = h.Str(header.segment_name); !ok) return ok.error();
+    if (header.rings.size() > 255) {
+        return Error{ErrorCode::InvalidArgument, "a capture holds at most 255 rings"};
+    }
+    h.U16(uint16_t(header.rings.size()));
+    for (const std::string& ring : header.rings) {
+        if (auto ok = h.Str(ring); !ok) return ok.error();
+    }
+    h.U16(uint16_t(header.events.size()));
+    for (const EventDesc& e : header.events) {
+        h.U16(e.type);
+        for (const std::string* s : {&e.ring, &e.name, &e.table}) {
+            if (auto ok = h.Str(*s); !ok) return ok.error();
+        }
+    }
+    h.U32(uint32_t(header.schema.size()));
+    h.Bytes(header.schema);
+
+    std::unique_ptr<CaptureWriter> writer{new CaptureWriter};
+    writer->m_path = path;
+    // "x": never overwrite an earlier capture.
+    writer->m_file = std::fopen(path.c_str(), "wbx");
+    if (!writer->m_file) {
+        const int err = errno;
+        if (err == EEXIST) {
+            return Error{ErrorCode::AlreadyExists,
+                         path.string() + " already exists; choose another --out directory or "
+                                         "move the earlier capture away"};
+        }
+        return IoError("cannot create", path, err);
+    }
+    std::setvbuf(writer->m_file, nullptr, _IOFBF, WRITE_BUFFER);
+    uint8_t preamble[PREAMBLE_SIZE];
+    std::memcpy(preamble, CAPTURE_MAGIC, sizeof(CAPTURE_MAGIC));
+    PutLe32(preamble + 8, CAPTURE_FORMAT_VERSION);
+    PutLe32(preamble + 12, uint32_t(h.bytes().size()));
+    PutLe32(preamble + 16, Crc32(h.bytes()));
+    if (auto ok = writer->Put(preamble, sizeof(preamble)); !ok) return ok.error();
+    if (auto ok = writer->Put(h.bytes().data(), h.bytes().size()); !ok) return ok.error();
+    return writer;
+}
+
+CaptureWriter::~CaptureWriter()
+{
+    if (m_file) std::fclose(m_file);
+}
+
+Result<void> CaptureWriter::Put(const void* data, size_t size)
+{
+    if (!m_file) return Error{ErrorCode::InvalidArgument, "the capture file is closed"};
+    if (size != 0 && std::fwrite(data, 1, size, m_file) != size) {
+        return IoError("cannot write", m_path, errno);
+    }
+    m_bytes += size;
+    return {};
+}
+
+Result<void> CaptureWriter::Write(uint8_t ring, const Record& record)
+{
+    Encoder fixed;
+    fixed.U8(FRAME_EVENT);
+    fixed.U8(ring);
+    fixed.U16(record.type);
+    fixed.U16(record.flags);
+    fixed.U16(0);
+    fixed.U64(record.seq);
+    fixed.U64(record.timestamp_ns);
+    fixed.U64(record.lost_before);
+    const uint64_t body = uint64_t{EVENT_FRAME_FIXED_SIZE} + record.payload.size();
+    if (body > MAX_FRAME_SIZE) {
+        return Error{ErrorCode::InvalidArgument, "a record of " +
+                                                     std::to_string(record.payload.size()) +
+                                                     " bytes is over the capture's frame limit"};
+    }
+    uint8_t frame[FRAME_HEADER_SIZE];
+    PutLe32(frame, uint32_t(body));
+    PutLe32(frame + 4, Crc32(record.payload, Crc32(fixed.bytes())));
+    if (auto ok = Put(frame, sizeof(frame)); !ok) return ok;
+    if (auto ok = Put(fixed.bytes().data(), fixed.bytes().size()); !ok) return ok;
+    return Put(record.payload.data(), record.payload.size());
+}
+
+Result<void> CaptureWriter::Finish(const CaptureEnd& end)
+{
+    Encoder e;
+    e.U8(FRAME_END);
+    for (int i = 0; i < 7; ++i) {
+        e.U8(0);
+    }
+    e.U64(end.end_unix_ns);
+    e.U16(uint16_t(end.rings.size()));
+    for (const CaptureTotals& t : end.rings) {
+        e.U64(t.delivered);
+        e.U64(t.lost);
+    }
+    uint8_t frame[FRAME_HEADER_SIZE];
+    PutLe32(frame, uint32_t(e.bytes().size()));
+    PutLe32(frame + 4, Crc32(e.bytes()));
+    if (auto ok = Put(frame, sizeof(frame)); !ok) return ok;
+    if (auto ok = Put(e.bytes().data(), e.bytes().size()); !ok) return ok;
+    std::FILE* file = m_file;
+    m_file = nullptr;
+    if (std::fclose(file) != 0) return IoError("cannot write", m_path, errno);
+    return {};
+}
+
+// --- Reader ---------------------------------------------------------------------------------
+
+Error CaptureReader::Corrupt(const std::string& what) const
+{
+    return Error{ErrorCode::Corrupt, m_path.string() + ": " + what};
+}
+
+Result<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::filesystem::path& path)
+{
+    std::unique_ptr<CaptureReader> reader{new CaptureReader};
+    reader->m_path = path;
+    reader->m_file = std::fopen(path.c_str(), "rb");
+    if (!reader->m_file) {
+        const int err = errno;
+        const ErrorCode code = err == ENOENT   ? ErrorCode::NotFound
+                               : err == EACCES ? ErrorCode::PermissionDenied
+                                               : ErrorCode::SystemError;
+        return Error{code, "cannot open " + path.string() + ": " + std::strerror(err)};
+    }
+    std::error_code ec;
+    reader->m_size = std::filesystem::file_size(path, ec);
+    if (ec) {
+        return Error{ErrorCode::SystemError, "cannot read " + path.string() + ": " + ec.message()};
+    }
+
+    uint8_t preamble[PREAMBLE_SIZE];
+    const size_t got = std::fread(preamble, 1, sizeof(preamble), reader->m_file);
+    if (got < sizeof(CAPTURE_MAGIC) ||
+        std::memcmp(preamble, CAPTURE_MAGIC, sizeof(CAPTURE_MAGIC))) {
+        return reader->Corrupt("not a ringdump capture file (it does not start with the "
+                               "capture magic); native captures are written by "
+                               "'ringdump capture --format native'");
+    }
+    if (got < sizeof(preamble)) return reader->Corrupt("truncated inside its first 20 bytes");
+    const uint32_t version = GetLe32(preamble + 8);
+    if (version != CAPTURE_FORMAT_VERSION) {
+        return Error{ErrorCode::VersionMismatch,
+                     path.string() + ": capture format version " + std::to_string(version) +
+                         ", this ringdump reads version " + std::to_string(CAPTURE_FORMAT_VERSION) +
+                         "; read it with the ringdump that wrote it"};
+    }
+    const uint32_t header_size = GetLe32(preamble + 12);
+    if (header_size > MAX_HEADER_SIZE || PREAMBLE_SIZE + uint64_t{header_size} > reader->m_size) {
+        return reader->Corrupt("truncated: its header claims " + std::to_string(header_size) +
+                               " bytes but the file has " +
+                               std::to_string(reader->m_size - PREAMBLE_SIZE) +
+                               " after the preamble");
+    }
+    std::vector<uint8_t> bytes(header_size);
+    if (std::fread(bytes.data(), 1, bytes.size(), reader->m_file) != bytes.size()) {
+        return reader->Corrupt("cannot read its header");
+    }
+    if (Crc32(bytes) != GetLe32(preamble + 16)) {
+        return reader->Corrupt("its header fails its checksum (the file is damaged)");
+    }
+    reader->m_pos = PREAMBLE_SIZE + uint64_t{header_size};
+
+    CaptureHeader& h = reader->m_header;
+    Decoder d{bytes};
+    h.abi_version = d.U32();
+    d.U32(); // flags
+    h.schema_hash = d.U64();
+    h.clock_offset_ns = int64_t(d.U64());
+    h.producer_pid = d.U64();
+    h.start_unix_ns = d.U64();
+    h.segment_name = d.Str();
+    const uint16_t rings = d.U16();
+    for (uint16_t i = 0; i < rings && d.ok(); ++i) {
+        h.rings.push_back(d.Str());
+    }
+    const uint16_t events = d.U16();
+    for (uint16_t i = 0; i < events && d.ok(); ++i) {
+        EventDesc e;
+        e.type = d.U16();
+        e.ring = d.Str();
+        e.name = d.Str();
+        e.table = d.Str();
+        h.events.push_back(std::move(e));
+    }
+    const auto schema = d.Bytes(d.U32());
+    h.schema.assign(schema.begin(), schema.end());
+    if (!d.ok()) return reader->Corrupt("its header is shorter than its contents claim");
+    if (h.rings.size() > 255) return reader->Corrupt("its header lists more than 255 rings");
+    return reader;
+}
+
+CaptureReader::~CaptureReader()
+{
+    if (m_file) std::fclose(m_file);
+}
+
+Result<bool> CaptureReader::Next(uint8_t& ring, Record& record)
+{
+    for (;;) {
+        const uint64_t frame_pos = m_pos;
+        uint8_t frame[FRAME_HEADER_SIZE];
+        const size_t got = std::fread(frame, 1, sizeof(frame), m_file);
+        if (got == 0 && std::feof(m_file)) {
+            if (m_ended) return false;
+            return Corrupt("ends at byte " + std::to_string(frame_pos) +
+                           " without its end record: the capture was cut short (killed, or "
+                           "the disk filled up); the events before that point are intact");
+        }
+        if (m_ended) {
+            return Corrupt(std::to_string(m_size - frame_pos) +
+                           " unexpected bytes after the end record at byte " +
+                           std::to_string(frame_pos));
+        }
+        if (got < sizeof(frame)) {
+            return Corrupt("truncated: " + std::to_string(got) +
+                           " bytes of a frame header at byte " + std::to_string(frame_pos));
+        }
+        const uint32_t size = GetLe32(frame);
+        const uint64_t left =
+            m_size > frame_pos + FRAME_HEADER_SIZE ? m_size - frame_pos - FRAME_HEADER_SIZE : 0;
+        if (size > left || size > MAX_FRAME_SIZE) {
+            return Corrupt("truncated: the frame at byte " + std::to_string(frame_pos) +
+                           " claims " + std::to_string(size) + " bytes, " + std::to_string(left) +
+                           " are left");
+        }
+        if (size == 0) return Corrupt("empty frame at byte " + std::to_string(frame_pos));
+        m_body.resize(size);
+        if (std::fread(m_body.data(), 1, size, m_file) != size) {
+            return Corrupt("cannot read the frame at byte " + std::to_string(frame_pos));
+        }
+        m_pos = frame_pos + FRAME_HEADER_SIZE + size;
+        if (Crc32(m_body) != GetLe32(frame + 4)) {
+            return Corrupt("the frame at byte " + std::to_string(frame_pos) +
+                           " fails its checksum (the file is damaged)");
+        }
+        Decoder d{m_body};
+        const uint8_t kind = d.U8();
+        if (kind == FRAME_EVENT) {
+            if (size < EVENT_FRAME_FIXED_SIZE) {
+                return Corrupt("the event frame at byte " + std::to_string(frame_pos) +
+                               " is too short (" + std::to_string(size) + " bytes)");
+            }
+            ring = d.U8();
+            record.type = d.U16();
+            record.flags = d.U16();
+            d.U16();
+            record.seq = d.U64();
+            record.timestamp_ns = d.U64();
+            record.lost_before = d.U64();
+            record.payload = d.Bytes(d.left());
+            if (ring >= m_header.rings.size()) {
+                return Corrupt("the event frame at byte " + std::to_string(frame_pos) +
+                               " names ring " + std::to_string(ring) + " of " +
+                               std::to_string(m_header.rings.size()));
+            }
+            return true;
+        }
+        if (kind == FRAME_END) {
+            d.Bytes(7);
+            m_end.end_unix_ns = d.U64();
+            const uint16_t rings = d.U16();
+            m_end.rings.clear();
+            for (uint16_t i = 0; i < rings && d.ok(); ++i) {
+                CaptureTotals t;
+                t.delivered = d.U64();
+                t.lost = d.U64();
+                m_end.rings.push_back(t);
+            }
+            if (!d.ok() || rings != m_header.rings.size()) {
+                return Corrupt("the end record at byte " + std::to_string(frame_pos) +
+                               " is malformed");
+            }
+            m_ended = true;
+            continue; // nothing may follow; the next read checks that
+        }
+        // A kind added by a later writer: its size says how far to skip.
+    }
+}
+
+} // namespace tracering::ringdump

@@ -1,0 +1,154 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#ifndef TRACERING_RINGDUMP_CAPTURE_FILE_H
+#define TRACERING_RINGDUMP_CAPTURE_FILE_H
+
+//! @file
+//! ringdump's native capture file: every record as it came out of the rings, with what is
+//! needed to read it later without the producer, or with a ringdump of another version.
+//!
+//! All integers are little-endian; `str` is a u16 byte length then the bytes (no NUL).
+//!
+//!     file    := preamble header frame* end-frame
+//!     preamble:  0  8  magic "TRCRCAP\n"
+//!                8  4  format version (CAPTURE_FORMAT_VERSION)
+//!               12  4  header size: bytes of the header that follows the preamble
+//!               16  4  CRC-32 (IEEE, as zlib's crc32) of those bytes
+//!     header  :  u32 producer ABI version
+//!                u32 flags, 0
+//!                u64 schema hash of the producer
+//!                i64 clock offset, ns: record timestamp + offset = UNIX time in ns
+//!                u64 producer pid
+//!                u64 start of the capture, UNIX ns
+//!                str segment name
+//!                u16 ring count, then that many: str ring name (records give its index)
+//!                u16 event count, then that many: u16 record type, str ring, str event
+//!                    name, str table name (the event catalogue)
+//!                u32 schema size, then the binary FlatBuffers schema (.bfbs) of the tables
+//!     frame   :  0  4  body size
+//!                4  4  CRC-32 of the body
+//!                8  .. body, whose first byte is its kind:
+//!     event   :  u8 kind = 1, u8 ring index, u16 record type, u16 record flags, u16 0,
+//!                u64 seq, u64 timestamp_ns, u64 events lost right before this one,
+//!                then the payload (the FlatBuffer) up to the end of the body
+//!     end     :  u8 kind = 2, 7 bytes 0, u64 end of the capture (UNIX ns),
+//!                u16 ring count, then per ring: u64 events delivered, u64 events lost
+//!
+//! A reader checks every length against the file and every checksum; frames of an unknown
+//! kind are skipped (the size says how far). A file without its end frame was cut short.
+
+#include <tracering/result.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "event_format.h"
+#include "event_schema.h"
+
+namespace tracering::ringdump {
+
+inline constexpr char CAPTURE_MAGIC[8] = {'T', 'R', 'C', 'R', 'C', 'A', 'P', '\n'};
+inline constexpr uint32_t CAPTURE_FORMAT_VERSION = 1;
+//! The native capture's name inside `capture --out DIR`.
+inline constexpr const char* CAPTURE_FILE_NAME = "capture.trcap";
+
+inline constexpr uint8_t FRAME_EVENT = 1;
+inline constexpr uint8_t FRAME_END = 2;
+inline constexpr uint32_t FRAME_HEADER_SIZE = 8;
+inline constexpr uint32_t EVENT_FRAME_FIXED_SIZE = 32;
+//! Largest frame body accepted: a record of the largest ring (capacity/8 of 4 GiB) and more.
+inline constexpr uint64_t MAX_FRAME_SIZE = uint64_t{1} << 30;
+
+//! CRC-32 (IEEE 802.3, reflected, as zlib's crc32()); chain calls through `crc`.
+uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
+
+struct CaptureHeader {
+    uint32_t abi_version{0};
+    uint64_t schema_hash{0};
+    int64_t clock_offset_ns{0};
+    uint64_t producer_pid{0};
+    uint64_t start_unix_ns{0};
+    std::string segment_name;
+    std::vector<std::string> rings;
+    std::vector<EventDesc> events;
+    std::vector<uint8_t> schema; //!< .bfbs
+};
+
+struct CaptureTotals {
+    uint64_t delivered{0};
+    uint64_t lost{0};
+};
+
+struct CaptureEnd {
+    uint64_t end_unix_ns{0};
+    std::vector<CaptureTotals> rings; //!< one per header ring
+};
+
+//! Writes a capture file. Not thread-safe.
+class CaptureWriter
+{
+public:
+    //! Creates `path` (which must not exist yet) and writes the header.
+    static Result<std::unique_ptr<CaptureWriter>> Create(const std::filesystem::path& path,
+                                                         const CaptureHeader& header);
+    //! Closes the file; without Finish() it has no end frame and reads as cut short.
+    ~CaptureWriter();
+    CaptureWriter(const CaptureWriter&) = delete;
+    CaptureWriter& operator=(const CaptureWriter&) = delete;
+
+    Result<void> Write(uint8_t ring, const Record& record);
+    //! Writes the end frame and closes the file, reporting any write error.
+    Result<void> Finish(const CaptureEnd& end);
+    uint64_t bytes_written() const { return m_bytes; }
+
+private:
+    CaptureWriter() = default;
+    Result<void> Put(const void* data, size_t size);
+
+    std::FILE* m_file{nullptr};
+    std::filesystem::path m_path;
+    uint64_t m_bytes{0};
+};
+
+//! Reads a capture file, checking every length and checksum.
+class CaptureReader
+{
+public:
+    //! Opens `path` and reads its header. NotFound or PermissionDenied for the file itself,
+    //! Corrupt for a file that is not a valid capture, VersionMismatch for a format version
+    //! this reader does not know.
+    static Result<std::unique_ptr<CaptureReader>> Open(const std::filesystem::path& path);
+    ~CaptureReader();
+    CaptureReader(const CaptureReader&) = delete;
+    CaptureReader& operator=(const CaptureReader&) = delete;
+
+    const CaptureHeader& header() const { return m_header; }
+    //! Fills the next event (true), or returns false once the end frame was read. The
+    //! record's payload stays valid until the next call. Corrupt if the file is damaged
+    //! or ends early.
+    Result<bool> Next(uint8_t& ring, Record& record);
+    //! The end frame's totals, once Next() returned false.
+    const CaptureEnd& end() const { return m_end; }
+
+private:
+    CaptureReader() = default;
+    Error Corrupt(const std::string& what) const;
+
+    std::FILE* m_file{nullptr};
+    std::filesystem::path m_path;
+    uint64_t m_size{0};
+    uint64_t m_pos{0};
+    CaptureHeader m_header;
+    CaptureEnd m_end;
+    bool m_ended{false};
+    std::vector<uint8_t> m_body; //!< the current frame; vector storage keeps it aligned
+};
+
+} // namespace tracering::ringdump
+
+#endif // TRACERING_RINGDUMP_CAPTURE_FILE_H

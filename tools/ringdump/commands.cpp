@@ -1,0 +1,800 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include "commands.h"
+
+#include <tracering/consumer.h>
+#include <tracering/events.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <functional>
+#include <thread>
+
+#include "capture_file.h"
+#include "event_format.h"
+#include "event_schema.h"
+#include "message_capture.h"
+
+namespace tracering::ringdump {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+//! Output is gathered and written in pieces of about this size: one write per event would
+//! cost more than reading the event.
+constexpr size_t OUTPUT_CHUNK = 64 << 10;
+//! Records taken from one ring before the next ring gets its turn.
+constexpr size_t POLL_BATCH = 1024;
+//! Batches per ring read after a stop request, so stopping takes bounded time.
+constexpr int DRAIN_BATCHES = 16;
+
+int Fail(const Io& io, int code, const std::string& message)
+{
+    std::fprintf(io.err, "ringdump: %s\n", message.c_str());
+    return code;
+}
+
+bool Stopped(const Io& io) { return io.stop && io.stop->load(std::memory_order_relaxed); }
+
+uint64_t UnixNowNs()
+{
+    return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count());
+}
+
+std::string Join(const std::vector<std::string>& items, const char* separator = ", ")
+{
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += separator;
+        out += items[i];
+    }
+    return out;
+}
+
+std::vector<std::string> AllRings() { return {SUBSYSTEM_NAMES.begin(), SUBSYSTEM_NAMES.end()}; }
+
+std::vector<std::string> EventsOf(std::string_view ring)
+{
+    std::vector<std::string> out;
+    for (const EventInfo& e : EVENTS) {
+        if (e.context == ring) out.emplace_back(e.name);
+    }
+    return out;
+}
+
+//! Writes what `out` holds; false if the output is gone (a closed pipe, a full disk).
+bool WriteOut(const Io& io, std::string& out, bool flush)
+{
+    const bool ok = std::fwrite(out.data(), 1, out.size(), io.out) == out.size() &&
+                    (!flush || std::fflush(io.out) == 0);
+    out.clear();
+    return ok;
+}
+
+int ConnectTo(const std::string& control, const Io& io, std::unique_ptr<ControlClient>& client)
+{
+    if (control.empty()) {
+        return Fail(io, EXIT_USAGE, "--control PATH is required: the producer's control socket");
+    }
+    auto connected = ControlClient::Connect(control);
+    if (!connected) {
+        const Error& e = connected.error();
+        return Fail(io, e.code() == ErrorCode::VersionMismatch ? EXIT_MISMATCH : EXIT_UNAVAILABLE,
+                    e.message());
+    }
+    client = std::move(connected.value());
+    return EXIT_OK;
+}
+
+int AttachTo(ControlClient& client, const std::vector<RingRequest>& requests, const Io& io,
+             std::unique_ptr<Session>& session)
+{
+    auto attached = client.Attach(requests);
+    if (!attached) {
+        const Error& e = attached.error();
+        const int code = e.code() == ErrorCode::VersionMismatch   ? EXIT_MISMATCH
+                         : e.code() == ErrorCode::InvalidArgument ? EXIT_USAGE
+                         : e.code() == ErrorCode::Corrupt         ? EXIT_CORRUPT
+                                                                  : EXIT_UNAVAILABLE;
+        return Fail(io, code, e.message());
+    }
+    session = std::move(attached.value());
+    return EXIT_OK;
+}
+
+enum class Take {
+    Counted, //!< taken, and counts towards --count
+    Skipped, //!< filtered out
+    Abort,   //!< the handler failed and reported it
+};
+
+struct PumpEnd {
+    int code{EXIT_OK};
+    bool aborted{false};
+    std::string note; //!< why reading ended early, for stderr
+};
+
+//! Reads the session's rings round robin and hands each record to `take`, until `count`
+//! records were counted (0: no limit), `deadline` passed, io.stop was set, the producer went
+//! away, or `take` aborted. Calls `idle` whenever the rings are empty; `idle` returning
+//! false aborts as well.
+PumpEnd Pump(Session& session, const Io& io, uint64_t count,
+             std::optional<Clock::time_point> deadline,
+             const std::function<Take(size_t, const EventView&)>& take,
+             const std::function<bool()>& idle)
+{
+    const auto& readers = session.readers();
+    uint64_t counted = 0;
+    PumpEnd end;
+    const auto limit_reached = [&] { return count && counted >= count; };
+    // One batch of ring i; false once reading must end.
+    const auto poll = [&](size_t i, size_t& work) {
+        const uint64_t left = count ? count - counted : POLL_BATCH;
+        auto polled = readers[i]->Poll(
+            [&](const EventView& view) {
+                if (end.aborted) return;
+                switch (take(i, view)) {
+                case Take::Counted:
+                    ++counted;
+                    break;
+                case Take::Skipped:
+                    break;
+                case Take::Abort:
+                    end.aborted = true;
+                    break;
+                }
+            },
+            std::min<uint64_t>(left, POLL_BATCH));
+        if (!polled) {
+            const Error& e = polled.error();
+            end.note = e.message();
+            end.code = e.code() == ErrorCode::Detached  ? EXIT_OK
+                       : e.code() == ErrorCode::Corrupt ? EXIT_CORRUPT
+                                                        : EXIT_UNAVAILABLE;
+            end.aborted = true;
+            return false;
+        }
+        work = polled.value();
+        return !end.aborted && !limit_reached();
+    };
+    Backoff backoff;
+    while (!Stopped(io)) {
+        if (deadline && Clock::now() >= *deadline) break;
+        size_t work = 0;
+        bool go_on = true;
+        for (size_t i = 0; i < readers.size() && go_on; ++i) {
+            size_t polled = 0;
+            go_on = poll(i, polled);
+            work += polled;
+        }
+        if (!go_on) break;
+        if (work == 0 && !idle()) {
+            end.aborted = true;
+            break;
+        }
+        backoff.Idle(work);
+    }
+    if (Stopped(io)) {
+        // Events already in the rings when the user stopped us belong to what they saw
+        // happen: take them too, within bounds, as the producer may keep writing.
+        bool go_on = !end.aborted && !limit_reached();
+        for (size_t i = 0; i < readers.size() && go_on; ++i) {
+            for (int batch = 0; batch < DRAIN_BATCHES && go_on; ++batch) {
+                size_t polled = 0;
+                go_on = poll(i, polled);
+                if (polled == 0) break;
+            }
+        }
+    }
+    return end;
+}
+
+//! "net 7/0, mempool 4/1": delivered/lost per ring, from the readers' own counters.
+std::string Totals(Session& session, uint64_t& delivered, uint64_t& lost)
+{
+    std::vector<std::string> parts;
+    for (const auto& reader : session.readers()) {
+        const ReaderStats& s = reader->stats();
+        delivered += s.delivered;
+        lost += s.lost;
+        parts.push_back(reader->name() + " " + std::to_string(s.delivered) + "/" +
+                        std::to_string(s.lost));
+    }
+    return Join(parts);
+}
+
+std::string HumanBytes(uint64_t bytes)
+{
+    const char* units[] = {"B", "KiB", "MiB", "GiB"};
+    int unit = 0;
+    while (unit < 3 && bytes >= 1024 && bytes % 1024 == 0) {
+        bytes /= 1024;
+        ++unit;
+    }
+    return std::to_string(bytes) + " " + units[unit];
+}
+
+} // namespace
+
+Result<std::vector<RingRequest>> MakeRequests(const Selection& selection, const Selection& defaults,
+                                              const RingRequest& options)
+{
+    const Selection& chosen =
+        selection.rings.empty() && selection.events.empty() ? defaults : selection;
+    std::vector<RingRequest> out;
+    auto request_of = [&](const std::string& ring) -> RingRequest& {
+        for (RingRequest& r : out) {
+            if (r.ring == ring) return r;
+        }
+        RingRequest r = options;
+        r.ring = ring;
+        r.events.clear();
+        out.push_back(std::move(r));
+        return out.back();
+    };
+    for (const std::string& ring : chosen.rings) {
+        if (std::find(SUBSYSTEM_NAMES.begin(), SUBSYSTEM_NAMES.end(), ring) ==
+            SUBSYSTEM_NAMES.end()) {
+            return Error{ErrorCode::InvalidArgument,
+                         "unknown ring '" + ring + "'; the rings are: " + Join(AllRings())};
+        }
+        request_of(ring);
+    }
+    for (const std::string& event : chosen.events) {
+        const EventInfo* found = nullptr;
+        if (const size_t colon = event.find(':'); colon != std::string::npos) {
+            found = FindEvent(std::string_view{event}.substr(0, colon),
+                              std::string_view{event}.substr(colon + 1));
+        } else {
+            for (const EventInfo& e : EVENTS) {
+                if (e.name == event) found = &e;
+            }
+        }
+        if (!found) {
+            std::vector<std::string> known;
+            for (const EventInfo& e : EVENTS) {
+                known.push_back(std::string{e.context} + ":" + std::string{e.name});
+            }
+            return Error{ErrorCode::InvalidArgument,
+                         "unknown event '" + event + "'; the events are: " + Join(known)};
+        }
+        RingRequest& r = request_of(std::string{found->context});
+        if (std::find(r.events.begin(), r.events.end(), found->name) == r.events.end()) {
+            r.events.emplace_back(found->name);
+        }
+    }
+    return out;
+}
+
+// --- list -----------------------------------------------------------------------------------
+
+int List(const ListOptions& options, const Io& io)
+{
+    std::unique_ptr<ControlClient> client;
+    if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
+    auto rings = client->Rings();
+    if (!rings) return Fail(io, EXIT_UNAVAILABLE, rings.error().message());
+    const ProducerDescription& p = client->producer();
+    std::string out;
+    char line[512];
+    if (!options.json) {
+        std::snprintf(line, sizeof(line),
+                      "producer pid %" PRIu64 ", segment '%s', ABI %u, schema %016" PRIx64
+                      ", control %s\n",
+                      p.producer_pid, p.segment_name.c_str(), p.abi_version, p.schema_hash,
+                      client->socket_path().c_str());
+        out += line;
+        std::snprintf(line, sizeof(line), "%-15s %-5s %8s %9s %12s %10s %10s %10s %10s %8s %10s\n",
+                      "ring", "state", "reader", "capacity", "seq", "full", "too_big", "reset",
+                      "timeout", "cursor", "truncated");
+        out += line;
+    }
+    for (const RingInfo& r : *rings) {
+        const std::vector<std::string> events = EventsOf(r.name);
+        std::vector<std::string> selected;
+        const uint16_t first = RingFirstType(r.subsystem);
+        for (const EventInfo& e : EVENTS) {
+            const uint32_t bit = uint32_t(static_cast<uint16_t>(e.type) - first);
+            if (e.subsystem == r.subsystem && bit < 64 && (r.event_mask >> bit) & 1) {
+                selected.emplace_back(e.name);
+            }
+        }
+        if (options.json) {
+            out += "{\"ring\":";
+            AppendJsonString(out, r.name);
+            out += std::string{",\"state\":"} + (r.enabled ? "\"on\"" : "\"off\"");
+            out += ",\"reader_pid\":" + std::to_string(r.reader_pid);
+            out += ",\"capacity\":" + std::to_string(r.capacity);
+            out += ",\"seq\":" + std::to_string(r.seq);
+            out += ",\"dropped_full\":" + std::to_string(r.dropped_full);
+            out += ",\"dropped_too_big\":" + std::to_string(r.dropped_too_big);
+            out += ",\"dropped_reader_reset\":" + std::to_string(r.dropped_reader_reset);
+            out += ",\"dropped_timeout\":" + std::to_string(r.dropped_timeout);
+            out += ",\"cursor_violations\":" + std::to_string(r.cursor_violations);
+            out += ",\"truncated\":" + std::to_string(r.truncated);
+            out += std::string{",\"lossless\":"} + (r.lossless ? "true" : "false");
+            out += ",\"payload_limit\":" + std::to_string(r.payload_limit);
+            const auto append_names = [&](const char* key, const std::vector<std::string>& names) {
+                out += std::string{",\""} + key + "\":[";
+                for (size_t i = 0; i < names.size(); ++i) {
+                    if (i) out += ',';
+                    AppendJsonString(out, names[i]);
+                }
+                out += ']';
+            };
+            append_names("events", events);
+            append_names("selected_events", selected);
+            out += "}\n";
+            continue;
+        }
+        const std::string reader = r.reader_pid ? std::to_string(r.reader_pid) : "-";
+        std::snprintf(line, sizeof(line),
+                      "%-15s %-5s %8s %9s %12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+                      " %10" PRIu64 " %8" PRIu64 " %10" PRIu64 "\n",
+                      r.name.c_str(), r.enabled ? "on" : "off", reader.c_str(),
+                      HumanBytes(r.capacity).c_str(), r.seq, r.dropped_full, r.dropped_too_big,
+                      r.dropped_reader_reset, r.dropped_timeout, r.cursor_violations, r.truncated);
+        out += line;
+        out += "    events: " + Join(events) + "\n";
+        if (r.enabled) {
+            out += "    reading: " + (selected.size() == events.size() ? "all" : Join(selected));
+            if (r.lossless) out += ", lossless";
+            if (r.payload_limit) out += ", payload limit " + std::to_string(r.payload_limit);
+            out += "\n";
+        }
+    }
+    return WriteOut(io, out, true) ? EXIT_OK : EXIT_UNAVAILABLE;
+}
+
+// --- watch ----------------------------------------------------------------------------------
+
+int Watch(const WatchOptions& options, const Io& io)
+{
+    // Peers live on the net ring: asking about one means the net ring unless told otherwise.
+    const Selection defaults{options.peer ? std::vector<std::string>{"net"} : AllRings(), {}};
+    auto requests = MakeRequests(options.selection, defaults,
+                                 {.lossless = options.lossless,
+                                  .lossless_wait_ms = options.lossless_wait_ms,
+                                  .payload_limit = options.payload_limit});
+    if (!requests) return Fail(io, EXIT_USAGE, requests.error().message());
+    auto schema = EventSchema::Builtin();
+    if (!schema) return Fail(io, EXIT_MISMATCH, schema.error().message());
+    std::unique_ptr<ControlClient> client;
+    if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
+    std::unique_ptr<Session> session;
+    if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
+
+    const EventFormatter format{*schema, options.json ? Style::Json : Style::Text,
+                                session->consumer().info().clock_offset_ns};
+    std::vector<std::string> rings;
+    for (const auto& reader : session->readers()) {
+        rings.push_back(reader->name());
+    }
+    std::string out;
+    uint64_t corrupt = 0;
+    const auto take = [&](size_t ring, const EventView& view) {
+        const Record record = RecordOf(view);
+        if (record.lost_before) format.AppendLoss(out, rings[ring], record.lost_before, record.seq);
+        auto table = format.Decode(record);
+        Take taken = Take::Skipped;
+        if (!table) {
+            ++corrupt;
+            std::fprintf(io.err, "ringdump: ring '%s': %s; skipped\n", rings[ring].c_str(),
+                         table.error().message().c_str());
+        } else if (!options.peer || format.PeerId(record, *table) == options.peer) {
+            format.AppendEvent(out, rings[ring], record, *table);
+            taken = Take::Counted;
+        }
+        if (out.size() >= OUTPUT_CHUNK && !WriteOut(io, out, false)) return Take::Abort;
+        return taken;
+    };
+    const PumpEnd end = Pump(*session, io, options.count, std::nullopt, take,
+                             [&] { return WriteOut(io, out, true); });
+    const bool written = WriteOut(io, out, true);
+    uint64_t delivered = 0, lost = 0;
+    const std::string totals = Totals(*session, delivered, lost);
+    if (!end.note.empty()) std::fprintf(io.err, "ringdump: %s\n", end.note.c_str());
+    std::fprintf(io.err, "ringdump: %" PRIu64 " events delivered, %" PRIu64 " lost (%s)\n",
+                 delivered, lost, totals.c_str());
+    if (corrupt) {
+        return Fail(io, EXIT_CORRUPT,
+                    std::to_string(corrupt) + " events did not verify against "
+                                              "their schema and were skipped");
+    }
+    if (end.code != EXIT_OK) return end.code;
+    if (!written || (end.aborted && end.note.empty())) {
+        return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+    }
+    return EXIT_OK;
+}
+
+// --- stats ----------------------------------------------------------------------------------
+
+namespace {
+
+struct RingSample {
+    std::string name;
+    bool enabled{false};
+    uint64_t reader_pid{0};
+    uint64_t seq{0};
+    uint64_t write_pos{0};
+    uint64_t delivered{0};
+    uint64_t lost{0};
+    uint64_t bytes{0};
+    RingInfo info;
+};
+
+void AppendStatsLine(std::string& out, bool json, bool attached, double t, double dt,
+                     const RingSample& now, const RingSample& before)
+{
+    const double events_per_s =
+        double(attached ? now.delivered - before.delivered : now.seq - before.seq) / dt;
+    const double bytes_per_s =
+        double(attached ? now.bytes - before.bytes : now.write_pos - before.write_pos) / dt;
+    const RingInfo& r = now.info;
+    char line[512];
+    if (json) {
+        std::snprintf(line, sizeof(line), "{\"t_s\":%.3f,\"ring\":", t);
+        out += line;
+        AppendJsonString(out, now.name);
+        std::snprintf(line, sizeof(line), ",\"events_per_s\":%.1f,\"bytes_per_s\":%.1f",
+                      events_per_s, bytes_per_s);
+        out += line;
+        if (attached) {
+            out += ",\"delivered\":" + std::to_string(now.delivered) +
+                   ",\"lost\":" + std::to_string(now.lost);
+        } else {
+            out += std::string{",\"state\":"} + (now.enabled ? "\"on\"" : "\"off\"") +
+                   ",\"reader_pid\":" + std::to_string(now.reader_pid);
+        }
+        out += ",\"seq\":" + std::to_string(r.seq);
+        out += ",\"dropped_full\":" + std::to_string(r.dropped_full);
+        out += ",\"dropped_too_big\":" + std::to_string(r.dropped_too_big);
+        out += ",\"dropped_reader_reset\":" + std::to_string(r.dropped_reader_reset);
+        out += ",\"dropped_timeout\":" + std::to_string(r.dropped_timeout);
+        out += ",\"cursor_violations\":" + std::to_string(r.cursor_violations);
+        out += ",\"truncated\":" + std::to_string(r.truncated) + "}\n";
+        return;
+    }
+    const std::string delivered = attached ? std::to_string(now.delivered) : "-";
+    const std::string lost = attached ? std::to_string(now.lost) : "-";
+    std::snprintf(line, sizeof(line),
+                  "%8.1fs %-15s %12.1f %14.1f %12s %10s %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+                  " %10" PRIu64 " %8" PRIu64 " %10" PRIu64 "\n",
+                  t, now.name.c_str(), events_per_s, bytes_per_s, delivered.c_str(), lost.c_str(),
+                  r.dropped_full, r.dropped_too_big, r.dropped_reader_reset, r.dropped_timeout,
+                  r.cursor_violations, r.truncated);
+    out += line;
+}
+
+void AppendStatsHeader(std::string& out)
+{
+    char line[512];
+    std::snprintf(line, sizeof(line),
+                  "%9s %-15s %12s %14s %12s %10s %10s %10s %10s %10s %8s %10s\n", "time", "ring",
+                  "events/s", "bytes/s", "delivered", "lost", "full", "too_big", "reset", "timeout",
+                  "cursor", "truncated");
+    out += line;
+}
+
+} // namespace
+
+int Stats(const StatsOptions& options, const Io& io)
+{
+    if (!(options.interval_s > 0)) {
+        return Fail(io, EXIT_USAGE, "--interval must be a positive number of seconds");
+    }
+    Selection selection{options.rings, {}};
+    auto requests = MakeRequests(selection, {AllRings(), {}}, {});
+    if (!requests) return Fail(io, EXIT_USAGE, requests.error().message());
+    std::unique_ptr<ControlClient> client;
+    if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
+    std::unique_ptr<Session> session;
+    if (!options.no_attach) {
+        if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
+    }
+    const auto wanted = [&](const std::string& ring) {
+        return std::any_of(requests->begin(), requests->end(),
+                           [&](const RingRequest& r) { return r.ring == ring; });
+    };
+    // One sample per ring: the readers' counters when attached, the producer's otherwise.
+    const auto sample = [&]() -> Result<std::vector<RingSample>> {
+        std::vector<RingSample> out;
+        if (session) {
+            for (const auto& reader : session->readers()) {
+                RingSample s;
+                s.info = reader->Info();
+                s.name = reader->name();
+                s.delivered = reader->stats().delivered;
+                s.lost = reader->stats().lost;
+                s.bytes = reader->stats().bytes;
+                out.push_back(std::move(s));
+            }
+            return out;
+        }
+        auto rings = client->Rings();
+        if (!rings) return rings.error();
+        for (const RingInfo& r : *rings) {
+            if (!wanted(r.name)) continue;
+            RingSample s;
+            s.name = r.name;
+            s.enabled = r.enabled;
+            s.reader_pid = r.reader_pid;
+            s.seq = r.seq;
+            s.write_pos = r.write_pos;
+            s.info = r;
+            out.push_back(std::move(s));
+        }
+        return out;
+    };
+
+    auto before = sample();
+    if (!before) return Fail(io, EXIT_UNAVAILABLE, before.error().message());
+    std::string out;
+    if (!options.json) AppendStatsHeader(out);
+    if (!WriteOut(io, out, true)) return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+    const auto start = Clock::now();
+    auto last = start;
+    const auto interval = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(options.interval_s));
+    auto next = start + interval;
+    uint64_t ticks = 0;
+    Backoff backoff;
+    std::string note;
+    int code = EXIT_OK;
+    while (!Stopped(io)) {
+        if (session) {
+            size_t work = 0;
+            for (const auto& reader : session->readers()) {
+                // Stats consumes the events without looking at them.
+                auto polled = reader->Poll([](const EventView&) {}, POLL_BATCH);
+                if (!polled) {
+                    note = polled.error().message();
+                    code = polled.error().code() == ErrorCode::Detached  ? EXIT_OK
+                           : polled.error().code() == ErrorCode::Corrupt ? EXIT_CORRUPT
+                                                                         : EXIT_UNAVAILABLE;
+                    break;
+                }
+                work += polled.value();
+            }
+            if (!note.empty()) break;
+            if (Clock::now() < next) {
+                backoff.Idle(work);
+                continue;
+            }
+        } else if (Clock::now() < next) {
+            std::this_thread::sleep_for(
+                std::min<Clock::duration>(next - Clock::now(), std::chrono::milliseconds(20)));
+            continue;
+        }
+        const auto now = Clock::now();
+        auto after = sample();
+        if (!after) {
+            note = after.error().message();
+            code = EXIT_UNAVAILABLE;
+            break;
+        }
+        const double dt = std::chrono::duration<double>(now - last).count();
+        const double t = std::chrono::duration<double>(now - start).count();
+        for (size_t i = 0; i < after->size() && i < before->size(); ++i) {
+            AppendStatsLine(out, options.json, session != nullptr, t, dt, (*after)[i],
+                            (*before)[i]);
+        }
+        if (!WriteOut(io, out, true)) return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+        before = std::move(after);
+        last = now;
+        next += interval;
+        if (++ticks == options.count) break;
+    }
+    if (!note.empty()) std::fprintf(io.err, "ringdump: %s\n", note.c_str());
+    return code;
+}
+
+// --- capture --------------------------------------------------------------------------------
+
+int Capture(const CaptureOptions& options, const Io& io)
+{
+    if (options.out_dir.empty()) return Fail(io, EXIT_USAGE, "--out DIR is required");
+    if (!options.native && !options.capture_messages) {
+        return Fail(io, EXIT_USAGE, "--format native or --format capturemessage is required");
+    }
+    if (options.capture_messages && options.payload_limit) {
+        return Fail(io, EXIT_USAGE,
+                    "--payload-limit cannot be used with --format capturemessage: Bitcoin "
+                    "Core's message capture files hold whole payloads only");
+    }
+    if (options.duration_s < 0) return Fail(io, EXIT_USAGE, "--duration must not be negative");
+    // Message files need only the two message events; a native capture takes everything.
+    const Selection defaults = options.native
+                                   ? Selection{AllRings(), {}}
+                                   : Selection{{}, {"net:inbound_message", "net:outbound_message"}};
+    auto requests = MakeRequests(options.selection, defaults,
+                                 {.lossless = options.lossless,
+                                  .lossless_wait_ms = options.lossless_wait_ms,
+                                  .payload_limit = options.payload_limit});
+    if (!requests) return Fail(io, EXIT_USAGE, requests.error().message());
+    if (options.capture_messages) {
+        const bool has_messages =
+            std::any_of(requests->begin(), requests->end(), [](const auto& r) {
+                return r.ring == "net" && (r.events.empty() ||
+                                           std::find(r.events.begin(), r.events.end(),
+                                                     "inbound_message") != r.events.end() ||
+                                           std::find(r.events.begin(), r.events.end(),
+                                                     "outbound_message") != r.events.end());
+            });
+        if (!has_messages) {
+            return Fail(io, EXIT_USAGE,
+                        "--format capturemessage writes net:inbound_message and "
+                        "net:outbound_message events, and the selection has neither");
+        }
+    }
+    const std::filesystem::path native_path = options.out_dir / CAPTURE_FILE_NAME;
+    std::error_code ec;
+    if (options.native && std::filesystem::exists(native_path, ec)) {
+        return Fail(io, EXIT_USAGE,
+                    native_path.string() + " already exists; choose another --out directory or "
+                                           "move the earlier capture away");
+    }
+    auto schema = EventSchema::Builtin();
+    if (!schema) return Fail(io, EXIT_MISMATCH, schema.error().message());
+    std::unique_ptr<ControlClient> client;
+    if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
+    std::unique_ptr<Session> session;
+    if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
+
+    std::filesystem::create_directories(options.out_dir, ec);
+    if (ec) {
+        return Fail(io, EXIT_UNAVAILABLE,
+                    "cannot create " + options.out_dir.string() + ": " + ec.message());
+    }
+    const SegmentInfo& segment = session->consumer().info();
+    std::vector<std::string> rings;
+    for (const auto& reader : session->readers()) {
+        rings.push_back(reader->name());
+    }
+    std::unique_ptr<CaptureWriter> native;
+    if (options.native) {
+        CaptureHeader header;
+        header.abi_version = segment.abi_version;
+        header.schema_hash = segment.schema_hash;
+        header.clock_offset_ns = segment.clock_offset_ns;
+        header.producer_pid = segment.producer_pid;
+        header.start_unix_ns = UnixNowNs();
+        header.segment_name = segment.name;
+        header.rings = rings;
+        header.events = schema->events();
+        header.schema.assign(schema->bytes().begin(), schema->bytes().end());
+        auto created = CaptureWriter::Create(native_path, header);
+        if (!created) {
+            return Fail(io,
+                        created.error().code() == ErrorCode::AlreadyExists ? EXIT_USAGE
+                                                                           : EXIT_UNAVAILABLE,
+                        created.error().message());
+        }
+        native = std::move(created.value());
+    }
+    std::optional<MessageCapture> messages;
+    if (options.capture_messages) messages.emplace(options.out_dir, segment.clock_offset_ns);
+
+    std::string failure;
+    const auto take = [&](size_t ring, const EventView& view) {
+        const Record record = RecordOf(view);
+        if (native) {
+            if (auto ok = native->Write(uint8_t(ring), record); !ok) {
+                failure = ok.error().message();
+                return Take::Abort;
+            }
+        }
+        if (messages) {
+            if (auto ok = messages->Add(record); !ok) {
+                failure = ok.error().message();
+                return Take::Abort;
+            }
+        }
+        return Take::Counted;
+    };
+    std::optional<Clock::time_point> deadline;
+    if (options.duration_s > 0) {
+        deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(options.duration_s));
+    }
+    const PumpEnd end = Pump(*session, io, options.count, deadline, take, [] { return true; });
+
+    // Complete files whatever ended the capture.
+    uint64_t delivered = 0, lost = 0;
+    const std::string totals = Totals(*session, delivered, lost);
+    if (native) {
+        CaptureEnd capture_end;
+        capture_end.end_unix_ns = UnixNowNs();
+        for (const auto& reader : session->readers()) {
+            capture_end.rings.push_back({reader->stats().delivered, reader->stats().lost});
+        }
+        if (auto ok = native->Finish(capture_end); !ok && failure.empty()) {
+            failure = ok.error().message();
+        }
+        std::fprintf(io.err, "ringdump: wrote %s (%" PRIu64 " bytes)\n", native_path.c_str(),
+                     native->bytes_written());
+    }
+    if (messages) {
+        if (auto ok = messages->Close(); !ok && failure.empty()) failure = ok.error().message();
+        const MessageCapture::Counts& c = messages->counts();
+        std::fprintf(io.err,
+                     "ringdump: wrote %" PRIu64 " received and %" PRIu64
+                     " sent messages of %zu peer(s) under %s\n",
+                     c.received, c.sent, messages->peers(), options.out_dir.c_str());
+        if (c.truncated) {
+            std::fprintf(io.err,
+                         "ringdump: %" PRIu64 " messages arrived truncated (another payload "
+                         "limit) and were left out of the message capture\n",
+                         c.truncated);
+        }
+        if (c.unwritable) {
+            std::fprintf(io.err,
+                         "ringdump: %" PRIu64 " messages could not be written in the message "
+                         "capture format (type over 12 bytes, payload over 4 GiB, or invalid)\n",
+                         c.unwritable);
+        }
+    }
+    if (!end.note.empty()) std::fprintf(io.err, "ringdump: %s\n", end.note.c_str());
+    std::fprintf(io.err, "ringdump: %" PRIu64 " events delivered, %" PRIu64 " lost (%s)\n",
+                 delivered, lost, totals.c_str());
+    if (!failure.empty()) return Fail(io, EXIT_UNAVAILABLE, failure);
+    return end.code;
+}
+
+// --- read -----------------------------------------------------------------------------------
+
+int Read(const ReadOptions& options, const Io& io)
+{
+    if (options.file.empty()) return Fail(io, EXIT_USAGE, "read needs a capture FILE");
+    auto reader = CaptureReader::Open(options.file);
+    if (!reader) {
+        const Error& e = reader.error();
+        return Fail(io,
+                    e.code() == ErrorCode::Corrupt           ? EXIT_CORRUPT
+                    : e.code() == ErrorCode::VersionMismatch ? EXIT_MISMATCH
+                                                             : EXIT_UNAVAILABLE,
+                    e.message());
+    }
+    const CaptureHeader& header = (*reader)->header();
+    // The capture's own schema: it prints the fields the producer wrote, whatever this
+    // ringdump was built with.
+    auto schema = EventSchema::Load_untrusted(header.schema, header.events);
+    if (!schema) {
+        return Fail(io, EXIT_CORRUPT, options.file.string() + ": " + schema.error().message());
+    }
+    const EventFormatter format{*schema, options.json ? Style::Json : Style::Text,
+                                header.clock_offset_ns};
+    std::string out;
+    uint8_t ring = 0;
+    Record record;
+    while (!Stopped(io)) {
+        auto next = (*reader)->Next(ring, record);
+        if (!next) {
+            WriteOut(io, out, true);
+            return Fail(io, EXIT_CORRUPT, next.error().message());
+        }
+        if (!next.value()) break;
+        const std::string& name = header.rings[ring];
+        if (record.lost_before) format.AppendLoss(out, name, record.lost_before, record.seq);
+        auto table = format.Decode(record);
+        if (!table) {
+            WriteOut(io, out, true);
+            return Fail(io, EXIT_CORRUPT,
+                        options.file.string() + ": ring '" + name +
+                            "': " + table.error().message());
+        }
+        format.AppendEvent(out, name, record, *table);
+        if (out.size() >= OUTPUT_CHUNK && !WriteOut(io, out, false)) {
+            return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+        }
+    }
+    if (!WriteOut(io, out, true)) return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+    return EXIT_OK;
+}
+
+} // namespace tracering::ringdump

@@ -1,0 +1,501 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! ringdump: list, watch, measure and capture a tracering producer's events. This file only
+//! turns argv into options; the commands are in commands.cpp.
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "commands.h"
+
+namespace {
+
+using namespace tracering::ringdump;
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+constexpr const char* EXIT_CODES =
+    "Exit codes:\n"
+    "  0  success (also after SIGINT/SIGTERM ended a command cleanly, or the producer exited)\n"
+    "  1  usage: a bad command line, an unknown ring or event, an existing capture file\n"
+    "  2  cannot connect or attach (no producer at that path, permission denied, a ring\n"
+    "     busy with another reader), or cannot open or write a file\n"
+    "  3  ABI, schema or capture format version mismatch\n"
+    "  4  corrupt data in a ring or in a capture file\n";
+
+constexpr const char* MAIN_HELP =
+    "ringdump: read the events of a tracering producer (Bitcoin Core's tracepoints)\n"
+    "\n"
+    "Usage: ringdump <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  list     rings, their state, reader and counters (does not attach)\n"
+    "  watch    attach and print events, one line each (--json: JSON lines)\n"
+    "  stats    live events/s, bytes/s, losses and drops per ring\n"
+    "  capture  write a native capture file, or Bitcoin Core's -capturemessages files\n"
+    "  read     print a native capture file as watch prints events\n"
+    "\n"
+    "Every command but read takes --control PATH, the producer's control socket.\n"
+    "Run 'ringdump <command> --help' for its options.\n"
+    "\n";
+
+constexpr const char* LIST_HELP =
+    "Usage: ringdump list --control PATH [--json]\n"
+    "\n"
+    "Shows every ring of the producer: on/off, the reader's pid, capacity, events attempted\n"
+    "(seq), drops by cause (full, too big, reader reset, lossless wait timeout), cursor\n"
+    "violations, truncated payloads, and the ring's events. Does not attach.\n"
+    "\n"
+    "  --control PATH   the producer's control socket\n"
+    "  --json           one JSON object per ring\n"
+    "\n";
+
+constexpr const char* WATCH_HELP =
+    "Usage: ringdump watch --control PATH [--ring R]... [--event E]... [--count N]\n"
+    "                      [--lossless] [--lossless-wait MS] [--payload-limit BYTES]\n"
+    "                      [--json] [--peer ID]\n"
+    "\n"
+    "Attaches and prints one line per event, and a line for every gap in a ring's sequence\n"
+    "numbers: nothing is lost silently. SIGINT or SIGTERM ends it after the output is\n"
+    "flushed; a summary of events delivered and lost per ring goes to stderr.\n"
+    "\n"
+    "  --control PATH        the producer's control socket\n"
+    "  --ring R              attach ring R (net, mempool, utxocache, validation,\n"
+    "                        coin_selection); default: every ring\n"
+    "  --event E             only these events, as ring:event or a bare event name\n"
+    "                        (e.g. net:inbound_message, flush); --ring R takes all of R's\n"
+    "                        events unless --event names some of them\n"
+    "  --count N             stop after N events\n"
+    "  --lossless            the producer waits for ringdump instead of dropping events\n"
+    "                        (slows the producer; for tests and complete captures)\n"
+    "  --lossless-wait MS    longest such wait per event, 0-10000 ms (default 100)\n"
+    "  --payload-limit BYTES cut message payloads to BYTES (marked \"truncated\")\n"
+    "  --json                JSON lines: ring, event, seq, ts_ns (monotonic ns), then every\n"
+    "                        field by its schema name; hashes in display (reversed) hex,\n"
+    "                        payloads in hex, enums by name; and {\"lost\":N,\"ring\":R,\n"
+    "                        \"before_seq\":S} where events are missing\n"
+    "  --peer ID             only net events of peer ID (attaches the net ring by default)\n"
+    "\n";
+
+constexpr const char* STATS_HELP =
+    "Usage: ringdump stats --control PATH [--interval S] [--ring R]... [--count K]\n"
+    "                      [--no-attach] [--json]\n"
+    "\n"
+    "Every interval, per ring: events/s, bytes/s, events delivered and lost (gaps), and the\n"
+    "producer's drops by cause. Attaches the rings and consumes their events.\n"
+    "\n"
+    "  --control PATH   the producer's control socket\n"
+    "  --interval S     seconds between reports (default 1; fractions allowed)\n"
+    "  --ring R         only ring R (repeatable); default: every ring\n"
+    "  --count K        stop after K reports\n"
+    "  --no-attach      do not attach: watch the producer's counters of rings someone else\n"
+    "                   reads (events/s from seq, bytes/s from the write position)\n"
+    "  --json           one JSON object per ring and report\n"
+    "\n";
+
+constexpr const char* CAPTURE_HELP =
+    "Usage: ringdump capture --control PATH --out DIR --format native|capturemessage\n"
+    "                        [--lossless] [--lossless-wait MS] [--count N | --duration S]\n"
+    "                        [--ring R]... [--event E]... [--payload-limit BYTES]\n"
+    "\n"
+    "Attaches and writes the events under DIR until N events, S seconds, SIGINT or SIGTERM;\n"
+    "the files are complete whatever ends it.\n"
+    "\n"
+    "  --format native          DIR/capture.trcap: every record with its ring, sequence\n"
+    "                           number, timestamp and payload, and the schema to print it;\n"
+    "                           'ringdump read' prints it as watch would. Default: every ring\n"
+    "  --format capturemessage  Bitcoin Core's -capturemessages layout from the\n"
+    "                           net:inbound_message and net:outbound_message events:\n"
+    "                           DIR/<addr, ':' replaced by '_'>/msgs_recv.dat and\n"
+    "                           msgs_sent.dat (appended). Refuses --payload-limit\n"
+    "                           Both formats may be given (repeat --format, or a,b).\n"
+    "  --out DIR                the output directory (created if needed)\n"
+    "  --lossless               the producer waits for ringdump instead of dropping\n"
+    "  --lossless-wait MS       longest such wait per event, 0-10000 ms (default 100)\n"
+    "  --count N                stop after N events\n"
+    "  --duration S             stop after S seconds\n"
+    "  --ring R, --event E      what to capture, as for watch\n"
+    "  --payload-limit BYTES    cut message payloads (native only)\n"
+    "\n";
+
+constexpr const char* READ_HELP =
+    "Usage: ringdump read FILE [--json]\n"
+    "\n"
+    "Prints a native capture file (from 'ringdump capture --format native') exactly as\n"
+    "watch prints events, using the schema stored in the file. Every length and checksum\n"
+    "is checked: a truncated or damaged file is an error (exit code 4) after the events\n"
+    "before the damage were printed.\n"
+    "\n"
+    "  --json   JSON lines, as watch --json\n"
+    "\n";
+
+int Usage(std::string_view command, const std::string& message)
+{
+    std::fprintf(stderr, "ringdump: %s\n", message.c_str());
+    if (command.empty()) {
+        std::fprintf(stderr, "Run 'ringdump --help' for the commands.\n");
+    } else {
+        std::fprintf(stderr, "Run 'ringdump %.*s --help' for its options.\n", int(command.size()),
+                     command.data());
+    }
+    return EXIT_USAGE;
+}
+
+int Help(const char* text)
+{
+    std::fputs(text, stdout);
+    std::fputs(EXIT_CODES, stdout);
+    return EXIT_OK;
+}
+
+bool ParseU64(std::string_view text, uint64_t& out)
+{
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+    return r.ec == std::errc{} && r.ptr == text.data() + text.size() && !text.empty();
+}
+
+bool ParseI64(std::string_view text, int64_t& out)
+{
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+    return r.ec == std::errc{} && r.ptr == text.data() + text.size() && !text.empty();
+}
+
+bool ParseSeconds(const std::string& text, double& out)
+{
+    if (text.empty()) return false;
+    char* end = nullptr;
+    errno = 0;
+    out = std::strtod(text.c_str(), &end);
+    return errno == 0 && end == text.c_str() + text.size() && out >= 0 && out < 1e9;
+}
+
+//! Walks the options of one command: `--flag value` or `--flag=value`.
+class Options
+{
+public:
+    Options(std::string_view command, std::vector<std::string> args)
+        : m_command{command}, m_args{std::move(args)}
+    {
+    }
+
+    //! The next argument (true), or false at the end.
+    bool Next()
+    {
+        if (m_index >= m_args.size()) return false;
+        m_current = m_args[m_index++];
+        m_inline.reset();
+        if (m_current.starts_with("--")) {
+            if (const size_t eq = m_current.find('='); eq != std::string::npos) {
+                m_inline = m_current.substr(eq + 1);
+                m_current.resize(eq);
+            }
+        }
+        return true;
+    }
+    const std::string& flag() const { return m_current; }
+    bool Is(std::string_view name) const { return m_current == name; }
+    //! The flag's value; sets an error if it has none.
+    bool Value(std::string& out)
+    {
+        if (m_inline) {
+            out = *m_inline;
+            return true;
+        }
+        if (m_index >= m_args.size()) {
+            m_error = m_current + " needs a value";
+            return false;
+        }
+        out = m_args[m_index++];
+        return true;
+    }
+    bool U64(uint64_t& out)
+    {
+        std::string text;
+        if (!Value(text)) return false;
+        if (!ParseU64(text, out)) {
+            m_error = m_current + " needs a whole number, not '" + text + "'";
+            return false;
+        }
+        return true;
+    }
+    bool Seconds(double& out)
+    {
+        std::string text;
+        if (!Value(text)) return false;
+        if (!ParseSeconds(text, out)) {
+            m_error = m_current + " needs a number of seconds, not '" + text + "'";
+            return false;
+        }
+        return true;
+    }
+    bool Switch()
+    {
+        if (!m_inline) return true;
+        m_error = m_current + " takes no value";
+        return false;
+    }
+    int Unknown() const
+    {
+        if (m_current.starts_with("-")) return Usage(m_command, "unknown option " + m_current);
+        return Usage(m_command, "unexpected argument '" + m_current + "'");
+    }
+    int Error() const { return Usage(m_command, m_error); }
+
+private:
+    std::string_view m_command;
+    std::vector<std::string> m_args;
+    size_t m_index{0};
+    std::string m_current;
+    std::optional<std::string> m_inline;
+    std::string m_error;
+};
+
+bool IsHelp(const std::string& arg) { return arg == "--help" || arg == "-h"; }
+
+//! Options every attaching command shares; true if `o` was one of them.
+bool SelectionOption(Options& o, Selection& selection, bool& ok)
+{
+    std::string value;
+    if (o.Is("--ring")) {
+        ok = o.Value(value);
+        selection.rings.push_back(value);
+        return true;
+    }
+    if (o.Is("--event")) {
+        ok = o.Value(value);
+        selection.events.push_back(value);
+        return true;
+    }
+    return false;
+}
+
+bool LosslessWait(Options& o, uint32_t& out)
+{
+    uint64_t ms = 0;
+    if (!o.U64(ms)) return false;
+    out = uint32_t(std::min<uint64_t>(ms, UINT32_MAX));
+    return true;
+}
+
+int RunList(Options& o, const Io& io)
+{
+    ListOptions options;
+    while (o.Next()) {
+        bool ok = true;
+        if (IsHelp(o.flag())) return Help(LIST_HELP);
+        if (o.Is("--control")) {
+            ok = o.Value(options.control);
+        } else if (o.Is("--json")) {
+            ok = o.Switch();
+            options.json = true;
+        } else {
+            return o.Unknown();
+        }
+        if (!ok) return o.Error();
+    }
+    if (options.control.empty()) return Usage("list", "--control PATH is required");
+    return List(options, io);
+}
+
+int RunWatch(Options& o, const Io& io)
+{
+    WatchOptions options;
+    while (o.Next()) {
+        bool ok = true;
+        if (IsHelp(o.flag())) return Help(WATCH_HELP);
+        if (SelectionOption(o, options.selection, ok)) {
+        } else if (o.Is("--control")) {
+            ok = o.Value(options.control);
+        } else if (o.Is("--count")) {
+            ok = o.U64(options.count);
+            if (ok && options.count == 0) return Usage("watch", "--count must be at least 1");
+        } else if (o.Is("--lossless")) {
+            ok = o.Switch();
+            options.lossless = true;
+        } else if (o.Is("--lossless-wait")) {
+            ok = LosslessWait(o, options.lossless_wait_ms);
+        } else if (o.Is("--payload-limit")) {
+            ok = o.U64(options.payload_limit);
+        } else if (o.Is("--json")) {
+            ok = o.Switch();
+            options.json = true;
+        } else if (o.Is("--peer")) {
+            std::string text;
+            int64_t peer = 0;
+            ok = o.Value(text);
+            if (ok && !ParseI64(text, peer)) {
+                return Usage("watch", "--peer needs a peer id, not '" + text + "'");
+            }
+            options.peer = peer;
+        } else {
+            return o.Unknown();
+        }
+        if (!ok) return o.Error();
+    }
+    if (options.control.empty()) return Usage("watch", "--control PATH is required");
+    return Watch(options, io);
+}
+
+int RunStats(Options& o, const Io& io)
+{
+    StatsOptions options;
+    while (o.Next()) {
+        bool ok = true;
+        std::string value;
+        if (IsHelp(o.flag())) return Help(STATS_HELP);
+        if (o.Is("--control")) {
+            ok = o.Value(options.control);
+        } else if (o.Is("--interval")) {
+            ok = o.Seconds(options.interval_s);
+            if (ok && options.interval_s <= 0) return Usage("stats", "--interval must be positive");
+        } else if (o.Is("--ring")) {
+            ok = o.Value(value);
+            options.rings.push_back(value);
+        } else if (o.Is("--count")) {
+            ok = o.U64(options.count);
+            if (ok && options.count == 0) return Usage("stats", "--count must be at least 1");
+        } else if (o.Is("--no-attach")) {
+            ok = o.Switch();
+            options.no_attach = true;
+        } else if (o.Is("--json")) {
+            ok = o.Switch();
+            options.json = true;
+        } else {
+            return o.Unknown();
+        }
+        if (!ok) return o.Error();
+    }
+    if (options.control.empty()) return Usage("stats", "--control PATH is required");
+    return Stats(options, io);
+}
+
+int RunCapture(Options& o, const Io& io)
+{
+    CaptureOptions options;
+    bool have_count = false;
+    while (o.Next()) {
+        bool ok = true;
+        std::string value;
+        if (IsHelp(o.flag())) return Help(CAPTURE_HELP);
+        if (SelectionOption(o, options.selection, ok)) {
+        } else if (o.Is("--control")) {
+            ok = o.Value(options.control);
+        } else if (o.Is("--out")) {
+            ok = o.Value(value);
+            options.out_dir = value;
+            if (ok && value.empty()) return Usage("capture", "--out needs a directory");
+        } else if (o.Is("--format")) {
+            ok = o.Value(value);
+            for (size_t start = 0; ok && start <= value.size();) {
+                const size_t comma = std::min(value.find(',', start), value.size());
+                const std::string format = value.substr(start, comma - start);
+                if (format == "native") {
+                    options.native = true;
+                } else if (format == "capturemessage" || format == "capturemessages") {
+                    options.capture_messages = true;
+                } else {
+                    return Usage("capture",
+                                 "unknown --format '" + format + "'; use native or capturemessage");
+                }
+                start = comma + 1;
+            }
+        } else if (o.Is("--lossless")) {
+            ok = o.Switch();
+            options.lossless = true;
+        } else if (o.Is("--lossless-wait")) {
+            ok = LosslessWait(o, options.lossless_wait_ms);
+        } else if (o.Is("--payload-limit")) {
+            ok = o.U64(options.payload_limit);
+        } else if (o.Is("--count")) {
+            ok = o.U64(options.count);
+            have_count = true;
+            if (ok && options.count == 0) return Usage("capture", "--count must be at least 1");
+        } else if (o.Is("--duration")) {
+            ok = o.Seconds(options.duration_s);
+            if (ok && options.duration_s <= 0) {
+                return Usage("capture", "--duration must be positive");
+            }
+        } else {
+            return o.Unknown();
+        }
+        if (!ok) return o.Error();
+    }
+    if (options.control.empty()) return Usage("capture", "--control PATH is required");
+    if (options.out_dir.empty()) return Usage("capture", "--out DIR is required");
+    if (!options.native && !options.capture_messages) {
+        return Usage("capture", "--format native or --format capturemessage is required");
+    }
+    if (have_count && options.duration_s > 0) {
+        return Usage("capture", "give --count or --duration, not both");
+    }
+    if (options.capture_messages && options.payload_limit) {
+        return Usage("capture", "--payload-limit cannot be used with --format capturemessage: "
+                                "Bitcoin Core's message capture files hold whole payloads only");
+    }
+    return Capture(options, io);
+}
+
+int RunRead(Options& o, const Io& io)
+{
+    ReadOptions options;
+    while (o.Next()) {
+        bool ok = true;
+        if (IsHelp(o.flag())) return Help(READ_HELP);
+        if (o.Is("--json")) {
+            ok = o.Switch();
+            options.json = true;
+        } else if (!o.flag().starts_with("-") && options.file.empty()) {
+            options.file = o.flag();
+        } else {
+            return o.Unknown();
+        }
+        if (!ok) return o.Error();
+    }
+    if (options.file.empty()) return Usage("read", "read needs a capture FILE");
+    return Read(options, io);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) {
+        std::fputs(MAIN_HELP, stderr);
+        std::fputs(EXIT_CODES, stderr);
+        return EXIT_USAGE;
+    }
+    const std::string command = argv[1];
+    if (IsHelp(command) || command == "help") return Help(MAIN_HELP);
+
+    // The first SIGINT or SIGTERM ends the command cleanly; a second one (SA_RESETHAND)
+    // kills, should the clean end itself hang.
+    struct sigaction action {
+    };
+    action.sa_handler = OnSignal;
+    action.sa_flags = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+
+    const Io io{.out = stdout, .err = stderr, .stop = &g_stop};
+    Options options{command, {argv + 2, argv + argc}};
+    if (command == "list") return RunList(options, io);
+    if (command == "watch") return RunWatch(options, io);
+    if (command == "stats") return RunStats(options, io);
+    if (command == "capture") return RunCapture(options, io);
+    if (command == "read") return RunRead(options, io);
+    return Usage("", "unknown command '" + command + "'");
+}
