@@ -1,25 +1,126 @@
 #!/usr/bin/env bash
-# Live demo: a stand-in node fires all 20 Bitcoin Core tracepoints; a consumer in another
-# process attaches every ring through the node's control socket (until then the tracepoints
-# are off), reads them, shows live rates, a few decoded events, and a summary where
-# attempted = delivered + lost for every ring.
+# The live demo, end to end with real processes:
+#
+#   1. builds everything (if build/ is not there yet);
+#   2. starts tracering-testnode, a regtest P2P node that fires Bitcoin Core's tracepoints;
+#   3. attaches `ringdump watch` to every ring through the node's control socket (until
+#      then the tracepoints are off) and shows live rates with `ringdump stats --no-attach`;
+#   4. runs a ping load and a short block load with tracering-loadgen (the real mainnet
+#      block 413567 when ../shared/data has it, else generated 1 MB blocks);
+#   5. shows a sample of decoded events, and a summary: messages sent, events delivered,
+#      events lost (with every loss counted by the producer), then shuts everything down.
+#
+# Environment: DEMO_PINGS (default 200000), DEMO_RATE pings/s (default 50000),
+# DEMO_BLOCKS (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x build/tools/tracering-demo ]; then
-    ./scripts/build.sh
-fi
+pings="${DEMO_PINGS:-200000}"
+rate="${DEMO_RATE:-50000}"
+blocks="${DEMO_BLOCKS:-5}"
 
+for tool in tools/testnode/tracering-testnode tools/loadgen/tracering-loadgen \
+    tools/ringdump/ringdump; do
+    if [ ! -x "build/$tool" ]; then
+        ./scripts/build.sh
+        break
+    fi
+done
+testnode=build/tools/testnode/tracering-testnode
+loadgen=build/tools/loadgen/tracering-loadgen
+ringdump=build/tools/ringdump/ringdump
+
+work="$(mktemp -d /tmp/tracering-demo.XXXXXX)"
+sock="$work/node.sock"
 name="demo-$$"
-seconds="${DEMO_SECONDS:-4}"
-rate="${DEMO_RATE:-300000}"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
-socket="/tmp/tracering-$name.sock"
+say() { printf '\n== %s\n' "$*"; }
 
-build/tools/tracering-demo node --name "$name" --control "$socket" --seconds "$seconds" \
-    --rate "$rate" &
+say "starting tracering-testnode (segment tracering.$name, control socket $sock)"
+"$testnode" --listen 127.0.0.1:0 --control "$sock" --name "$name" >"$work/node.out" 2>&1 &
 node_pid=$!
-trap 'kill "$node_pid" 2>/dev/null || true' EXIT
-build/tools/tracering-demo watch --control "$socket" --seconds "$((seconds + 3))"
-wait "$node_pid"
-trap - EXIT
+pids+=("$node_pid")
+for _ in $(seq 100); do
+    grep -q '^ready ' "$work/node.out" 2>/dev/null && break
+    sleep 0.05
+done
+port="$(awk '/^ready /{print $2}' "$work/node.out")"
+if [ -z "$port" ]; then
+    echo "demo: the test node did not start:" >&2
+    cat "$work/node.out" >&2
+    exit 1
+fi
+echo "listening for P2P peers on 127.0.0.1:$port"
+
+say "ringdump list (rings are off until someone attaches)"
+"$ringdump" list --control "$sock"
+
+say "attaching ringdump watch to every ring, and live stats"
+"$ringdump" watch --control "$sock" >"$work/events.txt" 2>"$work/watch.err" &
+watch_pid=$!
+pids+=("$watch_pid")
+for _ in $(seq 100); do
+    "$ringdump" list --control "$sock" 2>/dev/null | grep -q "net .* on " && break
+    sleep 0.05
+done
+"$ringdump" stats --control "$sock" --no-attach --interval 1 --ring net --ring validation &
+stats_pid=$!
+pids+=("$stats_pid")
+
+say "ping load: $pings pings at $rate/s"
+"$loadgen" --connect "127.0.0.1:$port" ping --count "$pings" --rate "$rate" | tee "$work/ping.out"
+
+block_file="../shared/data/block413567.raw"
+if [ -f "$block_file" ]; then
+    say "block load: $blocks x the mainnet block 413567 ($block_file)"
+    "$loadgen" --connect "127.0.0.1:$port" blocks --count "$blocks" --file "$block_file" |
+        tee "$work/blocks.out"
+else
+    say "block load: $blocks generated 1 MB blocks"
+    "$loadgen" --connect "127.0.0.1:$port" blocks --count "$blocks" --size 1000000 |
+        tee "$work/blocks.out"
+fi
+sleep 1.2 # one more stats line
+kill -INT "$stats_pid" 2>/dev/null || true
+
+say "the producer's view (ringdump list)"
+"$ringdump" list --control "$sock" | tee "$work/list.out"
+
+# SIGINT makes watch drain what is left, flush, and print its summary.
+kill -INT "$watch_pid"
+wait "$watch_pid" || true
+
+say "a sample of decoded events"
+grep -m 4 'inbound_message' "$work/events.txt" || true
+grep -m 2 'outbound_message.*pong' "$work/events.txt" || true
+grep -m 2 'block_connected' "$work/events.txt" || true
+grep -m 2 'closed_connection' "$work/events.txt" || true
+
+say "summary"
+sent_pings="$(sed -n 's/.*result mode=ping sent=\([0-9]*\).*/\1/p' "$work/ping.out")"
+sent_blocks="$(sed -n 's/.*result mode=blocks sent=\([0-9]*\).*/\1/p' "$work/blocks.out")"
+# Events the producer attempted on every ring: the seq column of `ringdump list`.
+attempted="$(awk '$2 == "on" || $2 == "off" {sum += $6} END {print sum + 0}' "$work/list.out")"
+delivered="$(sed -n 's/^ringdump: \([0-9]*\) events delivered.*/\1/p' "$work/watch.err")"
+lost="$(sed -n 's/^ringdump: [0-9]* events delivered, \([0-9]*\) lost.*/\1/p' "$work/watch.err")"
+echo "sent:      $sent_pings pings (each gives a ping and a pong event) and $sent_blocks blocks,"
+echo "           plus the handshake and close of each of the 2 connections"
+echo "attempted: $attempted events (the producer's sequence numbers, all rings)"
+echo "delivered: $delivered events to ringdump watch"
+echo "lost:      $lost (every loss is counted by the producer and shown as a gap)"
+echo "per ring:  $(cat "$work/watch.err")"
+
+kill -TERM "$node_pid"
+wait "$node_pid" || true
+if ls /dev/shm/"tracering.$name"* >/dev/null 2>&1 || [ -e "$sock" ]; then
+    echo "demo: the node left shared memory or its socket behind" >&2
+    exit 1
+fi
+echo "node stopped; no shared memory or socket left behind"
