@@ -340,12 +340,7 @@ int main(int argc, char** argv)
             continue;
         }
         std::string value;
-        if (const size_t eq = flag.find('='); eq != std::string::npos) {
-            value = flag.substr(eq + 1);
-            flag.resize(eq);
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
+        if (!p2p::TakeFlagValue(flag, value, argc, argv, i)) {
             return Usage("missing value after " + flag);
         }
         if (flag == "--connect") {

@@ -20,6 +20,18 @@
 namespace tracering::ringdump {
 namespace {
 
+//! The producer's counters of a ring as JSON members (",\"seq\":...").
+void AppendCounters(std::string& out, const RingStats& r)
+{
+    out += ",\"seq\":" + std::to_string(r.seq);
+    out += ",\"dropped_full\":" + std::to_string(r.dropped_full);
+    out += ",\"dropped_too_big\":" + std::to_string(r.dropped_too_big);
+    out += ",\"dropped_reader_reset\":" + std::to_string(r.dropped_reader_reset);
+    out += ",\"dropped_timeout\":" + std::to_string(r.dropped_timeout);
+    out += ",\"cursor_violations\":" + std::to_string(r.cursor_violations);
+    out += ",\"truncated\":" + std::to_string(r.truncated);
+}
+
 using Clock = std::chrono::steady_clock;
 
 //! Output is gathered and written in pieces of about this size: one write per event would
@@ -309,13 +321,7 @@ int List(const ListOptions& options, const Io& io)
             out += std::string{",\"state\":"} + (r.enabled ? "\"on\"" : "\"off\"");
             out += ",\"reader_pid\":" + std::to_string(r.reader_pid);
             out += ",\"capacity\":" + std::to_string(r.capacity);
-            out += ",\"seq\":" + std::to_string(r.seq);
-            out += ",\"dropped_full\":" + std::to_string(r.dropped_full);
-            out += ",\"dropped_too_big\":" + std::to_string(r.dropped_too_big);
-            out += ",\"dropped_reader_reset\":" + std::to_string(r.dropped_reader_reset);
-            out += ",\"dropped_timeout\":" + std::to_string(r.dropped_timeout);
-            out += ",\"cursor_violations\":" + std::to_string(r.cursor_violations);
-            out += ",\"truncated\":" + std::to_string(r.truncated);
+            AppendCounters(out, r);
             out += std::string{",\"lossless\":"} + (r.lossless ? "true" : "false");
             out += ",\"payload_limit\":" + std::to_string(r.payload_limit);
             const auto append_names = [&](const char* key, const std::vector<std::string>& names) {
@@ -451,13 +457,8 @@ void AppendStatsLine(std::string& out, bool json, bool attached, double t, doubl
             out += std::string{",\"state\":"} + (now.enabled ? "\"on\"" : "\"off\"") +
                    ",\"reader_pid\":" + std::to_string(now.reader_pid);
         }
-        out += ",\"seq\":" + std::to_string(r.seq);
-        out += ",\"dropped_full\":" + std::to_string(r.dropped_full);
-        out += ",\"dropped_too_big\":" + std::to_string(r.dropped_too_big);
-        out += ",\"dropped_reader_reset\":" + std::to_string(r.dropped_reader_reset);
-        out += ",\"dropped_timeout\":" + std::to_string(r.dropped_timeout);
-        out += ",\"cursor_violations\":" + std::to_string(r.cursor_violations);
-        out += ",\"truncated\":" + std::to_string(r.truncated) + "}\n";
+        AppendCounters(out, r);
+        out += "}\n";
         return;
     }
     const std::string delivered = attached ? std::to_string(now.delivered) : "-";

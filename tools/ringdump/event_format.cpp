@@ -98,31 +98,6 @@ Scalar DefaultScalar(const reflection::Field& field, BaseType base)
     return s;
 }
 
-uint32_t ScalarSize(BaseType t)
-{
-    switch (t) {
-    case reflection::UType:
-    case reflection::Bool:
-    case reflection::Byte:
-    case reflection::UByte:
-        return 1;
-    case reflection::Short:
-    case reflection::UShort:
-        return 2;
-    case reflection::Int:
-    case reflection::UInt:
-    case reflection::Float:
-        return 4;
-    case reflection::Long:
-    case reflection::ULong:
-    case reflection::Double:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
-bool IsScalar(BaseType t) { return t >= reflection::UType && t <= reflection::Double; }
 
 void AppendInt(std::string& out, const Scalar& s)
 {

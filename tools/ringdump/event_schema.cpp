@@ -17,31 +17,6 @@ using reflection::BaseType;
 //! so anything bigger is a broken file, not a real layout.
 constexpr int32_t MAX_STRUCT_SIZE = 1 << 16;
 
-bool IsScalar(BaseType t) { return t >= reflection::UType && t <= reflection::Double; }
-
-uint32_t ScalarSize(BaseType t)
-{
-    switch (t) {
-    case reflection::UType:
-    case reflection::Bool:
-    case reflection::Byte:
-    case reflection::UByte:
-        return 1;
-    case reflection::Short:
-    case reflection::UShort:
-        return 2;
-    case reflection::Int:
-    case reflection::UInt:
-    case reflection::Float:
-        return 4;
-    case reflection::Long:
-    case reflection::ULong:
-    case reflection::Double:
-        return 8;
-    default:
-        return 0;
-    }
-}
 
 //! Checks that a schema's types refer only to objects and enums that exist and that struct
 //! layouts fit their declared sizes: FlatBuffers' reflection code indexes these tables
@@ -249,6 +224,32 @@ int32_t EventSchema::TableIndexOf(uint16_t type) const
 {
     const auto it = m_by_type.find(type);
     return it == m_by_type.end() ? -1 : m_tables[it->second];
+}
+
+bool IsScalar(BaseType t) { return t >= reflection::UType && t <= reflection::Double; }
+
+uint32_t ScalarSize(BaseType t)
+{
+    switch (t) {
+    case reflection::UType:
+    case reflection::Bool:
+    case reflection::Byte:
+    case reflection::UByte:
+        return 1;
+    case reflection::Short:
+    case reflection::UShort:
+        return 2;
+    case reflection::Int:
+    case reflection::UInt:
+    case reflection::Float:
+        return 4;
+    case reflection::Long:
+    case reflection::ULong:
+    case reflection::Double:
+        return 8;
+    default:
+        return 0;
+    }
 }
 
 } // namespace tracering::ringdump

@@ -34,6 +34,11 @@ struct EventDesc {
     std::string table; //!< the table's full name, "tracering.net.InboundMessage"
 };
 
+//! Whether a reflection type is a scalar (bool, integers, floats, enums' underlying types).
+bool IsScalar(reflection::BaseType t);
+//! Bytes of a scalar reflection type; 0 for anything else.
+uint32_t ScalarSize(reflection::BaseType t);
+
 //! The table name tracering gives event `name` of `ring`: ("net", "inbound_message") is
 //! "tracering.net.InboundMessage".
 std::string TableNameOf(std::string_view ring, std::string_view name);

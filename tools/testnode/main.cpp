@@ -86,12 +86,7 @@ int main(int argc, char** argv)
             return 0;
         }
         if (flag.rfind("--", 0) != 0) return Usage("unexpected argument '" + flag + "'");
-        if (const size_t eq = flag.find('='); eq != std::string::npos) {
-            value = flag.substr(eq + 1);
-            flag.resize(eq);
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
+        if (!p2p::TakeFlagValue(flag, value, argc, argv, i)) {
             return Usage("missing value after " + flag);
         }
         if (flag == "--listen") {
