@@ -14,6 +14,14 @@ PACKAGES=(
     python3 python3-pytest pybind11-dev python3-dev
     clang-format
 )
+case "${1:-}" in
+    "") ;;
+    --bench) PACKAGES+=(bpftrace valgrind procps) ;;
+    *)
+        echo "usage: scripts/install-deps.sh [--bench]" >&2
+        exit 1
+        ;;
+esac
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

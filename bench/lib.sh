@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Shared by bench/ping_flood.sh and bench/ibd_blocks.sh (sourced, not run): messages,
+# process tracking and clean-up, waiting for output, and the statistics of the tables.
+# The sourcing script sets PROG (its name), WORK (a temp dir), TAG (its segment-name prefix)
+# and PIDS=() before it starts processes, and installs `trap cleanup EXIT`.
+# shellcheck shell=bash disable=SC2034 # STATUS, set here, is read by the sourcing scripts
+
+need_value() { [ $# -ge 2 ] || die_usage "missing value after $1"; }
+
+die() {
+    printf '%s: error: %s\n' "$PROG" "$1" >&2
+    exit "${2:-2}"
+}
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+    rm -f /dev/shm/tracering."$TAG"-*
+}
+
+# Whether the process runs (a zombie does not).
+alive() {
+    local state
+    state=$(awk '{s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1]}' \
+        "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+forget() {
+    local -a keep=()
+    local pid
+    for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# run_tracked CMD...: runs CMD in the background and waits for it, so that a signal to this
+# script is handled at once (bash defers traps until a foreground command ends); sets STATUS
+# to its exit status.
+run_tracked() {
+    "$@" &
+    local pid=$!
+    PIDS+=("$pid")
+    STATUS=0
+    wait "$pid" || STATUS=$?
+    forget "$pid"
+}
+
+stop() {
+    local pid=$1 signal=$2
+    kill -s "$signal" "$pid" 2>/dev/null || true
+    for _ in $(seq 300); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+        log "pid $pid ignored SIG$signal for 30 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    STATUS=0
+    wait "$pid" 2>/dev/null || STATUS=$?
+    forget "$pid"
+}
+
+# wait_for FILE REGEX PID WHAT: until FILE has a line matching REGEX (30 s at most).
+wait_for() {
+    local file=$1 regex=$2 pid=$3 what=$4
+    for _ in $(seq 300); do
+        grep -qE "$regex" "$file" 2>/dev/null && return 0
+        alive "$pid" || die "$what exited before it was ready: $(tail -n 5 "${file%.out}.err" 2>/dev/null)"
+        sleep 0.1
+    done
+    die "$what not ready after 30 s: $(tail -n 5 "${file%.out}.err" 2>/dev/null)"
+}
+
+# result_value KEY FILE [FILTER]: KEY's value on the last "result ..." line (matching FILTER).
+result_value() {
+    grep -E "^result .*${3:-}" "$2" | tail -n 1 |
+        awk -v k="$1" '{for (i = 2; i <= NF; ++i) { n = index($i, "="); if (substr($i, 1, n - 1) == k) print substr($i, n + 1) }}'
+}
+
+median() {
+    sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+sum_column() {
+    column "$1" "$2" | awk '{if ($1 == "-") dash = 1; s += $1} END {if (dash) print "-"; else printf "%d\n", s}'
+}
