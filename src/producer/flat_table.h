@@ -179,8 +179,10 @@ private:
     uint8_t* Blob(size_t field, uint32_t len) noexcept
     {
         const uint32_t pos = AlignUp(m_end, 4);
-        for (uint32_t i = m_end; i < pos; ++i)
-            m_buf[i] = 0;
+        // Zero the 0-3 alignment bytes with one 4-byte store: it ends at or before the end
+        // of the length prefix written next, so it never leaves the blob's space.
+        const uint32_t zero = 0;
+        std::memcpy(m_buf + m_end, &zero, 4);
         std::memcpy(m_buf + pos, &len, 4);
         const uint32_t rel = pos - m_layout.field_pos[field];
         std::memcpy(m_buf + m_layout.field_pos[field], &rel, 4);
