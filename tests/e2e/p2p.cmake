@@ -48,3 +48,19 @@ if(TRACERING_TESTNODE_USDT)
   set_tests_properties(P2PUsdt.TestnodeCarriesBitcoinCoreProbeNotesWithSemaphores PROPERTIES
     LABELS e2e PASS_REGULAR_EXPRESSION "^7\n7\n$")
 endif()
+
+# The tools together: testnode, loadgen and ringdump's -capturemessages output.
+if(TARGET ringdump)
+  add_executable(tracering_tools_e2e_tests ${CMAKE_CURRENT_LIST_DIR}/capture_test.cpp)
+  target_include_directories(tracering_tools_e2e_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  target_link_libraries(tracering_tools_e2e_tests PRIVATE
+    tracering_test_samples GTest::gtest_main)
+  target_compile_definitions(tracering_tools_e2e_tests PRIVATE
+    TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>"
+    TRACERING_LOADGEN="$<TARGET_FILE:tracering-loadgen>"
+    TRACERING_RINGDUMP="$<TARGET_FILE:ringdump>")
+  add_dependencies(tracering_tools_e2e_tests tracering-testnode tracering-loadgen ringdump)
+  gtest_discover_tests(tracering_tools_e2e_tests
+    PROPERTIES LABELS e2e TIMEOUT 90
+    DISCOVERY_TIMEOUT 60)
+endif()

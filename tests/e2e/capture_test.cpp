@@ -1,0 +1,151 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! The tools together, as a user runs them: a test node, a load generator sending pings, and
+//! ringdump capturing in Bitcoin Core's -capturemessages format. The capture files must hold
+//! exactly the messages that crossed the wire.
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "subprocess.h"
+
+namespace tracering {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CapturedMessage {
+    uint64_t time_us{0};
+    std::string type;
+    std::vector<uint8_t> payload;
+};
+
+//! Parses a msgs_recv.dat / msgs_sent.dat file as Bitcoin Core's message-capture parser does.
+std::vector<CapturedMessage> ReadCaptureFile(const fs::path& path, std::string& error)
+{
+    std::ifstream in{path, std::ios::binary};
+    std::vector<uint8_t> data{std::istreambuf_iterator<char>(in), {}};
+    std::vector<CapturedMessage> out;
+    size_t at = 0;
+    while (at < data.size()) {
+        if (data.size() - at < 24) {
+            error = path.string() + ": a record header is cut short at byte " + std::to_string(at);
+            return out;
+        }
+        CapturedMessage m;
+        std::memcpy(&m.time_us, &data[at], 8);
+        const char* type = reinterpret_cast<const char*>(&data[at + 8]);
+        m.type.assign(type, strnlen(type, 12));
+        uint32_t length;
+        std::memcpy(&length, &data[at + 20], 4);
+        at += 24;
+        if (data.size() - at < length) {
+            error = path.string() + ": a payload is cut short at byte " + std::to_string(at);
+            return out;
+        }
+        m.payload.assign(data.begin() + long(at), data.begin() + long(at + length));
+        at += length;
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+std::vector<uint8_t> Nonce(uint64_t n)
+{
+    std::vector<uint8_t> bytes(8);
+    std::memcpy(bytes.data(), &n, 8);
+    return bytes;
+}
+
+TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
+{
+    const std::string tag = std::to_string(::getpid());
+    const fs::path dir = fs::temp_directory_path() / ("tracering-capture-" + tag);
+    fs::remove_all(dir);
+    const std::string socket = (fs::temp_directory_path() / ("tracering-capture-" + tag + ".sock"));
+
+    test::Subprocess node{{TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
+                           "--name", "capture-" + tag}};
+    const std::string ready = node.ReadLine();
+    ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
+    const std::string port = ready.substr(6);
+
+    // Lossless: a capture must be complete. Stops by itself once the node exits.
+    test::Subprocess capture{{TRACERING_RINGDUMP, "capture", "--control", socket, "--out",
+                              dir.string(), "--format", "capturemessage", "--ring", "net",
+                              "--lossless"}};
+    // The load must not start before the capture holds the net ring.
+    bool attached = false;
+    for (int i = 0; i < 100 && !attached; ++i) {
+        test::Subprocess list{{TRACERING_RINGDUMP, "list", "--control", socket}};
+        for (std::string line = list.ReadLine(); !line.empty(); line = list.ReadLine()) {
+            if (line.rfind("net ", 0) == 0 && line.find(" on ") != std::string::npos) {
+                attached = true;
+            }
+        }
+        list.Wait();
+        if (!attached) usleep(50'000);
+    }
+    ASSERT_TRUE(attached) << "ringdump capture did not attach the net ring";
+
+    constexpr uint64_t PINGS = 5000;
+    test::Subprocess load{{TRACERING_LOADGEN, "--connect", "127.0.0.1:" + port, "ping", "--count",
+                           std::to_string(PINGS)}};
+    EXPECT_EQ(load.Wait(30'000), 0);
+    node.Kill(SIGTERM);
+    EXPECT_EQ(node.Wait(10'000), 0);
+    EXPECT_EQ(capture.Wait(10'000), 0);
+
+    // One connection, so one peer folder: 127.0.0.1_<port> with ':' replaced by '_'.
+    std::vector<fs::path> peers;
+    for (const auto& entry : fs::directory_iterator(dir))
+        peers.push_back(entry.path());
+    ASSERT_EQ(peers.size(), 1u);
+    EXPECT_EQ(peers[0].filename().string().rfind("127.0.0.1_", 0), 0u) << peers[0];
+
+    std::string error;
+    const auto received = ReadCaptureFile(peers[0] / "msgs_recv.dat", error);
+    ASSERT_EQ(error, "");
+    const auto sent = ReadCaptureFile(peers[0] / "msgs_sent.dat", error);
+    ASSERT_EQ(error, "");
+
+    // Received: version, verack, then ping 0..N-1 with their nonces, in order.
+    ASSERT_EQ(received.size(), PINGS + 2);
+    EXPECT_EQ(received[0].type, "version");
+    EXPECT_EQ(received[1].type, "verack");
+    for (uint64_t i = 0; i < PINGS; ++i) {
+        ASSERT_EQ(received[2 + i].type, "ping") << i;
+        ASSERT_EQ(received[2 + i].payload, Nonce(i)) << i;
+    }
+    // Sent: the node's handshake, then one pong per ping with the same nonce.
+    std::vector<CapturedMessage> pongs;
+    for (const auto& m : sent) {
+        if (m.type == "pong") pongs.push_back(m);
+    }
+    ASSERT_EQ(pongs.size(), PINGS);
+    for (uint64_t i = 0; i < PINGS; ++i)
+        ASSERT_EQ(pongs[i].payload, Nonce(i)) << i;
+    EXPECT_EQ(sent.front().type, "version");
+
+    // Timestamps are UNIX microseconds, in order, and close to now.
+    const uint64_t now_us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+    for (size_t i = 1; i < received.size(); ++i) {
+        ASSERT_LE(received[i - 1].time_us, received[i].time_us);
+    }
+    EXPECT_LT(now_us - received.front().time_us, 120'000'000u);
+    fs::remove_all(dir);
+}
+
+} // namespace
+} // namespace tracering
