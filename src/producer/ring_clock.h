@@ -34,6 +34,11 @@ inline uint64_t ReadTsc() noexcept
 #endif
 }
 
+//! A (TSC, CLOCK_MONOTONIC) pair read as close together as possible: the clock read is
+//! bracketed by two TSC reads, and of a few tries the tightest bracket wins, so a thread
+//! preempted mid-sample does not skew the pair by the time it was away.
+void SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
+
 //! Per-ring clock; used only under the ring's writer lock, so it needs no atomics.
 class RingClock
 {
@@ -44,15 +49,20 @@ public:
     //! @param tsc_mult 0 for CLOCK_MONOTONIC, else CalibrateTscMultiplier()'s result
     explicit RingClock(uint64_t tsc_mult) noexcept : m_mult{tsc_mult}
     {
-        if (m_mult != 0) Anchor(ReadTsc());
+        if (m_mult != 0) Anchor();
     }
 
     //! Nanoseconds on the CLOCK_MONOTONIC timeline; never less than the previous value.
     uint64_t Now() noexcept
     {
         if (m_mult == 0) return MonotonicNs();
-        const uint64_t tsc = ReadTsc();
-        if (tsc - m_base_tsc >= m_recalibrate_ticks) Anchor(tsc);
+        uint64_t tsc = ReadTsc();
+        // Also taken when the counter reads below the anchor (unsigned wrap): re-anchor, and
+        // use the anchor itself, sampled just now, for this event.
+        if (tsc - m_base_tsc >= m_recalibrate_ticks) {
+            Anchor();
+            tsc = m_base_tsc;
+        }
         uint64_t ns =
             m_base_ns + static_cast<uint64_t>(
                             (static_cast<unsigned __int128>(tsc - m_base_tsc) * m_mult) >> 32);
@@ -63,9 +73,10 @@ public:
     }
 
 private:
-    void Anchor(uint64_t tsc) noexcept
+    void Anchor() noexcept
     {
-        const uint64_t mono = MonotonicNs();
+        uint64_t tsc, mono;
+        SampleTscAndMonotonic(tsc, mono);
         if (m_origin_tsc == 0) {
             m_origin_tsc = tsc;
             m_origin_ns = mono;
