@@ -409,6 +409,23 @@ TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
 
 // --- watch ----------------------------------------------------------------------------------
 
+TEST(RingdumpListTest, ControlMayComeBeforeTheCommand)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    const Outcome before = RunRingdump({"--control", producer.control(), "list", "--json"});
+    ASSERT_EQ(before.code, 0) << before.err;
+    const Outcome after = RunRingdump({"list", "--json", "--control", producer.control()});
+    ASSERT_EQ(after.code, 0) << after.err;
+    EXPECT_EQ(before.lines.size(), ALL_RINGS.size());
+    EXPECT_EQ(before.lines.size(), after.lines.size());
+    const Outcome equals = RunRingdump({"--control=" + producer.control(), "list"});
+    EXPECT_EQ(equals.code, 0) << equals.err;
+    const Outcome missing = RunRingdump({"--control", producer.control()});
+    EXPECT_EQ(missing.code, 1);
+    EXPECT_TRUE(Contains(missing.err, "no command given")) << missing.err;
+}
+
 TEST(RingdumpWatchTest, JsonLinesCarryEveryFieldOfAllTwentyEvents)
 {
     TestProducer producer;

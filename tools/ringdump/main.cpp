@@ -39,7 +39,7 @@ constexpr const char* EXIT_CODES =
 constexpr const char* MAIN_HELP =
     "ringdump: read the events of a tracering producer (Bitcoin Core's tracepoints)\n"
     "\n"
-    "Usage: ringdump <command> [options]\n"
+    "Usage: ringdump [--control PATH] <command> [options]\n"
     "\n"
     "Commands:\n"
     "  list     rings, their state, reader and counters (does not attach)\n"
@@ -48,7 +48,8 @@ constexpr const char* MAIN_HELP =
     "  capture  write a native capture file, or Bitcoin Core's -capturemessages files\n"
     "  read     print a native capture file as watch prints events\n"
     "\n"
-    "Every command but read takes --control PATH, the producer's control socket.\n"
+    "Every command but read takes --control PATH, the producer's control socket, before or\n"
+    "after the command name.\n"
     "Run 'ringdump <command> --help' for its options.\n"
     "\n";
 
@@ -477,7 +478,19 @@ int main(int argc, char** argv)
         std::fputs(EXIT_CODES, stderr);
         return EXIT_USAGE;
     }
-    const std::string command = argv[1];
+    // Options may come before the command too ("ringdump --control PATH list"): they are
+    // moved behind it, where each command parses its own.
+    std::vector<std::string> leading;
+    int first = 1;
+    while (first < argc && std::string_view{argv[first]}.rfind("--control", 0) == 0) {
+        leading.emplace_back(argv[first]);
+        if (std::string_view{argv[first]} == "--control" && first + 1 < argc) {
+            leading.emplace_back(argv[++first]);
+        }
+        ++first;
+    }
+    if (first >= argc) return Usage("", "no command given after " + leading.front());
+    const std::string command = argv[first];
     if (IsHelp(command) || command == "help") return Help(MAIN_HELP);
 
     // The first SIGINT or SIGTERM ends the command cleanly; a second one (SA_RESETHAND)
@@ -491,7 +504,9 @@ int main(int argc, char** argv)
     sigaction(SIGTERM, &action, nullptr);
 
     const Io io{.out = stdout, .err = stderr, .stop = &g_stop};
-    Options options{command, {argv + 2, argv + argc}};
+    std::vector<std::string> rest(argv + first + 1, argv + argc);
+    rest.insert(rest.end(), leading.begin(), leading.end());
+    Options options{command, std::move(rest)};
     if (command == "list") return RunList(options, io);
     if (command == "watch") return RunWatch(options, io);
     if (command == "stats") return RunStats(options, io);
