@@ -265,16 +265,9 @@ run_condition() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The runs, interleaved: repetition r starts (r - 1) conditions later.
+# The runs.
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-log "load average before: $LOAD_BEFORE; ${#CONDS[@]} conditions x $REPEATS repetitions"
-for ((rep = 1; rep <= REPEATS; ++rep)); do
-    for ((k = 0; k < ${#CONDS[@]}; ++k)); do
-        run_condition "${CONDS[$(((k + rep - 1) % ${#CONDS[@]}))]}" "$rep"
-    done
-done
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+run_interleaved
 
 # ---------------------------------------------------------------------------------------------
 # Report

@@ -92,3 +92,18 @@ median() {
 sum_column() {
     column "$1" "$2" | awk '{if ($1 == "-") dash = 1; s += $1} END {if (dash) print "-"; else printf "%d\n", s}'
 }
+
+# run_interleaved: calls `run_condition COND REP` for every condition in CONDS, REPEATS times;
+# repetition r starts (r - 1) conditions later, so the machine's drift spreads over all of
+# them. Sets LOAD_BEFORE and LOAD_AFTER, the load averages around the runs.
+run_interleaved() {
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    log "load average before: $LOAD_BEFORE; ${#CONDS[@]} conditions x $REPEATS repetitions"
+    local rep k
+    for ((rep = 1; rep <= REPEATS; ++rep)); do
+        for ((k = 0; k < ${#CONDS[@]}; ++k)); do
+            run_condition "${CONDS[$(((k + rep - 1) % ${#CONDS[@]}))]}" "$rep"
+        done
+    done
+    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+}
