@@ -943,7 +943,7 @@ TEST(RingdumpCommandLineTest, BadCommandLinesExitWithCode1AndSayWhy)
 {
     const std::string control = "/tmp/" + Unique("none") + ".sock";
     const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
-        {{}, "Usage: ringdump <command>"},
+        {{}, "Usage: ringdump [--control PATH] <command>"},
         {{"frobnicate"}, "unknown command 'frobnicate'"},
         {{"watch", "--control", control, "--bogus"}, "unknown option --bogus"},
         {{"watch"}, "--control PATH is required"},
