@@ -341,6 +341,13 @@ RingReader::~RingReader()
 
 Error RingReader::Corrupt(const std::string& what) const
 {
+    // A producer that reset the ring (the lease ended, or another reader was let in) may
+    // already be writing over what we were reading: that is a detach, not corruption.
+    if (m_control->generation.load(std::memory_order_acquire) != m_generation) {
+        return Error{ErrorCode::Detached, "ring '" + m_name +
+                                              "' was reset by the producer while it was being "
+                                              "read; attach again"};
+    }
     return Error{ErrorCode::Corrupt,
                  "ring '" + m_name + "' at position " + std::to_string(m_pos) + ": " + what};
 }
