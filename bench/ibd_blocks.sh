@@ -159,12 +159,7 @@ cpu_ns() {
     cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
-NODE_CPU=()
-AUX_CPU=()
-if [ "$PIN" = 1 ]; then
-    NODE_CPU=(taskset -c 0)
-    AUX_CPU=(taskset -c 1)
-fi
+pinning
 
 # ---------------------------------------------------------------------------------------------
 # One run
@@ -190,26 +185,19 @@ run_condition() {
 
     local -a node_flags=(--listen 127.0.0.1:0 --control "$sock" --name "$name")
     [ -n "$NET_RING_MIB" ] && node_flags+=(--net-ring-mib "$NET_RING_MIB")
-    "${NODE_CPU[@]}" "$TESTNODE" "${node_flags[@]}" >"$dir/node.out" 2>"$dir/node.err" &
-    local node=$!
-    PIDS+=("$node")
-    wait_for "$dir/node.out" '^ready [0-9]+' "$node" "tracering-testnode"
-    local port
-    port=$(awk '/^ready/ {print $2; exit}' "$dir/node.out")
+    start_node "$dir" "$TESTNODE" "${node_flags[@]}"
+    local node=$NODE port=$PORT
 
     local consumer=""
     if [[ $cond == *-on ]]; then
         local -a flags=(--control "$sock" --ring net --ring validation)
         [ "$LOSSLESS" = 1 ] && flags+=(--lossless --wait-ms 1000)
-        "${AUX_CPU[@]}" "$CONSUMER" "${flags[@]}" >"$dir/consumer.out" 2>"$dir/consumer.err" &
-        consumer=$!
-        PIDS+=("$consumer")
-        wait_for "$dir/consumer.out" '^attached' "$consumer" "tracering-count-consumer"
-        sleep 0.2
+        start_consumer "$dir/consumer.out" "$dir/consumer.err" "${flags[@]}"
+        consumer=$CONSUMER_PID
     fi
 
     if [ "$WARMUP" -gt 0 ]; then
-        run_tracked "${AUX_CPU[@]}" "$LOADGEN" --connect "127.0.0.1:$port" --timeout 120 blocks \
+        run_tracked "${LOAD_CPU[@]}" "$LOADGEN" --connect "127.0.0.1:$port" --timeout 120 blocks \
             --count "$WARMUP" "${blocks[@]}" >"$dir/warmup.out" 2>"$dir/warmup.err"
         [ "$STATUS" = 0 ] ||
             die "run $SERIAL ($cond): the warm-up load failed: $(tail -n 3 "$dir/warmup.err")"
@@ -218,7 +206,7 @@ run_condition() {
     local node0 node1 cons0=0 cons1=0
     node0=$(cpu_ns "$node")
     [ -n "$consumer" ] && cons0=$(cpu_ns "$consumer")
-    run_tracked "${AUX_CPU[@]}" "$LOADGEN" --connect "127.0.0.1:$port" --timeout 120 blocks \
+    run_tracked "${LOAD_CPU[@]}" "$LOADGEN" --connect "127.0.0.1:$port" --timeout 120 blocks \
         --count "$count" "${blocks[@]}" >"$dir/loadgen.out" 2>"$dir/loadgen.err"
     local lg_status=$STATUS
     node1=$(cpu_ns "$node")
@@ -248,8 +236,7 @@ run_condition() {
         net_lost=$lost_net
     fi
 
-    stop "$node" TERM
-    [ "$STATUS" = 0 ] || die "run $SERIAL ($cond): tracering-testnode exited with $STATUS: $(tail -n 3 "$dir/node.err")"
+    stop_node "$dir" "run $SERIAL ($cond)"
 
     local seconds bytes
     seconds=$(result_value seconds "$dir/loadgen.out")

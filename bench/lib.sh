@@ -107,3 +107,47 @@ run_interleaved() {
     done
     LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 }
+
+# pinning: with PIN=1, the node runs on CPU 0 and everything else on CPU 1; otherwise the
+# scheduler decides. Sets NODE_CPU, AUX_CPU (consumers, tracers) and LOAD_CPU (loadgen).
+pinning() {
+    NODE_CPU=()
+    AUX_CPU=()
+    LOAD_CPU=()
+    if [ "$PIN" = 1 ]; then
+        NODE_CPU=(taskset -c 0)
+        AUX_CPU=(taskset -c 1)
+        LOAD_CPU=(taskset -c 1)
+    fi
+}
+
+# start_node DIR BIN FLAG...: starts a test node on NODE_CPU, its output in DIR/node.out and
+# DIR/node.err, and waits for its "ready PORT" line. Sets NODE (its pid) and PORT.
+start_node() {
+    local dir=$1 bin=$2
+    shift 2
+    "${NODE_CPU[@]}" "$bin" "$@" >"$dir/node.out" 2>"$dir/node.err" &
+    NODE=$!
+    PIDS+=("$NODE")
+    wait_for "$dir/node.out" '^ready [0-9]+' "$NODE" "tracering-testnode"
+    PORT=$(awk '/^ready/ {print $2; exit}' "$dir/node.out")
+}
+
+# stop_node DIR RUN: SIGTERM to NODE; a node that does not exit 0 ends the benchmark, naming
+# RUN and the end of its error output.
+stop_node() {
+    stop "$NODE" TERM
+    [ "$STATUS" = 0 ] || die "$2: tracering-testnode exited with $STATUS: $(tail -n 3 "$1/node.err")"
+}
+
+# start_consumer OUT ERR FLAG...: starts tracering-count-consumer on AUX_CPU and waits until
+# it has attached (plus a short settle). Sets CONSUMER_PID.
+start_consumer() {
+    local out=$1 err=$2
+    shift 2
+    "${AUX_CPU[@]}" "$CONSUMER" "$@" >"$out" 2>"$err" &
+    CONSUMER_PID=$!
+    PIDS+=("$CONSUMER_PID")
+    wait_for "$out" '^attached' "$CONSUMER_PID" "tracering-count-consumer"
+    sleep 0.2
+}

@@ -192,14 +192,7 @@ cpu_ticks() {
         die "cannot read /proc/$1/stat"
 }
 
-NODE_CPU=()
-AUX_CPU=()
-LOAD_CPU=()
-if [ "$PIN" = 1 ]; then
-    NODE_CPU=(taskset -c 0)
-    AUX_CPU=(taskset -c 1)
-    LOAD_CPU=(taskset -c 1)
-fi
+pinning
 
 # ---------------------------------------------------------------------------------------------
 # One run
@@ -220,13 +213,8 @@ run_condition() {
     local loadavg
     loadavg=$(cut -d' ' -f1 /proc/loadavg)
 
-    "${NODE_CPU[@]}" "$node_bin" --listen 127.0.0.1:0 --control "$sock" --name "$name" \
-        >"$dir/node.out" 2>"$dir/node.err" &
-    local node=$!
-    PIDS+=("$node")
-    wait_for "$dir/node.out" '^ready [0-9]+' "$node" "tracering-testnode"
-    local port
-    port=$(awk '/^ready/ {print $2; exit}' "$dir/node.out")
+    start_node "$dir" "$node_bin" --listen 127.0.0.1:0 --control "$sock" --name "$name"
+    local node=$NODE port=$PORT
 
     local tracer=""
     case $cond in
@@ -234,11 +222,8 @@ run_condition() {
         local -a flags=(--control "$sock" --ring net)
         [ "$LOSSLESS" = 1 ] && flags+=(--lossless --wait-ms 1000)
         [ "$CONSUMER_INTERVAL_US" -gt 0 ] && flags+=(--interval-us "$CONSUMER_INTERVAL_US")
-        "${AUX_CPU[@]}" "$CONSUMER" "${flags[@]}" >"$dir/tracer.out" 2>"$dir/tracer.err" &
-        tracer=$!
-        PIDS+=("$tracer")
-        wait_for "$dir/tracer.out" '^attached' "$tracer" "tracering-count-consumer"
-        sleep 0.2
+        start_consumer "$dir/tracer.out" "$dir/tracer.err" "${flags[@]}"
+        tracer=$CONSUMER_PID
         ;;
     esac
 
@@ -321,8 +306,7 @@ run_condition() {
         ;;
     esac
 
-    stop "$node" TERM
-    [ "$STATUS" = 0 ] || die "run $SERIAL ($cond): tracering-testnode exited with $STATUS: $(tail -n 3 "$dir/node.err")"
+    stop_node "$dir" "run $SERIAL ($cond)"
 
     local seconds rate
     seconds=$(result_value seconds "$dir/loadgen.out")
