@@ -71,6 +71,15 @@ TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
     const std::string tag = std::to_string(::getpid());
     const fs::path dir = fs::temp_directory_path() / ("tracering-capture-" + tag);
     fs::remove_all(dir);
+    // Removed however the test ends, also when an assertion returns early.
+    struct RemoveOnExit {
+        fs::path path;
+        ~RemoveOnExit()
+        {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+        }
+    } remove_on_exit{dir};
     const std::string socket = (fs::temp_directory_path() / ("tracering-capture-" + tag + ".sock"));
 
     test::Subprocess node{{TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
@@ -144,7 +153,6 @@ TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
         ASSERT_LE(received[i - 1].time_us, received[i].time_us);
     }
     EXPECT_LT(now_us - received.front().time_us, 120'000'000u);
-    fs::remove_all(dir);
 }
 
 } // namespace
