@@ -128,7 +128,9 @@ struct SegmentHeader {
     //! ring table. Readers: Consumer::Open(), acquire load (pairs with that store).
     std::atomic<uint32_t> abi_version;
     //! Producer-owned. ProducerState. Writer: the producer, release store (Running after
-    //! abi_version, Exited at clean shutdown). Readers: consumers, acquire load.
+    //! abi_version; Exited at clean shutdown, after every ring stopped writing, so it
+    //! publishes each ring's final `write_pos`). Readers: consumers, acquire load; a reader
+    //! at the end of its ring that sees Exited reloads `write_pos` and drains to it.
     std::atomic<uint32_t> producer_state;
     uint32_t header_size;  //!< HEADER_SIZE
     uint32_t page_size;    //!< the producer's page size

@@ -128,7 +128,9 @@ public:
 
     //! Calls fn(const EventView&) for up to `max_events` available records, then releases
     //! their space to the producer. Returns how many were delivered (0: nothing new), or
-    //! Detached (the producer reset this ring or exited) or Corrupt.
+    //! Detached (the producer reset this ring, or exited and everything it wrote was read)
+    //! or Corrupt. An error met after some records were delivered is returned by the next
+    //! call, so no delivered record goes uncounted.
     template <typename Fn>
     Result<size_t> Poll(Fn&& fn, size_t max_events = 1024)
     {
@@ -136,7 +138,10 @@ public:
         EventView view;
         while (n < max_events) {
             Result<bool> next = Next(view);
-            if (!next) return next.error();
+            if (!next) {
+                if (n == 0) return next.error();
+                break; // the reader's state is unchanged: the next Next() fails the same way
+            }
             if (!next.value()) break;
             fn(static_cast<const EventView&>(view));
             ++n;

@@ -109,7 +109,9 @@ public:
     //! Creates the segment. Fails with AlreadyExists if a live producer owns the name.
     static Result<std::unique_ptr<Producer>> Create(const ProducerOptions& options);
 
-    //! Disables every ring, marks the segment Exited and unlinks both objects.
+    //! Stops every ring without discarding its records, marks the segment Exited (a reader
+    //! still drains what was written, then is told the producer exited), closes the control
+    //! sessions and unlinks both objects.
     ~Producer();
     Producer(const Producer&) = delete;
     Producer& operator=(const Producer&) = delete;

@@ -367,11 +367,16 @@ Result<bool> RingReader::Next(EventView& view)
                                  "attach again"};
             }
             if (write_pos == m_pos) {
-                if (m_header->producer_state.load(std::memory_order_acquire) ==
+                if (m_header->producer_state.load(std::memory_order_acquire) !=
                     static_cast<uint32_t>(ProducerState::Exited)) {
+                    return false;
+                }
+                // Exited was release-stored after the last record was published, so this
+                // load sees the final write position: drain up to it before reporting.
+                if (m_control->write_pos.load(std::memory_order_acquire) == m_pos) {
                     return Error{ErrorCode::Detached, "the producer has exited"};
                 }
-                return false;
+                continue;
             }
             if (write_pos < m_pos || write_pos - m_pos > m_capacity || write_pos % RECORD_ALIGN) {
                 return Corrupt("write position " + std::to_string(write_pos) +

@@ -232,13 +232,17 @@ Producer::~Producer()
 {
     Impl& impl = *m_impl;
     if (!impl.segment) return;
-    // Sessions first: closing them turns their rings off.
-    impl.control.reset();
+    // Stop writing but keep every ring's records and generation: a reader drains what was
+    // published, then sees Exited. Resetting here would throw away what it had not read yet.
     for (auto& ring : impl.rings) {
-        if (ring) ring->Disable();
+        if (ring) ring->Seal();
     }
+    // Publishes every ring's final write_pos (the release stores in RingWriter::Write came
+    // before Seal took each lock) to a reader that acquire-loads producer_state.
     impl.header()->producer_state.store(static_cast<uint32_t>(ProducerState::Exited),
                                         std::memory_order_release);
+    // Closing the sessions releases their leases; sealed rings are not reset by that.
+    impl.control.reset();
     if (impl.global) {
         Producer* expected = this;
         g_global_producer.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
@@ -258,7 +262,9 @@ Result<void> Producer::EnableRing(Subsystem ring, const EnableOptions& options)
                      "lossless wait of " + std::to_string(options.lossless_wait_ns) +
                          " ns is over the 10 s limit; the node must not stall that long"};
     }
-    m_impl->rings[index]->Enable(options);
+    if (!m_impl->rings[index]->Enable(options)) {
+        return Error{ErrorCode::Detached, "the producer is shutting down"};
+    }
     return {};
 }
 

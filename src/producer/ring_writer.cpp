@@ -97,7 +97,7 @@ void RingWriter::ResetLocked(bool enable) noexcept
     m_control->enabled.store(enable ? 1 : 0, std::memory_order_release);
 }
 
-void RingWriter::Enable(const EnableOptions& options) noexcept
+bool RingWriter::Enable(const EnableOptions& options) noexcept
 {
     // Fault the data pages in now, on the caller's (control) thread, so the first lap of a
     // fresh ring does not take a page fault per 4 KiB inside tracepoints. Contents are not
@@ -107,6 +107,10 @@ void RingWriter::Enable(const EnableOptions& options) noexcept
     (void)::madvise(m_data, m_capacity, POPULATE_WRITE);
 #endif
     m_lock.lock();
+    if (m_sealed) {
+        m_lock.unlock();
+        return false;
+    }
     m_lossless = options.lossless;
     m_lossless_wait_ns = options.lossless_wait_ns;
     m_event_mask = options.event_mask;
@@ -120,13 +124,26 @@ void RingWriter::Enable(const EnableOptions& options) noexcept
     ResetLocked(/*enable=*/true);
     m_lock.unlock();
     SetEventSwitches(options.event_mask);
+    return true;
 }
 
 void RingWriter::Disable() noexcept
 {
     SetEventSwitches(0);
     m_lock.lock();
-    ResetLocked(/*enable=*/false);
+    if (!m_sealed) ResetLocked(/*enable=*/false);
+    m_lock.unlock();
+}
+
+void RingWriter::Seal() noexcept
+{
+    SetEventSwitches(0);
+    m_lock.lock();
+    // A writer that passed its switch check before this waits for the lock and then sees
+    // m_enabled false: the last record is the one whose write_pos store came before here.
+    m_sealed = true;
+    m_enabled = false;
+    m_control->enabled.store(0, std::memory_order_relaxed);
     m_lock.unlock();
 }
 

@@ -155,10 +155,14 @@ public:
     {
         return m_control->enabled.load(std::memory_order_relaxed) != 0;
     }
-    //! Starts a new generation for a reader (see Producer::EnableRing).
-    void Enable(const EnableOptions& options) noexcept;
-    //! Stops the ring; the reader's position becomes void.
+    //! Starts a new generation for a reader (see Producer::EnableRing). False once sealed.
+    bool Enable(const EnableOptions& options) noexcept;
+    //! Stops the ring; the reader's position becomes void. Does nothing once sealed.
     void Disable() noexcept;
+    //! For the producer's shutdown: stops writing for good but keeps the generation, the
+    //! reader's position and every published record, so the reader can drain what was
+    //! written before it learns that the producer exited.
+    void Seal() noexcept;
     RingStats Stats() const noexcept;
 
 private:
@@ -196,6 +200,7 @@ private:
     // Guarded by m_lock.
     RingClock m_clock;
     bool m_enabled{false};
+    bool m_sealed{false};
     bool m_lossless{false};
     bool m_loss_pending{false};
     uint64_t m_lossless_wait_ns{0};

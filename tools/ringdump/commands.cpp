@@ -142,9 +142,14 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
     const auto& readers = session.readers();
     uint64_t counted = 0;
     PumpEnd end;
+    // Rings whose reader was detached (the producer exited after everything it wrote was
+    // read, or reset the ring). The others are still read to their end.
+    std::vector<bool> finished(readers.size(), false);
+    size_t unfinished = readers.size();
     const auto limit_reached = [&] { return count && counted >= count; };
     // One batch of ring i; false once reading must end.
     const auto poll = [&](size_t i, size_t& work) {
+        if (finished[i]) return true;
         const uint64_t left = count ? count - counted : POLL_BATCH;
         auto polled = readers[i]->Poll(
             [&](const EventView& view) {
@@ -163,10 +168,18 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             std::min<uint64_t>(left, POLL_BATCH));
         if (!polled) {
             const Error& e = polled.error();
+            if (e.code() == ErrorCode::Detached) {
+                if (end.note.find(e.message()) == std::string::npos) {
+                    end.note += (end.note.empty() ? "" : "; ") + e.message();
+                }
+                finished[i] = true;
+                if (--unfinished > 0) return true;
+                end.code = EXIT_OK;
+                end.aborted = true;
+                return false;
+            }
             end.note = e.message();
-            end.code = e.code() == ErrorCode::Detached  ? EXIT_OK
-                       : e.code() == ErrorCode::Corrupt ? EXIT_CORRUPT
-                                                        : EXIT_UNAVAILABLE;
+            end.code = e.code() == ErrorCode::Corrupt ? EXIT_CORRUPT : EXIT_UNAVAILABLE;
             end.aborted = true;
             return false;
         }
