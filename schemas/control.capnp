@@ -78,6 +78,8 @@ struct RingRequest {
   events @1 :List(Text);       # event names, e.g. ["flush"]; empty = every event of the ring
   lossless @2 :Bool;           # wait for room (bounded) instead of dropping; slows the node
   losslessWaitMs @3 :UInt32 = .defaultLosslessWaitMs;
+                               # longest wait per event; after a timeout the ring drops
+                               # without waiting until the reader moves again
   payloadLimit @4 :UInt64;     # cut message payloads to this many bytes; 0 = whole
 }
 

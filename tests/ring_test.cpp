@@ -276,6 +276,37 @@ TEST_P(RingTest, LosslessModeGivesUpAfterTheBoundedWait)
     EXPECT_EQ(stats().dropped_full, 0u);
 }
 
+TEST_P(RingTest, AStoppedLosslessReaderCostsOneWaitNotOnePerEvent)
+{
+    EnableOptions lossless;
+    lossless.lossless = true;
+    lossless.lossless_wait_ns = 20'000'000; // 20 ms
+    Attach(lossless);
+    uint64_t written = 0;
+    while (Write(written, 100))
+        ++written;
+    // The reader does not move: the next 200 events are dropped without waiting 20 ms each
+    // (that would be 4 s; the bound below leaves a wide margin for a loaded machine).
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t i = 1; i <= 200; ++i)
+        EXPECT_FALSE(Write(written + i, 100));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+    EXPECT_EQ(stats().dropped_timeout, 201u);
+
+    // Once it reads again, writing resumes and the gap is reported exactly.
+    uint64_t received = 0;
+    ASSERT_TRUE(m_reader->Poll([&](const EventView&) { ++received; }, 1u << 20));
+    EXPECT_EQ(received, written);
+    EXPECT_TRUE(Write(written + 201, 100));
+    uint64_t lost = 0;
+    ASSERT_TRUE(m_reader->Poll([&](const EventView& ev) {
+        EXPECT_EQ(ev.seq(), written + 201);
+        EXPECT_TRUE(ev.loss_precedes());
+        lost = ev.lost_before();
+    }));
+    EXPECT_EQ(lost, 201u);
+}
+
 TEST_P(RingTest, TwoMappingsInOneProcessSeeTheSameRing)
 {
     auto second = Consumer::Open(m_producer->Name());

@@ -180,7 +180,8 @@ struct RingControl {
     std::atomic<uint64_t> dropped_too_big;
     //! Events dropped because the reader was detached while they were being written.
     std::atomic<uint64_t> dropped_reader_reset;
-    //! Events dropped after waiting the whole bounded wait in lossless mode.
+    //! Events dropped in lossless mode after waiting the whole bounded wait, or without
+    //! waiting while the reader has not moved since such a wait timed out.
     std::atomic<uint64_t> dropped_timeout;
     //! Invalid `read_pos` values seen; each one detaches the reader.
     std::atomic<uint64_t> cursor_violations;

@@ -83,7 +83,9 @@ struct EnableOptions {
     //! Bit i enables event type RingFirstType(ring) + i; all events by default.
     uint64_t event_mask{~uint64_t{0}};
     //! Wait (bounded by lossless_wait_ns) for room instead of dropping. For tests and
-    //! captures that must be complete; it slows the node while the reader lags.
+    //! captures that must be complete; it slows the node while the reader lags. After a
+    //! wait times out, events are dropped (as dropped_timeout) without waiting until the
+    //! reader reads again, so a stopped reader costs the node one wait, not one per event.
     bool lossless{false};
     uint64_t lossless_wait_ns{100'000'000};
     //! Cut message payloads to this many bytes (flagging the record, keeping the size);

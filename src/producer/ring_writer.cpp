@@ -40,6 +40,14 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         m_loss_pending = true;
         return DropCause::Full;
     }
+    if (m_read_pos_cache == m_stalled_at) {
+        // The reader has not moved since a wait timed out: it is stopped or wedged. Waiting
+        // the whole bound again for every event would stall the node indefinitely, so drop
+        // until it reads again.
+        Count(m_control->dropped_timeout, m_dropped_timeout);
+        m_loss_pending = true;
+        return DropCause::Timeout;
+    }
     // Lossless: the reader asked us to wait for it, for a bounded time. Spin first (a reader
     // that keeps up frees room within microseconds), then yield, then sleep briefly.
     const uint64_t start = MonotonicNs();
@@ -60,6 +68,7 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         }
         if (end - m_read_pos_cache <= m_capacity) return DropCause::None;
         if (MonotonicNs() > deadline) {
+            m_stalled_at = m_read_pos_cache;
             Count(m_control->dropped_timeout, m_dropped_timeout);
             m_loss_pending = true;
             return DropCause::Timeout;
@@ -83,6 +92,7 @@ void RingWriter::ResetLocked(bool enable) noexcept
     m_read_pos_cache = m_write_pos;
     m_cursor->read_pos.store(m_write_pos, std::memory_order_relaxed);
     m_loss_pending = false;
+    m_stalled_at = NO_STALL;
     m_enabled = enable;
     if (!enable) {
         SetEventSwitches(0);

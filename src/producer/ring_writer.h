@@ -204,6 +204,10 @@ private:
     bool m_lossless{false};
     bool m_loss_pending{false};
     uint64_t m_lossless_wait_ns{0};
+    //! The reader's position when a lossless wait last timed out; NO_STALL otherwise. While
+    //! the reader stays there, writes drop at once instead of each waiting the whole bound.
+    static constexpr uint64_t NO_STALL = ~uint64_t{0};
+    uint64_t m_stalled_at{NO_STALL};
     uint64_t m_write_pos{0};
     uint64_t m_read_pos_cache{0};
     uint64_t m_seq{0};
