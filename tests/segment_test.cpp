@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <unistd.h>
@@ -71,6 +73,25 @@ TEST_F(SegmentTest, GoodSegmentOpensAndDescribesItself)
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code(), ErrorCode::NotFound);
     EXPECT_TRUE(Contains(missing.error().message(), "net, mempool, utxocache"));
+
+    // The clock mapping a reader measures now is the one the producer wrote at creation
+    // (nobody stepped the system time in between), and it maps an event just written to now.
+    const int64_t now_offset = UnixClockOffsetNow();
+    EXPECT_LT(std::llabs(now_offset - info.clock_offset_ns), 20'000'000) << "more than 20 ms";
+    ASSERT_TRUE(m_producer->EnableRing(Subsystem::Mempool, {}));
+    auto reader = (*consumer)->OpenReader("mempool");
+    ASSERT_TRUE(reader) << reader.error().message();
+    const uint8_t payload[8]{};
+    ASSERT_TRUE(m_producer->WriteRaw(Subsystem::Mempool, uint16_t(EventType::UserFirst), payload,
+                                     sizeof(payload)));
+    const int64_t unix_now = int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+    int64_t event_unix = 0;
+    ASSERT_TRUE((*reader)->Poll(
+        [&](const EventView& ev) { event_unix = int64_t(ev.timestamp_ns()) + now_offset; }));
+    EXPECT_LE(event_unix, unix_now + 1'000'000); // the TSC clock may run up to 1 ms apart
+    EXPECT_GT(event_unix, unix_now - 1'000'000'000);
 }
 
 TEST_F(SegmentTest, ObjectsAreCreatedOwnerOnly)

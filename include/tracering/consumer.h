@@ -194,6 +194,14 @@ private:
     ReaderStats m_stats;
 };
 
+//! UNIX time minus the record clock, in ns, measured now: add it to a record timestamp to
+//! get UNIX time. Record timestamps are CLOCK_MONOTONIC (ClockId::Monotonic, or the TSC kept
+//! on it, ClockId::MonotonicTsc), which every process of the machine shares, so a reader on
+//! the producer's machine gets the current mapping here. SegmentInfo::clock_offset_ns is the
+//! mapping when the segment was created; the two differ once the system time was set or
+//! stepped since (for instance by the first NTP synchronisation after boot).
+int64_t UnixClockOffsetNow() noexcept;
+
 //! How a polling loop waits when there is nothing to read: spin briefly, then yield, then
 //! sleep with a growing pause up to `max_sleep_us`. Spinning on an empty ring would pull the
 //! producer's control line to this core after every event and slow the producer down; a

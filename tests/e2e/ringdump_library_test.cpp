@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "capture_file.h"
+#include "clock_tracker.h"
 #include "event_format.h"
 #include "event_schema.h"
 #include "json.h"
@@ -173,7 +174,14 @@ TEST(RingdumpFormatTest, RecordsOfUnknownTypesShowTheirRawBytes)
     std::string out;
     format.AppendEvent(out, "net", record, *table);
     EXPECT_EQ(out, "{\"ring\":\"net\",\"event\":\"type_32769\",\"seq\":5,\"ts_ns\":9,"
-                   "\"type\":32769,\"payload\":\"0102ab\"}\n");
+                   "\"unix_ns\":9,\"type\":32769,\"payload\":\"0102ab\"}\n");
+
+    // A new clock offset applies to the records formatted after it.
+    EventFormatter stepped{*schema, Style::Json, 0};
+    stepped.SetClockOffset(1'700'000'000'000'000'000);
+    out.clear();
+    stepped.AppendEvent(out, "net", record, *table);
+    EXPECT_NE(out.find(",\"ts_ns\":9,\"unix_ns\":1700000000000000009,"), std::string::npos) << out;
 }
 
 TEST(RingdumpFormatTest, APayloadThatIsNotItsTableIsCorrupt)
@@ -215,6 +223,7 @@ std::string SmallCapture(const fs::path& path, const EventSchema& schema)
         1,
         {.type = 64, .flags = 2, .seq = 10, .timestamp_ns = 11, .lost_before = 3, .payload = a}));
     EXPECT_TRUE((*writer)->Write(0, {.type = 1, .seq = 0, .timestamp_ns = 12, .payload = b}));
+    EXPECT_TRUE((*writer)->WriteClock(-1'000'000'042)); // the system time was stepped back 1 s
     EXPECT_TRUE((*writer)->Write(0, {.type = 2, .seq = 1, .timestamp_ns = 13}));
     EXPECT_TRUE((*writer)->Finish({.end_unix_ns = 5, .rings = {{2, 0}, {1, 3}}}));
     return Slurp(path);
@@ -262,9 +271,12 @@ TEST(RingdumpCaptureFileTest, WhatIsWrittenReadsBack)
     EXPECT_EQ(r.lost_before, 3u);
     EXPECT_EQ(std::vector<uint8_t>(r.payload.begin(), r.payload.end()),
               (std::vector<uint8_t>{1, 2, 3}));
+    EXPECT_EQ((*reader)->clock_offset_ns(), -42);
     ASSERT_TRUE((*reader)->Next(ring, r).value());
+    EXPECT_EQ((*reader)->clock_offset_ns(), -42);
     ASSERT_TRUE((*reader)->Next(ring, r).value());
     EXPECT_EQ(r.payload.size(), 0u);
+    EXPECT_EQ((*reader)->clock_offset_ns(), -1'000'000'042);
     auto end = (*reader)->Next(ring, r);
     ASSERT_TRUE(end);
     EXPECT_FALSE(end.value());
@@ -306,6 +318,27 @@ TEST(RingdumpCaptureFileTest, EveryDamagedByteAndEveryCutIsDetected)
     }
     fs::remove(path);
     fs::remove(damaged);
+}
+
+TEST(RingdumpClockTest, AStepOfTheSystemTimeIsAdoptedNoiseIsNot)
+{
+    int64_t measured = 5'000'000;
+    ClockTracker every_time{[&] { return measured; }, std::chrono::milliseconds{0}};
+    EXPECT_EQ(every_time.offset(), 5'000'000);
+    measured += ClockTracker::STEP_NS; // measurement noise up to STEP_NS is ignored
+    EXPECT_FALSE(every_time.Update());
+    EXPECT_EQ(every_time.offset(), 5'000'000);
+    measured = -2'000'000'000; // the system time was stepped back
+    EXPECT_TRUE(every_time.Update());
+    EXPECT_EQ(every_time.offset(), -2'000'000'000);
+    EXPECT_FALSE(every_time.Update());
+
+    // Not measured again before the interval has passed.
+    int calls = 0;
+    ClockTracker hourly{[&] { return ++calls * int64_t{1'000'000'000}; }, std::chrono::hours{1}};
+    EXPECT_FALSE(hourly.Update());
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(hourly.offset(), 1'000'000'000);
 }
 
 TEST(RingdumpMessageCaptureTest, OnlyWholeWritableMessagesAreWritten)

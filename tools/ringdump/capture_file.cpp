@@ -229,6 +229,21 @@ Result<void> CaptureWriter::Write(uint8_t ring, const Record& record)
     return Put(record.payload.data(), record.payload.size());
 }
 
+Result<void> CaptureWriter::WriteClock(int64_t clock_offset_ns)
+{
+    Encoder e;
+    e.U8(FRAME_CLOCK);
+    for (int i = 0; i < 7; ++i) {
+        e.U8(0);
+    }
+    e.U64(uint64_t(clock_offset_ns));
+    uint8_t frame[FRAME_HEADER_SIZE];
+    PutLe32(frame, uint32_t(e.bytes().size()));
+    PutLe32(frame + 4, Crc32(e.bytes()));
+    if (auto ok = Put(frame, sizeof(frame)); !ok) return ok;
+    return Put(e.bytes().data(), e.bytes().size());
+}
+
 Result<void> CaptureWriter::Finish(const CaptureEnd& end)
 {
     Encoder e;
@@ -336,6 +351,7 @@ Result<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::filesystem
     h.schema.assign(schema.begin(), schema.end());
     if (!d.ok()) return reader->Corrupt("its header is shorter than its contents claim");
     if (h.rings.size() > 255) return reader->Corrupt("its header lists more than 255 rings");
+    reader->m_clock_offset_ns = h.clock_offset_ns;
     return reader;
 }
 
@@ -422,6 +438,16 @@ Result<bool> CaptureReader::Next(uint8_t& ring, Record& record)
             }
             m_ended = true;
             continue; // nothing may follow; the next read checks that
+        }
+        if (kind == FRAME_CLOCK) {
+            d.Bytes(7);
+            const int64_t offset = int64_t(d.U64());
+            if (!d.ok() || d.left() != 0) {
+                return Corrupt("the clock record at byte " + std::to_string(frame_pos) +
+                               " is malformed");
+            }
+            m_clock_offset_ns = offset;
+            continue;
         }
         // A kind added by a later writer: its size says how far to skip.
     }

@@ -34,6 +34,8 @@
 //!                then the payload (the FlatBuffer) up to the end of the body
 //!     end     :  u8 kind = 2, 7 bytes 0, u64 end of the capture (UNIX ns),
 //!                u16 ring count, then per ring: u64 events delivered, u64 events lost
+//!     clock   :  u8 kind = 3, 7 bytes 0, i64 clock offset, ns: replaces the header's for
+//!                the events that follow (written when the system time was stepped)
 //!
 //! A reader checks every length against the file and every checksum; frames of an unknown
 //! kind are skipped (the size says how far). A file without its end frame was cut short.
@@ -59,6 +61,7 @@ inline constexpr const char* CAPTURE_FILE_NAME = "capture.trcap";
 
 inline constexpr uint8_t FRAME_EVENT = 1;
 inline constexpr uint8_t FRAME_END = 2;
+inline constexpr uint8_t FRAME_CLOCK = 3;
 inline constexpr uint32_t FRAME_HEADER_SIZE = 8;
 inline constexpr uint32_t EVENT_FRAME_FIXED_SIZE = 32;
 //! Largest frame body accepted: a record of the largest ring (capacity/8 of 4 GiB) and more.
@@ -102,6 +105,8 @@ public:
     CaptureWriter& operator=(const CaptureWriter&) = delete;
 
     Result<void> Write(uint8_t ring, const Record& record);
+    //! Records a new clock offset for the events written after it.
+    Result<void> WriteClock(int64_t clock_offset_ns);
     //! Writes the end frame and closes the file, reporting any write error.
     Result<void> Finish(const CaptureEnd& end);
     uint64_t bytes_written() const { return m_bytes; }
@@ -134,6 +139,9 @@ public:
     Result<bool> Next(uint8_t& ring, Record& record);
     //! The end frame's totals, once Next() returned false.
     const CaptureEnd& end() const { return m_end; }
+    //! The clock offset for the event Next() returned last: the header's, or that of the
+    //! last clock frame before it.
+    int64_t clock_offset_ns() const { return m_clock_offset_ns; }
 
 private:
     CaptureReader() = default;
@@ -146,6 +154,7 @@ private:
     CaptureHeader m_header;
     CaptureEnd m_end;
     bool m_ended{false};
+    int64_t m_clock_offset_ns{0};
     std::vector<uint8_t> m_body; //!< the current frame; vector storage keeps it aligned
 };
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "capture_file.h"
+#include "clock_tracker.h"
 #include "event_format.h"
 #include "event_schema.h"
 #include "message_capture.h"
@@ -387,8 +388,8 @@ int Watch(const WatchOptions& options, const Io& io)
     std::unique_ptr<Session> session;
     if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
 
-    const EventFormatter format{*schema, options.json ? Style::Json : Style::Text,
-                                session->consumer().info().clock_offset_ns};
+    ClockTracker clock{UnixClockOffsetNow};
+    EventFormatter format{*schema, options.json ? Style::Json : Style::Text, clock.offset()};
     std::vector<std::string> rings;
     for (const auto& reader : session->readers()) {
         rings.push_back(reader->name());
@@ -396,6 +397,7 @@ int Watch(const WatchOptions& options, const Io& io)
     std::string out;
     uint64_t corrupt = 0;
     const auto take = [&](size_t ring, const EventView& view) {
+        if (clock.Update()) format.SetClockOffset(clock.offset());
         const Record record = RecordOf(view);
         if (record.lost_before) format.AppendLoss(out, rings[ring], record.lost_before, record.seq);
         auto table = format.Decode(record);
@@ -670,12 +672,13 @@ int Capture(const CaptureOptions& options, const Io& io)
     for (const auto& reader : session->readers()) {
         rings.push_back(reader->name());
     }
+    ClockTracker clock{UnixClockOffsetNow};
     std::unique_ptr<CaptureWriter> native;
     if (options.native) {
         CaptureHeader header;
         header.abi_version = segment.abi_version;
         header.schema_hash = segment.schema_hash;
-        header.clock_offset_ns = segment.clock_offset_ns;
+        header.clock_offset_ns = clock.offset();
         header.producer_pid = segment.producer_pid;
         header.start_unix_ns = UnixNowNs();
         header.segment_name = segment.name;
@@ -692,10 +695,19 @@ int Capture(const CaptureOptions& options, const Io& io)
         native = std::move(created.value());
     }
     std::optional<MessageCapture> messages;
-    if (options.capture_messages) messages.emplace(options.out_dir, segment.clock_offset_ns);
+    if (options.capture_messages) messages.emplace(options.out_dir, clock.offset());
 
     std::string failure;
     const auto take = [&](size_t ring, const EventView& view) {
+        if (clock.Update()) {
+            if (native) {
+                if (auto ok = native->WriteClock(clock.offset()); !ok) {
+                    failure = ok.error().message();
+                    return Take::Abort;
+                }
+            }
+            if (messages) messages->SetClockOffset(clock.offset());
+        }
         const Record record = RecordOf(view);
         if (native) {
             if (auto ok = native->Write(uint8_t(ring), record); !ok) {
@@ -781,8 +793,8 @@ int Read(const ReadOptions& options, const Io& io)
     if (!schema) {
         return Fail(io, EXIT_CORRUPT, options.file.string() + ": " + schema.error().message());
     }
-    const EventFormatter format{*schema, options.json ? Style::Json : Style::Text,
-                                header.clock_offset_ns};
+    EventFormatter format{*schema, options.json ? Style::Json : Style::Text,
+                          header.clock_offset_ns};
     std::string out;
     uint8_t ring = 0;
     Record record;
@@ -793,6 +805,7 @@ int Read(const ReadOptions& options, const Io& io)
             return Fail(io, EXIT_CORRUPT, next.error().message());
         }
         if (!next.value()) break;
+        format.SetClockOffset((*reader)->clock_offset_ns());
         const std::string& name = header.rings[ring];
         if (record.lost_before) format.AppendLoss(out, name, record.lost_before, record.seq);
         auto table = format.Decode(record);

@@ -316,6 +316,7 @@ void EventFormatter::AppendEvent(std::string& out, std::string_view ring, const 
         AppendJsonString(out, name);
         out += ",\"seq\":" + std::to_string(record.seq);
         out += ",\"ts_ns\":" + std::to_string(record.timestamp_ns);
+        out += ",\"unix_ns\":" + std::to_string(int64_t(record.timestamp_ns) + m_clock_offset_ns);
     } else {
         const int64_t unix_ns = int64_t(record.timestamp_ns) + m_clock_offset_ns;
         const std::time_t secs = std::time_t(std::max<int64_t>(unix_ns, 0) / 1'000'000'000);

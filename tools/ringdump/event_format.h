@@ -64,6 +64,8 @@ public:
     //! Verifies the payload against its table. The table, or nullptr for a record type the
     //! schema does not know (printed as raw bytes); Corrupt if the payload does not verify.
     Result<const flatbuffers::Table*> Decode(const Record& record) const;
+    //! Records formatted from now on get UNIX time with this offset (see ClockTracker).
+    void SetClockOffset(int64_t clock_offset_ns) { m_clock_offset_ns = clock_offset_ns; }
     //! The event's `peer_id` field, for tables that have one.
     std::optional<int64_t> PeerId(const Record& record, const flatbuffers::Table* table) const;
     //! Appends the event's line (with its '\n'). `table` comes from Decode().

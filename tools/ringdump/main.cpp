@@ -84,10 +84,10 @@ constexpr const char* WATCH_HELP =
     "                        (slows the producer; for tests and complete captures)\n"
     "  --lossless-wait MS    longest such wait per event, 0-10000 ms (default 100)\n"
     "  --payload-limit BYTES cut message payloads to BYTES (marked \"truncated\")\n"
-    "  --json                JSON lines: ring, event, seq, ts_ns (monotonic ns), then every\n"
-    "                        field by its schema name; hashes in display (reversed) hex,\n"
-    "                        payloads in hex, enums by name; and {\"lost\":N,\"ring\":R,\n"
-    "                        \"before_seq\":S} where events are missing\n"
+    "  --json                JSON lines: ring, event, seq, ts_ns (monotonic ns), unix_ns,\n"
+    "                        then every field by its schema name; hashes in display\n"
+    "                        (reversed) hex, payloads in hex, enums by name; and\n"
+    "                        {\"lost\":N,\"ring\":R,\"before_seq\":S} where events are missing\n"
     "  --peer ID             only net events of peer ID (attaches the net ring by default)\n"
     "\n";
 

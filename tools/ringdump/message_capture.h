@@ -59,6 +59,8 @@ public:
     Result<void> Add(const Record& record);
     //! Closes every file, reporting any write error.
     Result<void> Close();
+    //! Messages added from now on get UNIX time with this offset (see ClockTracker).
+    void SetClockOffset(int64_t clock_offset_ns) { m_clock_offset_ns = clock_offset_ns; }
     const Counts& counts() const { return m_counts; }
     size_t peers() const { return m_peers.size(); }
 
