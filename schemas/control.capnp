@@ -71,6 +71,8 @@ struct RingStatus {
   payloadLimit @16 :UInt64;
   generation @17 :UInt64;
   events @18 :List(Text);      # the names of the events this ring carries
+  unreadBytes @19 :UInt64;     # the reader's backlog: written, not yet given back (0: no reader)
+  readerIdleNs @20 :UInt64;    # since the reader last gave space back, or attached (0: no reader)
 }
 
 struct RingRequest {

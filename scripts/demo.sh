@@ -91,7 +91,8 @@ sleep 1.2 # one more stats line
 kill -INT "$stats_pid" 2>/dev/null || true
 
 say "the producer's view (ringdump list)"
-"$ringdump" list --control "$sock" | tee "$work/list.out"
+"$ringdump" list --control "$sock"
+"$ringdump" list --control "$sock" --json >"$work/list.json"
 
 # SIGINT makes watch drain what is left, flush, and print its summary.
 kill -INT "$watch_pid"
@@ -106,8 +107,8 @@ grep -m 2 'closed_connection' "$work/events.txt" || true
 say "summary"
 sent_pings="$(sed -n 's/.*result mode=ping sent=\([0-9]*\).*/\1/p' "$work/ping.out")"
 sent_blocks="$(sed -n 's/.*result mode=blocks sent=\([0-9]*\).*/\1/p' "$work/blocks.out")"
-# Events the producer attempted on every ring: the seq column of `ringdump list`.
-attempted="$(awk '$2 == "on" || $2 == "off" {sum += $6} END {print sum + 0}' "$work/list.out")"
+# Events the producer attempted on every ring: the "seq" of each ring in `ringdump list --json`.
+attempted="$(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$work/list.json" | awk '{sum += $1} END {print sum + 0}')"
 delivered="$(sed -n 's/^ringdump: \([0-9]*\) events delivered.*/\1/p' "$work/watch.err")"
 lost="$(sed -n 's/^ringdump: [0-9]* events delivered, \([0-9]*\) lost.*/\1/p' "$work/watch.err")"
 echo "sent:      $sent_pings pings (each gives a ping and a pong event) and $sent_blocks blocks,"

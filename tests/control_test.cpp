@@ -137,6 +137,37 @@ TEST_F(ControlTest, AttachTurnsOnOnlyTheRequestedEvents)
     EXPECT_EQ((*stats)[0].seq, 1u);
 }
 
+TEST_F(ControlTest, RingsShowTheReadersBacklogAndIdleTime)
+{
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    auto session = client->Attach({{.ring = "utxocache"}});
+    ASSERT_TRUE(session) << session.error().message();
+    for (int i = 0; i < 10; ++i)
+        TRACERING_TRACEPOINT(utxocache, flush, 10, 1, 2, 3, false);
+    const uint64_t written = m_producer->Stats(Subsystem::Utxocache).write_pos;
+    ASSERT_GT(written, 0u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto before = client->Rings();
+    ASSERT_TRUE(before) << before.error().message();
+    EXPECT_EQ((*before)[2].unread_bytes, written);
+    EXPECT_GE((*before)[2].reader_idle_ns, 20'000'000u); // nothing read since the attach
+    EXPECT_EQ((*before)[1].unread_bytes, 0u);            // mempool: nobody reads it
+    EXPECT_EQ((*before)[1].reader_idle_ns, 0u);
+
+    RingReader* reader = (*session)->reader("utxocache");
+    const auto read_at = std::chrono::steady_clock::now();
+    ASSERT_TRUE(reader->Poll([](const EventView&) {}));
+    auto after = client->Rings();
+    ASSERT_TRUE(after) << after.error().message();
+    const auto since_read = std::chrono::steady_clock::now() - read_at;
+    EXPECT_EQ((*after)[2].unread_bytes, 0u);
+    EXPECT_LE((*after)[2].reader_idle_ns,
+              uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(since_read).count()));
+    // The consumer's own view of the ring agrees.
+    EXPECT_EQ(reader->Info().unread_bytes, 0u);
+}
+
 TEST_F(ControlTest, ReleasingTheSessionTurnsTheRingOffAndTheNextReaderStartsClean)
 {
     auto client = Connect();

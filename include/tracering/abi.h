@@ -214,8 +214,9 @@ struct CursorSlot {
     //! copy says the ring is full; each value is validated: 8-aligned and
     //! cached read_pos <= read_pos <= write_pos. A bad value detaches the reader.
     alignas(CACHE_LINE) std::atomic<uint64_t> read_pos;
-    //! Consumer-owned. Clock time (SegmentHeader::clock_id) of the reader's last poll.
-    //! Writer: RingReader, relaxed. Reader: the producer's control thread, relaxed, advisory.
+    //! Consumer-owned. Clock time (SegmentHeader::clock_id) of the reader's last Release()
+    //! that gave space back. Writers: RingReader, relaxed; Producer::EnableRing() sets the
+    //! attach time, relaxed. Readers: Stats() on either side, relaxed, for display only.
     std::atomic<uint64_t> heartbeat_ns;
     //! Consumer-owned. The reading process's pid, informational.
     std::atomic<uint64_t> reader_pid;

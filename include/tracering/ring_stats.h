@@ -32,6 +32,14 @@ struct RingStats {
     uint64_t dropped_timeout{0};
     uint64_t cursor_violations{0};
     uint64_t truncated{0}; //!< delivered with a cut payload (not lost)
+    //! Bytes written that the reader has not given back yet (its backlog), from the reader's
+    //! own cursor; 0 without a reader. Informative: a hostile reader can make it anything up
+    //! to the capacity.
+    uint64_t unread_bytes{0};
+    //! Time since the reader last gave space back (or since it attached, if it has not yet);
+    //! 0 without a reader. Large with unread_bytes > 0: the reader is stopped or wedged. Large
+    //! with unread_bytes == 0: the ring is quiet.
+    uint64_t reader_idle_ns{0};
 
     //! Events lost for any cause.
     uint64_t dropped() const

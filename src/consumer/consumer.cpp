@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/cpu.h"
 #include "common/process.h"
+#include "common/reader_progress.h"
 #include "common/shm.h"
 
 namespace tracering {
@@ -51,7 +52,8 @@ Error StaleError(const std::string& name, uint64_t pid)
 }
 
 //! The descriptor plus a snapshot of the producer's counters for that ring.
-RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c)
+RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
+                  const CursorSlot* cursor)
 {
     RingInfo r;
     r.index = index;
@@ -74,6 +76,7 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c)
     r.dropped_timeout = c->dropped_timeout.load(std::memory_order_relaxed);
     r.cursor_violations = c->cursor_violations.load(std::memory_order_relaxed);
     r.truncated = c->truncated.load(std::memory_order_relaxed);
+    detail::FillReaderProgress(*cursor, detail::MonotonicNs(), r);
     return r;
 }
 
@@ -246,7 +249,8 @@ RingInfo Consumer::InfoAt(uint32_t index) const
 {
     const RingDescriptor& d = m_rings[index];
     return Snapshot(index, d,
-                    reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset));
+                    reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset),
+                    reinterpret_cast<const CursorSlot*>(m_cursors->data()) + index);
 }
 
 std::vector<RingInfo> Consumer::Rings() const
@@ -478,6 +482,6 @@ void Backoff::Idle(size_t work)
     }
 }
 
-RingInfo RingReader::Info() const { return Snapshot(m_index, m_descriptor, m_control); }
+RingInfo RingReader::Info() const { return Snapshot(m_index, m_descriptor, m_control, m_cursor); }
 
 } // namespace tracering

@@ -67,6 +67,8 @@ RingInfo ToRingInfo(msg::RingStatus::Reader s)
     r.dropped_timeout = s.getDroppedTimeout();
     r.cursor_violations = s.getCursorViolations();
     r.truncated = s.getTruncated();
+    r.unread_bytes = s.getUnreadBytes();
+    r.reader_idle_ns = s.getReaderIdleNs();
     return r;
 }
 

@@ -58,6 +58,8 @@ void FillStatus(msg::RingStatus::Builder out, const RingStats& s)
     out.setLossless(s.lossless);
     out.setPayloadLimit(s.payload_limit);
     out.setGeneration(s.generation);
+    out.setUnreadBytes(s.unread_bytes);
+    out.setReaderIdleNs(s.reader_idle_ns);
     uint32_t count = 0;
     for (const EventInfo& e : EVENTS)
         count += e.subsystem == s.subsystem;

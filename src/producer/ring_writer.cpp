@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/reader_progress.h"
 #include <sys/mman.h>
 
 namespace tracering::detail {
@@ -131,6 +132,7 @@ bool RingWriter::Enable(const EnableOptions& options) noexcept
     m_control->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
     // The lease holder is the ring's reader now, whatever an earlier reader claimed.
     m_cursor->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
+    m_cursor->heartbeat_ns.store(MonotonicNs(), std::memory_order_relaxed);
     ResetLocked(/*enable=*/true);
     m_lock.unlock();
     SetEventSwitches(options.event_mask);
@@ -179,6 +181,7 @@ RingStats RingWriter::Stats() const noexcept
     s.cursor_violations = m_cursor_violations;
     s.truncated = m_truncated;
     m_lock.unlock();
+    FillReaderProgress(*m_cursor, MonotonicNs(), s);
     return s;
 }
 

@@ -392,9 +392,9 @@ TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
         EXPECT_EQ(ring->Get("state")->text, on ? "on" : "off") << json.lines[i];
         EXPECT_EQ(ring->Get("reader_pid")->text, on ? std::to_string(watch.pid()) : "0");
         EXPECT_EQ(ring->Get("lossless")->boolean, on);
-        for (const char* counter :
-             {"capacity", "seq", "dropped_full", "dropped_too_big", "dropped_reader_reset",
-              "dropped_timeout", "cursor_violations", "truncated"}) {
+        for (const char* counter : {"capacity", "seq", "dropped_full", "dropped_too_big",
+                                    "dropped_reader_reset", "dropped_timeout", "cursor_violations",
+                                    "truncated", "unread_bytes", "reader_idle_ns"}) {
             ASSERT_NE(ring->Get(counter), nullptr) << counter;
             EXPECT_EQ(ring->Get(counter)->kind, Json::Kind::Number) << counter;
         }

@@ -31,6 +31,8 @@ void AppendCounters(std::string& out, const RingStats& r)
     out += ",\"dropped_timeout\":" + std::to_string(r.dropped_timeout);
     out += ",\"cursor_violations\":" + std::to_string(r.cursor_violations);
     out += ",\"truncated\":" + std::to_string(r.truncated);
+    out += ",\"unread_bytes\":" + std::to_string(r.unread_bytes);
+    out += ",\"reader_idle_ns\":" + std::to_string(r.reader_idle_ns);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -244,6 +246,32 @@ std::string HumanBytes(uint64_t bytes)
     return std::to_string(bytes) + " " + units[unit];
 }
 
+//! "0 B", "900 B", "12.5 KiB", "3.0 MiB": a size that is rarely a round number.
+std::string ApproxBytes(uint64_t bytes)
+{
+    if (bytes < 1024) return std::to_string(bytes) + " B";
+    const char* units[] = {"KiB", "MiB", "GiB"};
+    double value = double(bytes) / 1024;
+    int unit = 0;
+    while (unit < 2 && value >= 1024) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.1f %s", value, units[unit]);
+    return text;
+}
+
+//! "-" without a reader, else seconds since it last read: "0.2s", "75s".
+std::string IdleSeconds(const RingStats& r)
+{
+    if (r.reader_pid == 0 || !r.enabled) return "-";
+    const double seconds = double(r.reader_idle_ns) / 1e9;
+    char text[32];
+    std::snprintf(text, sizeof(text), seconds < 10 ? "%.1fs" : "%.0fs", seconds);
+    return text;
+}
+
 } // namespace
 
 Result<std::vector<RingRequest>> MakeRequests(const Selection& selection, const Selection& defaults,
@@ -314,9 +342,10 @@ int List(const ListOptions& options, const Io& io)
                       p.producer_pid, p.segment_name.c_str(), p.abi_version, p.schema_hash,
                       client->socket_path().c_str());
         out += line;
-        std::snprintf(line, sizeof(line), "%-15s %-5s %8s %9s %12s %10s %10s %10s %10s %8s %10s\n",
-                      "ring", "state", "reader", "capacity", "seq", "full", "too_big", "reset",
-                      "timeout", "cursor", "truncated");
+        std::snprintf(line, sizeof(line),
+                      "%-15s %-5s %8s %10s %6s %9s %12s %10s %10s %10s %10s %8s %10s\n", "ring",
+                      "state", "reader", "unread", "idle", "capacity", "seq", "full", "too_big",
+                      "reset", "timeout", "cursor", "truncated");
         out += line;
     }
     for (const RingInfo& r : *rings) {
@@ -351,13 +380,16 @@ int List(const ListOptions& options, const Io& io)
             out += "}\n";
             continue;
         }
+        const bool read = r.reader_pid != 0 && r.enabled;
         const std::string reader = r.reader_pid ? std::to_string(r.reader_pid) : "-";
+        const std::string unread = read ? ApproxBytes(r.unread_bytes) : "-";
         std::snprintf(line, sizeof(line),
-                      "%-15s %-5s %8s %9s %12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-                      " %10" PRIu64 " %8" PRIu64 " %10" PRIu64 "\n",
-                      r.name.c_str(), r.enabled ? "on" : "off", reader.c_str(),
-                      HumanBytes(r.capacity).c_str(), r.seq, r.dropped_full, r.dropped_too_big,
-                      r.dropped_reader_reset, r.dropped_timeout, r.cursor_violations, r.truncated);
+                      "%-15s %-5s %8s %10s %6s %9s %12" PRIu64 " %10" PRIu64 " %10" PRIu64
+                      " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %10" PRIu64 "\n",
+                      r.name.c_str(), r.enabled ? "on" : "off", reader.c_str(), unread.c_str(),
+                      IdleSeconds(r).c_str(), HumanBytes(r.capacity).c_str(), r.seq, r.dropped_full,
+                      r.dropped_too_big, r.dropped_reader_reset, r.dropped_timeout,
+                      r.cursor_violations, r.truncated);
         out += line;
         out += "    events: " + Join(events) + "\n";
         if (r.enabled) {
