@@ -90,6 +90,47 @@ TEST(MultiProcessTest, EventsFromAProducerProcessArriveIntact)
     EXPECT_EQ(gone.error().code(), ErrorCode::NotFound);
 }
 
+TEST(MultiProcessTest, AKilledProducersEventsAreReadThenItIsReportedGone)
+{
+    const std::string name = test::UniqueName("mp-killed");
+    Subprocess child{{TRACERING_TEST_HELPER, "produce", name}};
+    ASSERT_TRUE(child.started());
+    ASSERT_EQ(child.ReadLine(), "ready");
+    auto consumer = Consumer::Open(name);
+    ASSERT_TRUE(consumer) << consumer.error().message();
+    std::vector<std::unique_ptr<RingReader>> readers;
+    for (const RingInfo& ring : (*consumer)->Rings()) {
+        auto reader = (*consumer)->OpenReader(ring.name);
+        ASSERT_TRUE(reader) << reader.error().message();
+        readers.push_back(std::move(reader.value()));
+    }
+    child.WriteLine("emit");
+    ASSERT_EQ(child.ReadLine(), "emitted");
+    child.Kill(SIGKILL);
+    // Not reaped: a zombie writes no more than a reaped process. Every event it published is
+    // still read, and only then is the reader told the producer is gone.
+    int seen = 0;
+    for (auto& reader : readers) {
+        Result<size_t> polled = size_t{0};
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while ((polled = reader->Poll([&](const EventView& ev) {
+                   EXPECT_EQ(test::CheckSample(ev), "");
+                   ++seen;
+               })) &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        ASSERT_FALSE(polled) << "ring " << reader->name() << " did not notice in 10 s";
+        EXPECT_EQ(polled.error().code(), ErrorCode::Stale) << polled.error().message();
+        EXPECT_NE(polled.error().message().find("is gone without shutting down"), std::string::npos)
+            << polled.error().message();
+        EXPECT_EQ(reader->stats().lost, 0u);
+    }
+    EXPECT_EQ(seen, 20);
+    EXPECT_EQ(child.Wait(), 128 + SIGKILL);
+    test::RemoveProducerLeftovers(name, "");
+}
+
 TEST(MultiProcessTest, HostileConsumerProcessCannotHurtTheProducer)
 {
     auto producer = Producer::Create(test::SmallProducer("mp-hostile", 1 << 14));

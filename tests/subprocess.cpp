@@ -3,6 +3,8 @@
 
 #include "subprocess.h"
 
+#include <tracering/producer.h>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -12,6 +14,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 extern char** environ;
@@ -109,6 +112,15 @@ int Subprocess::Wait(int timeout_ms)
     if (WIFEXITED(m_status)) return WEXITSTATUS(m_status);
     if (WIFSIGNALED(m_status)) return 128 + WTERMSIG(m_status);
     return -1;
+}
+
+void RemoveProducerLeftovers(const std::string& segment_name, const std::string& socket_path)
+{
+    if (!segment_name.empty()) {
+        ::shm_unlink(("/" + SegmentObjectName(segment_name)).c_str());
+        ::shm_unlink(("/" + CursorsObjectName(segment_name)).c_str());
+    }
+    if (!socket_path.empty()) ::unlink(socket_path.c_str());
 }
 
 } // namespace tracering::test

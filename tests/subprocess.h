@@ -40,6 +40,11 @@ private:
     int m_status{0};
 };
 
+//! After a producer process was killed (a test that failed early, or one that kills it on
+//! purpose): removes what only a clean shutdown removes, its two shared-memory objects and
+//! its control socket, so nothing is left on the machine. Missing ones are fine.
+void RemoveProducerLeftovers(const std::string& segment_name, const std::string& socket_path);
+
 } // namespace tracering::test
 
 #endif // TRACERING_TESTS_SUBPROCESS_H

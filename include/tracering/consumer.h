@@ -128,7 +128,8 @@ public:
 
     //! Calls fn(const EventView&) for up to `max_events` available records, then releases
     //! their space to the producer. Returns how many were delivered (0: nothing new), or
-    //! Detached (the producer reset this ring, or exited and everything it wrote was read)
+    //! Detached (the producer reset this ring, or exited and everything it wrote was read),
+    //! Stale (its process died without shutting down, and everything it wrote was read)
     //! or Corrupt. An error met after some records were delivered is returned by the next
     //! call, so no delivered record goes uncounted.
     template <typename Fn>
@@ -154,7 +155,9 @@ public:
     }
 
     //! Iteration without a callback: fills `view` with the next record (true), or returns
-    //! false when there is none yet. Views stay valid until Release().
+    //! false when there is none yet. Views stay valid until Release(). Once the ring is
+    //! empty: Detached if the producer exited (or reset the ring), Stale if its process is
+    //! gone without shutting down (checked at most every 250 ms while the ring is empty).
     Result<bool> Next(EventView& view);
     //! Gives the space of every record returned by Next() back to the producer.
     void Release() noexcept;
@@ -171,6 +174,9 @@ private:
     friend class Consumer;
     RingReader() = default;
     Error Corrupt(const std::string& what) const;
+    //! Whether the producer's process died without marking the segment Exited.
+    bool ProducerGone();
+    static constexpr uint64_t LIVENESS_CHECK_NS = 250'000'000;
 
     std::shared_ptr<const detail::SharedMemory> m_segment;
     std::shared_ptr<const detail::SharedMemory> m_cursors;
@@ -191,6 +197,8 @@ private:
     uint64_t m_write_pos_cache{0}; //!< last validated write_pos
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
+    uint64_t m_next_liveness_check_ns{0};
+    std::string m_gone; //!< why ProducerGone() said so
     ReaderStats m_stats;
 };
 

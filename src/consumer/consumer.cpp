@@ -361,6 +361,26 @@ RingReader::~RingReader()
     }
 }
 
+bool RingReader::ProducerGone()
+{
+    // Only while the ring is empty, so everything a crashed producer published is read
+    // first; rate-limited, as it reads /proc. Once gone, always gone.
+    if (!m_gone.empty()) return true;
+    const uint64_t now = detail::MonotonicNs();
+    if (now < m_next_liveness_check_ns) return false;
+    m_next_liveness_check_ns = now + LIVENESS_CHECK_NS;
+    const uint64_t pid = m_header->producer_pid;
+    if (detail::CheckProcess(pid, m_header->producer_start_time) ==
+        detail::ProcessLiveness::Alive) {
+        return false;
+    }
+    m_gone = "producer " + std::to_string(pid) +
+             " is gone without shutting down (it crashed or was killed); every event it "
+             "wrote to ring '" +
+             m_name + "' was read";
+    return true;
+}
+
 Error RingReader::Corrupt(const std::string& what) const
 {
     // A producer that reset the ring (the lease ended, or another reader was let in) may
@@ -391,7 +411,8 @@ Result<bool> RingReader::Next(EventView& view)
             if (write_pos == m_pos) {
                 if (m_header->producer_state.load(std::memory_order_acquire) !=
                     static_cast<uint32_t>(ProducerState::Exited)) {
-                    return false;
+                    return ProducerGone() ? Result<bool>{Error{ErrorCode::Stale, m_gone}}
+                                          : Result<bool>{false};
                 }
                 // Exited was release-stored after the last record was published, so this
                 // load sees the final write position: drain up to it before reporting.

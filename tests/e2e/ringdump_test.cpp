@@ -111,12 +111,17 @@ public:
     ~TestProducer()
     {
         m_process->CloseStdin();
-        if (m_process->Wait(5000) != 0) m_process->Kill(SIGKILL);
+        if (m_process->Wait(5000) != 0) {
+            m_process->Kill(SIGKILL);
+            m_process->Wait(5000);
+            RemoveProducerLeftovers(m_name, m_control);
+        }
     }
 
     bool ready() const { return m_ready; }
     const std::string& control() const { return m_control; }
     const std::string& name() const { return m_name; }
+    Subprocess& process() { return *m_process; }
     std::string Command(const std::string& line)
     {
         m_process->WriteLine(line);
@@ -614,6 +619,28 @@ TEST(RingdumpWatchTest, SigintEndsWatchCleanlyAfterPrintingWhatWasRead)
         << watch.Stderr();
     // The lease ended with the process: the rings are off again.
     EXPECT_EQ(producer.Command("wait-off net mempool utxocache validation coin_selection"), "off");
+}
+
+TEST(RingdumpWatchTest, AProducerThatDiesEndsWatchWithCode2AfterEveryEventItWrote)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--json"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    watch.Kill(SIGSTOP); // so the events are still in the rings when the producer dies
+    for (int i = 0; i < 2000 && ProcessState(watch.pid()) != 'T'; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(ProcessState(watch.pid()), 'T');
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    producer.process().Kill(SIGKILL);
+    // Not reaped yet: a zombie producer is as gone as a reaped one.
+    watch.Kill(SIGCONT);
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 2) << watch.Stderr();
+    EXPECT_EQ(CheckAllEvents(lines), "");
+    EXPECT_TRUE(Contains(watch.Stderr(), "is gone without shutting down")) << watch.Stderr();
+    EXPECT_TRUE(Contains(watch.Stderr(), "20 events delivered, 0 lost")) << watch.Stderr();
 }
 
 TEST(RingdumpWatchTest, PayloadLimitMarksTruncatedEvents)

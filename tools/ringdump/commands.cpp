@@ -149,6 +149,7 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
     // read, or reset the ring). The others are still read to their end.
     std::vector<bool> finished(readers.size(), false);
     size_t unfinished = readers.size();
+    bool producer_died = false;
     const auto limit_reached = [&] { return count && counted >= count; };
     // One batch of ring i; false once reading must end.
     const auto poll = [&](size_t i, size_t& work) {
@@ -171,13 +172,16 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             std::min<uint64_t>(left, POLL_BATCH));
         if (!polled) {
             const Error& e = polled.error();
-            if (e.code() == ErrorCode::Detached) {
+            // The ring has ended (the producer exited, died, or reset it) after everything in
+            // it was read; the other rings are read to their end too.
+            if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
                 if (end.note.find(e.message()) == std::string::npos) {
                     end.note += (end.note.empty() ? "" : "; ") + e.message();
                 }
+                if (e.code() == ErrorCode::Stale) producer_died = true;
                 finished[i] = true;
                 if (--unfinished > 0) return true;
-                end.code = EXIT_OK;
+                end.code = producer_died ? EXIT_UNAVAILABLE : EXIT_OK;
                 end.aborted = true;
                 return false;
             }
