@@ -276,6 +276,36 @@ TEST_P(RingTest, LosslessModeGivesUpAfterTheBoundedWait)
     EXPECT_EQ(stats().dropped_full, 0u);
 }
 
+TEST_P(RingTest, EndingTheLeaseCutsALosslessWaitShortAndStatsNeverWaitForIt)
+{
+    EnableOptions lossless;
+    lossless.lossless = true;
+    lossless.lossless_wait_ns = 8'000'000'000; // 8 s: far longer than anything below
+    Attach(lossless);
+    // 100-byte payloads make 128-byte records: exactly this many fill the ring, no wait.
+    const uint64_t fit = capacity() / 128;
+    for (uint64_t i = 0; i < fit; ++i)
+        ASSERT_TRUE(Write(i, 100));
+    bool written = true;
+    std::thread writer{[&] { written = Write(fit, 100); }};
+    // The writer took its seq before it started to wait for the reader, who never reads.
+    while (stats().seq != fit + 1)
+        std::this_thread::yield();
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    const RingStats during = stats(); // must not wait for the writer's lock
+    EXPECT_TRUE(during.enabled);
+    EXPECT_EQ(during.unread_bytes, capacity());
+    m_producer->DisableRing(Subsystem::Mempool); // the lease ends: the wait ends with it
+    const auto took = Clock::now() - start;
+    writer.join();
+    EXPECT_LT(took, std::chrono::seconds(4)) << "the control thread waited out the writer";
+    EXPECT_FALSE(written);
+    EXPECT_EQ(stats().dropped_reader_reset, 1u);
+    EXPECT_EQ(stats().dropped_timeout, 0u);
+    EXPECT_FALSE(stats().enabled);
+}
+
 TEST_P(RingTest, AStoppedLosslessReaderCostsOneWaitNotOnePerEvent)
 {
     EnableOptions lossless;

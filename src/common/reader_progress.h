@@ -14,13 +14,13 @@ namespace tracering::detail {
 
 //! Fills `s.unread_bytes` and `s.reader_idle_ns` from the reader's cursor. The cursor is
 //! consumer-written memory: its values are only clamped for display, never acted on.
-//! `s.enabled`, `s.reader_pid`, `s.write_pos` and `s.capacity` must already be set; `now_ns`
+//! `s.enabled`, `s.write_pos` and `s.capacity` must already be set; `now_ns`
 //! is on the record clock (CLOCK_MONOTONIC).
 inline void FillReaderProgress(const CursorSlot& cursor, uint64_t now_ns, RingStats& s) noexcept
 {
     s.unread_bytes = 0;
     s.reader_idle_ns = 0;
-    if (!s.enabled || s.reader_pid == 0) return;
+    if (!s.enabled) return; // no reader
     // Relaxed: statistics; a stale value only shows a slightly older backlog.
     const uint64_t read_pos = cursor.read_pos.load(std::memory_order_relaxed);
     if (read_pos <= s.write_pos) s.unread_bytes = std::min(s.write_pos - read_pos, s.capacity);

@@ -63,7 +63,9 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         } else {
             std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        if (!RefreshReadPos()) {
+        if (!RefreshReadPos() || m_abort_wait.load(std::memory_order_relaxed)) {
+            // A bad cursor, or the ring is being disabled (the lease ended): the reader
+            // this wait was for is gone.
             Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
             return DropCause::ReaderReset;
         }
@@ -142,15 +144,21 @@ bool RingWriter::Enable(const EnableOptions& options) noexcept
 void RingWriter::Disable() noexcept
 {
     SetEventSwitches(0);
+    // A writer in a lossless wait holds the lock; make it give up now rather than after
+    // its whole bounded wait.
+    m_abort_wait.store(true, std::memory_order_relaxed);
     m_lock.lock();
     if (!m_sealed) ResetLocked(/*enable=*/false);
+    m_abort_wait.store(false, std::memory_order_relaxed);
     m_lock.unlock();
 }
 
 void RingWriter::Seal() noexcept
 {
     SetEventSwitches(0);
+    m_abort_wait.store(true, std::memory_order_relaxed);
     m_lock.lock();
+    m_abort_wait.store(false, std::memory_order_relaxed);
     // A writer that passed its switch check before this waits for the lock and then sees
     // m_enabled false: the last record is the one whose write_pos store came before here.
     m_sealed = true;
@@ -165,22 +173,25 @@ RingStats RingWriter::Stats() const noexcept
     s.subsystem = m_subsystem;
     s.name = std::string{SUBSYSTEM_NAMES[static_cast<uint16_t>(m_subsystem)]};
     s.capacity = m_capacity;
-    m_lock.lock();
-    s.enabled = m_enabled;
-    s.lossless = m_lossless;
-    s.event_mask = m_event_mask;
+    // From the ring's published line, without the writer lock: a writer in a lossless wait
+    // holds the lock for up to its bounded wait, and the control thread must not stall on
+    // it. Each value is exact as the writer last stored it (single writer under the lock,
+    // relaxed stores); together they may be a few events apart.
+    const RingControl& c = *m_control;
+    s.enabled = c.enabled.load(std::memory_order_relaxed) != 0;
+    s.lossless = c.lossless.load(std::memory_order_relaxed) != 0;
+    s.event_mask = c.event_mask.load(std::memory_order_relaxed);
     s.payload_limit = m_payload_limit.load(std::memory_order_relaxed);
-    s.reader_pid = m_control->reader_pid.load(std::memory_order_relaxed);
-    s.generation = m_generation;
-    s.write_pos = m_write_pos;
-    s.seq = m_seq;
-    s.dropped_full = m_dropped_full;
-    s.dropped_too_big = m_dropped_too_big;
-    s.dropped_reader_reset = m_dropped_reader_reset;
-    s.dropped_timeout = m_dropped_timeout;
-    s.cursor_violations = m_cursor_violations;
-    s.truncated = m_truncated;
-    m_lock.unlock();
+    s.reader_pid = c.reader_pid.load(std::memory_order_relaxed);
+    s.generation = c.generation.load(std::memory_order_relaxed);
+    s.write_pos = c.write_pos.load(std::memory_order_relaxed);
+    s.seq = c.seq.load(std::memory_order_relaxed);
+    s.dropped_full = c.dropped_full.load(std::memory_order_relaxed);
+    s.dropped_too_big = c.dropped_too_big.load(std::memory_order_relaxed);
+    s.dropped_reader_reset = c.dropped_reader_reset.load(std::memory_order_relaxed);
+    s.dropped_timeout = c.dropped_timeout.load(std::memory_order_relaxed);
+    s.cursor_violations = c.cursor_violations.load(std::memory_order_relaxed);
+    s.truncated = c.truncated.load(std::memory_order_relaxed);
     FillReaderProgress(*m_cursor, MonotonicNs(), s);
     return s;
 }

@@ -196,6 +196,10 @@ private:
     const uint64_t m_max_record;
     const bool m_global;
 
+    //! Set by Disable()/Seal() before they take m_lock, so a writer in a lossless wait (which
+    //! holds m_lock) gives up at once. Relaxed: it only shortens a wait; the lock orders
+    //! everything else.
+    std::atomic<bool> m_abort_wait{false};
     mutable SpinLock m_lock;
     // Guarded by m_lock.
     RingClock m_clock;
