@@ -333,6 +333,37 @@ TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)
     EXPECT_EQ(CountOwnShm(), shm);
 }
 
+TEST(ControlStartTest, RunningOutOfDescriptorsIsAnErrorAtEveryStepNeverAHang)
+{
+    const std::string name = test::UniqueName("few-fds");
+    const std::string socket = "/tmp/" + name + ".sock";
+    test::Subprocess helper{{TRACERING_TEST_HELPER, "few-fds", name, socket}};
+    ASSERT_TRUE(helper.started());
+    std::vector<std::string> lines;
+    for (std::string line = helper.ReadLine(20'000); !line.empty(); line = helper.ReadLine(20'000))
+        lines.push_back(line);
+    ASSERT_EQ(helper.Wait(20'000), 0) << "the helper hung or failed";
+    ASSERT_EQ(lines.size(), 11u);
+    bool control_server_failed = false;
+    for (int spare = 8; spare >= 0; --spare) {
+        const std::string& line = lines[size_t(8 - spare)];
+        const std::string prefix = std::to_string(spare) + " ";
+        ASSERT_EQ(line.rfind(prefix, 0), 0u) << line;
+        if (line == prefix + "ok") continue;
+        EXPECT_EQ(line.rfind(prefix + "error cannot ", 0), 0u) << line;
+        EXPECT_NE(line.find("Too many open files"), std::string::npos) << line;
+        control_server_failed |= line.find("cannot start the control server") != std::string::npos;
+    }
+    EXPECT_TRUE(control_server_failed) << "no limit hit the control server's start-up";
+    EXPECT_EQ(lines[0], "8 ok");
+    EXPECT_EQ(lines[8].rfind("0 error", 0), 0u) << lines[8];
+    EXPECT_EQ(lines[9], "client socket refused");
+    EXPECT_EQ(lines[10], "served 5 rings after running out of descriptors");
+    EXPECT_FALSE(detail::SharedMemory::Exists(SegmentObjectName(name)));
+    EXPECT_FALSE(detail::SharedMemory::Exists(CursorsObjectName(name)));
+    EXPECT_NE(::access(socket.c_str(), F_OK), 0) << socket << " was left behind";
+}
+
 TEST_F(ControlTest, StoppingTheProducerRemovesTheSocket)
 {
     const std::string path = m_producer->ControlSocket();

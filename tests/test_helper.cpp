@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fcntl.h>
 #include <iostream>
 #include <random>
 #include <string>
@@ -26,6 +27,8 @@
 
 #include "common/shm.h"
 #include "event_samples.h"
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 using namespace tracering;
 
@@ -167,6 +170,72 @@ int Crash(const std::string& name)
     ::_exit(0); // no destructor: the objects stay behind, like after a crash
 }
 
+//! Creates a producer with a control socket under ever tighter limits on open files, one
+//! line per limit: "<spare fds> ok" or "<spare fds> error <message>". Every attempt must
+//! return, whatever part of the start-up runs out of descriptors.
+int FewFds(const std::string& name, const std::string& socket)
+{
+    // Every descriptor below FIRST_FREE is taken, so the limit decides exactly how many
+    // Create may open.
+    constexpr int FIRST_FREE = 64;
+    for (int fd = ::open("/dev/null", O_RDONLY); fd >= 0 && fd < FIRST_FREE - 1;) {
+        fd = ::open("/dev/null", O_RDONLY);
+    }
+    for (int spare = 8; spare >= 0; --spare) {
+        rlimit limit{};
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+        limit.rlim_cur = rlim_t(FIRST_FREE + spare);
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return 2;
+        ProducerOptions options;
+        options.name = name;
+        options.capacities.fill(4096);
+        options.control_socket = socket;
+        auto producer = Producer::Create(options);
+        if (producer) {
+            std::printf("%d ok\n", spare);
+        } else {
+            std::printf("%d error %s\n", spare, producer.error().message().c_str());
+        }
+        std::fflush(stdout);
+    }
+
+    // A running control server that cannot accept for a while (no descriptor left) keeps
+    // serving once descriptors are free again.
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = 1024;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ProducerOptions options;
+    options.name = name;
+    options.capacities.fill(4096);
+    options.control_socket = socket;
+    auto producer = Producer::Create(options);
+    if (!producer) return 3;
+    int highest = -1;
+    for (int fd = 0; fd < 1024; ++fd) {
+        if (::fcntl(fd, F_GETFD) != -1) highest = fd;
+    }
+    for (int fd = ::open("/dev/null", O_RDONLY); fd >= 0 && fd < highest;) {
+        fd = ::open("/dev/null", O_RDONLY); // fill the holes below the limit
+    }
+    limit.rlim_cur = rlim_t(highest + 1);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    const int client_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    std::printf("client socket %s\n", client_fd < 0 ? "refused" : "created");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300)); // the server fails to accept
+    limit.rlim_cur = 1024;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    auto client = ControlClient::Connect(socket);
+    auto rings = client ? (*client)->Rings() : Result<std::vector<RingInfo>>{client.error()};
+    if (rings) {
+        std::printf("served %zu rings after running out of descriptors\n", rings->size());
+    } else {
+        std::printf("not served: %s\n", rings.error().message().c_str());
+    }
+    std::fflush(stdout);
+    return 0;
+}
+
 int AttachRead(const std::string& socket, const std::string& ring, uint64_t count)
 {
     auto client = ControlClient::Connect(socket);
@@ -214,6 +283,7 @@ int main(int argc, char** argv)
         return Hostile(args[1], args[2], std::stod(args[3]));
     if (args.size() == 3 && args[0] == "read-forever") return ReadForever(args[1], args[2]);
     if (args.size() == 2 && args[0] == "crash") return Crash(args[1]);
+    if (args.size() == 3 && args[0] == "few-fds") return FewFds(args[1], args[2]);
     if (args.size() == 4 && args[0] == "attach-read") {
         return AttachRead(args[1], args[2], std::stoull(args[3]));
     }

@@ -61,7 +61,8 @@ Result<int> ListenUnix(const std::string& path, uint32_t mode, int64_t group)
     }
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return Error{ErrorCode::SystemError, std::string{"socket(): "} + std::strerror(errno)};
+        return Error{ErrorCode::SystemError,
+                     "cannot create control socket " + path + ": " + std::strerror(errno)};
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un)) != 0) {
         const int err = errno;
         ::close(fd);
@@ -88,7 +89,8 @@ Result<int> ConnectUnix(const std::string& path)
     if (!addr) return addr.error();
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return Error{ErrorCode::SystemError, std::string{"socket(): "} + std::strerror(errno)};
+        return Error{ErrorCode::SystemError,
+                     "cannot create a socket to connect to " + path + ": " + std::strerror(errno)};
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr.value()), sizeof(sockaddr_un)) != 0) {
         const int err = errno;
         ::close(fd);

@@ -83,7 +83,11 @@ struct ControlServer::Loop {
     std::array<uint64_t, SUBSYSTEM_COUNT> holder_pids{};
     //! Set by the thread once its event loop runs; fulfilled by the destructor to stop.
     kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop;
+    //! Set (once) when the loop runs, or when it failed to start; `running` and
+    //! `start_error` are written before it and read by Start() after waiting on it.
     std::promise<void> started;
+    bool running{false};
+    std::string start_error;
 
     Loop(Producer& p, int fd) : producer{p}, listen_fd{fd} {}
     void Run();
@@ -317,6 +321,7 @@ void ControlServer::Loop::Run()
     auto io = kj::setupAsyncIo();
     auto stop_pair = kj::newPromiseAndCrossThreadFulfiller<void>();
     stop = kj::mv(stop_pair.fulfiller);
+    running = true;
     started.set_value();
 
     ErrorHandler errors;
@@ -325,20 +330,39 @@ void ControlServer::Loop::Run()
         listen_fd,
         kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP | kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
 
+    bool accept_failing = false;
     std::function<kj::Promise<void>()> accept_loop = [&]() -> kj::Promise<void> {
-        return listener->accept().then([&](kj::Own<kj::AsyncIoStream> stream) {
-            // Who may connect is decided by the socket file's mode (and group), which the
-            // kernel enforces; the peer's pid is the reader's identity for other consumers.
-            PeerCredentials peer;
-            KJ_IF_MAYBE (fd, stream->getFd()) {
-                GetPeerCredentials(*fd, peer);
-            }
-            auto connection =
-                kj::heap<Connection>(kj::mv(stream), kj::heap<ControlImpl>(*this, peer));
-            auto done = connection->network.onDisconnect();
-            connections.add(done.attach(kj::mv(connection)));
-            return accept_loop();
-        });
+        // evalNow: accept() may also throw before it returns a promise.
+        return kj::evalNow([&] { return listener->accept(); })
+            .then(
+                [&](kj::Own<kj::AsyncIoStream> stream) {
+                    accept_failing = false;
+                    // Who may connect is decided by the socket file's mode (and group), which the
+                    // kernel enforces; the peer's pid is the reader's identity for other consumers.
+                    PeerCredentials peer;
+                    KJ_IF_MAYBE (fd, stream->getFd()) {
+                        GetPeerCredentials(*fd, peer);
+                    }
+                    auto connection =
+                        kj::heap<Connection>(kj::mv(stream), kj::heap<ControlImpl>(*this, peer));
+                    auto done = connection->network.onDisconnect();
+                    connections.add(done.attach(kj::mv(connection)));
+                    return accept_loop();
+                },
+                [&](kj::Exception&& e) -> kj::Promise<void> {
+                    // Out of descriptors or memory for a moment (Linux fails accept with EMFILE
+                    // even with nobody waiting): keep serving and try again shortly, saying so
+                    // once.
+                    if (!accept_failing) {
+                        std::fprintf(stderr,
+                                     "tracering: control server cannot accept (%s); retrying\n",
+                                     e.getDescription().cStr());
+                        accept_failing = true;
+                    }
+                    return io.provider->getTimer().afterDelay(100 * kj::MILLISECONDS).then([&] {
+                        return accept_loop();
+                    });
+                });
     };
     auto serving = accept_loop();
     stop_pair.promise.exclusiveJoin(kj::mv(serving)).wait(io.waitScope);
@@ -356,14 +380,30 @@ ControlServer::Start(Producer& producer, const std::string& path, uint32_t mode,
     auto started = server->m_loop->started.get_future();
     Loop* loop = server->m_loop.get();
     server->m_thread = std::thread{[loop] {
+        std::string failure;
         try {
             loop->Run();
+            return;
         } catch (const kj::Exception& e) {
-            std::fprintf(stderr, "tracering: control server stopped: %s\n",
-                         e.getDescription().cStr());
+            failure = e.getDescription().cStr();
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (!loop->running) {
+            // Start() is waiting: it reports this to the embedder.
+            loop->start_error = failure.empty() ? "unknown error" : failure;
+            loop->started.set_value();
+        } else {
+            std::fprintf(stderr, "tracering: control server stopped: %s\n", failure.c_str());
         }
     }};
     started.wait();
+    if (!loop->running) {
+        server->m_thread.join();
+        ::close(loop->listen_fd); // the loop never took it over
+        return Error{ErrorCode::SystemError,
+                     "cannot start the control server on " + path + ": " + loop->start_error};
+    }
     return server;
 }
 
