@@ -60,7 +60,8 @@ size_t CountOwnShm()
 }
 
 //! This process's open descriptors once the control thread has closed what it is closing:
-//! the count no longer changes over 50 ms (bounded at 2 s).
+//! the count no longer changes over 50 ms (bounded at 2 s). A baseline, so it may still
+//! include a connection the control thread closes late; see FdCountBackTo.
 size_t SettledFdCount()
 {
     size_t last = CountEntries("/proc/self/fd");
@@ -71,6 +72,19 @@ size_t SettledFdCount()
         last = now;
     }
     return last;
+}
+
+//! The descriptor count once it is back to `baseline` or below, or after 10 s: the control
+//! thread closes a connection's end some time after the client hung up, later still on a
+//! loaded machine. A leak never comes back down, so it still shows.
+size_t FdCountBackTo(size_t baseline)
+{
+    size_t now = CountEntries("/proc/self/fd");
+    for (int i = 0; i < 1000 && now > baseline; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        now = CountEntries("/proc/self/fd");
+    }
+    return now;
 }
 
 class ControlTest : public ::testing::Test
@@ -327,7 +341,7 @@ TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)
         ASSERT_EQ(n, 1) << i;
     }
     // The server closes its end of each connection on its own thread; let it finish.
-    EXPECT_EQ(SettledFdCount(), fds);
+    EXPECT_LE(FdCountBackTo(fds), fds);
     EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
     EXPECT_EQ(CountEntries("/proc/self/task"), threads);
     EXPECT_EQ(CountOwnShm(), shm);
@@ -535,12 +549,20 @@ TEST_F(ControlTest, KilledConsumerProcessLosesItsRingsWithinASecond)
         TRACERING_TRACEPOINT(net, misbehaving_connection, i, "x");
     child.Kill(SIGKILL);
     ASSERT_EQ(child.Wait(), 128 + SIGKILL);
+    // The promise is one second; it takes milliseconds. A sanitized build runs the control
+    // thread several times slower on a loaded machine, so it gets more room.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    constexpr auto LIMIT = 5s;
+#else
+    constexpr auto LIMIT = 1s;
+#endif
     const auto killed = std::chrono::steady_clock::now();
     while (m_producer->Stats(Subsystem::Net).enabled &&
-           std::chrono::steady_clock::now() - killed < 1s) {
+           std::chrono::steady_clock::now() - killed < LIMIT) {
         std::this_thread::sleep_for(1ms);
     }
-    EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled) << "still on 1 s after SIGKILL";
+    EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled)
+        << "still on " << std::chrono::seconds(LIMIT).count() << " s after SIGKILL";
     EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, misbehaving_connection));
 
     auto client = Connect();
@@ -592,7 +614,7 @@ TEST_F(ControlTest, AttachCyclesOfConsumerProcessesLeaveNothingBehind)
             std::this_thread::sleep_for(2ms);
         }
     }
-    EXPECT_EQ(SettledFdCount(), fds);
+    EXPECT_LE(FdCountBackTo(fds), fds);
 }
 
 } // namespace

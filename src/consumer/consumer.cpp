@@ -82,23 +82,7 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
 
 } // namespace
 
-int64_t UnixClockOffsetNow() noexcept
-{
-    // UNIX time read between two clock reads: of a few tries, the tightest bracket wins (a
-    // preemption between the reads only widens that try's bracket).
-    int64_t best_offset = 0;
-    uint64_t best_width = ~uint64_t{0};
-    for (int i = 0; i < 5; ++i) {
-        const uint64_t before = detail::MonotonicNs();
-        const uint64_t unix_ns = detail::UnixNs();
-        const uint64_t after = detail::MonotonicNs();
-        if (after - before < best_width) {
-            best_width = after - before;
-            best_offset = int64_t(unix_ns) - int64_t(before + (after - before) / 2);
-        }
-    }
-    return best_offset;
-}
+int64_t UnixClockOffsetNow() noexcept { return detail::MeasureUnixOffsetNs(); }
 
 Consumer::~Consumer() = default;
 

@@ -178,10 +178,8 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     }
     h->clock_id = static_cast<uint32_t>(tsc_mult ? ClockId::MonotonicTsc : ClockId::Monotonic);
     h->ring_count = SUBSYSTEM_COUNT;
-    const uint64_t unix_ns = detail::UnixNs();
-    const uint64_t mono_ns = detail::MonotonicNs();
-    h->created_unix_ns = unix_ns;
-    h->clock_offset_ns = static_cast<int64_t>(unix_ns - mono_ns);
+    h->created_unix_ns = detail::UnixNs();
+    h->clock_offset_ns = detail::MeasureUnixOffsetNs();
     std::strncpy(h->name, options.name.c_str(), SEGMENT_NAME_SIZE - 1);
     for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
         RingDescriptor& d = h->rings[i];
