@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -164,6 +165,12 @@ public:
 
     const std::string& name() const noexcept { return m_name; }
     uint32_t index() const noexcept { return m_index; }
+    //! The seq the next record will have (events the producer attempted since are unread or
+    //! dropped), once known: from the first record read, or from the start of a generation.
+    std::optional<uint64_t> next_seq() const noexcept
+    {
+        return m_seq_known ? std::optional<uint64_t>{m_expected_seq} : std::nullopt;
+    }
     //! The ring generation this reader belongs to (see RingControl::generation).
     uint64_t generation() const noexcept { return m_generation; }
     const ReaderStats& stats() const noexcept { return m_stats; }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "capture_file.h"
@@ -44,6 +45,8 @@ constexpr size_t OUTPUT_CHUNK = 64 << 10;
 constexpr size_t POLL_BATCH = 1024;
 //! Batches per ring read after a stop request, so stopping takes bounded time.
 constexpr int DRAIN_BATCHES = 16;
+//! Records read before their space is handed back to the producer within a batch.
+constexpr size_t RELEASE_EVERY = 64;
 
 int Fail(const Io& io, int code, const std::string& message)
 {
@@ -154,24 +157,33 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
     // One batch of ring i; false once reading must end.
     const auto poll = [&](size_t i, size_t& work) {
         if (finished[i]) return true;
-        const uint64_t left = count ? count - counted : POLL_BATCH;
-        auto polled = readers[i]->Poll(
-            [&](const EventView& view) {
-                if (end.aborted) return;
-                switch (take(i, view)) {
-                case Take::Counted:
-                    ++counted;
-                    break;
-                case Take::Skipped:
-                    break;
-                case Take::Abort:
-                    end.aborted = true;
-                    break;
-                }
-            },
-            std::min<uint64_t>(left, POLL_BATCH));
-        if (!polled) {
-            const Error& e = polled.error();
+        RingReader& reader = *readers[i];
+        const uint64_t limit = std::min<uint64_t>(count ? count - counted : POLL_BATCH, POLL_BATCH);
+        // Record by record rather than Poll(), so that reading stops at the record `take`
+        // aborted on: none after it is consumed (and counted as delivered) unseen.
+        EventView view;
+        size_t n = 0;
+        Result<bool> next = false;
+        while (n < limit && !end.aborted) {
+            next = reader.Next(view);
+            if (!next || !next.value()) break;
+            ++n;
+            switch (take(i, view)) {
+            case Take::Counted:
+                ++counted;
+                break;
+            case Take::Skipped:
+                break;
+            case Take::Abort:
+                end.aborted = true;
+                break;
+            }
+            if (n % RELEASE_EVERY == 0) reader.Release(); // room for the producer early
+        }
+        reader.Release();
+        work = n;
+        if (!next) {
+            const Error& e = next.error();
             // The ring has ended (the producer exited, died, or reset it) after everything in
             // it was read; the other rings are read to their end too.
             if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
@@ -190,7 +202,6 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             end.aborted = true;
             return false;
         }
-        work = polled.value();
         return !end.aborted && !limit_reached();
     };
     Backoff backoff;
@@ -220,6 +231,18 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
                 go_on = poll(i, polled);
                 if (polled == 0) break;
             }
+        }
+        // What a producer that kept writing added beyond those bounds is not ours to read,
+        // but the user learns how much there was.
+        uint64_t unread = 0;
+        for (size_t i = 0; i < readers.size() && !limit_reached(); ++i) {
+            const std::optional<uint64_t> next_seq = readers[i]->next_seq();
+            const uint64_t attempted = readers[i]->Info().seq;
+            if (!finished[i] && next_seq && attempted > *next_seq) unread += attempted - *next_seq;
+        }
+        if (unread) {
+            end.note += (end.note.empty() ? "" : "; ") + std::to_string(unread) +
+                        " more events were written (or dropped) after the last one read";
         }
     }
     return end;
