@@ -71,16 +71,20 @@ TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
     const std::string tag = std::to_string(::getpid());
     const fs::path dir = fs::temp_directory_path() / ("tracering-capture-" + tag);
     fs::remove_all(dir);
-    // Removed however the test ends, also when an assertion returns early.
+    const std::string socket = (fs::temp_directory_path() / ("tracering-capture-" + tag + ".sock"));
+    // Removed however the test ends, also when an assertion returns early (the processes,
+    // declared later, are killed first).
     struct RemoveOnExit {
         fs::path path;
+        std::string segment;
+        std::string socket;
         ~RemoveOnExit()
         {
             std::error_code ignored;
             fs::remove_all(path, ignored);
+            test::RemoveProducerLeftovers(segment, socket);
         }
-    } remove_on_exit{dir};
-    const std::string socket = (fs::temp_directory_path() / ("tracering-capture-" + tag + ".sock"));
+    } remove_on_exit{dir, "capture-" + tag, socket};
 
     test::Subprocess node{{TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
                            "--name", "capture-" + tag}};

@@ -184,8 +184,12 @@ public:
     ~TestNode()
     {
         m_process.Kill(SIGTERM);
-        m_process.Wait(10000);
-        ::unlink(m_socket.c_str());
+        if (m_process.Wait(10000) != 0) {
+            // It did not shut down cleanly (or a test killed it): clean up after it.
+            m_process.Kill(SIGKILL);
+            m_process.Wait(10000);
+            test::RemoveProducerLeftovers(m_name, m_socket);
+        }
     }
 
     bool ready() const { return m_port != 0; }
@@ -898,9 +902,9 @@ TEST(P2PEndToEndTest, LoadgenPacesPingsWithRateAndExitsThreeWhenPongsNeverCome)
 
 // --- (e) shutdown -----------------------------------------------------------------------
 
-TEST(P2PEndToEndTest, SigtermAndSigintRemoveTheSegmentAndSocketAndExitZero)
+TEST(P2PEndToEndTest, SigtermSigintAndSighupRemoveTheSegmentAndSocketAndExitZero)
 {
-    for (int sig : {SIGTERM, SIGINT}) {
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
         TestNode node;
         ASSERT_TRUE(node.ready());
         const std::string segment = "/dev/shm/tracering." + node.name();

@@ -43,8 +43,9 @@ consumers enable through the control socket.
   --net-ring-mib N    size of the net ring in MiB, a power of two (default: 32)
   --help              this text
 
-Once both sockets listen it prints "ready PORT" on stdout. SIGINT or SIGTERM closes every
-peer connection, removes the segment and the control socket, and exits.
+Once both sockets listen it prints "ready PORT" on stdout. SIGINT, SIGTERM or SIGHUP (its
+terminal went away) closes every peer connection, removes the segment and the control
+socket, and exits.
 
 Where it differs from bitcoind: it has no chain, mempool or UTXO set, so every well-formed
 block is connected at the next height (1, 2, ...) with sigops 0 and duration_ns its parse
@@ -115,13 +116,14 @@ int main(int argc, char** argv)
     if (!args.has_listen) return Usage("--listen IP:PORT is required");
     if (args.control.empty()) return Usage("--control PATH is required");
 
-    // SIGINT and SIGTERM are blocked before any thread exists (the producer's control thread
-    // inherits the mask) and read from a signalfd by the event loop, which then shuts down
+    // SIGINT, SIGTERM and SIGHUP are blocked before any thread exists (the producer's control
+    // thread inherits the mask) and read from a signalfd by the event loop, which then shuts down
     // in order. A peer that hangs up mid-write must not kill the node.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
     const int stop_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
