@@ -349,6 +349,11 @@ TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)
 
 TEST(ControlStartTest, RunningOutOfDescriptorsIsAnErrorAtEveryStepNeverAHang)
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizers' runtimes need descriptors themselves (UBSan's vptr check opens a pipe
+    // to probe memory and reports a false error without one): tested in normal builds.
+    GTEST_SKIP() << "running out of descriptors is tested without sanitizers";
+#endif
     const std::string name = test::UniqueName("few-fds");
     const std::string socket = "/tmp/" + name + ".sock";
     test::Subprocess helper{{TRACERING_TEST_HELPER, "few-fds", name, socket}};
