@@ -123,6 +123,123 @@ std::vector<uint8_t> SchemaWithField(reflection::BaseType base, int32_t index, b
     return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
 }
 
+struct FieldSpec {
+    reflection::BaseType base;
+    reflection::BaseType element{reflection::None};
+    int32_t index{-1};
+    uint16_t offset{0};
+    uint16_t fixed_length{0};
+};
+
+//! A schema of one object, "tracering.t.T" (object 0, so index 0 refers to itself), with
+//! these fields, and one enum with a single value.
+std::vector<uint8_t> SchemaWith(const std::vector<FieldSpec>& specs, bool is_struct,
+                                int32_t bytesize)
+{
+    flatbuffers::FlatBufferBuilder fbb;
+    std::vector<flatbuffers::Offset<reflection::Field>> fields;
+    for (size_t i = 0; i < specs.size(); ++i) {
+        const FieldSpec& s = specs[i];
+        auto type = reflection::CreateType(fbb, s.base, s.element, s.index, s.fixed_length);
+        fields.push_back(reflection::CreateField(fbb, fbb.CreateString("f" + std::to_string(i)),
+                                                 type, uint16_t(i), s.offset));
+    }
+    auto object =
+        reflection::CreateObject(fbb, fbb.CreateString("tracering.t.T"),
+                                 fbb.CreateVectorOfSortedTables(&fields), is_struct, 8, bytesize);
+    auto objects = fbb.CreateVector(std::vector{object});
+    auto value = reflection::CreateEnumVal(fbb, fbb.CreateString("One"), 1);
+    auto underlying = reflection::CreateType(fbb, reflection::UShort);
+    auto e = reflection::CreateEnum(fbb, fbb.CreateString("tracering.t.E"),
+                                    fbb.CreateVector(std::vector{value}), false, underlying);
+    auto enums = fbb.CreateVector(std::vector{e});
+    reflection::FinishSchemaBuffer(fbb, reflection::CreateSchema(fbb, objects, enums));
+    return {fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+}
+
+TEST(RingdumpSchemaTest, StructsThatWouldPrintWithoutEndAreRefused)
+{
+    const auto why = [](std::vector<uint8_t> schema) {
+        auto loaded = EventSchema::Load_untrusted(std::move(schema), {});
+        return loaded ? std::string{"accepted"} : loaded.error().message();
+    };
+    using reflection::BaseType;
+    // An array of enum values whose enum does not exist.
+    EXPECT_NE(why(SchemaWith({{.base = BaseType::Array,
+                               .element = BaseType::UShort,
+                               .index = 3,
+                               .fixed_length = 2}},
+                             true, 8))
+                  .find("bad enum index"),
+              std::string::npos);
+    // The same with the enum that exists is fine.
+    EXPECT_EQ(
+        why(SchemaWith(
+            {{.base = BaseType::Array, .element = BaseType::UShort, .index = 0, .fixed_length = 2}},
+            true, 8)),
+        "accepted");
+    // A struct holding itself, directly or as an array element.
+    EXPECT_NE(why(SchemaWith({{.base = BaseType::Obj, .index = 0}}, true, 8))
+                  .find("no smaller than the struct holding it"),
+              std::string::npos);
+    EXPECT_NE(why(SchemaWith({{.base = BaseType::Array,
+                               .element = BaseType::Obj,
+                               .index = 0,
+                               .fixed_length = 1}},
+                             true, 8))
+                  .find("no smaller than the struct holding it"),
+              std::string::npos);
+    // Fields sharing bytes.
+    EXPECT_NE(
+        why(SchemaWith({{.base = BaseType::Int, .offset = 0}, {.base = BaseType::Int, .offset = 2}},
+                       true, 8))
+            .find("overlapping fields"),
+        std::string::npos);
+    EXPECT_EQ(
+        why(SchemaWith({{.base = BaseType::Int, .offset = 0}, {.base = BaseType::Int, .offset = 4}},
+                       true, 8)),
+        "accepted");
+}
+
+TEST(RingdumpFormatTest, AnEventThatExpandsWithoutEndIsCorruptNotPrinted)
+{
+    // A table with a vector of 16-bit values (field id 0, at vtable offset 4): each element is
+    // one value to print.
+    using reflection::BaseType;
+    auto schema = EventSchema::Load_untrusted(
+        SchemaWith({{.base = BaseType::Vector, .element = BaseType::UShort, .offset = 4}}, false,
+                   0),
+        {{.type = 0x8001, .ring = "t", .name = "t", .table = "tracering.t.T"}});
+    ASSERT_TRUE(schema) << schema.error().message();
+    const EventFormatter format{*schema, Style::Json, 0};
+    const auto payload_of = [](size_t n) {
+        flatbuffers::FlatBufferBuilder fbb;
+        const auto values = fbb.CreateVector(std::vector<uint16_t>(n, 7));
+        const auto start = fbb.StartTable();
+        fbb.AddOffset(flatbuffers::FieldIndexToOffset(0), values);
+        fbb.Finish(flatbuffers::Offset<flatbuffers::Table>(fbb.EndTable(start)));
+        return std::vector<uint8_t>{fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+    };
+    const auto small = payload_of(3);
+    const Record fine{.type = 0x8001, .seq = 1, .timestamp_ns = 2, .payload = small};
+    auto table = format.Decode(fine);
+    ASSERT_TRUE(table) << table.error().message();
+    std::string out = "before\n";
+    ASSERT_TRUE(format.AppendEvent(out, "t", fine, *table));
+    EXPECT_NE(out.find(R"("f0":[7,7,7])"), std::string::npos) << out;
+
+    const auto huge = payload_of(EventFormatter::MAX_VALUES + 10);
+    const Record hostile{.type = 0x8001, .seq = 2, .timestamp_ns = 3, .payload = huge};
+    table = format.Decode(hostile);
+    ASSERT_TRUE(table) << table.error().message();
+    out = "before\n";
+    auto shown = format.AppendEvent(out, "t", hostile, *table);
+    ASSERT_FALSE(shown);
+    EXPECT_EQ(shown.error().code(), ErrorCode::Corrupt);
+    EXPECT_NE(shown.error().message().find("expand to more than"), std::string::npos);
+    EXPECT_EQ(out, "before\n"); // nothing of it was kept
+}
+
 TEST(RingdumpSchemaTest, DamagedOrHostileSchemasAreRefused)
 {
     auto builtin = EventSchema::Builtin();
@@ -172,7 +289,7 @@ TEST(RingdumpFormatTest, RecordsOfUnknownTypesShowTheirRawBytes)
     ASSERT_TRUE(table);
     EXPECT_EQ(*table, nullptr);
     std::string out;
-    format.AppendEvent(out, "net", record, *table);
+    EXPECT_TRUE(format.AppendEvent(out, "net", record, *table));
     EXPECT_EQ(out, "{\"ring\":\"net\",\"event\":\"type_32769\",\"seq\":5,\"ts_ns\":9,"
                    "\"unix_ns\":9,\"type\":32769,\"payload\":\"0102ab\"}\n");
 
@@ -180,7 +297,7 @@ TEST(RingdumpFormatTest, RecordsOfUnknownTypesShowTheirRawBytes)
     EventFormatter stepped{*schema, Style::Json, 0};
     stepped.SetClockOffset(1'700'000'000'000'000'000);
     out.clear();
-    stepped.AppendEvent(out, "net", record, *table);
+    EXPECT_TRUE(stepped.AppendEvent(out, "net", record, *table));
     EXPECT_NE(out.find(",\"ts_ns\":9,\"unix_ns\":1700000000000000009,"), std::string::npos) << out;
 }
 

@@ -466,8 +466,13 @@ int Watch(const WatchOptions& options, const Io& io)
             std::fprintf(io.err, "ringdump: ring '%s': %s; skipped\n", rings[ring].c_str(),
                          table.error().message().c_str());
         } else if (!options.peer || format.PeerId(record, *table) == options.peer) {
-            format.AppendEvent(out, rings[ring], record, *table);
-            taken = Take::Counted;
+            if (auto shown = format.AppendEvent(out, rings[ring], record, *table); shown) {
+                taken = Take::Counted;
+            } else {
+                ++corrupt;
+                std::fprintf(io.err, "ringdump: ring '%s': %s; skipped\n", rings[ring].c_str(),
+                             shown.error().message().c_str());
+            }
         }
         if (out.size() >= OUTPUT_CHUNK && !WriteOut(io, out, false)) return Take::Abort;
         return taken;
@@ -874,7 +879,12 @@ int Read(const ReadOptions& options, const Io& io)
                         options.file.string() + ": ring '" + name +
                             "': " + table.error().message());
         }
-        format.AppendEvent(out, name, record, *table);
+        if (auto shown = format.AppendEvent(out, name, record, *table); !shown) {
+            WriteOut(io, out, true);
+            return Fail(io, EXIT_CORRUPT,
+                        options.file.string() + ": ring '" + name +
+                            "': " + shown.error().message());
+        }
         if (out.size() >= OUTPUT_CHUNK && !WriteOut(io, out, false)) {
             return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
         }

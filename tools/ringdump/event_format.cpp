@@ -303,9 +303,12 @@ void EventFormatter::AppendLoss(std::string& out, std::string_view ring, uint64_
     }
 }
 
-void EventFormatter::AppendEvent(std::string& out, std::string_view ring, const Record& record,
-                                 const flatbuffers::Table* table) const
+Result<void> EventFormatter::AppendEvent(std::string& out, std::string_view ring,
+                                         const Record& record,
+                                         const flatbuffers::Table* table) const
 {
+    const size_t start = out.size();
+    m_values_left = MAX_VALUES;
     const EventDesc* desc = m_schema.Find(record.type);
     const int32_t index = m_schema.TableIndexOf(record.type);
     const std::string name = desc ? desc->name : "type_" + std::to_string(record.type);
@@ -348,6 +351,15 @@ void EventFormatter::AppendEvent(std::string& out, std::string_view ring, const 
     }
     if (record.truncated()) out += m_style == Style::Json ? ",\"truncated\":true" : " [truncated]";
     out += m_style == Style::Json ? "}\n" : "\n";
+    if (m_values_left == 0) {
+        // Only a hostile schema or payload gets here: shared subtables or huge vectors that
+        // would print without end. Nothing of the event is kept.
+        out.resize(start);
+        return Error{ErrorCode::Corrupt, "the event's fields expand to more than " +
+                                             std::to_string(MAX_VALUES) +
+                                             " values; its schema or payload is hostile"};
+    }
+    return {};
 }
 
 void EventFormatter::AppendBytes(std::string& out, std::span<const uint8_t> bytes, bool reversed,
@@ -375,8 +387,9 @@ void EventFormatter::AppendScalar(std::string& out, const reflection::Type& type
         out += s.bits ? "true" : "false";
         return;
     }
-    if (type.index() >= 0 && !s.is_float) {
-        const reflection::Enum& e = *m_schema.schema().enums()->Get(uint32_t(type.index()));
+    const auto* enums = m_schema.schema().enums();
+    if (type.index() >= 0 && uint32_t(type.index()) < enums->size() && !s.is_float) {
+        const reflection::Enum& e = *enums->Get(uint32_t(type.index()));
         for (const reflection::EnumVal* v : *e.values()) {
             if (uint64_t(v->value()) != s.bits) continue;
             const std::string name = EnumDisplayName(v->name()->string_view());
@@ -429,7 +442,7 @@ void EventFormatter::AppendFieldValue(std::string& out, const reflection::Field&
     const auto* table = reinterpret_cast<const flatbuffers::Table*>(base);
     // Inside a struct every field is inline at its offset; in a table it may be absent.
     const uint8_t* at = in_struct ? base + field.offset() : table->GetAddressOf(field.offset());
-    if (depth > MAX_DEPTH) {
+    if (depth > MAX_DEPTH || !Spend()) {
         out += "null";
         return;
     }
@@ -476,7 +489,7 @@ void EventFormatter::AppendFieldValue(std::string& out, const reflection::Field&
             return;
         }
         out += '[';
-        for (size_t i = 0; i < n; ++i) {
+        for (size_t i = 0; i < n && Spend(); ++i) {
             if (i) out += ',';
             if (IsScalar(element)) {
                 AppendScalar(out, type, element,
@@ -515,7 +528,7 @@ void EventFormatter::AppendFieldValue(std::string& out, const reflection::Field&
             return;
         }
         out += '[';
-        for (size_t i = 0; i < n; ++i) {
+        for (size_t i = 0; i < n && Spend(); ++i) {
             if (i) out += ',';
             if (IsScalar(element)) {
                 AppendScalar(out, type, element, ReadScalar(element, at + i * ScalarSize(element)),

@@ -68,9 +68,12 @@ public:
     void SetClockOffset(int64_t clock_offset_ns) { m_clock_offset_ns = clock_offset_ns; }
     //! The event's `peer_id` field, for tables that have one.
     std::optional<int64_t> PeerId(const Record& record, const flatbuffers::Table* table) const;
-    //! Appends the event's line (with its '\n'). `table` comes from Decode().
-    void AppendEvent(std::string& out, std::string_view ring, const Record& record,
-                     const flatbuffers::Table* table) const;
+    //! Appends the event's line (with its '\n'). `table` comes from Decode(). Corrupt, with
+    //! nothing appended, for an event that expands to more than MAX_VALUES values (only a
+    //! hostile schema or payload does: shared subtables, or huge vectors).
+    Result<void> AppendEvent(std::string& out, std::string_view ring, const Record& record,
+                             const flatbuffers::Table* table) const;
+    static constexpr uint64_t MAX_VALUES = uint64_t{1} << 20;
     //! Appends the line that marks `lost` missing events of `ring` before seq `before_seq`.
     void AppendLoss(std::string& out, std::string_view ring, uint64_t lost,
                     uint64_t before_seq) const;
@@ -94,6 +97,15 @@ private:
     Style m_style;
     int64_t m_clock_offset_ns;
     int32_t m_hash_struct{-1}; //!< object index of tracering.Hash256, printed reversed
+    //! Values AppendEvent may still print for the current event (not thread-safe, like the
+    //! rest of the class).
+    mutable uint64_t m_values_left{0};
+    bool Spend() const
+    {
+        if (m_values_left == 0) return false;
+        --m_values_left;
+        return true;
+    }
 };
 
 //! Appends `text` as a JSON string: quotes, backslash and control characters escaped,

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
+#include <vector>
 
 namespace tracering::ringdump {
 namespace {
@@ -43,6 +45,10 @@ public:
                 return Fail("struct " + o->name()->str() + " has size " +
                             std::to_string(o->bytesize()));
             }
+            // A struct's fields, by offset: each must fit, none may overlap, and a struct
+            // inside must be strictly smaller, so no struct contains itself and printing one
+            // visits at most its own bytes.
+            std::vector<std::pair<uint64_t, uint64_t>> spans;
             for (const reflection::Field* f : *o->fields()) {
                 const std::string where = o->name()->str() + "." + f->name()->str();
                 if (auto ok = CheckType(*f->type(), o->is_struct(), where); !ok) return ok;
@@ -51,6 +57,17 @@ public:
                     if (uint64_t{f->offset()} + size > uint64_t(o->bytesize())) {
                         return Fail(where + " lies outside its struct");
                     }
+                    const reflection::Object* inner = NestedStruct(*f->type());
+                    if (inner && inner->bytesize() >= o->bytesize()) {
+                        return Fail(where + " is a struct no smaller than the struct holding it");
+                    }
+                    spans.emplace_back(f->offset(), size);
+                }
+            }
+            std::sort(spans.begin(), spans.end());
+            for (size_t k = 1; k < spans.size(); ++k) {
+                if (spans[k - 1].first + spans[k - 1].second > spans[k].first) {
+                    return Fail("struct " + o->name()->str() + " has overlapping fields");
                 }
             }
         }
@@ -71,6 +88,16 @@ private:
     {
         if (index < 0 || uint32_t(index) >= m_schema.objects()->size()) return nullptr;
         return m_schema.objects()->Get(uint32_t(index));
+    }
+
+    //! The struct a struct field holds (itself, or as array elements), else nullptr.
+    const reflection::Object* NestedStruct(const reflection::Type& t) const
+    {
+        if (t.base_type() == reflection::Obj) return ObjectAt(t.index());
+        if (t.base_type() == reflection::Array && t.element() == reflection::Obj) {
+            return ObjectAt(t.index());
+        }
+        return nullptr;
     }
 
     //! Bytes a field of this type takes inside a struct (types are checked first).
@@ -118,7 +145,12 @@ private:
         case reflection::Array: {
             if (!in_struct) return Fail(where + ": a fixed-size array outside a struct");
             if (t.fixed_length() == 0) return Fail(where + ": an empty array");
-            if (IsScalar(t.element())) return {};
+            if (IsScalar(t.element())) {
+                if (t.index() != -1 && !ValidEnum(t.index())) {
+                    return Fail(where + ": bad enum index");
+                }
+                return {};
+            }
             const reflection::Object* o = ObjectAt(t.index());
             if (t.element() == reflection::Obj && o && o->is_struct()) return {};
             return Fail(where + ": unsupported array element type");
