@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,6 +22,8 @@
 #include "event_schema.h"
 #include "json.h"
 #include "message_capture.h"
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 namespace tracering::ringdump {
 namespace {
@@ -491,7 +494,103 @@ TEST(RingdumpMessageCaptureTest, OnlyWholeWritableMessagesAreWritten)
     const std::string expected{"\xed\x03\0\0\0\0\0\0tx\0\0\0\0\0\0\0\0\0\0\x03\0\0\0\x09\x08\x07",
                                27};
     EXPECT_EQ(Slurp(dir / "[__1]_8333" / "msgs_recv.dat"), expected);
+    // Private, as the node makes them under umask 077.
+    struct stat st;
+    ASSERT_EQ(::stat((dir / "[__1]_8333").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    ASSERT_EQ(::stat((dir / "[__1]_8333" / "msgs_recv.dat").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
     fs::remove_all(dir);
+}
+
+//! Lowers the largest file this process may write (as a full disk would stop it), for the
+//! scope; SIGXFSZ is ignored meanwhile so writes fail with EFBIG instead.
+class FileSizeLimit
+{
+public:
+    explicit FileSizeLimit(rlim_t bytes)
+    {
+        ::getrlimit(RLIMIT_FSIZE, &m_saved);
+        m_handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit limit = m_saved;
+        limit.rlim_cur = bytes;
+        ::setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    ~FileSizeLimit()
+    {
+        ::setrlimit(RLIMIT_FSIZE, &m_saved);
+        std::signal(SIGXFSZ, m_handler);
+    }
+
+private:
+    rlimit m_saved{};
+    void (*m_handler)(int){};
+};
+
+TEST(RingdumpMessageCaptureTest, AFailedWriteLeavesOnlyWholeRecords)
+{
+    const fs::path dir = TempPath("full");
+    flatbuffers::FlatBufferBuilder fbb;
+    const std::vector<uint8_t> payload(1000, 0x5a);
+    fbb.Finish(net::CreateInboundMessageDirect(fbb, 1, "127.0.0.1:1", net::ConnectionType::Inbound,
+                                               "block", payload.size(), &payload));
+    const Record message{.type = uint16_t(EventType::NetInboundMessage),
+                         .timestamp_ns = 5'000,
+                         .payload = {fbb.GetBufferPointer(), fbb.GetSize()}};
+    const fs::path file = dir / "127.0.0.1_1" / "msgs_recv.dat";
+    uint64_t written = 0;
+    {
+        MessageCapture capture{dir, 0};
+        const FileSizeLimit limit{10'000}; // room for 9 records of 1024 bytes, and a part
+        Result<void> added;
+        for (int i = 0; i < 20 && (added = capture.Add(message)); ++i)
+            ++written;
+        ASSERT_FALSE(added) << "the size limit was not reached";
+        EXPECT_NE(added.error().message().find("cannot write"), std::string::npos);
+    }
+    EXPECT_EQ(written, 9u);
+    EXPECT_EQ(fs::file_size(file), written * 1024); // cut back to the last whole record
+    {
+        // The next capture appends after whole records: everything parses.
+        MessageCapture capture{dir, 0};
+        ASSERT_TRUE(capture.Add(message));
+        ASSERT_TRUE(capture.Close());
+    }
+    EXPECT_EQ(fs::file_size(file), (written + 1) * 1024);
+    fs::remove_all(dir);
+}
+
+TEST(RingdumpCaptureFileTest, AFailedWriteLeavesAFileThatReadsAsCutShortNotDamaged)
+{
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const fs::path path = TempPath("cut");
+    CaptureHeader header;
+    header.rings = {"net"};
+    header.events = schema->events();
+    header.schema.assign(schema->bytes().begin(), schema->bytes().end());
+    const std::vector<uint8_t> payload(4096, 1);
+    {
+        auto writer = CaptureWriter::Create(path, header);
+        ASSERT_TRUE(writer) << writer.error().message();
+        const FileSizeLimit limit{fs::file_size(path) + 3 * 1024 * 1024};
+        Result<void> wrote;
+        for (int i = 0; i < 2000 && (wrote = (*writer)->Write(0, {.type = 1, .payload = payload}));
+             ++i) {
+        }
+        ASSERT_FALSE(wrote) << "the size limit was not reached";
+        auto finished = (*writer)->Finish({.end_unix_ns = 1, .rings = {{0, 0}}});
+        ASSERT_FALSE(finished);
+        EXPECT_EQ(finished.error().message(), wrote.error().message());
+    }
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    // No end frame was added after the failure: the file is cut short, and its checksums hold.
+    const std::string why = ReadWhole(path);
+    EXPECT_NE(why.find("truncated"), std::string::npos) << why;
+    EXPECT_EQ(why.find("checksum"), std::string::npos) << why;
+    fs::remove_all(path);
 }
 
 TEST(RingdumpMessageCaptureTest, PeerFoldersStayInsideTheOutputDirectory)

@@ -6,7 +6,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <limits>
+#include <stdio_ext.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
 
 namespace tracering::ringdump {
 namespace {
@@ -126,6 +131,37 @@ Error IoError(const std::string& what, const std::filesystem::path& path, int er
 
 } // namespace
 
+Result<void> CreatePrivateDirectories(const std::filesystem::path& dir)
+{
+    std::filesystem::path at;
+    for (const auto& part : dir) {
+        at /= part;
+        if (::mkdir(at.c_str(), 0700) == 0 || errno == EEXIST) continue;
+        return IoError("cannot create", at, errno);
+    }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+        return Error{ErrorCode::SystemError, dir.string() + " exists and is not a directory"};
+    }
+    return {};
+}
+
+Result<int> OpenPrivateFile(const std::filesystem::path& path, bool exclusive)
+{
+    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_APPEND);
+    const int fd = ::open(path.c_str(), flags, 0600);
+    if (fd < 0) {
+        const int err = errno;
+        if (err == EEXIST) {
+            return Error{ErrorCode::AlreadyExists,
+                         path.string() + " already exists; choose another --out directory or "
+                                         "move the earlier capture away"};
+        }
+        return IoError(exclusive ? "cannot create" : "cannot open", path, err);
+    }
+    return fd;
+}
+
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc)
 {
     crc = ~crc;
@@ -167,15 +203,13 @@ Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesyst
 
     std::unique_ptr<CaptureWriter> writer{new CaptureWriter};
     writer->m_path = path;
-    // "x": never overwrite an earlier capture.
-    writer->m_file = std::fopen(path.c_str(), "wbx");
+    // Exclusive: never overwrite an earlier capture.
+    auto fd = OpenPrivateFile(path, /*exclusive=*/true);
+    if (!fd) return fd.error();
+    writer->m_file = ::fdopen(fd.value(), "wb");
     if (!writer->m_file) {
         const int err = errno;
-        if (err == EEXIST) {
-            return Error{ErrorCode::AlreadyExists,
-                         path.string() + " already exists; choose another --out directory or "
-                                         "move the earlier capture away"};
-        }
+        ::close(fd.value());
         return IoError("cannot create", path, err);
     }
     std::setvbuf(writer->m_file, nullptr, _IOFBF, WRITE_BUFFER);
@@ -189,16 +223,32 @@ Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesyst
     return writer;
 }
 
-CaptureWriter::~CaptureWriter()
+CaptureWriter::~CaptureWriter() { (void)Close(); }
+
+Result<void> CaptureWriter::Close()
 {
-    if (m_file) std::fclose(m_file);
+    if (!m_file) return {};
+    std::FILE* file = m_file;
+    m_file = nullptr;
+    if (m_failed) {
+        __fpurge(file);
+        std::fclose(file);
+        return *m_failed;
+    }
+    if (std::fclose(file) != 0) return IoError("cannot write", m_path, errno);
+    return {};
 }
 
 Result<void> CaptureWriter::Put(const void* data, size_t size)
 {
+    if (m_failed) return *m_failed;
     if (!m_file) return Error{ErrorCode::InvalidArgument, "the capture file is closed"};
     if (size != 0 && std::fwrite(data, 1, size, m_file) != size) {
-        return IoError("cannot write", m_path, errno);
+        // Out of space, or an I/O error: stop here. What stdio still holds is dropped, so
+        // closing the file does not add to a frame that is already incomplete.
+        m_failed = IoError("cannot write", m_path, errno);
+        __fpurge(m_file);
+        return *m_failed;
     }
     m_bytes += size;
     return {};
@@ -260,12 +310,15 @@ Result<void> CaptureWriter::Finish(const CaptureEnd& end)
     uint8_t frame[FRAME_HEADER_SIZE];
     PutLe32(frame, uint32_t(e.bytes().size()));
     PutLe32(frame + 4, Crc32(e.bytes()));
-    if (auto ok = Put(frame, sizeof(frame)); !ok) return ok;
-    if (auto ok = Put(e.bytes().data(), e.bytes().size()); !ok) return ok;
-    std::FILE* file = m_file;
-    m_file = nullptr;
-    if (std::fclose(file) != 0) return IoError("cannot write", m_path, errno);
-    return {};
+    if (auto ok = Put(frame, sizeof(frame)); !ok) {
+        (void)Close();
+        return ok;
+    }
+    if (auto ok = Put(e.bytes().data(), e.bytes().size()); !ok) {
+        (void)Close();
+        return ok;
+    }
+    return Close();
 }
 
 // --- Reader ---------------------------------------------------------------------------------

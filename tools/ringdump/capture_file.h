@@ -46,6 +46,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,13 @@ inline constexpr uint32_t FRAME_HEADER_SIZE = 8;
 inline constexpr uint32_t EVENT_FRAME_FIXED_SIZE = 32;
 //! Largest frame body accepted: a record of the largest ring (capacity/8 of 4 GiB) and more.
 inline constexpr uint64_t MAX_FRAME_SIZE = uint64_t{1} << 30;
+
+//! Creates `dir` and any missing parent with mode 0700, as a node running with umask 077
+//! does: captures hold every message of every peer. Existing directories are left as they are.
+Result<void> CreatePrivateDirectories(const std::filesystem::path& dir);
+//! Opens `path` for writing; created with mode 0600. `exclusive`: it must not exist yet
+//! (AlreadyExists); else it is appended to. Returns the descriptor.
+Result<int> OpenPrivateFile(const std::filesystem::path& path, bool exclusive);
 
 //! CRC-32 (IEEE 802.3, reflected, as zlib's crc32()); chain calls through `crc`.
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
@@ -107,17 +115,21 @@ public:
     Result<void> Write(uint8_t ring, const Record& record);
     //! Records a new clock offset for the events written after it.
     Result<void> WriteClock(int64_t clock_offset_ns);
-    //! Writes the end frame and closes the file, reporting any write error.
+    //! Writes the end frame and closes the file, reporting any write error. After a failed
+    //! write nothing more is written (no end frame): the file reads as cut short.
     Result<void> Finish(const CaptureEnd& end);
     uint64_t bytes_written() const { return m_bytes; }
 
 private:
     CaptureWriter() = default;
     Result<void> Put(const void* data, size_t size);
+    //! Closes the file: the first write error if there was one, else fclose's result.
+    Result<void> Close();
 
     std::FILE* m_file{nullptr};
     std::filesystem::path m_path;
     uint64_t m_bytes{0};
+    std::optional<Error> m_failed; //!< the first write error; nothing is written after it
 };
 
 //! Reads a capture file, checking every length and checksum.

@@ -726,10 +726,8 @@ int Capture(const CaptureOptions& options, const Io& io)
     std::unique_ptr<Session> session;
     if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
 
-    std::filesystem::create_directories(options.out_dir, ec);
-    if (ec) {
-        return Fail(io, EXIT_UNAVAILABLE,
-                    "cannot create " + options.out_dir.string() + ": " + ec.message());
+    if (auto made = CreatePrivateDirectories(options.out_dir); !made) {
+        return Fail(io, EXIT_UNAVAILABLE, made.error().message());
     }
     const SegmentInfo& segment = session->consumer().info();
     std::vector<std::string> rings;

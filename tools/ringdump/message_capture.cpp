@@ -8,6 +8,11 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <unistd.h>
+
+#include "capture_file.h"
+#include <sys/stat.h>
+#include <sys/uio.h>
 
 namespace tracering::ringdump {
 namespace {
@@ -52,28 +57,26 @@ std::string MessageCapture::PeerDirectory(std::string_view addr)
     return out;
 }
 
-Result<std::FILE*> MessageCapture::File(const std::string& peer, bool inbound)
+Result<MessageCapture::OpenFile*> MessageCapture::File(const std::string& peer, bool inbound)
 {
     const std::filesystem::path path = m_dir / peer / (inbound ? "msgs_recv.dat" : "msgs_sent.dat");
-    if (const auto it = m_files.find(path); it != m_files.end()) return it->second;
+    if (const auto it = m_files.find(path); it != m_files.end()) return &it->second;
     if (m_files.size() >= MAX_OPEN_FILES) {
         if (auto ok = Close(); !ok) return ok.error();
     }
-    std::error_code ec;
-    std::filesystem::create_directories(path.parent_path(), ec);
-    if (ec) {
-        return Error{ErrorCode::SystemError,
-                     "cannot create " + path.parent_path().string() + ": " + ec.message()};
-    }
+    if (auto ok = CreatePrivateDirectories(path.parent_path()); !ok) return ok.error();
     // Append, as the node does: records of an earlier capture of the same peer stay.
-    std::FILE* file = std::fopen(path.c_str(), "ab");
-    if (!file) {
+    auto fd = OpenPrivateFile(path, /*exclusive=*/false);
+    if (!fd) return fd.error();
+    struct stat st;
+    if (::fstat(fd.value(), &st) != 0) {
+        const int err = errno;
+        ::close(fd.value());
         return Error{ErrorCode::SystemError,
-                     "cannot open " + path.string() + ": " + std::strerror(errno)};
+                     "cannot open " + path.string() + ": " + std::strerror(err)};
     }
-    m_files.emplace(path, file);
     m_peers.insert(peer);
-    return file;
+    return &m_files.emplace(path, OpenFile{fd.value(), uint64_t(st.st_size)}).first->second;
 }
 
 Result<void> MessageCapture::Add(const Record& record)
@@ -120,12 +123,36 @@ Result<void> MessageCapture::Add(const Record& record)
     PutLe(m_buffer, payload_size, 4);
     auto file = File(PeerDirectory(addr->string_view()), inbound);
     if (!file) return file.error();
-    if (std::fwrite(m_buffer.data(), 1, m_buffer.size(), *file) != m_buffer.size() ||
-        (payload_size != 0 &&
-         std::fwrite(payload->data(), 1, payload_size, *file) != payload_size)) {
-        return Error{ErrorCode::SystemError, "cannot write a message capture file under " +
-                                                 m_dir.string() + ": " + std::strerror(errno)};
+    OpenFile& f = *file.value();
+    // The whole record in one write (header and payload), retried where the kernel takes
+    // part of it; on failure the file is cut back to where the record began.
+    iovec parts[2] = {{m_buffer.data(), m_buffer.size()},
+                      {const_cast<uint8_t*>(payload ? payload->data() : nullptr), payload_size}};
+    const uint64_t total = m_buffer.size() + payload_size;
+    uint64_t done = 0;
+    while (done < total) {
+        iovec left[2];
+        int count = 0;
+        uint64_t skip = done;
+        for (const iovec& p : parts) {
+            if (skip >= p.iov_len) {
+                skip -= p.iov_len;
+                continue;
+            }
+            left[count++] = {static_cast<uint8_t*>(p.iov_base) + skip, p.iov_len - skip};
+            skip = 0;
+        }
+        const ssize_t n = ::writev(f.fd, left, count);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : ENOSPC;
+            (void)!::ftruncate(f.fd, off_t(f.size));
+            return Error{ErrorCode::SystemError, "cannot write a message capture file under " +
+                                                     m_dir.string() + ": " + std::strerror(err)};
+        }
+        done += uint64_t(n);
     }
+    f.size += total;
     ++(inbound ? m_counts.received : m_counts.sent);
     return {};
 }
@@ -134,7 +161,7 @@ Result<void> MessageCapture::Close()
 {
     std::string failed;
     for (auto& [path, file] : m_files) {
-        if (std::fclose(file) != 0 && failed.empty()) {
+        if (::close(file.fd) != 0 && failed.empty()) {
             failed = path.string() + ": " + std::strerror(errno);
         }
     }

@@ -55,7 +55,9 @@ public:
     MessageCapture& operator=(const MessageCapture&) = delete;
 
     //! Appends a message event to its peer's file; other events are ignored. Fails only if
-    //! a file cannot be written (SystemError).
+    //! a file cannot be written (SystemError); the file is then cut back to its last whole
+    //! record, so a later capture appending to it still parses. Files are created 0600 and
+    //! folders 0700, as the node (umask 077) makes them.
     Result<void> Add(const Record& record);
     //! Closes every file, reporting any write error.
     Result<void> Close();
@@ -70,11 +72,15 @@ public:
     static std::string PeerDirectory(std::string_view addr);
 
 private:
-    Result<std::FILE*> File(const std::string& peer, bool inbound);
+    struct OpenFile {
+        int fd{-1};
+        uint64_t size{0}; //!< bytes in the file: every record so far was written whole
+    };
+    Result<OpenFile*> File(const std::string& peer, bool inbound);
 
     std::filesystem::path m_dir;
     int64_t m_clock_offset_ns;
-    std::map<std::filesystem::path, std::FILE*> m_files;
+    std::map<std::filesystem::path, OpenFile> m_files;
     std::set<std::string> m_peers;
     Counts m_counts;
     std::string m_buffer;
