@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -211,9 +212,14 @@ public:
     }
     const std::string& flag() const { return m_current; }
     bool Is(std::string_view name) const { return m_current == name; }
-    //! The flag's value; sets an error if it has none.
-    bool Value(std::string& out)
+    //! The flag's value; sets an error if it has none, or if the flag was given before and
+    //! is not `repeatable` (the last of two contradicting values would win unnoticed).
+    bool Value(std::string& out, bool repeatable = false)
     {
+        if (!repeatable && !m_seen.insert(m_current).second) {
+            m_error = m_current + " is given twice; give it once";
+            return false;
+        }
         if (m_inline) {
             out = *m_inline;
             return true;
@@ -222,8 +228,20 @@ public:
             m_error = m_current + " needs a value";
             return false;
         }
+        // "--ring --json": a forgotten value, not a ring called "--json".
+        if (m_args[m_index].starts_with("--")) {
+            m_error = m_current + " needs a value, not the option " + m_args[m_index] + " (write " +
+                      m_current + "=VALUE for a value that starts with --)";
+            return false;
+        }
         out = m_args[m_index++];
         return true;
+    }
+    //! Sets the error for a value that parsed but is out of range.
+    bool Fail(std::string why)
+    {
+        m_error = std::move(why);
+        return false;
     }
     bool U64(uint64_t& out)
     {
@@ -265,6 +283,7 @@ private:
     std::string m_current;
     std::optional<std::string> m_inline;
     std::string m_error;
+    std::set<std::string> m_seen; //!< single-valued flags given so far
 };
 
 bool IsHelp(const std::string& arg) { return arg == "--help" || arg == "-h"; }
@@ -274,12 +293,12 @@ bool SelectionOption(Options& o, Selection& selection, bool& ok)
 {
     std::string value;
     if (o.Is("--ring")) {
-        ok = o.Value(value);
+        ok = o.Value(value, /*repeatable=*/true);
         selection.rings.push_back(value);
         return true;
     }
     if (o.Is("--event")) {
-        ok = o.Value(value);
+        ok = o.Value(value, /*repeatable=*/true);
         selection.events.push_back(value);
         return true;
     }
@@ -290,7 +309,11 @@ bool LosslessWait(Options& o, uint32_t& out)
 {
     uint64_t ms = 0;
     if (!o.U64(ms)) return false;
-    out = uint32_t(std::min<uint64_t>(ms, UINT32_MAX));
+    if (ms > 10'000) {
+        return o.Fail("--lossless-wait must be 0 to 10000 ms (the producer's limit), not " +
+                      std::to_string(ms));
+    }
+    out = uint32_t(ms);
     return true;
 }
 
@@ -364,7 +387,9 @@ int RunStats(Options& o, const Io& io)
             ok = o.Value(options.control);
         } else if (o.Is("--interval")) {
             ok = o.Seconds(options.interval_s);
-            if (ok && options.interval_s <= 0) return Usage("stats", "--interval must be positive");
+            if (ok && options.interval_s < 0.001) {
+                return Usage("stats", "--interval must be at least 0.001 s");
+            }
         } else if (o.Is("--ring")) {
             ok = o.Value(value);
             options.rings.push_back(value);
