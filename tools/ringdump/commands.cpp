@@ -134,6 +134,13 @@ struct PumpEnd {
     int code{EXIT_OK};
     bool aborted{false};
     std::string note; //!< why reading ended early, for stderr
+
+    //! Adds `what` to the note, once.
+    void Note(const std::string& what)
+    {
+        if (note.find(what) != std::string::npos) return;
+        note += (note.empty() ? "" : "; ") + what;
+    }
 };
 
 //! Reads the session's rings round robin and hands each record to `take`, until `count`
@@ -187,9 +194,7 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             // The ring has ended (the producer exited, died, or reset it) after everything in
             // it was read; the other rings are read to their end too.
             if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
-                if (end.note.find(e.message()) == std::string::npos) {
-                    end.note += (end.note.empty() ? "" : "; ") + e.message();
-                }
+                end.Note(e.message());
                 if (e.code() == ErrorCode::Stale) producer_died = true;
                 finished[i] = true;
                 if (--unfinished > 0) return true;
@@ -241,8 +246,8 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             if (!finished[i] && next_seq && attempted > *next_seq) unread += attempted - *next_seq;
         }
         if (unread) {
-            end.note += (end.note.empty() ? "" : "; ") + std::to_string(unread) +
-                        " more events were written (or dropped) after the last one read";
+            end.Note(std::to_string(unread) +
+                     " more events were written (or dropped) after the last one read");
         }
     }
     return end;
