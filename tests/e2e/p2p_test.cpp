@@ -21,6 +21,7 @@
 #include <functional>
 #include <iterator>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -170,13 +171,16 @@ Event Decode(const EventView& view)
     return e;
 }
 
-//! A tracering-testnode process on a free port with a segment of its own.
+//! A tracering-testnode process on a free port with a segment of its own. With `shell`, /bin/sh
+//! runs those commands first (a ulimit, say), then execs the node with its stderr merged into
+//! stdout, so that StopNode() returns what the node said; the node keeps the shell's pid.
 class TestNode
 {
 public:
-    explicit TestNode(std::vector<std::string> extra = {})
-        : m_name{test::UniqueName("p2p")}, m_socket{"/tmp/" + m_name + ".sock"}, m_process{
-                                                                                     Argv(extra)}
+    explicit TestNode(std::vector<std::string> extra = {},
+                      std::optional<std::string> shell = std::nullopt)
+        : m_name{test::UniqueName("p2p")}, m_socket{"/tmp/" + m_name + ".sock"}, m_process{Argv(
+                                                                                     extra, shell)}
     {
         const std::string line = m_process.ReadLine(10000);
         if (line.rfind("ready ", 0) == 0) m_port = static_cast<uint16_t>(std::stoi(line.substr(6)));
@@ -200,11 +204,15 @@ public:
     test::Subprocess& process() { return m_process; }
 
 private:
-    std::vector<std::string> Argv(const std::vector<std::string>& extra) const
+    std::vector<std::string> Argv(const std::vector<std::string>& extra,
+                                  const std::optional<std::string>& shell) const
     {
         std::vector<std::string> argv{TESTNODE, "--listen", "127.0.0.1:0", "--control",
                                       m_socket, "--name",   m_name};
         argv.insert(argv.end(), extra.begin(), extra.end());
+        if (shell) {
+            argv.insert(argv.begin(), {"/bin/sh", "-c", *shell + "\nexec \"$0\" \"$@\" 2>&1"});
+        }
         return argv;
     }
 
@@ -325,6 +333,14 @@ ToolRun Finish(test::Subprocess& process, int exit_code)
     }
     run.exit_code = exit_code != -1 ? exit_code : process.Wait(10000);
     return run;
+}
+
+//! Stops a node with SIGTERM; its exit code and what it printed since "ready" (its stderr too,
+//! for a node started with a shell).
+ToolRun StopNode(TestNode& node)
+{
+    node.process().Kill(SIGTERM);
+    return Finish(node.process(), -1);
 }
 
 //! Runs a tool to completion while the watcher keeps draining the rings, so a lossless
@@ -946,6 +962,14 @@ TEST(P2PEndToEndTest, TestnodeRefusesBadFlagsWithAClearMessage)
         {{"--listen", "127.0.0.1:0", "--control", sock, "--verbose", "1"},
          "unknown option --verbose"},
         {{"--listen"}, "missing value after --listen"},
+        {{"--listen", "127.0.0.1:0", "--control", sock, "--max-peers", "0"},
+         "--max-peers must be at least 1"},
+        {{"--listen", "127.0.0.1:0", "--control", sock, "--max-peers", "many"},
+         "--max-peers: 'many' is not a number"},
+        {{"--listen", "127.0.0.1:0", "--control", sock, "--handshake-timeout", "0"},
+         "--handshake-timeout must be at least 1"},
+        {{"--listen", "127.0.0.1:0", "--control", sock, "--handshake-timeout", "90000"},
+         "--handshake-timeout: 90000 is more than 86400"},
     };
     for (const Case& c : cases) {
         const ToolRun run = RunMerged(TESTNODE, c.args);
@@ -957,6 +981,10 @@ TEST(P2PEndToEndTest, TestnodeRefusesBadFlagsWithAClearMessage)
     const ToolRun help = RunMerged(TESTNODE, {"--help"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_TRUE(Contains(Join(help.lines), "Exit codes")) << Summary(help);
+    for (const char* part :
+         {"--max-peers N", "--handshake-timeout S", "capacity / 8", "below 32", "too_big"}) {
+        EXPECT_TRUE(Contains(Join(help.lines), part)) << part << ": " << Summary(help);
+    }
 
     // A port already taken: exit 2, and nothing left behind.
     TestNode first;
@@ -1016,6 +1044,210 @@ TEST(P2PEndToEndTest, LoadgenRefusesBadFlagsAndReportsARefusedConnection)
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_TRUE(Contains(Join(help.lines), "Exit codes")) << Summary(help);
     ::close(closed);
+}
+
+TEST(P2PEndToEndTest, LoadgenRefusesEndlessBlockFilesAndUnboundedNumbers)
+{
+    struct Case {
+        std::vector<std::string> args;
+        const char* says;
+    };
+    const std::string node = "127.0.0.1:1"; // never reached: every case is a usage error
+    const std::vector<Case> cases{
+        {{"--timeout", "inf"}, "'inf' is more than 86400 seconds"},
+        {{"--timeout", "1e300"}, "'1e300' is more than 86400 seconds"},
+        {{"--timeout", "86401"}, "'86401' is more than 86400 seconds"},
+        {{"--rate", "inf"}, "'inf' is more than 1000000000 pings per second"},
+        {{"--rate", "1e300"}, "'1e300' is more than 1000000000 pings per second"},
+    };
+    for (const Case& c : cases) {
+        std::vector<std::string> args{"--connect", node, "ping", "--count", "1"};
+        args.insert(args.end(), c.args.begin(), c.args.end());
+        const ToolRun run = RunMerged(LOADGEN, args);
+        EXPECT_EQ(run.exit_code, 1) << Summary(run);
+        EXPECT_TRUE(Contains(Join(run.lines), c.says))
+            << "wanted '" << c.says << "', " << Summary(run);
+    }
+
+    // One byte more than a message may carry, in a regular file...
+    const std::string big = "/tmp/" + test::UniqueName("big-block") + ".raw";
+    {
+        std::ofstream out{big, std::ios::binary};
+        const std::vector<char> zeros(p2p::MAX_PROTOCOL_MESSAGE_LENGTH + 1);
+        out.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    }
+    const ToolRun too_big =
+        RunMerged(LOADGEN, {"--connect", node, "blocks", "--count", "1", "--file", big});
+    ::unlink(big.c_str());
+    EXPECT_EQ(too_big.exit_code, 1) << Summary(too_big);
+    EXPECT_TRUE(Contains(Join(too_big.lines), "holds more than 4000000 bytes")) << Summary(too_big);
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    // ...and in a file that never ends. Under a 512 MiB address-space limit, reading all of
+    // it before looking at its size would fail with bad_alloc instead of this usage error.
+    // (The sanitizers' runtimes reserve far more address space: tested in normal builds.)
+    const ToolRun endless =
+        RunMerged("/bin/sh", {"-c", "ulimit -v 524288; exec \"$0\" \"$@\"", LOADGEN, "--connect",
+                              node, "blocks", "--count", "1", "--file", "/dev/zero"});
+    EXPECT_EQ(endless.exit_code, 1) << Summary(endless);
+    EXPECT_TRUE(Contains(Join(endless.lines), "block file /dev/zero holds more than 4000000 bytes"))
+        << Summary(endless);
+#endif
+}
+
+// --- (g) limits: descriptors, peers, handshake time -------------------------------------
+
+//! CPU time (user + system) a process has used so far, from /proc/PID/stat.
+std::chrono::duration<double> CpuTime(pid_t pid)
+{
+    std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+    const std::string stat{std::istreambuf_iterator<char>{in}, {}};
+    // After "pid (comm) ": state is field 3, utime 14 and stime 15, in clock ticks.
+    std::istringstream fields{stat.substr(stat.rfind(')') + 2)};
+    std::vector<std::string> field{std::istream_iterator<std::string>{fields}, {}};
+    if (field.size() < 13) return std::chrono::duration<double>{-1};
+    const double ticks = std::stod(field[11]) + std::stod(field[12]);
+    return std::chrono::duration<double>{ticks / static_cast<double>(::sysconf(_SC_CLK_TCK))};
+}
+
+TEST(P2PEndToEndTest, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The sanitizers' runtimes need descriptors themselves: tested in normal builds.
+    GTEST_SKIP() << "running out of descriptors is tested without sanitizers";
+#endif
+    constexpr int LIMIT = 64;
+    TestNode node{{}, "ulimit -n " + std::to_string(LIMIT)};
+    ASSERT_TRUE(node.ready());
+    // More connections than the node has descriptors: the kernel completes them all (the
+    // backlog holds thousands), the node accepts until it has none left.
+    std::vector<std::unique_ptr<RawPeer>> peers;
+    for (int k = 0; k < LIMIT + 16; ++k) {
+        peers.push_back(std::make_unique<RawPeer>(node.port()));
+        ASSERT_TRUE(peers.back()->connected()) << k;
+    }
+    // The node says so once, on stderr (here merged into the stdout we read).
+    std::string said;
+    while (!Contains(said, "Too many open files")) {
+        said = node.process().ReadLine(20000);
+        if (said.empty()) break; // EOF or 20 s of silence
+    }
+    ASSERT_TRUE(Contains(said, "Too many open files")) << "the node never ran out of descriptors";
+    EXPECT_TRUE(Contains(said, "cannot accept connections for now")) << said;
+
+    // With connections waiting that it cannot accept, the node must sleep, not spin on its
+    // listen socket: a spinning node burns a whole core, a paused one almost nothing.
+    const auto cpu_before = CpuTime(node.process().pid());
+    const auto wall_before = Clock::now();
+    std::this_thread::sleep_for(1s);
+    const auto cpu = CpuTime(node.process().pid()) - cpu_before;
+    const std::chrono::duration<double> wall = Clock::now() - wall_before;
+    EXPECT_LT(cpu.count(), 0.5 * wall.count())
+        << "the node used " << cpu.count() << " s of CPU in " << wall.count() << " s";
+
+    // Once the peers leave, the node accepts (and closes) the ones still waiting, and then
+    // serves a new peer.
+    peers.clear();
+    const ToolRun run = RunMerged(LOADGEN, {"--connect", node.endpoint(), "ping", "--count", "10"});
+    EXPECT_EQ(run.exit_code, 0) << Summary(run);
+
+    const ToolRun stopped = StopNode(node);
+    EXPECT_EQ(stopped.exit_code, 0) << Summary(stopped);
+    EXPECT_TRUE(Contains(Join(stopped.lines), "accepting connections again")) << Summary(stopped);
+}
+
+TEST(P2PEndToEndTest, ConnectionsBeyondMaxPeersAreClosedAtOnceAndCounted)
+{
+    TestNode node{{"--max-peers", "2"}, ""};
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+    auto first = std::make_unique<RawPeer>(node.port());
+    RawPeer second{node.port()};
+    ASSERT_TRUE(first->Handshake());
+    ASSERT_TRUE(second.Handshake());
+
+    // A third peer: its connection is accepted, then closed before it becomes a peer.
+    RawPeer third{node.port()};
+    ASSERT_TRUE(third.connected());
+    EXPECT_TRUE(third.WaitForClose()) << "the node kept a peer beyond --max-peers";
+    ASSERT_TRUE(
+        watcher.PollUntil([&] { return watcher.Count(EventType::NetInboundConnection) >= 2; }));
+    EXPECT_EQ(FindConnection(watcher.net, third.addr()), nullptr)
+        << "a refused connection fired net:inbound_connection";
+    ASSERT_TRUE(second.SendMessage("ping", p2p::SerializeNonce(2)));
+    EXPECT_TRUE(second.WaitFor("pong")) << "a peer within the limit is no longer served";
+
+    // A peer leaves: its slot is free for the next one.
+    first.reset();
+    ASSERT_TRUE(
+        watcher.PollUntil([&] { return watcher.Count(EventType::NetClosedConnection) == 1; }));
+    RawPeer fourth{node.port()};
+    ASSERT_TRUE(fourth.Handshake()) << "a free slot was not given to a new peer";
+    ASSERT_TRUE(
+        watcher.PollUntil([&] { return watcher.Count(EventType::NetInboundConnection) == 3; }));
+    EXPECT_NE(FindConnection(watcher.net, fourth.addr()), nullptr);
+    EXPECT_EQ(watcher.Count(EventType::NetMisbehavingConnection), 0u);
+
+    const ToolRun stopped = StopNode(node);
+    EXPECT_EQ(stopped.exit_code, 0) << Summary(stopped);
+    const std::string said = Join(stopped.lines);
+    EXPECT_TRUE(Contains(said, "2 peers connected (--max-peers)")) << said;
+    EXPECT_TRUE(Contains(said, "3 connections,")) << said;
+    EXPECT_TRUE(Contains(said, "1 refused (--max-peers)")) << said;
+}
+
+TEST(P2PEndToEndTest, PeersThatDoNotCompleteTheHandshakeInTimeAreDisconnected)
+{
+    TestNode node{{"--handshake-timeout", "1"}, ""};
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+    // Connected first, so its deadline comes first: it has passed once the others are gone.
+    RawPeer good{node.port()};
+    ASSERT_TRUE(good.Handshake());
+
+    const auto start = Clock::now();
+    RawPeer silent{node.port()}; // sends nothing
+    RawPeer no_verack{node.port()};
+    ASSERT_TRUE(silent.connected());
+    p2p::VersionMessage version;
+    version.timestamp = static_cast<int64_t>(std::time(nullptr));
+    ASSERT_TRUE(no_verack.SendMessage("version", p2p::SerializeVersion(version)));
+    ASSERT_TRUE(no_verack.WaitFor("verack")); // the node's; ours never comes
+    // WaitForClose() gives up after 5 s; a loaded machine gets several of those.
+    const auto closed = [](RawPeer& peer) {
+        for (int attempt = 0; attempt < 6; ++attempt) {
+            if (peer.WaitForClose()) return true;
+        }
+        return false;
+    };
+    EXPECT_TRUE(closed(silent)) << "a peer that sent nothing was kept";
+    EXPECT_TRUE(closed(no_verack)) << "a peer that sent no verack was kept";
+    // Never before the timeout: the node's deadline starts after our connect().
+    EXPECT_GE(Clock::now() - start, 1s);
+
+    ASSERT_TRUE(good.SendMessage("ping", p2p::SerializeNonce(9)));
+    const auto pong = good.WaitFor("pong");
+    ASSERT_TRUE(pong) << "a peer that completed the handshake was disconnected too";
+    EXPECT_EQ(*pong, Bytes(p2p::SerializeNonce(9)));
+
+    ASSERT_TRUE(
+        watcher.PollUntil([&] { return watcher.Count(EventType::NetClosedConnection) == 2; }));
+    for (const RawPeer* peer : {&silent, &no_verack}) {
+        const Event* connected = FindConnection(watcher.net, peer->addr());
+        ASSERT_NE(connected, nullptr);
+        EXPECT_NE(FindByPeer(watcher.net, EventType::NetClosedConnection, connected->peer_id),
+                  nullptr);
+    }
+    // As bitcoind: a timeout is logged, not reported as misbehaving.
+    EXPECT_EQ(watcher.Count(EventType::NetMisbehavingConnection), 0u);
+
+    const ToolRun stopped = StopNode(node);
+    EXPECT_EQ(stopped.exit_code, 0) << Summary(stopped);
+    const std::string said = Join(stopped.lines);
+    EXPECT_TRUE(Contains(said, "version handshake timeout after 1 s; disconnecting")) << said;
+    EXPECT_TRUE(Contains(said, "2 handshake timeouts")) << said;
 }
 
 } // namespace

@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -58,7 +58,7 @@ in "sent".
 Options:
   --connect IP:PORT    the node to load (required)
   --timeout SECONDS    bound on the handshake and on waiting for the last answer
-                       (default 30)
+                       (default 30, at most 86400)
   --help               this text
 
 Output: a summary line, e.g.
@@ -76,6 +76,10 @@ Exit codes: 0 everything sent and answered; 1 bad usage (or unreadable BLOCKFILE
 
 constexpr uint64_t BARRIER_NONCE = ~uint64_t{0};
 constexpr uint64_t DEFAULT_BLOCK_SIZE = 1'000'000;
+//! Upper bounds of --timeout (one day) and --rate: beyond them a typo, and their conversions to
+//! milliseconds and batch sizes stay far inside int64_t and uint64_t.
+constexpr double MAX_TIMEOUT_SECONDS = 86'400;
+constexpr double MAX_RATE = 1e9;
 
 int Usage(const std::string& error)
 {
@@ -303,18 +307,22 @@ int RunTransactions(Connection& connection, const Args& args)
     return Report("txs", "tx", *args.count, bytes, start, sent_at, Barrier(connection, args));
 }
 
-//! Reads and checks a raw block file; the error says what is wrong with it.
+//! Reads and checks a raw block file; the error says what is wrong with it. Reads at most one
+//! byte more than a message may carry, whatever the file is (a device such as /dev/zero has no
+//! size to check first and never ends).
 Result<std::vector<uint8_t>> ReadBlockFile(const std::string& path)
 {
     std::ifstream in{path, std::ios::binary};
     if (!in) return Error{ErrorCode::NotFound, "cannot read block file " + path};
-    std::vector<uint8_t> bytes{std::istreambuf_iterator<char>{in}, {}};
+    std::vector<uint8_t> bytes(p2p::MAX_PROTOCOL_MESSAGE_LENGTH + 1);
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     if (in.bad()) return Error{ErrorCode::SystemError, "error reading block file " + path};
+    bytes.resize(static_cast<size_t>(in.gcount()));
     if (bytes.size() > p2p::MAX_PROTOCOL_MESSAGE_LENGTH) {
         return Error{ErrorCode::InvalidArgument,
-                     path + " has " + std::to_string(bytes.size()) +
-                         " bytes, more than a message may carry (" +
-                         std::to_string(p2p::MAX_PROTOCOL_MESSAGE_LENGTH) + ")"};
+                     "block file " + path + " holds more than " +
+                         std::to_string(p2p::MAX_PROTOCOL_MESSAGE_LENGTH) +
+                         " bytes, the most a message may carry"};
     }
     if (Result<p2p::BlockInfo> block = p2p::ParseBlock(bytes); !block) {
         return Error{ErrorCode::InvalidArgument,
@@ -372,6 +380,12 @@ int main(int argc, char** argv)
                 return Usage(flag + ": '" + value + "' is not a number");
             }
             if (!(number > 0)) return Usage(flag + " must be positive");
+            const double max = flag == "--rate" ? MAX_RATE : MAX_TIMEOUT_SECONDS;
+            if (!std::isfinite(number) || number > max) {
+                return Usage(flag + ": '" + value + "' is more than " +
+                             std::to_string(static_cast<uint64_t>(max)) +
+                             (flag == "--rate" ? " pings per second" : " seconds (one day)"));
+            }
             if (flag == "--rate") {
                 args.rate = number;
             } else {

@@ -11,6 +11,7 @@
 
 #include <tracering/producer.h>
 
+#include <chrono>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
@@ -30,6 +31,7 @@ using namespace tracering;
 
 constexpr const char* USAGE =
     R"(usage: tracering-testnode --listen IP:PORT --control PATH [--name NAME] [--net-ring-mib N]
+                         [--max-peers N] [--handshake-timeout S]
 
 A regtest Bitcoin P2P (v1) node for tracing tests and benchmarks. It accepts inbound
 peers, completes the version handshake, answers ping with pong, takes block and tx
@@ -40,12 +42,27 @@ consumers enable through the control socket.
   --listen IP:PORT    IPv4 address and port for P2P peers; port 0 picks a free one
   --control PATH      unix socket on which consumers attach (removed at exit)
   --name NAME         segment name: shared memory tracering.NAME (default: testnode)
-  --net-ring-mib N    size of the net ring in MiB, a power of two (default: 32)
+  --net-ring-mib N    size of the net ring in MiB, a power of two (default: 32). A ring
+                      record is at most capacity / 8 bytes: below 32, the largest block
+                      messages (up to 4,000,000 bytes) exceed it and their
+                      net:inbound_message events are dropped, counted as too_big
+  --max-peers N       peers connected at once (default: 125, bitcoind's -maxconnections;
+                      every slot here is inbound); a connection beyond them is accepted
+                      and closed at once, without a tracepoint, and counted
+  --handshake-timeout S
+                      a peer that has not completed version/verack S seconds after it
+                      connected is disconnected, as bitcoind's -peertimeout (default: 60)
   --help              this text
 
 Once both sockets listen it prints "ready PORT" on stdout. SIGINT, SIGTERM or SIGHUP (its
 terminal went away) closes every peer connection, removes the segment and the control
-socket, and exits.
+socket, and exits, printing a summary line with its counters on stderr (connections,
+messages, blocks, transactions, misbehaving peers, connections closed for --max-peers,
+handshake timeouts).
+
+When it runs out of file descriptors (or memory) it stops accepting for a moment: new
+connections wait in the listen backlog until a peer leaves or 100 ms pass, and stderr says so
+once.
 
 Where it differs from bitcoind: it has no chain, mempool or UTXO set, so every well-formed
 block is connected at the next height (1, 2, ...) with sigops 0 and duration_ns its parse
@@ -72,7 +89,13 @@ struct Args {
     std::string control;
     std::string name{"testnode"};
     uint64_t net_ring_mib{DEFAULT_RING_CAPACITIES[static_cast<size_t>(Subsystem::Net)] >> 20};
+    uint32_t max_peers{testnode::DEFAULT_MAX_PEERS};
+    std::chrono::seconds handshake_timeout{testnode::DEFAULT_HANDSHAKE_TIMEOUT};
 };
+
+//! Bounds of --max-peers and --handshake-timeout: beyond them a typo, not a setting.
+constexpr uint64_t MAX_MAX_PEERS = 1'000'000;
+constexpr uint64_t MAX_HANDSHAKE_TIMEOUT_SECONDS = 86'400;
 
 } // namespace
 
@@ -109,6 +132,17 @@ int main(int argc, char** argv)
                 return Usage("--net-ring-mib: " + value + " is not a power of two (1-4096)");
             }
             args.net_ring_mib = mib.value();
+        } else if (flag == "--max-peers") {
+            const Result<uint64_t> peers = p2p::ParseUnsigned(value, MAX_MAX_PEERS);
+            if (!peers) return Usage("--max-peers: " + peers.error().message());
+            if (peers.value() == 0) return Usage("--max-peers must be at least 1");
+            args.max_peers = static_cast<uint32_t>(peers.value());
+        } else if (flag == "--handshake-timeout") {
+            const Result<uint64_t> seconds =
+                p2p::ParseUnsigned(value, MAX_HANDSHAKE_TIMEOUT_SECONDS);
+            if (!seconds) return Usage("--handshake-timeout: " + seconds.error().message());
+            if (seconds.value() == 0) return Usage("--handshake-timeout must be at least 1");
+            args.handshake_timeout = std::chrono::seconds{seconds.value()};
         } else {
             return Usage("unknown option " + flag);
         }
@@ -146,6 +180,8 @@ int main(int argc, char** argv)
     testnode::NodeOptions node_options;
     node_options.listen_ip = args.listen.ip;
     node_options.port = args.listen.port;
+    node_options.max_peers = args.max_peers;
+    node_options.handshake_timeout = args.handshake_timeout;
     Result<std::unique_ptr<testnode::Node>> node = testnode::Node::Listen(node_options);
     if (!node) {
         std::fprintf(stderr, "tracering-testnode: %s\n", node.error().message().c_str());
@@ -159,12 +195,13 @@ int main(int argc, char** argv)
     node.value().reset();
     producer.value().reset();
     ::close(stop_fd);
-    std::fprintf(stderr,
-                 "tracering-testnode: stopped; %" PRIu64 " connections, %" PRIu64
-                 " messages in (%" PRIu64 " bytes), %" PRIu64 " out, %" PRIu64 " blocks, %" PRIu64
-                 " transactions, %" PRIu64 " misbehaving peers\n",
-                 stats.connections, stats.messages_in, stats.bytes_in, stats.messages_out,
-                 stats.blocks, stats.transactions, stats.misbehaving);
+    std::fprintf(
+        stderr,
+        "tracering-testnode: stopped; %" PRIu64 " connections, %" PRIu64 " messages in (%" PRIu64
+        " bytes), %" PRIu64 " out, %" PRIu64 " blocks, %" PRIu64 " transactions, %" PRIu64
+        " misbehaving peers, %" PRIu64 " refused (--max-peers), %" PRIu64 " handshake timeouts\n",
+        stats.connections, stats.messages_in, stats.bytes_in, stats.messages_out, stats.blocks,
+        stats.transactions, stats.misbehaving, stats.refused_full, stats.handshake_timeouts);
     if (!run) {
         std::fprintf(stderr, "tracering-testnode: %s\n", run.error().message().c_str());
         return 2;

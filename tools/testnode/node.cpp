@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <limits>
+#include <optional>
 #include <random>
 #include <string_view>
 #include <unistd.h>
@@ -49,6 +51,10 @@ constexpr size_t SEND_PAUSE_BYTES = 4 << 20;
 constexpr size_t SEND_RESUME_BYTES = 1 << 20;
 //! Buffers larger than this are given back once empty (after a 4 MB block).
 constexpr size_t KEEP_BUFFER_BYTES = 1 << 20;
+
+//! How long the listen socket goes unwatched after accept() ran out of descriptors or memory,
+//! unless a peer leaves first: long enough not to spin, short enough not to be noticed.
+constexpr std::chrono::milliseconds ACCEPT_RETRY{100};
 
 constexpr uint64_t LISTEN_TOKEN = ~uint64_t{0};
 constexpr uint64_t STOP_TOKEN = ~uint64_t{0} - 1;
@@ -167,7 +173,7 @@ Result<void> Node::Run(int stop_fd)
     epoll_event events[64];
     bool stopping = false;
     while (!stopping) {
-        const int n = ::epoll_wait(m_epoll_fd, events, 64, -1);
+        const int n = ::epoll_wait(m_epoll_fd, events, 64, WaitMillis());
         if (n < 0) {
             if (errno == EINTR) continue;
             return SystemError("epoll_wait");
@@ -199,6 +205,7 @@ Result<void> Node::Run(int stop_fd)
             if (!peer.disconnect) UpdateEvents(peer);
             if (peer.disconnect) Close(id);
         }
+        OnTimers();
     }
     // Like bitcoind's StopNodes: every connection still open is closed, and says so.
     std::vector<int64_t> ids;
@@ -218,14 +225,37 @@ void Node::Accept()
         const int fd = ::accept4(m_listen_fd, reinterpret_cast<sockaddr*>(&sa), &length,
                                  SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK && !m_accept_error_logged) {
-                // Out of descriptors, say: the connection waits in the backlog until a peer
-                // leaves. Said once, not at every wakeup until then.
-                std::fprintf(stderr, "tracering-testnode: accept: %s\n", std::strerror(errno));
-                m_accept_error_logged = true;
+            const int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK) return;
+            // A connection that failed before it was taken: accept(2) says to retry at once.
+            if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == ENETDOWN ||
+                err == ENOPROTOOPT || err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH ||
+                err == EOPNOTSUPP || err == ENETUNREACH) {
+                continue;
             }
+            // EMFILE, ENFILE, ENOMEM, ENOBUFS or worse: the connection stays in the backlog
+            // and the level-triggered listen socket stays readable, so watching it would
+            // wake the loop at once, forever.
+            PauseAccepting(err);
             return;
+        }
+        if (m_accept_error_logged) {
+            std::fprintf(stderr, "tracering-testnode: accepting connections again\n");
+            m_accept_error_logged = false;
+        }
+        if (m_peers.size() >= m_options.max_peers) {
+            // As bitcoind with every inbound slot taken (and no peer to evict): the socket
+            // is closed before it becomes a peer, so no tracepoint fires and no id is used.
+            ::close(fd);
+            ++m_stats.refused_full;
+            if (!m_full_logged) {
+                std::fprintf(stderr,
+                             "tracering-testnode: %zu peers connected (--max-peers); closing new "
+                             "connections until one leaves\n",
+                             m_peers.size());
+                m_full_logged = true;
+            }
+            continue;
         }
         // Bitcoin Core sets TCP_NODELAY on every peer socket too.
         const int one = 1;
@@ -252,6 +282,7 @@ void Node::Accept()
             continue;
         }
         peer.registered_events = EPOLLIN;
+        m_handshake_deadlines.emplace_back(Clock::now() + m_options.handshake_timeout, peer.id);
         m_peers.emplace(peer.id, std::move(owned));
         ++m_stats.connections;
         // Fired after the peer joined the node's list, so the count includes it, as in
@@ -259,6 +290,78 @@ void Node::Accept()
         TESTNODE_TRACEPOINT(net, inbound_connection, peer.id, peer.addr.c_str(), CONN_TYPE,
                             peer.network, uint64_t{m_peers.size()});
     }
+}
+
+void Node::PauseAccepting(int err)
+{
+    if (!m_accept_error_logged) {
+        // Said once, not at every retry until accept() works again.
+        std::fprintf(stderr,
+                     "tracering-testnode: cannot accept connections for now (accept: %s); new "
+                     "ones wait in the backlog until a peer leaves (retrying every %lld ms)\n",
+                     std::strerror(err), static_cast<long long>(ACCEPT_RETRY.count()));
+        m_accept_error_logged = true;
+    }
+    m_accept_retry_at = Clock::now() + ACCEPT_RETRY;
+    if (!m_accepting) return;
+    // Kept registered with no events, so resuming is one EPOLL_CTL_MOD.
+    epoll_event ev{};
+    ev.events = 0;
+    ev.data.u64 = LISTEN_TOKEN;
+    if (::epoll_ctl(m_epoll_fd, EPOLL_CTL_MOD, m_listen_fd, &ev) == 0) m_accepting = false;
+}
+
+void Node::ResumeAccepting()
+{
+    if (m_accepting) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = LISTEN_TOKEN;
+    if (::epoll_ctl(m_epoll_fd, EPOLL_CTL_MOD, m_listen_fd, &ev) == 0) {
+        m_accepting = true;
+    } else {
+        m_accept_retry_at = Clock::now() + ACCEPT_RETRY; // try again later
+    }
+}
+
+void Node::OnTimers()
+{
+    const Clock::time_point now = Clock::now();
+    if (!m_accepting && now >= m_accept_retry_at) ResumeAccepting();
+    while (!m_handshake_deadlines.empty()) {
+        const auto [deadline, id] = m_handshake_deadlines.front();
+        auto it = m_peers.find(id);
+        const bool pending = it != m_peers.end() && !it->second->got_verack;
+        // Entries of peers gone or connected are dropped whatever their deadline, so the
+        // front is the next deadline that matters.
+        if (pending && deadline > now) break;
+        m_handshake_deadlines.pop_front();
+        if (!pending) continue;
+        // As bitcoind's InactivityCheck: said in the log, not reported as misbehaving.
+        std::fprintf(stderr,
+                     "tracering-testnode: peer=%lld (%s) version handshake timeout after %lld s; "
+                     "disconnecting\n",
+                     static_cast<long long>(id), it->second->addr.c_str(),
+                     static_cast<long long>(m_options.handshake_timeout.count()));
+        ++m_stats.handshake_timeouts;
+        Close(id);
+    }
+}
+
+int Node::WaitMillis() const
+{
+    std::optional<Clock::time_point> next;
+    if (!m_accepting) next = m_accept_retry_at;
+    if (!m_handshake_deadlines.empty()) {
+        const Clock::time_point deadline = m_handshake_deadlines.front().first;
+        if (!next || deadline < *next) next = deadline;
+    }
+    if (!next) return -1;
+    const Clock::duration left = *next - Clock::now();
+    if (left <= Clock::duration::zero()) return 0;
+    // Rounded up: waking a little early would find nothing due and wait again with 0.
+    const auto millis = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    return static_cast<int>(std::min<int64_t>(millis, std::numeric_limits<int>::max()));
 }
 
 void Node::OnReadable(Peer& peer)
@@ -514,6 +617,9 @@ void Node::Close(int64_t id)
     TESTNODE_TRACEPOINT(net, closed_connection, peer.id, peer.addr.c_str(), CONN_TYPE, peer.network,
                         peer.connected_time);
     m_peers.erase(it);
+    // A descriptor and a slot are free again: take the next waiting connection.
+    if (m_peers.size() < m_options.max_peers) m_full_logged = false;
+    ResumeAccepting();
 }
 
 } // namespace tracering::testnode

@@ -17,16 +17,26 @@
 #include <tracering/result.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "p2p/protocol.h"
 #include "testnode/buffer.h"
 
 namespace tracering::testnode {
+
+//! Bitcoin Core's default -maxconnections: this node has no outbound peers, so every slot is
+//! an inbound one.
+inline constexpr uint32_t DEFAULT_MAX_PEERS = 125;
+//! Bitcoin Core's DEFAULT_PEER_CONNECT_TIMEOUT: how long a peer may take to complete the
+//! version handshake.
+inline constexpr std::chrono::seconds DEFAULT_HANDSHAKE_TIMEOUT{60};
 
 struct NodeOptions {
     //! IPv4 address to listen on, in network order.
@@ -34,6 +44,11 @@ struct NodeOptions {
     //! 0: let the kernel pick a free port.
     uint16_t port{0};
     p2p::Magic magic{p2p::REGTEST_MAGIC};
+    //! Peers connected at once; a connection beyond them is accepted and closed at once.
+    uint32_t max_peers{DEFAULT_MAX_PEERS};
+    //! A peer that has not sent version and verack this long after it connected is
+    //! disconnected.
+    std::chrono::seconds handshake_timeout{DEFAULT_HANDSHAKE_TIMEOUT};
 };
 
 //! Totals over the node's life, for its exit report.
@@ -45,6 +60,10 @@ struct NodeStats {
     uint64_t misbehaving{0};
     uint64_t blocks{0};
     uint64_t transactions{0};
+    //! Connections closed at once because max_peers peers were connected.
+    uint64_t refused_full{0};
+    //! Peers disconnected for not completing the handshake within handshake_timeout.
+    uint64_t handshake_timeouts{0};
 };
 
 class Node
@@ -65,9 +84,19 @@ public:
 
 private:
     struct Peer;
+    using Clock = std::chrono::steady_clock;
 
     explicit Node(const NodeOptions& options);
     void Accept();
+    //! Stops watching the listen socket after accept() failed with `err` (out of descriptors
+    //! or memory), until a peer leaves or ACCEPT_RETRY passed.
+    void PauseAccepting(int err);
+    void ResumeAccepting();
+    //! Resumes accepting once its retry time came, and disconnects peers whose handshake
+    //! deadline passed.
+    void OnTimers();
+    //! epoll_wait's timeout: until the next timer is due, or -1 if none is pending.
+    int WaitMillis() const;
     void OnReadable(Peer& peer);
     //! Handles every complete message in the peer's receive buffer, in order.
     void ProcessMessages(Peer& peer);
@@ -98,7 +127,17 @@ private:
     //! block is "connected" on top of the previous one.
     int32_t m_next_height{1};
     uint64_t m_local_nonce{0};
+    //! Whether the listen socket is watched for EPOLLIN; false while accept() cannot succeed.
+    bool m_accepting{true};
+    Clock::time_point m_accept_retry_at{};
+    //! Whether the current accept() failure was said on stderr (once until accept works).
     bool m_accept_error_logged{false};
+    //! Whether "max_peers reached" was said on stderr (once until a peer leaves).
+    bool m_full_logged{false};
+    //! (deadline, peer id) for peers still in the handshake, in accept order, which is also
+    //! deadline order: every peer gets the same timeout. Ids, not pointers: a peer may be
+    //! closed before its deadline, and ids are never reused, so a stale entry finds nothing.
+    std::deque<std::pair<Clock::time_point, int64_t>> m_handshake_deadlines;
     NodeStats m_stats;
 };
 
