@@ -182,6 +182,41 @@ TEST_F(ControlTest, RingsShowTheReadersBacklogAndIdleTime)
     EXPECT_EQ(reader->Info().unread_bytes, 0u);
 }
 
+TEST_F(ControlTest, ADetachedReaderGivesNothingItHadCachedAndLeavesTheNextReaderAlone)
+{
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    auto first = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(first) << first.error().message();
+    for (int i = 0; i < 10; ++i)
+        TRACERING_TRACEPOINT(net, misbehaving_connection, i, "cached");
+    RingReader* old_reader = (*first)->reader("net");
+    auto one = old_reader->Poll([](const EventView&) {}, /*max_events=*/1);
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one.value(), 1u); // nine more are cached by the reader
+    ASSERT_TRUE((*first)->Detach());
+    auto after = old_reader->Poll([](const EventView&) {});
+    ASSERT_FALSE(after) << after.value() << " records handed out after the detach";
+    EXPECT_EQ(after.error().code(), ErrorCode::Detached);
+
+    // The next reader laps the 64 KiB ring many times over what the old one had cached;
+    // the old reader going away never moves its cursor.
+    auto second = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(second) << second.error().message();
+    RingReader* reader = (*second)->reader("net");
+    uint64_t seen = 0;
+    for (int round = 0; round < 200; ++round) {
+        for (int i = 0; i < 50; ++i)
+            TRACERING_TRACEPOINT(net, misbehaving_connection, i, "for the second reader");
+        if (round == 100) first->reset(); // destroys the old reader
+        auto n = reader->Poll([&](const EventView&) { ++seen; }, 1u << 20);
+        ASSERT_TRUE(n) << n.error().message();
+    }
+    EXPECT_EQ(seen, 200u * 50u);
+    EXPECT_EQ(m_producer->Stats(Subsystem::Net).cursor_violations, 0u);
+    EXPECT_EQ(m_producer->Stats(Subsystem::Net).dropped(), 0u);
+}
+
 TEST_F(ControlTest, ReleasingTheSessionTurnsTheRingOffAndTheNextReaderStartsClean)
 {
     auto client = Connect();

@@ -162,6 +162,10 @@ public:
     Result<bool> Next(EventView& view);
     //! Gives the space of every record returned by Next() back to the producer.
     void Release() noexcept;
+    //! Stops this reader for good: Next() returns Detached and the cursor is not written
+    //! again. Session::Detach() calls it before the lease ends, so records this reader has
+    //! cached are never read while the producer reuses their space for the next reader.
+    void Abandon() noexcept { m_abandoned = true; }
 
     const std::string& name() const noexcept { return m_name; }
     uint32_t index() const noexcept { return m_index; }
@@ -205,6 +209,7 @@ private:
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
     uint64_t m_next_liveness_check_ns{0};
+    bool m_abandoned{false};
     std::string m_gone; //!< why ProducerGone() said so
     ReaderStats m_stats;
 };

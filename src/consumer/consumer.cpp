@@ -381,6 +381,20 @@ Error RingReader::Corrupt(const std::string& what) const
 Result<bool> RingReader::Next(EventView& view)
 {
     for (;;) {
+        if (m_abandoned) {
+            return Error{ErrorCode::Detached,
+                         "the reader of ring '" + m_name + "' was detached; attach again"};
+        }
+        if (m_pos != m_write_pos_cache &&
+            m_control->generation.load(std::memory_order_acquire) != m_generation) {
+            // Records cached from before a reset may already be overwritten for the next
+            // reader: none of them is handed out.
+            return Error{ErrorCode::Detached,
+                         "ring '" + m_name +
+                             "' was reset by the producer (reader detached: "
+                             "its lease ended, it was disabled, or its cursor was invalid); "
+                             "attach again"};
+        }
         if (m_pos == m_write_pos_cache) {
             // Pairs with the producer's release store: every byte below it is complete.
             const uint64_t write_pos = m_control->write_pos.load(std::memory_order_acquire);
@@ -395,8 +409,11 @@ Result<bool> RingReader::Next(EventView& view)
             if (write_pos == m_pos) {
                 if (m_header->producer_state.load(std::memory_order_acquire) !=
                     static_cast<uint32_t>(ProducerState::Exited)) {
-                    return ProducerGone() ? Result<bool>{Error{ErrorCode::Stale, m_gone}}
-                                          : Result<bool>{false};
+                    if (!ProducerGone()) return false;
+                    // It may have published more between our load and its death: those are
+                    // read first (it writes no more, so this ends).
+                    if (m_control->write_pos.load(std::memory_order_acquire) != m_pos) continue;
+                    return Error{ErrorCode::Stale, m_gone};
                 }
                 // Exited was release-stored after the last record was published, so this
                 // load sees the final write position: drain up to it before reporting.
@@ -460,7 +477,10 @@ Result<bool> RingReader::Next(EventView& view)
 
 void RingReader::Release() noexcept
 {
-    if (m_pos == m_released_pos) return;
+    if (m_pos == m_released_pos || m_abandoned) return;
+    // A reader of an earlier generation must not move the next reader's cursor (which
+    // would be a cursor violation for it).
+    if (m_control->generation.load(std::memory_order_acquire) != m_generation) return;
     // Pairs with the producer's acquire load: our reads of these records are done.
     m_cursor->read_pos.store(m_pos, std::memory_order_release);
     m_cursor->heartbeat_ns.store(detail::MonotonicNs(), std::memory_order_relaxed);

@@ -291,6 +291,11 @@ Result<std::vector<RingInfo>> Session::Stats()
     return out;
 }
 
-Result<void> Session::Detach() { return m_lease->Release(); }
+Result<void> Session::Detach()
+{
+    for (auto& r : m_readers)
+        r->Abandon();
+    return m_lease->Release();
+}
 
 } // namespace tracering
