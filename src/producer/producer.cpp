@@ -212,6 +212,8 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         if (!g_global_producer.compare_exchange_strong(expected, producer.get(),
                                                        std::memory_order_acq_rel)) {
             impl.global = false; // the destructor must not uninstall the other one
+            for (auto& ring : impl.rings)
+                ring->DetachFromSwitches(); // nor turn off its tracepoints
             return Error{ErrorCode::InvalidArgument,
                          "another producer was installed for TRACERING_TRACEPOINT meanwhile; "
                          "set install_global = false for additional producers"};

@@ -63,7 +63,7 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         } else {
             std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        if (!RefreshReadPos() || m_abort_wait.load(std::memory_order_relaxed)) {
+        if (!RefreshReadPos() || m_abort_waits.load(std::memory_order_relaxed) != 0) {
             // A bad cursor, or the ring is being disabled (the lease ended): the reader
             // this wait was for is gone.
             Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
@@ -136,8 +136,10 @@ bool RingWriter::Enable(const EnableOptions& options) noexcept
     m_cursor->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
     m_cursor->heartbeat_ns.store(MonotonicNs(), std::memory_order_relaxed);
     ResetLocked(/*enable=*/true);
-    m_lock.unlock();
+    // Under the lock: a Disable() or a cursor violation right after this must find the
+    // switches on, to turn them off, not have them turned on again behind it.
     SetEventSwitches(options.event_mask);
+    m_lock.unlock();
     return true;
 }
 
@@ -146,24 +148,24 @@ void RingWriter::Disable() noexcept
     SetEventSwitches(0);
     // A writer in a lossless wait holds the lock; make it give up now rather than after
     // its whole bounded wait.
-    m_abort_wait.store(true, std::memory_order_relaxed);
+    m_abort_waits.fetch_add(1, std::memory_order_relaxed);
     m_lock.lock();
     if (!m_sealed) ResetLocked(/*enable=*/false);
-    m_abort_wait.store(false, std::memory_order_relaxed);
+    m_abort_waits.fetch_sub(1, std::memory_order_relaxed);
     m_lock.unlock();
 }
 
 void RingWriter::Seal() noexcept
 {
     SetEventSwitches(0);
-    m_abort_wait.store(true, std::memory_order_relaxed);
+    m_abort_waits.fetch_add(1, std::memory_order_relaxed);
     m_lock.lock();
-    m_abort_wait.store(false, std::memory_order_relaxed);
+    m_abort_waits.fetch_sub(1, std::memory_order_relaxed);
     // A writer that passed its switch check before this waits for the lock and then sees
     // m_enabled false: the last record is the one whose write_pos store came before here.
     m_sealed = true;
     m_enabled = false;
-    m_control->enabled.store(0, std::memory_order_relaxed);
+    m_control->enabled.store(0, std::memory_order_release);
     m_lock.unlock();
 }
 

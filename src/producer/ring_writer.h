@@ -159,6 +159,14 @@ public:
     bool Enable(const EnableOptions& options) noexcept;
     //! Stops the ring; the reader's position becomes void. Does nothing once sealed.
     void Disable() noexcept;
+    //! Stops this ring from touching the process-wide tracepoint switches: for a producer
+    //! that lost the race to be the global one, whose rings must not turn off the winner's.
+    void DetachFromSwitches() noexcept
+    {
+        m_lock.lock();
+        m_global = false;
+        m_lock.unlock();
+    }
     //! For the producer's shutdown: stops writing for good but keeps the generation, the
     //! reader's position and every published record, so the reader can drain what was
     //! written before it learns that the producer exited.
@@ -194,12 +202,15 @@ private:
     const uint64_t m_capacity;
     const uint64_t m_mask;
     const uint64_t m_max_record;
-    const bool m_global;
+    //! Whether this ring drives the process-wide tracepoint switches. Cleared by
+    //! Detach() before any reader could enable the ring, and only read under m_lock or by
+    //! the control thread that enables it.
+    bool m_global;
 
-    //! Set by Disable()/Seal() before they take m_lock, so a writer in a lossless wait (which
-    //! holds m_lock) gives up at once. Relaxed: it only shortens a wait; the lock orders
-    //! everything else.
-    std::atomic<bool> m_abort_wait{false};
+    //! Disable()/Seal() calls waiting for m_lock: while non-zero, a writer in a lossless wait
+    //! (which holds m_lock) gives up at once. A count, so one caller finishing does not
+    //! cancel another's request. Relaxed: it only shortens a wait; the lock orders the rest.
+    std::atomic<uint32_t> m_abort_waits{0};
     mutable SpinLock m_lock;
     // Guarded by m_lock.
     RingClock m_clock;
