@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <poll.h>
 #include <thread>
 #include <unistd.h>
 
@@ -353,6 +354,48 @@ TEST_F(ControlTest, GarbageFromAPeerHarmsNothing)
     auto session = client->Attach({{.ring = "validation"}});
     ASSERT_TRUE(session) << session.error().message();
     EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled);
+}
+
+TEST_F(ControlTest, ControlConnectionsAreBoundedAndSpaceComesBack)
+{
+    const auto raw_connect = [&] {
+        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strcpy(addr.sun_path, m_producer->ControlSocket().c_str());
+        EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+        return fd;
+    };
+    //! Whether the server closed `fd` within 10 s (it never writes first).
+    const auto closed_by_server = [](int fd) {
+        pollfd p{fd, POLLIN, 0};
+        char byte;
+        return ::poll(&p, 1, 10'000) == 1 && ::read(fd, &byte, 1) == 0;
+    };
+    // 64 idle connections, as a process hoarding them would hold.
+    std::vector<int> held;
+    for (int i = 0; i < 64; ++i)
+        held.push_back(raw_connect());
+    // Each is served (the server keeps it), so an attach through a 65th would be refused.
+    const int refused = raw_connect();
+    EXPECT_TRUE(closed_by_server(refused)) << "the 65th control connection was kept";
+    ::close(refused);
+    auto hoarded = ControlClient::Connect(m_producer->ControlSocket());
+    EXPECT_FALSE(hoarded) << "a client got through past the connection limit";
+
+    // One hoarder leaves: a real consumer gets its place.
+    ::close(held.back());
+    held.pop_back();
+    Result<std::unique_ptr<ControlClient>> client = Error{ErrorCode::NotFound, "not yet"};
+    for (int i = 0; i < 100 && !client; ++i) {
+        client = ControlClient::Connect(m_producer->ControlSocket());
+        if (!client) std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(client) << client.error().message();
+    auto session = (*client)->Attach({{.ring = "validation"}});
+    ASSERT_TRUE(session) << session.error().message();
+    for (int fd : held)
+        ::close(fd);
 }
 
 TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)

@@ -30,6 +30,10 @@ namespace msg = ::tracering::control::messages;
 //! The largest control message a peer may send, in 8-byte words (a garbage length cannot
 //! make the server allocate more).
 constexpr uint64_t MAX_MESSAGE_WORDS = 1 << 17;
+//! Control connections open at once. Each consumer needs one; past this many, new ones are
+//! closed at once, so a local process cannot use up the node's descriptors through this
+//! socket.
+constexpr size_t MAX_CONNECTIONS = 64;
 
 std::string Hex(uint64_t v)
 {
@@ -324,6 +328,8 @@ void ControlServer::Loop::Run()
     running = true;
     started.set_value();
 
+    // Declared before the connections, whose ends count it down as they are destroyed.
+    size_t open_connections = 0; // only touched on this thread
     ErrorHandler errors;
     kj::TaskSet connections{errors};
     auto listener = io.lowLevelProvider->wrapListenSocketFd(
@@ -331,12 +337,25 @@ void ControlServer::Loop::Run()
         kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP | kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
 
     bool accept_failing = false;
+    bool full_logged = false;
     std::function<kj::Promise<void>()> accept_loop = [&]() -> kj::Promise<void> {
         // evalNow: accept() may also throw before it returns a promise.
         return kj::evalNow([&] { return listener->accept(); })
             .then(
                 [&](kj::Own<kj::AsyncIoStream> stream) {
                     accept_failing = false;
+                    if (open_connections >= MAX_CONNECTIONS) {
+                        // Dropping the stream closes it: the client sees the connection end.
+                        if (!full_logged) {
+                            std::fprintf(stderr,
+                                         "tracering: %zu control connections are open; closing "
+                                         "new ones until one ends\n",
+                                         open_connections);
+                            full_logged = true;
+                        }
+                        return accept_loop();
+                    }
+                    full_logged = false;
                     // Who may connect is decided by the socket file's mode (and group), which the
                     // kernel enforces; the peer's pid is the reader's identity for other consumers.
                     PeerCredentials peer;
@@ -346,7 +365,9 @@ void ControlServer::Loop::Run()
                     auto connection =
                         kj::heap<Connection>(kj::mv(stream), kj::heap<ControlImpl>(*this, peer));
                     auto done = connection->network.onDisconnect();
-                    connections.add(done.attach(kj::mv(connection)));
+                    ++open_connections;
+                    connections.add(
+                        done.attach(kj::mv(connection), kj::defer([&] { --open_connections; })));
                     return accept_loop();
                 },
                 [&](kj::Exception&& e) -> kj::Promise<void> {
