@@ -434,6 +434,12 @@ TEST(ControlStartTest, RunningOutOfDescriptorsIsAnErrorAtEveryStepNeverAHang)
 #endif
     const std::string name = test::UniqueName("few-fds");
     const std::string socket = "/tmp/" + name + ".sock";
+    // Should the helper die mid-way, what it made is removed all the same (checked below
+    // before this runs, so a leak is still a failure).
+    struct Cleanup {
+        std::string name, socket;
+        ~Cleanup() { test::RemoveProducerLeftovers(name, socket); }
+    } cleanup{name, socket};
     test::Subprocess helper{{TRACERING_TEST_HELPER, "few-fds", name, socket}};
     ASSERT_TRUE(helper.started());
     std::vector<std::string> lines;
