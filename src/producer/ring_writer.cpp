@@ -143,24 +143,26 @@ bool RingWriter::Enable(const EnableOptions& options) noexcept
     return true;
 }
 
-void RingWriter::Disable() noexcept
+void RingWriter::LockOutWriters() noexcept
 {
     SetEventSwitches(0);
     // A writer in a lossless wait holds the lock; make it give up now rather than after
     // its whole bounded wait.
     m_abort_waits.fetch_add(1, std::memory_order_relaxed);
     m_lock.lock();
-    if (!m_sealed) ResetLocked(/*enable=*/false);
     m_abort_waits.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void RingWriter::Disable() noexcept
+{
+    LockOutWriters();
+    if (!m_sealed) ResetLocked(/*enable=*/false);
     m_lock.unlock();
 }
 
 void RingWriter::Seal() noexcept
 {
-    SetEventSwitches(0);
-    m_abort_waits.fetch_add(1, std::memory_order_relaxed);
-    m_lock.lock();
-    m_abort_waits.fetch_sub(1, std::memory_order_relaxed);
+    LockOutWriters();
     // A writer that passed its switch check before this waits for the lock and then sees
     // m_enabled false: the last record is the one whose write_pos store came before here.
     m_sealed = true;

@@ -186,6 +186,9 @@ private:
     DropCause WaitForRoom(uint64_t end) noexcept;
     //! Acquire-loads and validates read_pos. False on a violation (the ring was reset).
     bool RefreshReadPos() noexcept;
+    //! For Disable() and Seal(): turns the switches off, asks a writer in a lossless wait to
+    //! give up, and returns with m_lock held.
+    void LockOutWriters() noexcept;
     //! With m_lock held: void the reader's position and turn the ring off.
     void ResetLocked(bool enable) noexcept;
     void SetEventSwitches(uint64_t mask) noexcept;
