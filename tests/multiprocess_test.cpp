@@ -37,21 +37,32 @@ TEST(MultiProcessTest, SecondProcessReadsEveryEventWithEveryField)
     EXPECT_EQ(child.Wait(), 0);
 }
 
+//! Waits for `child` (the "produce" helper) to be ready, then opens its segment `name`
+//! and a reader on each of its rings.
+void ReadEveryRingOf(Subprocess& child, const std::string& name,
+                     std::unique_ptr<Consumer>& consumer,
+                     std::vector<std::unique_ptr<RingReader>>& readers)
+{
+    ASSERT_TRUE(child.started());
+    ASSERT_EQ(child.ReadLine(), "ready");
+    auto opened = Consumer::Open(name);
+    ASSERT_TRUE(opened) << opened.error().message();
+    consumer = std::move(opened.value());
+    EXPECT_EQ(consumer->info().producer_pid, uint64_t(child.pid()));
+    for (const RingInfo& ring : consumer->Rings()) {
+        auto reader = consumer->OpenReader(ring.name);
+        ASSERT_TRUE(reader) << reader.error().message();
+        readers.push_back(std::move(reader.value()));
+    }
+}
+
 TEST(MultiProcessTest, EventsFromAProducerProcessArriveIntact)
 {
     const std::string name = test::UniqueName("mp-produce");
     Subprocess child{{TRACERING_TEST_HELPER, "produce", name}};
-    ASSERT_TRUE(child.started());
-    ASSERT_EQ(child.ReadLine(), "ready");
-    auto consumer = Consumer::Open(name);
-    ASSERT_TRUE(consumer) << consumer.error().message();
-    EXPECT_EQ((*consumer)->info().producer_pid, uint64_t(child.pid()));
+    std::unique_ptr<Consumer> consumer;
     std::vector<std::unique_ptr<RingReader>> readers;
-    for (const RingInfo& ring : (*consumer)->Rings()) {
-        auto reader = (*consumer)->OpenReader(ring.name);
-        ASSERT_TRUE(reader) << reader.error().message();
-        readers.push_back(std::move(reader.value()));
-    }
+    ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, name, consumer, readers));
     child.WriteLine("emit");
     ASSERT_EQ(child.ReadLine(), "emitted");
     int seen = 0;
@@ -94,16 +105,9 @@ TEST(MultiProcessTest, AKilledProducersEventsAreReadThenItIsReportedGone)
 {
     const std::string name = test::UniqueName("mp-killed");
     Subprocess child{{TRACERING_TEST_HELPER, "produce", name}};
-    ASSERT_TRUE(child.started());
-    ASSERT_EQ(child.ReadLine(), "ready");
-    auto consumer = Consumer::Open(name);
-    ASSERT_TRUE(consumer) << consumer.error().message();
+    std::unique_ptr<Consumer> consumer;
     std::vector<std::unique_ptr<RingReader>> readers;
-    for (const RingInfo& ring : (*consumer)->Rings()) {
-        auto reader = (*consumer)->OpenReader(ring.name);
-        ASSERT_TRUE(reader) << reader.error().message();
-        readers.push_back(std::move(reader.value()));
-    }
+    ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, name, consumer, readers));
     child.WriteLine("emit");
     ASSERT_EQ(child.ReadLine(), "emitted");
     child.Kill(SIGKILL);

@@ -368,6 +368,16 @@ char ProcessState(pid_t pid)
     return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
 }
 
+//! Stops process `pid` (SIGSTOP) and waits, up to 2 s, until it is stopped; whether it is.
+bool Suspend(pid_t pid)
+{
+    ::kill(pid, SIGSTOP);
+    for (int i = 0; i < 2000 && ProcessState(pid) != 'T'; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+    return ProcessState(pid) == 'T';
+}
+
 // --- list -----------------------------------------------------------------------------------
 
 TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
@@ -550,11 +560,7 @@ TEST(RingdumpWatchTest, ASlowReaderSeesEveryDroppedEventCounted)
     ASSERT_TRUE(producer.ready());
     Ringdump watch{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"}};
     ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
-    watch.Kill(SIGSTOP);
-    for (int i = 0; i < 2000 && ProcessState(watch.pid()) != 'T'; ++i) {
-        std::this_thread::sleep_for(1ms);
-    }
-    ASSERT_EQ(ProcessState(watch.pid()), 'T');
+    ASSERT_TRUE(Suspend(watch.pid()));
     const std::string flood = producer.Command("flood 300");
     watch.Kill(SIGCONT);
     uint64_t dropped = 0, attempted = 0;
@@ -636,11 +642,8 @@ TEST(RingdumpWatchTest, AProducerThatDiesEndsWatchWithCode2AfterEveryEventItWrot
         first.push_back(watch.ReadLine());
     ASSERT_EQ(CheckAllEvents(first), "");
 
-    watch.Kill(SIGSTOP); // so the next round is still in the rings when the producer dies
-    for (int i = 0; i < 2000 && ProcessState(watch.pid()) != 'T'; ++i) {
-        std::this_thread::sleep_for(1ms);
-    }
-    ASSERT_EQ(ProcessState(watch.pid()), 'T');
+    // Stopped, so the next round is still in the rings when the producer dies.
+    ASSERT_TRUE(Suspend(watch.pid()));
     ASSERT_EQ(producer.Command("emit-all"), "done");
     producer.process().Kill(SIGKILL);
     // Not reaped yet: a zombie producer is as gone as a reaped one.
