@@ -1,6 +1,6 @@
 # Install and export rules, so another CMake project can use an installed tracering:
 #
-#   find_package(tracering 0.1 REQUIRED COMPONENTS producer)   # the node: std headers only
+#   find_package(tracering 0.2 REQUIRED COMPONENTS producer)   # the node: std headers only
 #   target_link_libraries(bitcoind PRIVATE tracering::producer)
 #
 #   find_package(tracering REQUIRED COMPONENTS consumer)       # readers: needs FlatBuffers

@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <string>
+#include <vector>
+
 #include "test_util.h"
 
 namespace tracering {
@@ -88,6 +92,73 @@ TEST(TracepointTest, SecondGlobalProducerIsRefusedWithAReason)
     ASSERT_FALSE(second);
     EXPECT_EQ(second.error().code(), ErrorCode::InvalidArgument);
     EXPECT_NE(second.error().message().find("install_global"), std::string::npos);
+}
+
+// Bitcoin Core's unit tests trace in a context tracering has no ring for; forwarding such a
+// tracepoint compiles and does nothing, its arguments unevaluated.
+TEST(TracepointTest, ForwardingAContextWithoutARingIsAConstantNoOp)
+{
+    auto producer = Producer::Create(test::SmallProducer("tp-fwd-test", 1 << 16, true));
+    ASSERT_TRUE(producer) << producer.error().message();
+    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+        ASSERT_TRUE((*producer)->EnableRing(static_cast<Subsystem>(i), {}));
+    }
+    static_assert(detail::ForwardedType("test", "zero_args") == EventType::Padding);
+    EXPECT_FALSE(TRACERING_FORWARD_ACTIVE(test, zero_args));
+    g_evaluated = false;
+    if (TRACERING_FORWARD_ACTIVE(test, one_arg))
+        TRACERING_FORWARD(test, one_arg, MustNotBeEvaluated());
+    TRACERING_FORWARD(test, zero_args);
+    EXPECT_FALSE(g_evaluated);
+    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+        EXPECT_EQ((*producer)->Stats(static_cast<Subsystem>(i)).seq, 0u) << i;
+    }
+}
+
+// The argument types Bitcoin Core's call sites give (std::byte*, size_t, an unscoped enum
+// without a fixed type, unsigned char*) reach the event unchanged.
+TEST(TracepointTest, ForwardedTracepointWritesTheTypedEvent)
+{
+    enum Network { NET_UNROUTABLE = 0, NET_IPV4, NET_IPV6 };
+    auto producer = Producer::Create(test::SmallProducer("tp-fwd", 1 << 16, true));
+    ASSERT_TRUE(producer) << producer.error().message();
+    EXPECT_FALSE(TRACERING_FORWARD_ACTIVE(net, inbound_message));
+    ASSERT_TRUE((*producer)->EnableRing(Subsystem::Net, {}));
+    auto consumer = Consumer::Open((*producer)->Name());
+    ASSERT_TRUE(consumer) << consumer.error().message();
+    auto reader = (*consumer)->OpenReader("net");
+    ASSERT_TRUE(reader) << reader.error().message();
+
+    static_assert(detail::ForwardedType("net", "inbound_message") == EventType::NetInboundMessage);
+    ASSERT_TRUE(TRACERING_FORWARD_ACTIVE(net, inbound_message));
+    const std::vector<std::byte> payload{std::byte{1}, std::byte{2}, std::byte{3}};
+    const std::string addr{"127.0.0.1:18444"};
+    const size_t size = payload.size();
+    TRACERING_FORWARD(net, inbound_message, int64_t{7}, addr.c_str(),
+                      std::string{"inbound"}.c_str(), "ping", size, payload.data());
+    const Network network = NET_IPV6;
+    TRACERING_FORWARD(net, inbound_connection, int64_t{8}, addr.c_str(), "inbound", network, size);
+
+    std::vector<std::string> seen;
+    auto n = (*reader)->Poll([&](const EventView& ev) {
+        if (auto* m = ev.as<net::InboundMessage>()) {
+            EXPECT_EQ(m->peer_id(), 7);
+            EXPECT_EQ(m->addr()->str(), addr);
+            EXPECT_EQ(m->conn_type(), net::ConnectionType::Inbound);
+            EXPECT_EQ(m->msg_type()->str(), "ping");
+            EXPECT_EQ(m->size(), 3u);
+            ASSERT_EQ(m->payload()->size(), 3u);
+            EXPECT_EQ(m->payload()->Get(2), 3);
+            seen.push_back("inbound_message");
+        } else if (auto* c = ev.as<net::InboundConnection>()) {
+            EXPECT_EQ(c->peer_id(), 8);
+            EXPECT_EQ(static_cast<int>(c->network()), 2);
+            EXPECT_EQ(c->existing_connections(), 3u);
+            seen.push_back("inbound_connection");
+        }
+    });
+    ASSERT_TRUE(n) << n.error().message();
+    EXPECT_EQ(seen, (std::vector<std::string>{"inbound_message", "inbound_connection"}));
 }
 
 } // namespace
