@@ -105,14 +105,19 @@ TEST_F(SegmentTest, ObjectsAreCreatedOwnerOnly)
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST(SegmentPermissionTest, GroupAccessGivesReadToTheSegmentAndWriteToCursors)
+TEST(SegmentPermissionTest, GroupAccessGivesReadToTheSegmentAndWriteToCursorsAndSocket)
 {
     ProducerOptions options = test::SmallProducer("group", 4096);
     options.group_access = GroupAccess::Read;
     options.group_id = ::getgid();
+    options.control_socket = "/tmp/" + options.name + ".sock";
     auto producer = Producer::Create(options);
     ASSERT_TRUE(producer) << producer.error().message();
     struct stat st;
+    // Group members connect to the socket, which needs write permission.
+    ASSERT_EQ(::stat(options.control_socket.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0660u);
+    EXPECT_EQ(st.st_gid, ::getgid());
     ASSERT_EQ(
         ::stat(detail::SharedMemory::DisplayPath((*producer)->SegmentObjectName()).c_str(), &st),
         0);

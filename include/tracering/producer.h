@@ -72,8 +72,9 @@ struct ProducerOptions {
     bool install_global{true};
     //! Unix socket path on which to serve the control plane (schemas/control.capnp) from a
     //! thread of the producer's own, so unprivileged consumers can find and attach rings.
-    //! Same mode and group as the segment. Empty: no control socket (rings are then enabled
-    //! only through EnableRing). In bitcoind it would sit beside node.sock.
+    //! Mode 0600, or 0660 and the group with group access (connecting needs write
+    //! permission). Empty: no control socket (rings are then enabled only through
+    //! EnableRing). In bitcoind it sits beside node.sock: <network datadir>/tracering.sock.
     std::string control_socket;
     ClockSource clock{ClockSource::Auto};
 };

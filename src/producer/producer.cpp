@@ -220,8 +220,10 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         }
     }
     if (!options.control_socket.empty()) {
+        // Connecting to a unix socket needs write permission on it: with group access the
+        // group gets rw, as on the cursors object, or its members could not attach at all.
         auto control = detail::ControlServer::Start(*producer, options.control_socket,
-                                                    main_access.mode, main_access.group);
+                                                    cursor_access.mode, cursor_access.group);
         if (!control) return control.error(); // the producer's destructor cleans up
         impl.control = std::move(control.value());
     }
