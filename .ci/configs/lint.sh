@@ -15,16 +15,22 @@ python3 scripts/check-layering.py
 
 ci_step "shell syntax"
 parsed=0
-for script in .ci/run .ci/common.sh .ci/configs/*.sh scripts/*.sh tests/install/run.sh; do
+SHELL_SCRIPTS=(.ci/run .ci/common.sh .ci/configs/*.sh scripts/*.sh tests/install/run.sh
+    contrib/bitcoin-core/*.sh contrib/bitcoin-core/test/*.sh)
+for script in "${SHELL_SCRIPTS[@]}"; do
     [ -f "$script" ] || continue
     bash -n "$script"
     parsed=$((parsed + 1))
 done
 echo "$parsed scripts parse"
 if command -v shellcheck >/dev/null; then
-    shellcheck -x --severity=warning .ci/run .ci/common.sh .ci/configs/*.sh scripts/*.sh tests/install/run.sh
+    shellcheck -x --severity=warning "${SHELL_SCRIPTS[@]}"
     echo "shellcheck: clean"
 fi
+
+ci_step "python syntax (contrib/bitcoin-core/test/functional)"
+python3 -m py_compile contrib/bitcoin-core/test/functional/*.py
+rm -rf contrib/bitcoin-core/test/functional/__pycache__
 
 ci_step "clang-format $(clang-format --version | sed 's/.*version \([0-9.]*\).*/\1/')"
 # The style file itself must load; a typo in it would make every check below vacuous.
