@@ -113,7 +113,7 @@ cmake -S "$ROOT" -B "$WORK/tracering-build" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_INSTALL_PREFIX="$WORK/tracering" \
     -DTRACERING_BUILD_TESTS=OFF -DTRACERING_BUILD_BENCH=OFF -DTRACERING_BUILD_TOOLS=ON \
-    -DTRACERING_INSTALL=ON >"$WORK/tracering-configure.log" ||
+    -DTRACERING_INSTALL=ON >"$WORK/tracering-configure.log" 2>&1 ||
     die "configuring tracering failed; see $WORK/tracering-configure.log"
 cmake --build "$WORK/tracering-build" --parallel "$JOBS"
 cmake --install "$WORK/tracering-build" >"$WORK/tracering-install.log"
@@ -128,7 +128,7 @@ configure_bitcoin() {
         -DCMAKE_PREFIX_PATH="$WORK/tracering" \
         -DWITH_TRACERING=ON -DWITH_USDT=ON -DENABLE_WALLET=ON \
         -DWITH_ZMQ=OFF -DBUILD_GUI=OFF \
-        "$@" ${BITCOIN_CMAKE_ARGS:-} >"$dir.configure.log" ||
+        "$@" ${BITCOIN_CMAKE_ARGS:-} >"$dir.configure.log" 2>&1 ||
         die "configuring Bitcoin Core failed; see $dir.configure.log"
     grep -Eq "tracering tracing \.+ ON" "$dir.configure.log" ||
         die "Bitcoin Core was configured without tracering; see $dir.configure.log"
