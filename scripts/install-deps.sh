@@ -13,17 +13,16 @@ PACKAGES=(
     systemtap-sdt-dev
     python3 python3-pytest pybind11-dev python3-dev
     clang-format
+    # Bitcoin Core with tracering (contrib/bitcoin-core/build-bitcoind.sh): libevent, SQLite
+    # for the wallet, and ccache, which makes rebuilds of it cheap.
+    libevent-dev libsqlite3-dev ccache
 )
 for arg in "$@"; do
     case "$arg" in
         # The real-node and eBPF benchmarks: bpftrace, callgrind, ps.
         --bench) PACKAGES+=(bpftrace valgrind procps) ;;
-        # Bitcoin Core with tracering (contrib/bitcoin-core/build-bitcoind.sh): its build
-        # needs libevent, SQLite for the wallet and the USDT headers (above); ccache makes
-        # rebuilds cheap.
-        --bitcoin) PACKAGES+=(libevent-dev libsqlite3-dev ccache) ;;
         *)
-            echo "usage: scripts/install-deps.sh [--bench] [--bitcoin]" >&2
+            echo "usage: scripts/install-deps.sh [--bench]" >&2
             exit 1
             ;;
     esac

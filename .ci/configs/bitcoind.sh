@@ -25,8 +25,8 @@ else
     fi
 fi
 
-ci_step "dependencies (tracering's, and Bitcoin Core's: libevent, sqlite, USDT headers)"
-./scripts/install-deps.sh --bitcoin
+ci_step "dependencies"
+./scripts/install-deps.sh
 
 ci_step "build the patched bitcoind (ccache: $(command -v ccache >/dev/null && echo yes || echo no))"
 JOBS="$CI_JOBS" ./contrib/bitcoin-core/build-bitcoind.sh "${source_arg[@]}"
