@@ -69,6 +69,23 @@ add_custom_command(
 add_library(tracering_control_schema STATIC ${TRACERING_CAPNP_SRC})
 target_include_directories(tracering_control_schema PUBLIC
   $<BUILD_INTERFACE:${TRACERING_GENERATED_DIR}>)
-target_link_libraries(tracering_control_schema PUBLIC CapnProto::capnp-rpc)
+# The installed package links Cap'n Proto's libraries by file, so that a project using it never
+# loads CapnProto's own CMake package through tracering: Debian's (0.9.2) creates its targets
+# without checking whether they exist, so loading it a second time in a subdirectory fails,
+# and Bitcoin Core built with ENABLE_IPC loads it for libmultiprocess.
+set(TRACERING_CAPNP_LIBRARY_FILES "")
+foreach(_lib IN ITEMS capnp-rpc capnp kj-async kj)
+  get_target_property(_file CapnProto::${_lib} IMPORTED_LOCATION)
+  if(NOT _file)
+    get_target_property(_file CapnProto::${_lib} IMPORTED_LOCATION_RELEASE)
+  endif()
+  if(NOT _file)
+    message(FATAL_ERROR "CapnProto::${_lib} has no IMPORTED_LOCATION; cannot export its file")
+  endif()
+  list(APPEND TRACERING_CAPNP_LIBRARY_FILES ${_file})
+endforeach()
+target_link_libraries(tracering_control_schema PUBLIC
+  $<BUILD_INTERFACE:CapnProto::capnp-rpc>
+  "$<INSTALL_INTERFACE:${TRACERING_CAPNP_LIBRARY_FILES}>")
 set_target_properties(tracering_control_schema PROPERTIES
   POSITION_INDEPENDENT_CODE ON EXPORT_NAME control_schema)
