@@ -16,7 +16,7 @@ python3 scripts/check-layering.py
 ci_step "shell syntax"
 parsed=0
 SHELL_SCRIPTS=(.ci/run .ci/common.sh .ci/configs/*.sh scripts/*.sh tests/install/run.sh
-    contrib/bitcoin-core/*.sh contrib/bitcoin-core/test/*.sh)
+    contrib/bitcoin-core/*.sh contrib/bitcoin-core/test/*.sh bench/*.sh bench/bitcoind/*.sh)
 for script in "${SHELL_SCRIPTS[@]}"; do
     [ -f "$script" ] || continue
     bash -n "$script"
@@ -28,9 +28,10 @@ if command -v shellcheck >/dev/null; then
     echo "shellcheck: clean"
 fi
 
-ci_step "python syntax (contrib/bitcoin-core/test/functional)"
-python3 -m py_compile contrib/bitcoin-core/test/functional/*.py
-rm -rf contrib/bitcoin-core/test/functional/__pycache__
+ci_step "python syntax (functional tests, benchmark chain)"
+for script in contrib/bitcoin-core/test/functional/*.py bench/bitcoind/*.py; do
+    python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$script"
+done
 
 ci_step "clang-format $(clang-format --version | sed 's/.*version \([0-9.]*\).*/\1/')"
 # The style file itself must load; a typo in it would make every check below vacuous.
