@@ -272,9 +272,15 @@ finish_tracer() {
     bpf-count)
         stop "$TRACER" INT
         bpf_counts "$out" >"$dir/counts.txt"
-        [ -s "$dir/counts.txt" ] || die "run $SERIAL ($cond): bpftrace printed no counts: $(tail -n 3 "$dir/tracer.err")"
-        sum_probes "$dir/counts.txt"
-        LOST=0
+        if [ -s "$dir/counts.txt" ]; then
+            sum_probes "$dir/counts.txt"
+            LOST=0
+        else
+            # bpftrace 0.17 sometimes hangs while detaching after SIGINT and is killed: its
+            # counts are gone, but the node's time was measured before, so the run stands.
+            log "run $SERIAL ($cond): bpftrace printed no counts (it did not exit on SIGINT and was killed); its events are unknown, its times are kept"
+            DETAIL="bpftrace hung at exit and was killed: counts unknown"
+        fi
         ;;
     bpf-printf)
         wait_file_stable "$out"
