@@ -73,11 +73,6 @@ OUT=""
 BUILD=1
 JOBS=${JOBS:-2}
 
-die_usage() {
-    printf '%s: %s\n(see bench/ibd_blocks.sh --help)\n' "$PROG" "$1" >&2
-    exit 1
-}
-
 natural() {
     [[ $2 =~ ^[0-9]+$ ]] || die_usage "$1: '$2' is not a number"
 }

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Shared by bench/ping_flood.sh and bench/ibd_blocks.sh (sourced, not run): messages,
-# process tracking and clean-up, waiting for output, and the statistics of the tables.
+# Shared by the benchmark scripts of bench/ and bench/bitcoind/ (sourced, not run): command
+# lines, messages, process tracking and clean-up, waiting for output, and the statistics of
+# the tables.
 # The sourcing script sets PROG (its name), WORK (a temp dir), TAG (its segment-name prefix)
 # and PIDS=() before it starts processes, and installs `trap cleanup EXIT`.
 # shellcheck shell=bash disable=SC2034 # STATUS, set here, is read by the sourcing scripts
 
+# die_usage MESSAGE: a bad command line; points at the script's --help.
+die_usage() {
+    printf '%s: %s\n(see %s --help)\n' "$PROG" "$1" "$0" >&2
+    exit 1
+}
+
 need_value() { [ $# -ge 2 ] || die_usage "missing value after $1"; }
+
+positive_int() {
+    [[ $2 =~ ^[1-9][0-9]*$ ]] || die_usage "$1: '$2' is not a positive integer"
+}
 
 die() {
     printf '%s: error: %s\n' "$PROG" "$1" >&2

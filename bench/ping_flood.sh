@@ -74,14 +74,6 @@ OUT=""
 BUILD=1
 JOBS=${JOBS:-2}
 
-die_usage() {
-    printf '%s: %s\n(see bench/ping_flood.sh --help)\n' "$PROG" "$1" >&2
-    exit 1
-}
-
-positive_int() {
-    [[ $2 =~ ^[1-9][0-9]*$ ]] || die_usage "$1: '$2' is not a positive integer"
-}
 
 while [ $# -gt 0 ]; do
     case $1 in

@@ -67,6 +67,57 @@ trap cleanup EXIT
 
 say() { printf '\n== %s\n' "$*"; }
 
+# attach SOCK: lists the rings (all off), then attaches `ringdump watch` to every ring
+# (events to $work/events.txt) and, once every ring is on, live `ringdump stats`.
+attach() {
+    local sock=$1
+    say "ringdump list (rings are off until someone attaches)"
+    "$ringdump" list --control "$sock"
+
+    say "attaching ringdump watch to every ring, and live stats"
+    "$ringdump" watch --control "$sock" >"$work/events.txt" 2>"$work/watch.err" &
+    watch_pid=$!
+    pids+=("$watch_pid")
+    for _ in $(seq 100); do
+        [ "$("$ringdump" list --control "$sock" --json 2>/dev/null | grep -c '"state":"on"')" = 5 ] &&
+            break
+        sleep 0.05
+    done
+    "$ringdump" stats --control "$sock" --no-attach --interval 1 &
+    stats_pid=$!
+    pids+=("$stats_pid")
+}
+
+# detach SOCK: one more stats line, the producer's view, then watch drains what is left,
+# flushes and prints its summary (SIGINT).
+detach() {
+    local sock=$1
+    sleep 1.2
+    kill -INT "$stats_pid" 2>/dev/null || true
+    say "the producer's view (ringdump list)"
+    "$ringdump" list --control "$sock"
+    "$ringdump" list --control "$sock" --json >"$work/list.json"
+    kill -INT "$watch_pid"
+    wait "$watch_pid" || true
+}
+
+# summary LOAD: the load, then events attempted (every ring's seq), delivered and lost.
+summary() {
+    say "summary"
+    local attempted delivered lost
+    attempted="$(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$work/list.json" | awk '{sum += $1} END {print sum + 0}')"
+    delivered="$(sed -n 's/^ringdump: \([0-9]*\) events delivered.*/\1/p' "$work/watch.err")"
+    lost="$(sed -n 's/^ringdump: [0-9]* events delivered, \([0-9]*\) lost.*/\1/p' "$work/watch.err")"
+    echo "load:      $1"
+    echo "attempted: $attempted events (the producer's sequence numbers, all rings)"
+    echo "delivered: $delivered events to ringdump watch"
+    echo "lost:      $lost (every loss is counted by the producer and shown as a gap)"
+    echo "per ring:  $(cat "$work/watch.err")"
+}
+
+# sent MODE FILE: what tracering-loadgen's result line in FILE says it sent.
+sent() { sed -n "s/.*result mode=$1 sent=\([0-9]*\).*/\1/p" "$2"; }
+
 testnode_demo() {
     say "starting tracering-testnode (segment tracering.$name, control socket $sock)"
     "$testnode" --listen 127.0.0.1:0 --control "$sock" --name "$name" >"$work/node.out" 2>&1 &
@@ -84,20 +135,7 @@ testnode_demo() {
     fi
     echo "listening for P2P peers on 127.0.0.1:$port"
 
-    say "ringdump list (rings are off until someone attaches)"
-    "$ringdump" list --control "$sock"
-
-    say "attaching ringdump watch to every ring, and live stats"
-    "$ringdump" watch --control "$sock" >"$work/events.txt" 2>"$work/watch.err" &
-    watch_pid=$!
-    pids+=("$watch_pid")
-    for _ in $(seq 100); do
-        "$ringdump" list --control "$sock" 2>/dev/null | grep -q "net .* on " && break
-        sleep 0.05
-    done
-    "$ringdump" stats --control "$sock" --no-attach --interval 1 &
-    stats_pid=$!
-    pids+=("$stats_pid")
+    attach "$sock"
 
     say "ping load: $pings pings at $rate/s"
     "$loadgen" --connect "127.0.0.1:$port" ping --count "$pings" --rate "$rate" | tee "$work/ping.out"
@@ -112,16 +150,7 @@ testnode_demo() {
         "$loadgen" --connect "127.0.0.1:$port" blocks --count "$blocks" --size 1000000 |
             tee "$work/blocks.out"
     fi
-    sleep 1.2 # one more stats line
-    kill -INT "$stats_pid" 2>/dev/null || true
-
-    say "the producer's view (ringdump list)"
-    "$ringdump" list --control "$sock"
-    "$ringdump" list --control "$sock" --json >"$work/list.json"
-
-    # SIGINT makes watch drain what is left, flush, and print its summary.
-    kill -INT "$watch_pid"
-    wait "$watch_pid" || true
+    detach "$sock"
 
     say "a sample of decoded events"
     grep -m 4 'inbound_message' "$work/events.txt" || true
@@ -129,19 +158,7 @@ testnode_demo() {
     grep -m 2 'block_connected' "$work/events.txt" || true
     grep -m 2 'closed_connection' "$work/events.txt" || true
 
-    say "summary"
-    sent_pings="$(sed -n 's/.*result mode=ping sent=\([0-9]*\).*/\1/p' "$work/ping.out")"
-    sent_blocks="$(sed -n 's/.*result mode=blocks sent=\([0-9]*\).*/\1/p' "$work/blocks.out")"
-    # Events the producer attempted on every ring: the "seq" of each ring in `ringdump list --json`.
-    attempted="$(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$work/list.json" | awk '{sum += $1} END {print sum + 0}')"
-    delivered="$(sed -n 's/^ringdump: \([0-9]*\) events delivered.*/\1/p' "$work/watch.err")"
-    lost="$(sed -n 's/^ringdump: [0-9]* events delivered, \([0-9]*\) lost.*/\1/p' "$work/watch.err")"
-    echo "sent:      $sent_pings pings (each gives a ping and a pong event) and $sent_blocks blocks,"
-    echo "           plus the handshake and close of each of the 2 connections"
-    echo "attempted: $attempted events (the producer's sequence numbers, all rings)"
-    echo "delivered: $delivered events to ringdump watch"
-    echo "lost:      $lost (every loss is counted by the producer and shown as a gap)"
-    echo "per ring:  $(cat "$work/watch.err")"
+    summary "$(sent ping "$work/ping.out") pings (each gives a ping and a pong event) and $(sent blocks "$work/blocks.out") blocks, plus the handshake and close of each of the 2 connections"
 
     kill -TERM "$node_pid"
     wait "$node_pid" || true
@@ -177,20 +194,7 @@ bitcoind_demo() {
     fi
     grep -m 1 'tracering: ' "$datadir/regtest/debug.log"
 
-    say "ringdump list (rings are off until someone attaches)"
-    "$ringdump" list --control "$sock"
-
-    say "attaching ringdump watch to every ring, and live stats"
-    "$ringdump" watch --control "$sock" >"$work/events.txt" 2>"$work/watch.err" &
-    local watch_pid=$!
-    pids+=("$watch_pid")
-    for _ in $(seq 100); do
-        "$ringdump" list --control "$sock" 2>/dev/null | grep -q "^coin_selection .* on " && break
-        sleep 0.05
-    done
-    "$ringdump" stats --control "$sock" --no-attach --interval 1 &
-    local stats_pid=$!
-    pids+=("$stats_pid")
+    attach "$sock"
 
     say "ping load: $pings pings at $rate/s from tracering-loadgen"
     "$loadgen" --connect "127.0.0.1:$p2p" ping --count "$pings" --rate "$rate" | tee "$work/ping.out"
@@ -203,16 +207,7 @@ bitcoind_demo() {
     for _ in 1 2 3; do cli sendtoaddress "$(cli getnewaddress)" 1 >>"$work/txids"; done
     cli generatetoaddress 1 "$address" >/dev/null
     echo "height $(cli getblockcount), transactions $(tr '\n' ' ' <"$work/txids")"
-    sleep 1.2 # one more stats line
-    kill -INT "$stats_pid" 2>/dev/null || true
-
-    say "the producer's view (ringdump list)"
-    "$ringdump" list --control "$sock"
-    "$ringdump" list --control "$sock" --json >"$work/list.json"
-
-    # SIGINT makes watch drain what is left, flush, and print its summary.
-    kill -INT "$watch_pid"
-    wait "$watch_pid" || true
+    detach "$sock"
 
     say "a sample of decoded events"
     grep -m 2 'inbound_message.*msg_type="ping"' "$work/events.txt" || true
@@ -223,17 +218,7 @@ bitcoind_demo() {
     grep -m 1 'utxocache:spent' "$work/events.txt" || true
     grep -m 1 'mempool:removed' "$work/events.txt" || true
 
-    say "summary"
-    local sent_pings attempted delivered lost
-    sent_pings="$(sed -n 's/.*result mode=ping sent=\([0-9]*\).*/\1/p' "$work/ping.out")"
-    attempted="$(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$work/list.json" | awk '{sum += $1} END {print sum + 0}')"
-    delivered="$(sed -n 's/^ringdump: \([0-9]*\) events delivered.*/\1/p' "$work/watch.err")"
-    lost="$(sed -n 's/^ringdump: [0-9]* events delivered, \([0-9]*\) lost.*/\1/p' "$work/watch.err")"
-    echo "load:      $sent_pings pings (a ping and a pong event each), 102 blocks mined, 3 wallet sends"
-    echo "attempted: $attempted events (the producer's sequence numbers, all rings)"
-    echo "delivered: $delivered events to ringdump watch"
-    echo "lost:      $lost (every loss is counted by the producer and shown as a gap)"
-    echo "per ring:  $(cat "$work/watch.err")"
+    summary "$(sent ping "$work/ping.out") pings (a ping and a pong event each), 102 blocks mined, 3 wallet sends"
 
     local segment
     segment="$(sed -n 's|.*shared memory /dev/shm/\(tracering\.[^;,]*\).*|\1|p' "$datadir/regtest/debug.log" | head -n 1)"

@@ -94,14 +94,6 @@ LOSSLESS=0
 TIMEOUT=3600
 OUT=""
 
-die_usage() {
-    printf '%s: %s\n(see bench/bitcoind/blocks.sh --help)\n' "$PROG" "$1" >&2
-    exit 1
-}
-
-positive_int() {
-    [[ $2 =~ ^[1-9][0-9]*$ ]] || die_usage "$1: '$2' is not a positive integer"
-}
 
 while [ $# -gt 0 ]; do
     case $1 in
