@@ -145,12 +145,19 @@ inline void CallEmitter(void (*emit)(Params...) noexcept, Args&&... args) noexce
     emit(std::forward<Args>(args)...);
 }
 
+//! Fails to compile for FORWARD_UNKNOWN_EVENT, saying what to do.
 template <EventType T>
-inline bool ForwardActive() noexcept
+constexpr void RequireForwardable() noexcept
 {
     static_assert(T != FORWARD_UNKNOWN_EVENT,
                   "tracering has a ring for this tracepoint's context but no event of this "
                   "name: add the event to tracering (schemas/, events.h, tracering/bitcoin/)");
+}
+
+template <EventType T>
+inline bool ForwardActive() noexcept
+{
+    RequireForwardable<T>();
     if constexpr (T == EventType::Padding) {
         return false;
     } else {
@@ -161,9 +168,7 @@ inline bool ForwardActive() noexcept
 template <EventType T, typename... Args>
 inline void Forward([[maybe_unused]] Args&&... args) noexcept
 {
-    static_assert(T != FORWARD_UNKNOWN_EVENT,
-                  "tracering has a ring for this tracepoint's context but no event of this "
-                  "name: add the event to tracering (schemas/, events.h, tracering/bitcoin/)");
+    RequireForwardable<T>();
     if constexpr (T != EventType::Padding) {
         CallEmitter(Emitter<T>::fn, std::forward<Args>(args)...);
     }
