@@ -14,6 +14,7 @@
 #include <benchmark/benchmark.h>
 #include <flatbuffers/flatbuffers.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -53,7 +54,10 @@ std::string BenchName(const char* what)
 class Traced
 {
 public:
-    Traced(const char* what, Subsystem ring, uint64_t capacity, bool drain = true) : m_ring{ring}
+    //! @param attach false: no reader of its own (the benchmark adds its readers)
+    Traced(const char* what, Subsystem ring, uint64_t capacity, bool drain = true,
+           bool attach = true)
+        : m_ring{ring}
     {
         ProducerOptions options;
         options.name = BenchName(what);
@@ -64,9 +68,11 @@ public:
             std::abort();
         }
         m_producer = std::move(producer.value());
-        (void)m_producer->EnableRing(ring, {});
+        if (!attach) return;
+        m_lease = std::move(m_producer->Attach(ring).value());
         m_consumer = std::move(Consumer::Open(options.name).value());
-        m_reader = std::move(m_consumer->OpenReader(SUBSYSTEM_NAMES[uint16_t(ring)]).value());
+        m_reader = std::move(
+            m_consumer->OpenReader(SUBSYSTEM_NAMES[uint16_t(ring)], m_lease->Grant(ring)).value());
         if (drain) m_thread = std::thread{[this] { Drain(); }};
     }
     ~Traced() { Stop(); }
@@ -129,6 +135,7 @@ private:
 
     Subsystem m_ring;
     std::unique_ptr<Producer> m_producer;
+    std::unique_ptr<Lease> m_lease;
     std::unique_ptr<Consumer> m_consumer;
     std::unique_ptr<RingReader> m_reader;
     std::thread m_thread;
@@ -368,20 +375,27 @@ BENCHMARK(BM_Reader_Drain)->ArgName("Verified")->Arg(0)->Arg(1)->UseManualTime()
 void BM_Ring_ProducerConsumer(benchmark::State& state)
 {
     const bool lossless = state.range(0) != 0;
+    const auto readers = static_cast<size_t>(state.range(1));
     const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
     const uint64_t events = smoke && std::strcmp(smoke, "0") != 0 ? 20'000 : 2'000'000;
     Traced traced{lossless ? "pc-lossless" : "pc-lossy", Subsystem::Net, 1 << 22,
-                  /*drain=*/false};
+                  /*drain=*/false, /*attach=*/false};
     EnableOptions options;
     options.lossless = lossless;
     options.lossless_wait_ns = 1'000'000'000;
-    uint64_t delivered = 0, lost = 0;
+    uint64_t delivered = 0, lost = 0, slowest = 0;
     for (auto _ : state) {
         state.PauseTiming();
-        (void)traced.producer().EnableRing(Subsystem::Net, options);
         auto consumer = Consumer::Open(traced.producer().Name());
-        auto reader = std::move((*consumer)->OpenReader("net").value());
+        std::vector<std::unique_ptr<Lease>> leases;
+        std::vector<std::unique_ptr<RingReader>> rings;
+        for (size_t r = 0; r < readers; ++r) {
+            leases.push_back(std::move(traced.producer().Attach(Subsystem::Net, options).value()));
+            rings.push_back(std::move(
+                (*consumer)->OpenReader("net", leases.back()->Grant(Subsystem::Net)).value()));
+        }
         std::atomic<bool> done{false};
+        std::vector<uint64_t> got(readers, 0), missed(readers, 0);
         state.ResumeTiming();
         std::thread producer{[&] {
             for (uint64_t i = 0; i < events; ++i) {
@@ -390,32 +404,51 @@ void BM_Ring_ProducerConsumer(benchmark::State& state)
             }
             done = true;
         }};
-        uint64_t got = 0;
-        Backoff backoff;
-        for (;;) {
-            const bool finished = done.load(std::memory_order_acquire);
-            auto n = reader->Poll(
-                [&](const EventView& ev) {
-                    lost += ev.lost_before();
-                    ++got;
-                },
-                1 << 16);
-            if (!n || (finished && n.value() == 0)) break;
-            backoff.Idle(n.value());
-        }
+        auto read = [&](size_t r) {
+            Backoff backoff;
+            for (;;) {
+                const bool finished = done.load(std::memory_order_acquire);
+                auto n = rings[r]->Poll(
+                    [&](const EventView& ev) {
+                        missed[r] += ev.lost_before();
+                        ++got[r];
+                    },
+                    1 << 16);
+                if (!n || (finished && n.value() == 0)) break;
+                backoff.Idle(n.value());
+            }
+        };
+        std::vector<std::thread> others;
+        for (size_t r = 1; r < readers; ++r)
+            others.emplace_back(read, r);
+        read(0);
+        for (auto& t : others)
+            t.join();
         producer.join();
-        delivered += got;
+        state.PauseTiming();
+        for (size_t r = 0; r < readers; ++r) {
+            delivered += got[r];
+            lost += missed[r];
+        }
+        slowest = *std::min_element(got.begin(), got.end());
+        rings.clear();
+        leases.clear();
+        state.ResumeTiming();
     }
+    // Items: events each reader received, summed over the readers.
     state.SetItemsProcessed(int64_t(delivered));
     state.counters["delivered"] = double(delivered);
+    state.counters["slowest_reader"] = double(slowest);
     state.counters["lost"] = double(lost);
     const RingStats s = traced.producer().Stats(Subsystem::Net);
     state.counters["dropped"] = double(s.dropped_full + s.dropped_timeout);
 }
 BENCHMARK(BM_Ring_ProducerConsumer)
-    ->ArgName("Lossless")
-    ->Arg(1)
-    ->Arg(0)
+    ->ArgNames({"Lossless", "Readers"})
+    ->Args({1, 1})
+    ->Args({0, 1})
+    ->Args({1, 4})
+    ->Args({0, 4})
     ->Iterations(3)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

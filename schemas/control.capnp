@@ -1,10 +1,11 @@
 # tracering control plane: how a consumer finds a producer's rings and turns them on.
 #
-# The producer serves `Control` on a unix socket (mode 0600, like its segment) from its own
-# thread; it is never on the event path. A consumer connects, calls `attach`, and keeps the
-# returned `Session` for as long as it reads: the session is the lease. When the session is
-# released, or the connection closes because the consumer exited or was killed, its rings are
-# turned off and reset.
+# The producer serves `Control` on a unix socket (mode 0600, or 0660 with group access) from
+# its own thread; it is never on the event path. A consumer connects, calls `attach`, and
+# keeps the returned `Session` for as long as it reads: the session is the lease. `attach`
+# hands over, as descriptors (SCM_RIGHTS), the segment (read-only) and the lease's own cursor
+# memory. When the session is released, or the connection closes because the consumer
+# exited or was killed, its readers are removed; other readers of the same rings go on.
 #
 # Evolution rule: ordinals are only added; a method or field is never removed or reused.
 
@@ -26,7 +27,13 @@ interface Control {
   # Enables the requested rings for this caller. On success `session` holds the lease and
   # `rings` tells where each ring starts; on failure `error` says why and nothing changed.
   attach @2 (request :AttachRequest) -> (session :Session, rings :List(AttachedRing),
-                                         error :ControlError);
+                                         error :ControlError, segment :Memory,
+                                         cursors :Memory);
+}
+
+interface Memory {
+  # Shared memory passed as a file descriptor: the capability's fd (Cap'n Proto passes it
+  # with SCM_RIGHTS over the unix socket). No methods.
 }
 
 interface Session {
@@ -73,6 +80,23 @@ struct RingStatus {
   events @18 :List(Text);      # the names of the events this ring carries
   unreadBytes @19 :UInt64;     # the reader's backlog: written, not yet given back (0: no reader)
   readerIdleNs @20 :UInt64;    # since the reader last gave space back, or attached (0: no reader)
+  readerCount @21 :UInt32;     # readers attached now
+  readers @22 :List(ReaderStatus);  # all of them (rings), or the session's own (stats)
+  losslessDowngrades @23 :UInt64;   # lossless readers that used up their budget
+  readersEvicted @24 :UInt64;  # readers detached for keeping the ring full
+}
+
+struct ReaderStatus {
+  slot @0 :UInt32;
+  pid @1 :UInt64;
+  uid @2 :UInt64;
+  lossless @3 :Bool;
+  downgraded @4 :Bool;         # its lease used up its lossless budget: it drops now
+  eventMask @5 :UInt64;
+  payloadLimit @6 :UInt64;
+  waitedNs @7 :UInt64;         # time the node waited for it (lossless)
+  unreadBytes @8 :UInt64;
+  idleNs @9 :UInt64;
 }
 
 struct RingRequest {
@@ -81,7 +105,8 @@ struct RingRequest {
   lossless @2 :Bool;           # wait for room (bounded) instead of dropping; slows the node
   losslessWaitMs @3 :UInt32 = .defaultLosslessWaitMs;
                                # longest wait per event; after a timeout the ring drops
-                               # without waiting until the reader moves again
+                               # without waiting until the reader moves again. All waits of
+                               # one lease are bounded by the producer's lossless budget too
   payloadLimit @4 :UInt64;     # cut message payloads to this many bytes; 0 = whole
 }
 
@@ -95,7 +120,8 @@ struct AttachRequest {
 struct AttachedRing {
   name @0 :Text;
   index @1 :UInt32;
-  generation @2 :UInt64;       # the reader must see this generation when it opens the ring
+  generation @2 :UInt64;       # the generation of its reader line while it owns the slot
+  slot @3 :UInt32;             # its reader line in the ring
 }
 
 struct ControlError {
@@ -106,6 +132,6 @@ struct ControlError {
     none @0;
     invalidArgument @1;        # unknown ring or event, bad option
     versionMismatch @2;        # ABI or schema differs
-    busy @3;                   # another reader holds a requested ring
+    busy @3;                   # a requested ring has as many readers as it takes
   }
 }

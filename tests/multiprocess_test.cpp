@@ -2,6 +2,7 @@
 // Distributed under the MIT software license.
 
 #include <tracering/consumer.h>
+#include <tracering/control.h>
 #include <tracering/producer.h>
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <chrono>
 #include <csignal>
 #include <thread>
+#include <atomic>
+#include <cstring>
 
 #include "common/shm.h"
 #include "event_samples.h"
@@ -22,47 +25,59 @@ using test::Subprocess;
 
 constexpr uint16_t TEST_TYPE = static_cast<uint16_t>(EventType::UserFirst) + 3;
 
+//! A producer of the test process, serving a control socket.
+ProducerOptions ServedProducer(const std::string& what, uint64_t capacity, bool global = false)
+{
+    ProducerOptions options = test::SmallProducer(what, capacity, global);
+    options.control_socket = "/tmp/" + options.name + ".sock";
+    return options;
+}
+
 TEST(MultiProcessTest, SecondProcessReadsEveryEventWithEveryField)
 {
-    auto producer = Producer::Create(test::SmallProducer("mp-consume", 1 << 20, true));
+    auto producer = Producer::Create(ServedProducer("mp-consume", 1 << 20, true));
     ASSERT_TRUE(producer) << producer.error().message();
-    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
-        ASSERT_TRUE((*producer)->EnableRing(static_cast<Subsystem>(i), {}));
-    }
-    test::EmitAllSamples();
-    Subprocess child{{TRACERING_TEST_HELPER, "consume", (*producer)->Name()}};
+    Subprocess child{{TRACERING_TEST_HELPER, "consume", (*producer)->ControlSocket()}};
     ASSERT_TRUE(child.started());
+    ASSERT_EQ(child.ReadLine(), "attached");
+    test::EmitAllSamples();
     const std::string line = child.ReadLine();
     EXPECT_EQ(line, "seen 20 failures 0");
     EXPECT_EQ(child.Wait(), 0);
 }
 
-//! Waits for `child` (the "produce" helper) to be ready, then opens its segment `name`
-//! and a reader on each of its rings.
-void ReadEveryRingOf(Subprocess& child, const std::string& name,
-                     std::unique_ptr<Consumer>& consumer,
-                     std::vector<std::unique_ptr<RingReader>>& readers)
+//! A consumer of another process's producer: its control client and session.
+struct Remote {
+    std::unique_ptr<ControlClient> client;
+    std::unique_ptr<Session> session;
+};
+
+//! Waits for `child` (the "produce" helper) to be ready, then attaches every ring of its
+//! producer through `socket`.
+void ReadEveryRingOf(Subprocess& child, const std::string& socket, Remote& remote)
 {
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "ready");
-    auto opened = Consumer::Open(name);
-    ASSERT_TRUE(opened) << opened.error().message();
-    consumer = std::move(opened.value());
-    EXPECT_EQ(consumer->info().producer_pid, uint64_t(child.pid()));
-    for (const RingInfo& ring : consumer->Rings()) {
-        auto reader = consumer->OpenReader(ring.name);
-        ASSERT_TRUE(reader) << reader.error().message();
-        readers.push_back(std::move(reader.value()));
-    }
+    auto client = ControlClient::Connect(socket);
+    ASSERT_TRUE(client) << client.error().message();
+    remote.client = std::move(client.value());
+    EXPECT_EQ(remote.client->producer().producer_pid, uint64_t(child.pid()));
+    std::vector<RingRequest> all;
+    for (const auto& ring : SUBSYSTEM_NAMES)
+        all.push_back({.ring = std::string{ring}});
+    auto session = remote.client->Attach(all);
+    ASSERT_TRUE(session) << session.error().message();
+    remote.session = std::move(session.value());
 }
 
 TEST(MultiProcessTest, EventsFromAProducerProcessArriveIntact)
 {
     const std::string name = test::UniqueName("mp-produce");
-    Subprocess child{{TRACERING_TEST_HELPER, "produce", name}};
-    std::unique_ptr<Consumer> consumer;
-    std::vector<std::unique_ptr<RingReader>> readers;
-    ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, name, consumer, readers));
+    const std::string socket = "/tmp/" + name + ".sock";
+    Subprocess child{{TRACERING_TEST_HELPER, "produce", name, socket}};
+    Remote remote;
+    ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, socket, remote));
+    const auto& readers = remote.session->readers();
     child.WriteLine("emit");
     ASSERT_EQ(child.ReadLine(), "emitted");
     int seen = 0;
@@ -95,7 +110,6 @@ TEST(MultiProcessTest, EventsFromAProducerProcessArriveIntact)
     }
     EXPECT_EQ(seen, 20);
     EXPECT_FALSE(detail::SharedMemory::Exists(SegmentObjectName(name)));
-    EXPECT_FALSE(detail::SharedMemory::Exists(CursorsObjectName(name)));
     auto gone = Consumer::Open(name);
     ASSERT_FALSE(gone);
     EXPECT_EQ(gone.error().code(), ErrorCode::NotFound);
@@ -104,10 +118,11 @@ TEST(MultiProcessTest, EventsFromAProducerProcessArriveIntact)
 TEST(MultiProcessTest, AKilledProducersEventsAreReadThenItIsReportedGone)
 {
     const std::string name = test::UniqueName("mp-killed");
-    Subprocess child{{TRACERING_TEST_HELPER, "produce", name}};
-    std::unique_ptr<Consumer> consumer;
-    std::vector<std::unique_ptr<RingReader>> readers;
-    ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, name, consumer, readers));
+    const std::string socket = "/tmp/" + name + ".sock";
+    Subprocess child{{TRACERING_TEST_HELPER, "produce", name, socket}};
+    Remote remote;
+    ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, socket, remote));
+    const auto& readers = remote.session->readers();
     child.WriteLine("emit");
     ASSERT_EQ(child.ReadLine(), "emitted");
     child.Kill(SIGKILL);
@@ -132,42 +147,96 @@ TEST(MultiProcessTest, AKilledProducersEventsAreReadThenItIsReportedGone)
     }
     EXPECT_EQ(seen, 20);
     EXPECT_EQ(child.Wait(), 128 + SIGKILL);
-    test::RemoveProducerLeftovers(name, "");
+    test::RemoveProducerLeftovers(name, socket);
 }
 
-TEST(MultiProcessTest, HostileConsumerProcessCannotHurtTheProducer)
+//! Reads `ring` through an in-process lease for as long as it runs, checking that every
+//! event it misses is one the producer counted as dropped: the honest reader next to an
+//! attacker.
+class HonestReader
 {
-    auto producer = Producer::Create(test::SmallProducer("mp-hostile", 1 << 14));
+public:
+    HonestReader(Producer& producer, Subsystem ring) : m_producer{producer}, m_ring{ring}
+    {
+        auto consumer = Consumer::Open(producer.Name());
+        EXPECT_TRUE(consumer) << consumer.error().message();
+        m_consumer = std::move(consumer.value());
+        auto reader = test::AttachReader(producer, *m_consumer, ring);
+        EXPECT_TRUE(reader) << reader.error().message();
+        m_reader = std::move(reader.value());
+        m_thread = std::thread{[this] { Run(); }};
+    }
+    ~HonestReader() { Stop(); }
+    void Stop()
+    {
+        m_stop = true;
+        if (m_thread.joinable()) m_thread.join();
+    }
+    uint64_t read() const { return m_read; }
+    uint64_t lost() const { return m_lost; }
+    const std::string& error() const { return m_error; }
+
+private:
+    void Run()
+    {
+        for (;;) {
+            const bool last = m_stop.load();
+            auto n = m_reader->Poll([&](const EventView& ev) {
+                m_lost += ev.lost_before();
+                ++m_read;
+            });
+            if (!n) {
+                m_error = n.error().message();
+                return;
+            }
+            if (last && n.value() == 0) return;
+            if (n.value() == 0) std::this_thread::yield();
+        }
+    }
+    Producer& m_producer;
+    Subsystem m_ring;
+    std::unique_ptr<Consumer> m_consumer;
+    test::LeasedReader m_reader;
+    std::thread m_thread;
+    std::atomic<bool> m_stop{false};
+    uint64_t m_read{0};
+    uint64_t m_lost{0};
+    std::string m_error;
+};
+
+TEST(MultiProcessTest, HostileConsumerProcessCannotHurtTheProducerOrOtherReaders)
+{
+    auto producer = Producer::Create(ServedProducer("mp-hostile", 1 << 14));
     ASSERT_TRUE(producer) << producer.error().message();
     Producer& p = **producer;
-    ASSERT_TRUE(p.EnableRing(Subsystem::Mempool, {}));
     auto segment = detail::SharedMemory::Open(p.SegmentObjectName(), /*writable=*/false);
     ASSERT_TRUE(segment);
     const auto* header = reinterpret_cast<const SegmentHeader*>((*segment)->data());
-    const RingDescriptor mempool = header->rings[static_cast<int>(Subsystem::Mempool)];
     const std::vector<uint8_t> header_before((*segment)->data(), (*segment)->data() + HEADER_SIZE);
+    HonestReader honest{p, Subsystem::Mempool};
 
-    Subprocess child{{TRACERING_TEST_HELPER, "hostile", p.Name(), "mempool", "1.5"}};
+    Subprocess child{{TRACERING_TEST_HELPER, "hostile", p.ControlSocket(), "mempool", "1.5"}};
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "hostile");
     std::vector<uint8_t> payload(120, 0xab);
-    uint64_t attempts = 0, reattached = 0;
-    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
-    while (std::chrono::steady_clock::now() < end) {
+    uint64_t attempts = 0;
+    while (child.Running()) {
         for (int i = 0; i < 1000; ++i) {
             p.WriteRaw(Subsystem::Mempool, TEST_TYPE, payload.data(), payload.size());
             ++attempts;
         }
-        if (!p.Stats(Subsystem::Mempool).enabled) {
-            ASSERT_TRUE(p.EnableRing(Subsystem::Mempool, {}));
-            ++reattached;
-        }
     }
-    EXPECT_EQ(child.Wait(), 0);
+    const std::string summary = child.ReadLine();
+    EXPECT_EQ(child.Wait(), 0) << summary;
+    honest.Stop();
     const RingStats s = p.Stats(Subsystem::Mempool);
-    EXPECT_GT(s.cursor_violations, 0u);
-    EXPECT_EQ(s.cursor_violations, reattached + (s.enabled ? 0 : 1));
+    EXPECT_GT(s.cursor_violations, 0u) << summary;
     EXPECT_GT(attempts, 0u);
+    // The honest reader read all along: every event it missed was dropped and counted (the
+    // ring is full while the attacker's last valid-looking position holds it back).
+    EXPECT_EQ(honest.error(), "");
+    EXPECT_EQ(honest.read() + honest.lost(), s.seq);
+    EXPECT_EQ(honest.lost(), s.dropped());
 
     // Every other ring's data is untouched (never enabled: still zero) and so is the header.
     for (uint32_t r = 0; r < SUBSYSTEM_COUNT; ++r) {
@@ -180,57 +249,77 @@ TEST(MultiProcessTest, HostileConsumerProcessCannotHurtTheProducer)
         EXPECT_TRUE(zero) << "ring " << r << " was written";
     }
     EXPECT_EQ(std::memcmp(header_before.data(), (*segment)->data(), HEADER_SIZE), 0);
-    EXPECT_GE(mempool.data_offset, HEADER_SIZE);
+}
 
-    // Still a working producer: an honest reader gets what is written now.
-    ASSERT_TRUE(p.EnableRing(Subsystem::Mempool, {}));
-    auto consumer = Consumer::Open(p.Name());
-    ASSERT_TRUE(consumer);
-    auto reader = (*consumer)->OpenReader("mempool");
-    ASSERT_TRUE(reader) << reader.error().message();
-    ASSERT_TRUE(p.WriteRaw(Subsystem::Mempool, TEST_TYPE, payload.data(), payload.size()));
-    int n = 0;
-    ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) {
-        EXPECT_EQ(ev.size(), payload.size());
-        ++n;
-    }));
-    EXPECT_EQ(n, 1);
+TEST(MultiProcessTest, NothingAConsumerCanReachStopsTheProducer)
+{
+    auto producer = Producer::Create(ServedProducer("mp-attack", 1 << 14));
+    ASSERT_TRUE(producer) << producer.error().message();
+    Producer& p = **producer;
+    HonestReader honest{p, Subsystem::Mempool};
+    Subprocess child{{TRACERING_TEST_HELPER, "attack", p.ControlSocket(), "mempool"}};
+    ASSERT_TRUE(child.started());
+    // The descriptors it holds cannot resize or write the segment, nor resize its cursor
+    // memory (sealed); what it may write is its own cursor, which only detaches itself.
+    for (const char* what : {"truncate-segment", "grow-segment", "map-segment-writable",
+                             "reopen-segment-writable", "truncate-cursors", "grow-cursors"}) {
+        EXPECT_EQ(child.ReadLine(), std::string{what} + " ok");
+    }
+    EXPECT_EQ(child.ReadLine().rfind("scribbled ", 0), 0u);
+    std::vector<uint8_t> payload(120, 0xab);
+    for (int i = 0; i < 2000; ++i)
+        p.WriteRaw(Subsystem::Mempool, TEST_TYPE, payload.data(), payload.size());
+    const std::string own = child.ReadLine();
+    EXPECT_EQ(child.Wait(), 0);
+    // The node still answers its control socket, and the honest reader still reads.
+    auto client = ControlClient::Connect(p.ControlSocket());
+    ASSERT_TRUE(client) << client.error().message();
+    EXPECT_TRUE((*client)->Rings());
+    honest.Stop();
+    EXPECT_EQ(honest.error(), "");
+    EXPECT_EQ(honest.read() + honest.lost(), p.Stats(Subsystem::Mempool).seq) << own;
 }
 
 TEST(MultiProcessTest, KilledReaderLeavesTheProducerRunningAndTheRingReusable)
 {
-    auto producer = Producer::Create(test::SmallProducer("mp-kill", 1 << 14));
+    auto producer = Producer::Create(ServedProducer("mp-kill", 1 << 14));
     ASSERT_TRUE(producer) << producer.error().message();
     Producer& p = **producer;
-    ASSERT_TRUE(p.EnableRing(Subsystem::Net, {}));
-    Subprocess child{{TRACERING_TEST_HELPER, "read-forever", p.Name(), "net"}};
+    Subprocess child{{TRACERING_TEST_HELPER, "read-forever", p.ControlSocket(), "net"}};
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "reading");
 
-    // While it reads, a second reader of the same ring is refused, naming it.
+    // While it reads, a second reader of the same ring reads too, and sees the first one.
     auto consumer = Consumer::Open(p.Name());
     ASSERT_TRUE(consumer);
-    auto busy = (*consumer)->OpenReader("net");
-    ASSERT_FALSE(busy);
-    EXPECT_EQ(busy.error().code(), ErrorCode::Busy);
-    EXPECT_NE(busy.error().message().find(std::to_string(child.pid())), std::string::npos)
-        << busy.error().message();
+    auto second = test::AttachReader(p, **consumer, Subsystem::Net);
+    ASSERT_TRUE(second) << second.error().message();
+    const RingInfo both = (*second)->Info();
+    EXPECT_EQ(both.reader_count, 2u);
+    ASSERT_EQ(both.readers.size(), 2u);
+    EXPECT_TRUE(both.readers[0].pid == uint64_t(child.pid()) ||
+                both.readers[1].pid == uint64_t(child.pid()));
+    second->reader.reset();
+    second->lease.reset();
 
     std::vector<uint8_t> payload(64, 1);
     for (int i = 0; i < 10000; ++i)
         p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64);
     child.Kill(SIGKILL);
     EXPECT_EQ(child.Wait(), 128 + SIGKILL);
-    // Nobody reads now: the ring fills, and every further event is counted.
-    const uint64_t before = p.Stats(Subsystem::Net).dropped_full;
-    for (int i = 0; i < 10000; ++i)
-        p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64);
+    // Its connection closed: the producer removes its reader at once, and with nobody
+    // reading, the ring is off again (events are not even attempted).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (p.Stats(Subsystem::Net).enabled && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
     const RingStats s = p.Stats(Subsystem::Net);
-    EXPECT_EQ(s.seq, 20000u);
-    EXPECT_GT(s.dropped_full, before);
+    EXPECT_FALSE(s.enabled);
+    EXPECT_EQ(s.reader_count, 0u);
+    const uint64_t seq = s.seq;
+    EXPECT_FALSE(p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64));
+    EXPECT_EQ(p.Stats(Subsystem::Net).seq, seq);
 
-    ASSERT_TRUE(p.EnableRing(Subsystem::Net, {}));
-    auto reader = (*consumer)->OpenReader("net");
+    auto reader = test::AttachReader(p, **consumer, Subsystem::Net);
     ASSERT_TRUE(reader) << reader.error().message();
     ASSERT_TRUE(p.WriteRaw(Subsystem::Net, TEST_TYPE, payload.data(), 64));
     int n = 0;

@@ -51,15 +51,16 @@ protected:
     void Attach(const EnableOptions& options)
     {
         m_reader.reset();
-        ASSERT_TRUE(m_producer->EnableRing(Subsystem::Mempool, options));
+        m_lease.reset();
         if (!m_consumer) {
             auto consumer = Consumer::Open(m_producer->Name());
             ASSERT_TRUE(consumer) << consumer.error().message();
             m_consumer = std::move(consumer.value());
         }
-        auto reader = m_consumer->OpenReader("mempool");
+        auto reader = test::AttachReader(*m_producer, *m_consumer, Subsystem::Mempool, options);
         ASSERT_TRUE(reader) << reader.error().message();
-        m_reader = std::move(reader.value());
+        m_lease = std::move(reader->lease);
+        m_reader = std::move(reader->reader);
     }
 
     bool Write(uint64_t index, uint32_t size)
@@ -74,6 +75,7 @@ protected:
 
     std::unique_ptr<Producer> m_producer;
     std::unique_ptr<Consumer> m_consumer;
+    std::unique_ptr<Lease> m_lease;
     std::unique_ptr<RingReader> m_reader;
 };
 
@@ -217,19 +219,18 @@ TEST_P(RingTest, DropsBeforeAReattachAreNotTheNewReadersLoss)
     }));
 }
 
-TEST_P(RingTest, DisablingTheRingDetachesTheReader)
+TEST_P(RingTest, EndingTheLeaseDetachesTheReader)
 {
     ASSERT_TRUE(Write(0, 8));
-    m_producer->DisableRing(Subsystem::Mempool);
+    m_lease.reset();
     EXPECT_FALSE(Write(1, 8));
+    EXPECT_FALSE(stats().enabled);
+    EXPECT_EQ(stats().reader_count, 0u);
     auto n = m_reader->Poll([](const EventView&) {});
     ASSERT_FALSE(n);
     EXPECT_EQ(n.error().code(), ErrorCode::Detached);
-    auto again = m_consumer->OpenReader("mempool");
-    m_reader.reset();
-    again = m_consumer->OpenReader("mempool");
-    ASSERT_FALSE(again);
-    EXPECT_EQ(again.error().code(), ErrorCode::NotReady);
+    EXPECT_NE(n.error().message().find("its lease ended"), std::string::npos)
+        << n.error().message();
 }
 
 TEST_P(RingTest, LosslessModeWaitsForTheReader)
@@ -296,7 +297,7 @@ TEST_P(RingTest, EndingTheLeaseCutsALosslessWaitShortAndStatsNeverWaitForIt)
     const RingStats during = stats(); // must not wait for the writer's lock
     EXPECT_TRUE(during.enabled);
     EXPECT_EQ(during.unread_bytes, capacity());
-    m_producer->DisableRing(Subsystem::Mempool); // the lease ends: the wait ends with it
+    m_lease.reset(); // the lease ends: the wait ends with it
     const auto took = Clock::now() - start;
     writer.join();
     EXPECT_LT(took, std::chrono::seconds(4)) << "the control thread waited out the writer";
@@ -361,14 +362,13 @@ TEST_P(ClockTest, TimestampsFollowClockMonotonicAndNeverGoBack)
     options.clock = GetParam();
     auto producer = Producer::Create(options);
     ASSERT_TRUE(producer) << producer.error().message();
-    ASSERT_TRUE((*producer)->EnableRing(Subsystem::Mempool, {}));
     auto consumer = Consumer::Open(options.name);
     ASSERT_TRUE(consumer);
     if (GetParam() == ClockSource::Monotonic) {
         EXPECT_EQ((*consumer)->info().clock_id, ClockId::Monotonic);
     }
-    auto reader = (*consumer)->OpenReader("mempool");
-    ASSERT_TRUE(reader);
+    auto reader = test::AttachReader(**producer, **consumer, Subsystem::Mempool);
+    ASSERT_TRUE(reader) << reader.error().message();
     const uint8_t payload[8] = {};
     uint64_t last = 0, worst = 0, backwards = 0;
     // 300 ms in all: several re-anchorings of the TSC interpolation.
@@ -413,8 +413,10 @@ TEST_P(HostileCursorTest, ProducerCountsTheViolationDetachesAndCarriesOn)
     auto producer = Producer::Create(test::SmallProducer("hostile", 4096));
     ASSERT_TRUE(producer) << producer.error().message();
     Producer& p = **producer;
-    ASSERT_TRUE(p.EnableRing(Subsystem::Mempool, {}));
-    auto cursors = detail::SharedMemory::Open(p.CursorsObjectName(), /*writable=*/true);
+    auto lease = p.Attach(Subsystem::Mempool);
+    ASSERT_TRUE(lease) << lease.error().message();
+    // The lease's own cursor memory, as its holder maps it: it may write anything there.
+    auto cursors = detail::SharedMemory::FromFd((*lease)->cursors_fd(), /*writable=*/true, "lease");
     ASSERT_TRUE(cursors);
     auto* slot = reinterpret_cast<CursorSlot*>(
         (*cursors)->data() + static_cast<int>(Subsystem::Mempool) * sizeof(CursorSlot));
@@ -475,14 +477,18 @@ TEST_P(HostileCursorTest, ProducerCountsTheViolationDetachesAndCarriesOn)
         const bool in_data = off >= ring.data_offset && off < ring.data_offset + ring.capacity;
         const bool in_control =
             off >= ring.control_offset && off < ring.control_offset + sizeof(RingControl);
-        if (!in_data && !in_control && now[off] != before[off]) {
+        const bool in_readers =
+            off >= ring.readers_offset &&
+            off < ring.readers_offset + header->max_readers * sizeof(ReaderControl);
+        if (!in_data && !in_control && !in_readers && now[off] != before[off]) {
             ADD_FAILURE() << "byte " << off << " outside the ring changed";
             break;
         }
     }
 
     // The producer carries on: a new reader can attach and get events.
-    ASSERT_TRUE(p.EnableRing(Subsystem::Mempool, {}));
+    auto next = p.Attach(Subsystem::Mempool);
+    ASSERT_TRUE(next) << next.error().message();
     EXPECT_TRUE(p.WriteRaw(Subsystem::Mempool, TEST_TYPE, payload.data(), payload.size()));
 }
 

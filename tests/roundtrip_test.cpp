@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <map>
 #include <vector>
 
@@ -25,11 +27,29 @@ protected:
         ASSERT_TRUE(producer) << producer.error().message();
         m_producer = std::move(producer.value());
         for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
-            ASSERT_TRUE(m_producer->EnableRing(static_cast<Subsystem>(i), {}));
+            Lease(static_cast<Subsystem>(i), {});
         }
         auto consumer = Consumer::Open(m_producer->Name());
         ASSERT_TRUE(consumer) << consumer.error().message();
         m_consumer = std::move(consumer.value());
+    }
+
+    //! (Re)places the lease on `ring` with one that has `options`.
+    void Lease(Subsystem ring, const EnableOptions& options)
+    {
+        auto& lease = m_leases[static_cast<uint16_t>(ring)];
+        lease.reset();
+        auto fresh = m_producer->Attach(ring, options);
+        ASSERT_TRUE(fresh) << fresh.error().message();
+        lease = std::move(fresh.value());
+    }
+
+    //! The reader of `ring`'s lease.
+    Result<std::unique_ptr<RingReader>> Reader(const std::string& ring)
+    {
+        auto index = m_consumer->Ring(ring);
+        if (!index) return index.error();
+        return m_consumer->OpenReader(ring, m_leases[index->index]->Grant(index->subsystem));
     }
 
     //! Every event read from every ring, by ring.
@@ -37,7 +57,7 @@ protected:
     {
         std::map<std::string, std::vector<std::string>> errors;
         for (const RingInfo& ring : m_consumer->Rings()) {
-            auto reader = m_consumer->OpenReader(ring.name);
+            auto reader = Reader(ring.name);
             EXPECT_TRUE(reader) << reader.error().message();
             if (!reader) continue;
             auto n = (*reader)->Poll([&](const EventView& ev) {
@@ -50,6 +70,7 @@ protected:
     }
 
     std::unique_ptr<Producer> m_producer;
+    std::array<std::unique_ptr<tracering::Lease>, SUBSYSTEM_COUNT> m_leases;
     std::unique_ptr<Consumer> m_consumer;
     std::vector<EventType> m_seen;
 };
@@ -86,7 +107,7 @@ TEST_F(RoundTripTest, UnknownVocabularyIsKeptAsText)
 {
     TRACERING_TRACEPOINT(net, inbound_message, 1, "x:1", "future-type", "ping", 0, nullptr);
     TRACERING_TRACEPOINT(mempool, removed, nullptr, "someday", 1, 2, 3);
-    auto net = m_consumer->OpenReader("net");
+    auto net = Reader("net");
     ASSERT_TRUE(net);
     int seen = 0;
     ASSERT_TRUE((*net)->Poll([&](const EventView& ev) {
@@ -98,7 +119,7 @@ TEST_F(RoundTripTest, UnknownVocabularyIsKeptAsText)
         EXPECT_EQ(m->payload()->size(), 0u);
         ++seen;
     }));
-    auto mempool = m_consumer->OpenReader("mempool");
+    auto mempool = Reader("mempool");
     ASSERT_TRUE(mempool);
     ASSERT_TRUE((*mempool)->Poll([&](const EventView& ev) {
         auto* r = ev.as<mempool::Removed>();
@@ -113,7 +134,7 @@ TEST_F(RoundTripTest, UnknownVocabularyIsKeptAsText)
 TEST_F(RoundTripTest, TypedViewRefusesTheWrongTable)
 {
     TRACERING_TRACEPOINT(mempool, added, nullptr, 1, 2);
-    auto reader = m_consumer->OpenReader("mempool");
+    auto reader = Reader("mempool");
     ASSERT_TRUE(reader);
     ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) {
         EXPECT_NE(ev.as<mempool::Added>(), nullptr);
@@ -138,7 +159,7 @@ TEST_F(RoundTripTest, AllConnectionTypesMapToTheirEnum)
     for (const auto& [text, type] : cases) {
         TRACERING_TRACEPOINT(net, outbound_connection, 1, "a", text, 0, 1);
     }
-    auto reader = m_consumer->OpenReader("net");
+    auto reader = Reader("net");
     ASSERT_TRUE(reader);
     size_t i = 0;
     ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) {
@@ -155,14 +176,14 @@ TEST_F(RoundTripTest, PayloadLimitTruncatesAndKeepsTheOriginalSize)
 {
     EnableOptions limited;
     limited.payload_limit = 100;
-    ASSERT_TRUE(m_producer->EnableRing(Subsystem::Net, limited));
+    Lease(Subsystem::Net, limited);
     std::vector<uint8_t> payload(5000);
     for (size_t i = 0; i < payload.size(); ++i)
         payload[i] = uint8_t(i);
     TRACERING_TRACEPOINT(net, inbound_message, 1, "a:1", "inbound", "block", payload.size(),
                          payload.data());
     TRACERING_TRACEPOINT(net, inbound_message, 1, "a:1", "inbound", "ping", 8, payload.data());
-    auto reader = m_consumer->OpenReader("net");
+    auto reader = Reader("net");
     ASSERT_TRUE(reader) << reader.error().message();
     std::vector<std::pair<bool, size_t>> got;
     ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) {
@@ -190,7 +211,7 @@ TEST_F(RoundTripTest, MessageLargerThanARecordIsDroppedAndCountedWithoutLimit)
     const RingStats stats = m_producer->Stats(Subsystem::Net);
     EXPECT_EQ(stats.dropped_too_big, 1u);
     EXPECT_EQ(stats.seq, 2u);
-    auto reader = m_consumer->OpenReader("net");
+    auto reader = Reader("net");
     ASSERT_TRUE(reader);
     int n = 0;
     ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) {
@@ -210,7 +231,8 @@ TEST(LargePayloadTest, FourMegabyteBlockFitsTheDefaultNetRing)
     options.install_global = true;
     auto producer = Producer::Create(options);
     ASSERT_TRUE(producer) << producer.error().message();
-    ASSERT_TRUE((*producer)->EnableRing(Subsystem::Net, {}));
+    auto lease = (*producer)->Attach(Subsystem::Net);
+    ASSERT_TRUE(lease) << lease.error().message();
     std::vector<uint8_t> block(4'000'000);
     for (size_t i = 0; i < block.size(); ++i)
         block[i] = uint8_t(i * 2654435761u >> 24);
@@ -220,7 +242,7 @@ TEST(LargePayloadTest, FourMegabyteBlockFitsTheDefaultNetRing)
     }
     auto consumer = Consumer::Open(options.name);
     ASSERT_TRUE(consumer);
-    auto reader = (*consumer)->OpenReader("net");
+    auto reader = (*consumer)->OpenReader("net", (*lease)->Grant(Subsystem::Net));
     ASSERT_TRUE(reader);
     int n = 0;
     ASSERT_TRUE((*reader)->Poll([&](const EventView& ev) {

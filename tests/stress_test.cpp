@@ -31,10 +31,9 @@ TEST(StressTest, ManyWriterThreadsIntoOneRingKeepPerThreadOrder)
     auto producer = Producer::Create(test::SmallProducer("stress", 1 << 16));
     ASSERT_TRUE(producer) << producer.error().message();
     Producer& p = **producer;
-    ASSERT_TRUE(p.EnableRing(Subsystem::Net, {}));
     auto consumer = Consumer::Open(p.Name());
     ASSERT_TRUE(consumer) << consumer.error().message();
-    auto reader = (*consumer)->OpenReader("net");
+    auto reader = test::AttachReader(p, **consumer, Subsystem::Net);
     ASSERT_TRUE(reader) << reader.error().message();
 
     constexpr uint32_t THREADS = 4;

@@ -96,6 +96,13 @@ void Subprocess::Kill(int sig)
     if (m_pid > 0 && !m_reaped) ::kill(m_pid, sig);
 }
 
+bool Subprocess::Running()
+{
+    if (m_pid <= 0 || m_reaped) return false;
+    if (::waitpid(m_pid, &m_status, WNOHANG) == m_pid) m_reaped = true;
+    return !m_reaped;
+}
+
 int Subprocess::Wait(int timeout_ms)
 {
     if (m_pid <= 0) return -1;
@@ -118,7 +125,6 @@ void RemoveProducerLeftovers(const std::string& segment_name, const std::string&
 {
     if (!segment_name.empty()) {
         ::shm_unlink(("/" + SegmentObjectName(segment_name)).c_str());
-        ::shm_unlink(("/" + CursorsObjectName(segment_name)).c_str());
     }
     if (!socket_path.empty()) ::unlink(socket_path.c_str());
 }

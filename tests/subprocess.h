@@ -28,6 +28,8 @@ public:
     void WriteLine(const std::string& line);
     void CloseStdin();
     void Kill(int sig);
+    //! Whether the child has not exited yet (reaps it if it has).
+    bool Running();
     //! Waits for the child; its exit code, 128+signal if killed, -1 on timeout.
     int Wait(int timeout_ms = 10000);
 
@@ -41,8 +43,8 @@ private:
 };
 
 //! After a producer process was killed (a test that failed early, or one that kills it on
-//! purpose): removes what only a clean shutdown removes, its two shared-memory objects and
-//! its control socket, so nothing is left on the machine. Missing ones are fine.
+//! purpose): removes what only a clean shutdown removes, its shared-memory object and its
+//! control socket, so nothing is left on the machine. Missing ones are fine.
 void RemoveProducerLeftovers(const std::string& segment_name, const std::string& socket_path);
 
 } // namespace tracering::test

@@ -3,11 +3,17 @@
 
 //! The second process of the multi-process tests.
 //!
-//!   consume NAME COUNT        read COUNT sample events from all rings, check every field
-//!   produce NAME              create a producer with every ring on, print "ready", emit all
+//!   consume SOCKET COUNT      attach every ring through the control socket, print
+//!                             "attached", read COUNT sample events, check every field
+//!   produce NAME SOCKET       create a producer serving SOCKET, print "ready", emit all
 //!                             samples on each "emit" line from stdin, exit when stdin closes
-//!   hostile NAME RING SECONDS write garbage into RING's cursor for SECONDS
-//!   read-forever NAME RING    print "reading", then poll RING until killed
+//!   hostile SOCKET RING SECONDS
+//!                             attach RING, then for SECONDS write garbage into its own
+//!                             cursor, attaching again each time the producer detaches it;
+//!                             prints "hostile", then "stores S attaches A"
+//!   attack SOCKET RING        attach RING and try everything a consumer can do to the
+//!                             memory it was given: one "<what> <result>" line each
+//!   read-forever SOCKET RING  attach RING, print "reading", then poll it until killed
 //!   crash NAME                create a producer and die without cleaning up
 //!   attach-read SOCKET RING N attach RING through the control socket, print "attached",
 //!                             read N events (0: until killed), print "read N lost L"
@@ -16,7 +22,9 @@
 #include <tracering/control.h>
 #include <tracering/producer.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <fcntl.h>
 #include <iostream>
@@ -24,36 +32,61 @@
 #include <string>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include "common/shm.h"
 #include "event_samples.h"
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 using namespace tracering;
 
 namespace {
 
-int Consume(const std::string& name, int count)
+//! Attaches `rings` (all of them if empty) through `socket`, or prints why not.
+std::unique_ptr<Session> AttachOrSay(ControlClient& client, std::vector<RingRequest> rings)
 {
-    auto consumer = Consumer::Open(name);
-    if (!consumer) {
-        std::printf("error %s\n", consumer.error().message().c_str());
-        return 1;
-    }
-    std::vector<std::unique_ptr<RingReader>> readers;
-    for (const RingInfo& ring : (*consumer)->Rings()) {
-        auto reader = (*consumer)->OpenReader(ring.name);
-        if (!reader) {
-            std::printf("error %s\n", reader.error().message().c_str());
-            return 1;
+    if (rings.empty()) {
+        auto all = client.Rings();
+        if (!all) {
+            std::printf("error %s\n", all.error().message().c_str());
+            return nullptr;
         }
-        readers.push_back(std::move(reader.value()));
+        for (const RingInfo& r : *all)
+            rings.push_back({.ring = r.name});
     }
+    auto session = client.Attach(rings);
+    if (!session) {
+        std::printf("error %s\n", session.error().message().c_str());
+        return nullptr;
+    }
+    return std::move(session.value());
+}
+
+std::unique_ptr<ControlClient> ConnectOrSay(const std::string& socket)
+{
+    auto client = ControlClient::Connect(socket);
+    if (!client) {
+        std::printf("error %s\n", client.error().message().c_str());
+        return nullptr;
+    }
+    return std::move(client.value());
+}
+
+int Consume(const std::string& socket, int count)
+{
+    auto client = ConnectOrSay(socket);
+    if (!client) return 1;
+    auto session = AttachOrSay(*client, {});
+    if (!session) return 1;
+    std::printf("attached\n");
+    std::fflush(stdout);
     int seen = 0, failures = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (seen < count && std::chrono::steady_clock::now() < deadline) {
-        for (auto& reader : readers) {
+        for (const auto& reader : session->readers()) {
             auto n = reader->Poll([&](const EventView& ev) {
                 const std::string problem = test::CheckSample(ev);
                 if (!problem.empty()) {
@@ -72,18 +105,16 @@ int Consume(const std::string& name, int count)
     return seen == count && failures == 0 ? 0 : 1;
 }
 
-int Produce(const std::string& name)
+int Produce(const std::string& name, const std::string& socket)
 {
     ProducerOptions options;
     options.name = name;
     options.capacities.fill(1 << 20);
+    options.control_socket = socket;
     auto producer = Producer::Create(options);
     if (!producer) {
         std::printf("error %s\n", producer.error().message().c_str());
         return 1;
-    }
-    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
-        if (!(*producer)->EnableRing(static_cast<Subsystem>(i), {})) return 1;
     }
     std::printf("ready\n");
     std::fflush(stdout);
@@ -98,61 +129,121 @@ int Produce(const std::string& name)
     return 0;
 }
 
-int Hostile(const std::string& name, const std::string& ring, double seconds)
+int Hostile(const std::string& socket, const std::string& ring, double seconds)
 {
-    auto consumer = Consumer::Open(name);
-    if (!consumer) return 1;
-    auto info = (*consumer)->Ring(ring);
-    if (!info) return 1;
-    // Straight to the cursor object: a consumer is free to write anything there.
-    auto cursors = detail::SharedMemory::Open(CursorsObjectName(name), /*writable=*/true);
-    if (!cursors) return 1;
-    auto* slot =
-        reinterpret_cast<CursorSlot*>((*cursors)->data() + info->index * sizeof(CursorSlot));
+    auto client = ConnectOrSay(socket);
+    if (!client) return 1;
     std::mt19937_64 rng{42};
     const uint64_t values[] = {0, 3, ~uint64_t{0}, uint64_t(-8), uint64_t{1} << 62, 4096 + 4};
     std::printf("hostile\n");
     std::fflush(stdout);
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    uint64_t stores = 0;
+    uint64_t stores = 0, attaches = 0;
     while (std::chrono::steady_clock::now() < end) {
-        const uint64_t write_pos = (*consumer)->Ring(ring)->write_pos;
-        uint64_t v;
-        switch (rng() % 4) {
-        case 0:
-            v = values[rng() % std::size(values)];
-            break;
-        case 1:
-            v = write_pos + 8 * (1 + rng() % 1000);
-            break; // ahead of the producer
-        case 2:
-            v = write_pos - 8 * (rng() % 100000);
-            break; // backwards, maybe far
-        default:
-            v = rng();
-            break; // anything at all
+        auto session = AttachOrSay(*client, {{.ring = ring}});
+        if (!session) return 1;
+        ++attaches;
+        RingReader* reader = session->reader(ring);
+        // Straight to its own cursor, as mapped from the descriptor it was given: a
+        // consumer is free to write anything there.
+        auto cursors = detail::SharedMemory::FromFd(reader->cursors_fd(), true, "cursors");
+        if (!cursors) return 1;
+        auto* slot = reinterpret_cast<CursorSlot*>((*cursors)->data()) + reader->index();
+        while (std::chrono::steady_clock::now() < end) {
+            const uint64_t write_pos = reader->Info().write_pos;
+            uint64_t v;
+            switch (rng() % 4) {
+            case 0:
+                v = values[rng() % std::size(values)];
+                break;
+            case 1:
+                v = write_pos + 8 * (1 + rng() % 1000);
+                break; // ahead of the producer
+            case 2:
+                v = write_pos - 8 * (rng() % 100000);
+                break; // backwards, maybe far
+            default:
+                v = rng();
+                break; // anything at all
+            }
+            slot->read_pos.store(v, std::memory_order_release);
+            slot->heartbeat_ns.store(rng(), std::memory_order_relaxed);
+            ++stores;
+            EventView view;
+            auto next = reader->Next(view);
+            if (!next && next.error().code() == ErrorCode::Detached) break; // attach again
         }
-        slot->read_pos.store(v, std::memory_order_release);
-        slot->heartbeat_ns.store(rng(), std::memory_order_relaxed);
-        ++stores;
     }
-    std::printf("stores %llu\n", static_cast<unsigned long long>(stores));
+    std::printf("stores %llu attaches %llu\n", static_cast<unsigned long long>(stores),
+                static_cast<unsigned long long>(attaches));
     return 0;
 }
 
-int ReadForever(const std::string& name, const std::string& ring)
+//! Prints "<what> ok" when an attempt failed as it must, "<what> FAILED ..." otherwise.
+void Expect(const char* what, bool refused, int err)
 {
-    auto consumer = Consumer::Open(name);
-    if (!consumer) return 1;
-    auto reader = (*consumer)->OpenReader(ring);
-    if (!reader) {
-        std::printf("error %s\n", reader.error().message().c_str());
-        return 1;
+    if (refused) {
+        std::printf("%s ok\n", what);
+    } else {
+        std::printf("%s FAILED (errno %d)\n", what, err);
     }
+}
+
+int Attack(const std::string& socket, const std::string& ring)
+{
+    auto client = ConnectOrSay(socket);
+    if (!client) return 1;
+    auto session = AttachOrSay(*client, {{.ring = ring}});
+    if (!session) return 1;
+    RingReader* reader = session->reader(ring);
+    const int segment = session->consumer().segment_fd();
+    const int cursors = reader->cursors_fd();
+    struct stat st;
+    ::fstat(cursors, &st);
+    const off_t size = st.st_size;
+    errno = 0;
+    Expect("truncate-segment", ::ftruncate(segment, 0) != 0, errno);
+    errno = 0;
+    Expect("grow-segment", ::ftruncate(segment, 1 << 30) != 0, errno);
+    errno = 0;
+    void* writable = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, segment, 0);
+    Expect("map-segment-writable", writable == MAP_FAILED, errno);
+    const std::string again = "/proc/self/fd/" + std::to_string(segment);
+    errno = 0;
+    const int reopened = ::open(again.c_str(), O_RDWR);
+    Expect("reopen-segment-writable", reopened < 0 || ::geteuid() == 0, errno);
+    errno = 0;
+    Expect("truncate-cursors", ::ftruncate(cursors, 0) != 0, errno);
+    errno = 0;
+    Expect("grow-cursors", ::ftruncate(cursors, size * 2) != 0, errno);
+    // What it may do, and what only hurts itself: scribble over all of its cursor memory,
+    // then unmap its view of it.
+    void* mine = ::mmap(nullptr, size_t(size), PROT_READ | PROT_WRITE, MAP_SHARED, cursors, 0);
+    if (mine != MAP_FAILED) {
+        std::memset(mine, 0xa5, size_t(size));
+        ::munmap(mine, size_t(size));
+    }
+    std::printf("scribbled %lld bytes\n", static_cast<long long>(size));
+    EventView view;
+    Result<bool> next = false;
+    for (int i = 0; i < 1000 && next; ++i)
+        next = reader->Next(view);
+    std::printf("own reader %s\n", next ? "still reading" : next.error().message().c_str());
+    std::fflush(stdout);
+    return 0;
+}
+
+int ReadForever(const std::string& socket, const std::string& ring)
+{
+    auto client = ConnectOrSay(socket);
+    if (!client) return 1;
+    auto session = AttachOrSay(*client, {{.ring = ring}});
+    if (!session) return 1;
     std::printf("reading\n");
     std::fflush(stdout);
+    RingReader* reader = session->reader(ring);
     for (;;) {
-        auto n = (*reader)->Poll([](const EventView&) {});
+        auto n = reader->Poll([](const EventView&) {});
         if (!n) return 2;
         if (n.value() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
@@ -278,7 +369,8 @@ int main(int argc, char** argv)
     const std::vector<std::string> args(argv + 1, argv + argc);
     if (args.size() == 2 && args[0] == "consume") return Consume(args[1], 20);
     if (args.size() == 3 && args[0] == "consume") return Consume(args[1], std::stoi(args[2]));
-    if (args.size() == 2 && args[0] == "produce") return Produce(args[1]);
+    if (args.size() == 3 && args[0] == "produce") return Produce(args[1], args[2]);
+    if (args.size() == 3 && args[0] == "attack") return Attack(args[1], args[2]);
     if (args.size() == 4 && args[0] == "hostile")
         return Hostile(args[1], args[2], std::stod(args[3]));
     if (args.size() == 3 && args[0] == "read-forever") return ReadForever(args[1], args[2]);
@@ -289,6 +381,6 @@ int main(int argc, char** argv)
     }
     std::fprintf(
         stderr,
-        "usage: tracering_test_helper consume|produce|hostile|read-forever|crash NAME ...\n");
+        "usage: tracering_test_helper consume|produce|hostile|attack|read-forever|crash ...\n");
     return 64;
 }

@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
+#include <thread>
+
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -52,7 +56,8 @@ TEST(TracepointTest, OnlySelectedEventsOfARingAreActive)
     EnableOptions only_flush;
     only_flush.event_mask = uint64_t{1} << (static_cast<uint16_t>(EventType::UtxocacheFlush) -
                                             RingFirstType(Subsystem::Utxocache));
-    ASSERT_TRUE((*producer)->EnableRing(Subsystem::Utxocache, only_flush));
+    auto lease = (*producer)->Attach(Subsystem::Utxocache, only_flush);
+    ASSERT_TRUE(lease) << lease.error().message();
     EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(utxocache, flush));
     EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(utxocache, add));
     EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(mempool, added));
@@ -67,8 +72,87 @@ TEST(TracepointTest, OnlySelectedEventsOfARingAreActive)
     bitcoin::utxocache::add(nullptr, 0, 0, 0, false);
     EXPECT_EQ((*producer)->Stats(Subsystem::Utxocache).seq, 1u);
 
-    (*producer)->DisableRing(Subsystem::Utxocache);
+    lease->reset();
     EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(utxocache, flush));
+}
+
+TEST(TracepointTest, EachReaderTurnsOnItsEventsAndTakesOnlyThoseAway)
+{
+    auto producer = Producer::Create(test::SmallProducer("tp-union", 1 << 16, /*global=*/true));
+    ASSERT_TRUE(producer) << producer.error().message();
+    auto bit = [](EventType type) {
+        return uint64_t{1} << (static_cast<uint16_t>(type) - RingFirstType(Subsystem::Utxocache));
+    };
+    EnableOptions flush;
+    flush.event_mask = bit(EventType::UtxocacheFlush);
+    EnableOptions add;
+    add.event_mask = bit(EventType::UtxocacheAdd);
+    auto flusher = (*producer)->Attach(Subsystem::Utxocache, flush);
+    auto adder = (*producer)->Attach(Subsystem::Utxocache, add);
+    ASSERT_TRUE(flusher && adder);
+    EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(utxocache, flush));
+    EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(utxocache, add));
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(utxocache, spent));
+
+    // Each reader gets only its own events; the other's are skipped, not counted as lost.
+    auto consumer = Consumer::Open((*producer)->Name());
+    ASSERT_TRUE(consumer);
+    auto flush_reader = (*consumer)->OpenReader("utxocache", (*flusher)->Grant(Subsystem::Utxocache));
+    auto add_reader = (*consumer)->OpenReader("utxocache", (*adder)->Grant(Subsystem::Utxocache));
+    ASSERT_TRUE(flush_reader && add_reader);
+    const std::array<uint8_t, 32> hash{};
+    TRACERING_TRACEPOINT(utxocache, add, hash.data(), 0, 1, 50, false);
+    TRACERING_TRACEPOINT(utxocache, flush, 1, 2, 3, 4, false);
+    TRACERING_TRACEPOINT(utxocache, add, hash.data(), 1, 1, 50, false);
+    std::vector<EventType> flushes, adds;
+    uint64_t lost = 0;
+    ASSERT_TRUE((*flush_reader)->Poll([&](const EventView& ev) {
+        flushes.push_back(ev.type());
+        lost += ev.lost_before();
+    }));
+    ASSERT_TRUE((*add_reader)->Poll([&](const EventView& ev) {
+        adds.push_back(ev.type());
+        lost += ev.lost_before();
+    }));
+    EXPECT_EQ(flushes, std::vector<EventType>{EventType::UtxocacheFlush});
+    EXPECT_EQ(adds, (std::vector<EventType>{EventType::UtxocacheAdd, EventType::UtxocacheAdd}));
+    EXPECT_EQ(lost, 0u);
+    EXPECT_EQ((*flush_reader)->stats().skipped, 2u);
+
+    // The adder leaves: add goes back to the off price, flush stays on.
+    add_reader->reset();
+    adder->reset();
+    EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(utxocache, flush));
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(utxocache, add));
+}
+
+// A lease that arrives while the producer shuts down must not leave a tracepoint switch
+// pointing at a destroyed ring (run under TSan in CI).
+TEST(TracepointTest, AttachRacingShutdownLeavesNoSwitchOn)
+{
+    for (int round = 0; round < 20; ++round) {
+        auto producer = Producer::Create(test::SmallProducer("tp-race", 1 << 16, true));
+        ASSERT_TRUE(producer) << producer.error().message();
+        Producer* p = producer->get();
+        std::atomic<bool> go{false};
+        std::atomic<bool> stop{false};
+        std::thread attacher{[&] {
+            while (!go.load()) {
+            }
+            while (!stop.load()) {
+                auto lease = p->Attach(Subsystem::Net);
+                if (!lease && lease.error().code() == ErrorCode::Detached) break; // sealed
+            }
+        }};
+        go = true;
+        // Leases outlive nothing here: each is dropped in the attacher before it tries again;
+        // the producer seals every ring, then its destructor waits for nobody.
+        std::this_thread::sleep_for(std::chrono::microseconds(200 * (round % 5)));
+        stop = true;
+        attacher.join();
+        producer->reset();
+        EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, inbound_message)) << "round " << round;
+    }
 }
 
 TEST(TracepointTest, DestroyingTheProducerTurnsEverythingOff)
@@ -76,8 +160,17 @@ TEST(TracepointTest, DestroyingTheProducerTurnsEverythingOff)
     {
         auto producer = Producer::Create(test::SmallProducer("tp-destroy", 1 << 16, true));
         ASSERT_TRUE(producer) << producer.error().message();
-        ASSERT_TRUE((*producer)->EnableRing(Subsystem::Net, {}));
+        auto lease = (*producer)->Attach(Subsystem::Net);
+        ASSERT_TRUE(lease) << lease.error().message();
         EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(net, closed_connection));
+        lease->reset();
+        EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, closed_connection));
+        lease = (*producer)->Attach(Subsystem::Net);
+        ASSERT_TRUE(lease);
+        EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(net, closed_connection));
+        producer->reset(); // before the lease: sealing turns the switches off
+        EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, closed_connection));
+        lease->reset(); // a lease that outlives its producer only lets go of its memory
         EXPECT_EQ(Producer::Global(), producer->get());
     }
     EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, closed_connection));
@@ -100,9 +193,11 @@ TEST(TracepointTest, ForwardingAContextWithoutARingIsAConstantNoOp)
 {
     auto producer = Producer::Create(test::SmallProducer("tp-fwd-test", 1 << 16, true));
     ASSERT_TRUE(producer) << producer.error().message();
-    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
-        ASSERT_TRUE((*producer)->EnableRing(static_cast<Subsystem>(i), {}));
-    }
+    std::vector<LeaseRequest> all;
+    for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i)
+        all.push_back({static_cast<Subsystem>(i), {}});
+    auto lease = (*producer)->Attach(all);
+    ASSERT_TRUE(lease) << lease.error().message();
     static_assert(detail::ForwardedType("test", "zero_args") == EventType::Padding);
     EXPECT_FALSE(TRACERING_FORWARD_ACTIVE(test, zero_args));
     g_evaluated = false;
@@ -123,10 +218,9 @@ TEST(TracepointTest, ForwardedTracepointWritesTheTypedEvent)
     auto producer = Producer::Create(test::SmallProducer("tp-fwd", 1 << 16, true));
     ASSERT_TRUE(producer) << producer.error().message();
     EXPECT_FALSE(TRACERING_FORWARD_ACTIVE(net, inbound_message));
-    ASSERT_TRUE((*producer)->EnableRing(Subsystem::Net, {}));
     auto consumer = Consumer::Open((*producer)->Name());
     ASSERT_TRUE(consumer) << consumer.error().message();
-    auto reader = (*consumer)->OpenReader("net");
+    auto reader = test::AttachReader(**producer, **consumer, Subsystem::Net);
     ASSERT_TRUE(reader) << reader.error().message();
 
     static_assert(detail::ForwardedType("net", "inbound_message") == EventType::NetInboundMessage);

@@ -7,30 +7,39 @@
 //! @file
 //! The shared-memory ABI of tracering: a long-term stable, versioned layout.
 //!
-//! A producer (the node) creates two POSIX shared-memory objects:
+//! A producer (the node) creates one POSIX shared-memory object, and one small piece of
+//! cursor memory per lease:
 //!
-//!     tracering.<name>            mapped read-write by the producer, read-only by consumers
-//!     +-------------------------+ offset 0
+//!     tracering.<name>            written by the producer only: mode 0400 (0440 with group
+//!     +-------------------------+ offset 0     access) once created; consumers map it read-only
 //!     | SegmentHeader (4 KiB)   |  magic, abi_version (stored last), schema hash, producer
 //!     |   RingDescriptor[16]    |  pid + start time, clock, ring table
 //!     +-------------------------+ HEADER_SIZE
 //!     | RingControl[ring_count] |  one 128-byte producer line per ring: write_pos, seq,
-//!     |                         |  generation, drop counters by cause
+//!     |                         |  reader count, drop counters by cause
+//!     +-------------------------+
+//!     | ReaderControl           |  one 128-byte producer line per reader slot:
+//!     |  [ring_count][readers]  |  generation, state, where the reader started, its options
 //!     +-------------------------+ page aligned
 //!     | ring 0 data (2^k bytes) |  records, written once by the producer
 //!     | ring 1 data ...         |
 //!     +-------------------------+
 //!
-//!     tracering.<name>.cursors    the only memory a consumer can write
-//!     +-------------------------+
-//!     | CursorSlot[ring_count]  |  one 128-byte line per ring: read_pos, heartbeat, reader pid
-//!     +-------------------------+
+//!     lease cursor memory         made by the producer for one lease (memfd_create, sealed
+//!     +-------------------------+ against shrinking and growing) and handed to that lease's
+//!     | CursorSlot[MAX_RINGS]   | holder only, over the control socket (SCM_RIGHTS): the only
+//!     +-------------------------+ memory a consumer can write. Slot i is ring i's cursor.
 //!
 //! Who writes what:
 //!  - The producer writes everything in the main object. It never reads anything a consumer
-//!    wrote except `CursorSlot::read_pos`, and only through `RingWriter`, which validates it.
-//!  - A consumer writes only its own `CursorSlot`. It treats every byte of the main object as
-//!    untrusted input: each offset and length is bounds-checked before use.
+//!    wrote except `CursorSlot::read_pos` (and `heartbeat_ns` for display), and only through
+//!    `RingWriter`, which validates it. Which reader holds which slot is the producer's own
+//!    lease table, never a value a consumer can write.
+//!  - A consumer writes only the cursor memory of its own lease. It treats every byte of the
+//!    main object as untrusted input: each offset and length is bounds-checked before use.
+//!  - Several readers (up to `SegmentHeader::max_readers`) read one ring, each from its own
+//!    position; the producer writes a record when every reader has room for it (see
+//!    `RingWriter::WaitForRoom` for the slow-reader policy).
 //!
 //! Rules for this file: fixed-width integers only (no size_t, pointers or bool), little-endian,
 //! offsets instead of pointers, every offset and size asserted below. Fields are only ever
@@ -53,10 +62,14 @@
 namespace tracering {
 
 inline constexpr uint64_t MAGIC = 0x31474e4952435254; // "TRCRING1" read as little-endian bytes
-inline constexpr uint32_t ABI_VERSION = 1;
+inline constexpr uint32_t ABI_VERSION = 2;
 inline constexpr uint32_t CACHE_LINE = 128;
 inline constexpr uint32_t HEADER_SIZE = 4096;
 inline constexpr uint32_t MAX_RINGS = 16;
+//! Readers one ring can have at once (ReaderControl lines per ring).
+inline constexpr uint32_t MAX_READERS = 8;
+//! Bytes of one lease's cursor memory: a CursorSlot per possible ring.
+inline constexpr uint32_t LEASE_CURSORS_SIZE = 4096;
 inline constexpr uint32_t RING_NAME_SIZE = 24;
 inline constexpr uint32_t SEGMENT_NAME_SIZE = 64;
 inline constexpr uint32_t RECORD_ALIGN = 8;
@@ -107,12 +120,13 @@ struct RingDescriptor {
     char name[RING_NAME_SIZE]; //!< NUL-terminated, e.g. "net"
     uint16_t subsystem;        //!< tracering::Subsystem value
     uint16_t stability;        //!< tracering::Stability value
-    uint32_t index;            //!< position in the table, == index of its RingControl/CursorSlot
+    uint32_t index;            //!< position in the table, == index of its RingControl
     uint64_t capacity;         //!< data bytes, a power of two in [MIN, MAX]_RING_CAPACITY
     uint64_t control_offset;   //!< offset of this ring's RingControl in the main object
     uint64_t data_offset;      //!< offset of this ring's data area in the main object
     uint64_t max_record;       //!< largest record in bytes: capacity / MAX_RECORD_DIVISOR
-    uint64_t reserved[1];
+    //! Offset of this ring's `SegmentHeader::max_readers` ReaderControl lines.
+    uint64_t readers_offset;
 };
 
 //! First page of the main object.
@@ -132,11 +146,11 @@ struct SegmentHeader {
     //! publishes each ring's final `write_pos`). Readers: consumers, acquire load; a reader
     //! at the end of its ring that sees Exited reloads `write_pos` and drains to it.
     std::atomic<uint32_t> producer_state;
-    uint32_t header_size;  //!< HEADER_SIZE
-    uint32_t page_size;    //!< the producer's page size
-    uint64_t segment_size; //!< bytes of the main object
-    uint64_t cursors_size; //!< bytes of the cursors object
-    uint64_t schema_hash;  //!< hash of schemas/*.fbs the producer was built with
+    uint32_t header_size;        //!< HEADER_SIZE
+    uint32_t page_size;          //!< the producer's page size
+    uint64_t segment_size;       //!< bytes of the main object
+    uint64_t lease_cursors_size; //!< bytes of a lease's cursor memory (LEASE_CURSORS_SIZE)
+    uint64_t schema_hash;        //!< hash of schemas/*.fbs the producer was built with
     uint64_t producer_pid;
     //! Producer start time in the OS's own unit (Linux: clock ticks since boot, field 22 of
     //! /proc/<pid>/stat), 0 if unknown. With the pid it forms a generation: a live process with
@@ -147,7 +161,9 @@ struct SegmentHeader {
     int64_t clock_offset_ns;      //!< UNIX time minus clock time at creation, ns
     uint64_t created_unix_ns;     //!< UNIX time of creation, ns
     char name[SEGMENT_NAME_SIZE]; //!< NUL-terminated segment name (without "tracering.")
-    uint64_t reserved[16];
+    uint32_t max_readers;         //!< ReaderControl lines per ring, <= MAX_READERS
+    uint32_t reserved32;
+    uint64_t reserved[15];
     RingDescriptor rings[MAX_RINGS];
 };
 
@@ -159,68 +175,118 @@ struct SegmentHeader {
 //! relaxed stores; readers load them relaxed.
 struct RingControl {
     //! Bytes ever committed to this ring; one past the last whole record.
-    //! Writer: RingWriter (Commit and Reset), release store, after the record header and
-    //! payload. Readers: RingReader::Poll(), acquire load (pairs with that store).
-    //! Invariant: read_pos <= write_pos <= read_pos + capacity for a well-behaved reader.
+    //! Writer: RingWriter::Write(), release store, after the record header and payload.
+    //! Readers: RingReader::Next(), acquire load (pairs with that store).
+    //! Invariant: read_pos <= write_pos <= read_pos + capacity for every attached reader.
     alignas(CACHE_LINE) std::atomic<uint64_t> write_pos;
     //! Events ever attempted (written or dropped) on this ring; the next record's seq.
     //! Writer: RingWriter, relaxed store. Readers: relaxed load (statistics).
     std::atomic<uint64_t> seq;
-    //! Incremented each time the ring is attached or reset, so a reader learns that its
-    //! position is void. Writer: Producer::EnableRing()/RingWriter::Reset(), release store
-    //! after `attach_seq` and the reset cursor. Readers: RingReader, acquire load, before and
-    //! after reading records.
+    //! Incremented each time a reader is added to or removed from this ring.
+    //! Writer: RingWriter (AddReader, RemoveReader), relaxed. Readers: tools, relaxed
+    //! (display only: a reader follows its own ReaderControl::generation).
     std::atomic<uint64_t> generation;
-    //! `seq` when the current generation began; events before it are not the reader's loss.
-    //! Writer: as `generation`, relaxed store before it. Reader: after acquiring `generation`.
-    std::atomic<uint64_t> attach_seq;
-    //! Events dropped because the ring was full.
+    //! Readers attached now. Writer: RingWriter, relaxed. Readers: tools, relaxed.
+    std::atomic<uint32_t> reader_count;
+    //! Of them, readers that asked for lossless delivery and were not downgraded.
+    std::atomic<uint32_t> lossless_readers;
+    //! Events dropped because the ring was full (for the slowest reader).
     std::atomic<uint64_t> dropped_full;
     //! Events dropped because the record would exceed `max_record`.
     std::atomic<uint64_t> dropped_too_big;
-    //! Events dropped because the reader was detached while they were being written.
+    //! Events dropped because the last reader was detached while they were being written.
     std::atomic<uint64_t> dropped_reader_reset;
     //! Events dropped in lossless mode after waiting the whole bounded wait, or without
     //! waiting while the reader has not moved since such a wait timed out.
     std::atomic<uint64_t> dropped_timeout;
-    //! Invalid `read_pos` values seen; each one detaches the reader.
+    //! Invalid `read_pos` values seen; each one detaches the reader that wrote it.
     std::atomic<uint64_t> cursor_violations;
-    //! Events whose payload was cut to the reader's payload limit (delivered, flagged).
+    //! Events whose payload was cut to the readers' payload limit (delivered, flagged).
     std::atomic<uint64_t> truncated;
-    //! Bytes of payload the current reader asked for at most per event, 0 = no limit.
-    //! Writer: Producer::EnableRing(), relaxed, before `generation`. Readers: relaxed.
+    //! Bytes of payload written at most per event, 0 = no limit: the largest limit any
+    //! reader asked for (0 if one asked for none). Writer: RingWriter, relaxed. Readers: relaxed.
     std::atomic<uint64_t> payload_limit;
-    //! Bit i set: event type (ring's first type + i) is enabled.
-    //! Writer: Producer, relaxed. Readers: relaxed (display only).
+    //! Bit i set: event type (ring's first type + i) is written (some reader asked for it).
+    //! Writer: RingWriter, relaxed. Readers: relaxed (display only).
     std::atomic<uint64_t> event_mask;
-    //! 1 while enabled, 0 otherwise. Writer: Producer, release. Readers: acquire.
+    //! 1 while the ring has a reader, 0 otherwise. Writer: RingWriter, release. Readers: acquire.
     std::atomic<uint32_t> enabled;
-    //! 1 when the current reader asked for lossless delivery (bounded wait).
-    std::atomic<uint32_t> lossless;
-    //! Process id of the reader the producer attached, 0 if none (informational).
-    std::atomic<uint64_t> reader_pid;
-    //! `write_pos` when the current generation began: where its reader starts.
-    //! Writer: as `attach_seq`. Reader: as `attach_seq`.
-    std::atomic<uint64_t> attach_pos;
+    uint32_t reserved32;
+    //! Lossless readers downgraded to dropping because their waits used up the lease's
+    //! budget (ProducerOptions::lossless_budget_ms). Writer: RingWriter, relaxed.
+    std::atomic<uint64_t> lossless_downgrades;
+    //! Readers detached because they kept the ring full longer than
+    //! ProducerOptions::slow_reader_ms while another reader had room. Writer: RingWriter.
+    std::atomic<uint64_t> readers_evicted;
 };
 
-//! A consumer's line for one ring in the cursors object. The producer treats it as hostile.
+//! `ReaderControl::state`.
+enum class ReaderState : uint32_t {
+    Free = 0,     //!< never used
+    Reading = 1,  //!< a reader holds this slot
+    Detached = 2, //!< its reader was detached; `detach_reason` says why
+};
+
+//! `ReaderControl::detach_reason`.
+enum class DetachReason : uint32_t {
+    None = 0,
+    LeaseEnded = 1,      //!< the lease was released, or its connection closed
+    CursorViolation = 2, //!< the reader wrote an invalid read_pos
+    SlowReader = 3,      //!< it kept the ring full while another reader had room
+};
+
+//! The producer's line for one reader slot of one ring, in the main object. Consumers only
+//! read it; the producer never reads it back (its lease table is the truth).
+//!
+//! Memory ordering: the producer writes every field of a slot it hands out, then
+//! release-stores `generation`; a reader acquire-loads `generation` and, while it equals the
+//! one its lease was granted, owns the slot. Detaching a reader: `state` and `detach_reason`
+//! (relaxed), then `generation` + 1 (release). The line is written only when a reader is
+//! added or removed (and `downgraded`/`waited_ns` on a lossless slow path), never per event,
+//! so a reader may load `generation` for every record it reads.
+struct ReaderControl {
+    //! Writer: RingWriter::AddReader/RemoveReader, release store. Readers: RingReader,
+    //! acquire load at open and before handing out each record.
+    alignas(CACHE_LINE) std::atomic<uint64_t> generation;
+    std::atomic<uint32_t> state;         //!< ReaderState; relaxed, before `generation`
+    std::atomic<uint32_t> detach_reason; //!< DetachReason; relaxed, before `generation`
+    // Set when the slot is handed out, relaxed, before `generation` (atomics only so that
+    // tools may display them while a slot changes hands).
+    std::atomic<uint64_t> attach_pos;    //!< write_pos when the reader was added: its start
+    std::atomic<uint64_t> attach_seq;    //!< seq when the reader was added: its first seq
+    std::atomic<uint64_t> event_mask;    //!< the events it asked for (bit i as in RingControl)
+    std::atomic<uint64_t> payload_limit; //!< the payload limit it asked for, 0 = none
+    std::atomic<uint32_t> lossless;      //!< 1 when it asked for lossless delivery
+    //! 1 once this reader's lease used up its lossless budget: the ring drops instead of
+    //! waiting for it. Writer: RingWriter, relaxed. Readers: relaxed.
+    std::atomic<uint32_t> downgraded;
+    std::atomic<uint64_t> reader_pid; //!< the lease holder's pid (SO_PEERCRED), informational
+    std::atomic<uint64_t> reader_uid; //!< the lease holder's uid (SO_PEERCRED), informational
+    //! Nanoseconds the ring's writers waited for this reader (lossless). Writer: RingWriter,
+    //! relaxed. Readers: relaxed (statistics).
+    std::atomic<uint64_t> waited_ns;
+    //! The reader's last valid `read_pos` as the producer saw it. Writer: RingWriter,
+    //! relaxed. Readers: tools, relaxed (display).
+    std::atomic<uint64_t> read_pos_seen;
+    uint64_t reserved[5];
+};
+
+//! A consumer's line for one ring in its lease's cursor memory. The producer treats it as
+//! hostile.
 struct CursorSlot {
     //! Consumer-owned. Bytes ever consumed from this ring.
-    //! Writer: RingReader::Poll(), release store after it finished reading the records below
-    //! it (so the producer never overwrites bytes still being read); also
-    //! Producer::EnableRing()/Reset() when (re)starting the ring, under the writer lock.
-    //! Reader: RingWriter, acquire load (pairs with the consumer's store), only when its cached
-    //! copy says the ring is full; each value is validated: 8-aligned and
-    //! cached read_pos <= read_pos <= write_pos. A bad value detaches the reader.
+    //! Writer: RingReader::Release(), release store after it finished reading the records
+    //! below it (so the producer never overwrites bytes still being read); the producer
+    //! writes it once, before handing the memory over. Reader: RingWriter, acquire load
+    //! (pairs with the consumer's store), only when its cached copy says the ring is full;
+    //! each value is validated: 8-aligned and cached read_pos <= read_pos <= write_pos. A bad
+    //! value detaches this reader only.
     alignas(CACHE_LINE) std::atomic<uint64_t> read_pos;
     //! Consumer-owned. Clock time (SegmentHeader::clock_id) of the reader's last Release()
-    //! that gave space back. Writers: RingReader, relaxed; Producer::EnableRing() sets the
-    //! attach time, relaxed. Readers: Stats() on either side, relaxed, for display only.
+    //! that gave space back; the producer sets the attach time first. Readers: the producer's
+    //! Stats(), relaxed, for display only.
     std::atomic<uint64_t> heartbeat_ns;
-    //! Consumer-owned. The reading process's pid, informational.
-    std::atomic<uint64_t> reader_pid;
-    uint64_t reserved[13];
+    uint64_t reserved[14];
 };
 
 //! The fixed header in front of every record.
@@ -246,6 +312,7 @@ static_assert(offsetof(RingDescriptor, capacity) == 32);
 static_assert(offsetof(RingDescriptor, control_offset) == 40);
 static_assert(offsetof(RingDescriptor, data_offset) == 48);
 static_assert(offsetof(RingDescriptor, max_record) == 56);
+static_assert(offsetof(RingDescriptor, readers_offset) == 64);
 
 static_assert(std::is_standard_layout_v<SegmentHeader>);
 static_assert(offsetof(SegmentHeader, magic) == 0);
@@ -254,7 +321,7 @@ static_assert(offsetof(SegmentHeader, producer_state) == 12);
 static_assert(offsetof(SegmentHeader, header_size) == 16);
 static_assert(offsetof(SegmentHeader, page_size) == 20);
 static_assert(offsetof(SegmentHeader, segment_size) == 24);
-static_assert(offsetof(SegmentHeader, cursors_size) == 32);
+static_assert(offsetof(SegmentHeader, lease_cursors_size) == 32);
 static_assert(offsetof(SegmentHeader, schema_hash) == 40);
 static_assert(offsetof(SegmentHeader, producer_pid) == 48);
 static_assert(offsetof(SegmentHeader, producer_start_time) == 56);
@@ -263,7 +330,8 @@ static_assert(offsetof(SegmentHeader, ring_count) == 68);
 static_assert(offsetof(SegmentHeader, clock_offset_ns) == 72);
 static_assert(offsetof(SegmentHeader, created_unix_ns) == 80);
 static_assert(offsetof(SegmentHeader, name) == 88);
-static_assert(offsetof(SegmentHeader, reserved) == 152);
+static_assert(offsetof(SegmentHeader, max_readers) == 152);
+static_assert(offsetof(SegmentHeader, reserved) == 160);
 static_assert(offsetof(SegmentHeader, rings) == 280);
 static_assert(sizeof(SegmentHeader) == 280 + MAX_RINGS * sizeof(RingDescriptor));
 static_assert(sizeof(SegmentHeader) <= HEADER_SIZE);
@@ -274,7 +342,8 @@ static_assert(alignof(RingControl) == CACHE_LINE);
 static_assert(offsetof(RingControl, write_pos) == 0);
 static_assert(offsetof(RingControl, seq) == 8);
 static_assert(offsetof(RingControl, generation) == 16);
-static_assert(offsetof(RingControl, attach_seq) == 24);
+static_assert(offsetof(RingControl, reader_count) == 24);
+static_assert(offsetof(RingControl, lossless_readers) == 28);
 static_assert(offsetof(RingControl, dropped_full) == 32);
 static_assert(offsetof(RingControl, dropped_too_big) == 40);
 static_assert(offsetof(RingControl, dropped_reader_reset) == 48);
@@ -284,16 +353,32 @@ static_assert(offsetof(RingControl, truncated) == 72);
 static_assert(offsetof(RingControl, payload_limit) == 80);
 static_assert(offsetof(RingControl, event_mask) == 88);
 static_assert(offsetof(RingControl, enabled) == 96);
-static_assert(offsetof(RingControl, lossless) == 100);
-static_assert(offsetof(RingControl, reader_pid) == 104);
-static_assert(offsetof(RingControl, attach_pos) == 112);
+static_assert(offsetof(RingControl, lossless_downgrades) == 104);
+static_assert(offsetof(RingControl, readers_evicted) == 112);
+
+static_assert(std::is_standard_layout_v<ReaderControl>);
+static_assert(sizeof(ReaderControl) == CACHE_LINE);
+static_assert(alignof(ReaderControl) == CACHE_LINE);
+static_assert(offsetof(ReaderControl, generation) == 0);
+static_assert(offsetof(ReaderControl, state) == 8);
+static_assert(offsetof(ReaderControl, detach_reason) == 12);
+static_assert(offsetof(ReaderControl, attach_pos) == 16);
+static_assert(offsetof(ReaderControl, attach_seq) == 24);
+static_assert(offsetof(ReaderControl, event_mask) == 32);
+static_assert(offsetof(ReaderControl, payload_limit) == 40);
+static_assert(offsetof(ReaderControl, lossless) == 48);
+static_assert(offsetof(ReaderControl, downgraded) == 52);
+static_assert(offsetof(ReaderControl, reader_pid) == 56);
+static_assert(offsetof(ReaderControl, reader_uid) == 64);
+static_assert(offsetof(ReaderControl, waited_ns) == 72);
+static_assert(offsetof(ReaderControl, read_pos_seen) == 80);
 
 static_assert(std::is_standard_layout_v<CursorSlot>);
 static_assert(sizeof(CursorSlot) == CACHE_LINE);
 static_assert(alignof(CursorSlot) == CACHE_LINE);
 static_assert(offsetof(CursorSlot, read_pos) == 0);
 static_assert(offsetof(CursorSlot, heartbeat_ns) == 8);
-static_assert(offsetof(CursorSlot, reader_pid) == 16);
+static_assert(MAX_RINGS * sizeof(CursorSlot) <= LEASE_CURSORS_SIZE);
 
 static_assert(std::is_standard_layout_v<RecordHeader>);
 static_assert(sizeof(RecordHeader) == RECORD_HEADER_SIZE);
@@ -307,6 +392,14 @@ static_assert(offsetof(RecordHeader, timestamp_ns) == 16);
 constexpr uint64_t RingControlOffset(uint32_t index) noexcept
 {
     return HEADER_SIZE + uint64_t{index} * sizeof(RingControl);
+}
+
+//! Offset of ring `ring`'s ReaderControl line `slot` in the main object.
+constexpr uint64_t ReaderControlOffset(uint32_t ring_count, uint32_t ring, uint32_t slot,
+                                       uint32_t max_readers) noexcept
+{
+    return RingControlOffset(ring_count) +
+           (uint64_t{ring} * max_readers + slot) * sizeof(ReaderControl);
 }
 
 //! Bytes of a record of `length` bytes including its alignment padding.

@@ -5,10 +5,13 @@
 #define TRACERING_CONSUMER_H
 
 //! @file
-//! Reading a producer's segment: open it by name, open a reader on an enabled ring, poll.
+//! Reading a producer's segment: open it (by name, or by the descriptor the control socket
+//! hands over), open a reader with the grant of a lease, poll. Most consumers use
+//! tracering/control.h, which does all of this; in-process, with a Producer:
 //!
+//!     auto lease = producer->Attach(tracering::Subsystem::Net);    // a reader slot
 //!     auto consumer = tracering::Consumer::Open("node");            // checks magic/ABI/schema
-//!     auto reader = (*consumer)->OpenReader("net");                   // ring must be enabled
+//!     auto reader = (*consumer)->OpenReader("net", (*lease)->Grant(tracering::Subsystem::Net));
 //!     (*reader)->Poll([](const tracering::EventView& ev) {
 //!         if (auto* m = ev.as<tracering::net::InboundMessage>()) use(m->msg_type()->str());
 //!     });
@@ -58,6 +61,7 @@ struct SegmentInfo {
     uint64_t created_unix_ns{0};
     uint64_t segment_size{0};
     uint32_t ring_count{0};
+    uint32_t max_readers{0}; //!< readers one ring can have at once
 };
 
 //! A ring's descriptor and a snapshot of its producer-side counters.
@@ -117,6 +121,7 @@ struct ReaderStats {
     uint64_t lost{0};      //!< events missing according to seq gaps
     uint64_t bytes{0};     //!< record bytes consumed, padding included
     uint64_t padding{0};   //!< padding records skipped
+    uint64_t skipped{0};   //!< records of events another reader of the ring asked for
 };
 
 //! Reads one ring. Not thread-safe: one thread polls it.
@@ -164,7 +169,7 @@ public:
     void Release() noexcept;
     //! Stops this reader for good: Next() returns Detached and the cursor is not written
     //! again. Session::Detach() calls it before the lease ends, so records this reader has
-    //! cached are never read while the producer reuses their space for the next reader.
+    //! cached are never read while the producer reuses their space.
     void Abandon() noexcept { m_abandoned = true; }
 
     const std::string& name() const noexcept { return m_name; }
@@ -175,29 +180,41 @@ public:
     {
         return m_seq_known ? std::optional<uint64_t>{m_expected_seq} : std::nullopt;
     }
-    //! The ring generation this reader belongs to (see RingControl::generation).
+    //! The generation of this reader's slot (see ReaderControl::generation).
     uint64_t generation() const noexcept { return m_generation; }
+    //! Its ReaderControl line in the ring.
+    uint32_t slot() const noexcept { return m_slot; }
+    //! The descriptor of its lease's cursor memory (owned by the reader), for tools that
+    //! inspect what a consumer can reach.
+    int cursors_fd() const noexcept;
     const ReaderStats& stats() const noexcept { return m_stats; }
-    //! The ring's producer-side counters now.
+    //! The ring's producer-side counters now, with this reader's own backlog and idle time.
     RingInfo Info() const;
 
 private:
     friend class Consumer;
     RingReader() = default;
     Error Corrupt(const std::string& what) const;
+    Error Detached() const;
     //! Whether the producer's process died without marking the segment Exited.
     bool ProducerGone();
     static constexpr uint64_t LIVENESS_CHECK_NS = 250'000'000;
 
     std::shared_ptr<const detail::SharedMemory> m_segment;
-    std::shared_ptr<const detail::SharedMemory> m_cursors;
+    std::unique_ptr<detail::SharedMemory> m_cursors; //!< the lease's memory, mapped writable
     const SegmentHeader* m_header{nullptr};
     const RingControl* m_control{nullptr};
-    CursorSlot* m_cursor{nullptr};
+    const ReaderControl* m_line{nullptr}; //!< this reader's line (producer-written)
+    CursorSlot* m_cursor{nullptr};        //!< in m_cursors
     const uint8_t* m_data{nullptr};
     std::string m_name;
     RingDescriptor m_descriptor{};
     uint32_t m_index{0};
+    uint32_t m_slot{0};
+    uint32_t m_max_readers{0};
+    uint16_t m_first_type{0};
+    uint64_t m_event_mask{0}; //!< the events this reader asked for
+    uint64_t m_pending_lost{0}; //!< lost events not reported yet (seen while skipping)
     uint64_t m_capacity{0};
     uint64_t m_mask{0};
     uint64_t m_max_record{0};
@@ -246,30 +263,39 @@ private:
 class Consumer
 {
 public:
-    //! Opens segment `name` ("tracering.<name>" read-only, its cursors read-write) and
-    //! checks magic, ABI version, schema hash, liveness of the producer and the ring table.
+    //! Opens segment `name` ("tracering.<name>", read-only) and checks magic, ABI version,
+    //! schema hash, liveness of the producer and the ring table.
     static Result<std::unique_ptr<Consumer>> Open(const std::string& name);
+    //! The same for the segment behind descriptor `fd` (duplicated, not taken), as the
+    //! control socket hands it over; `what` names it in errors.
+    static Result<std::unique_ptr<Consumer>> OpenFd(int fd, const std::string& what);
     ~Consumer();
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
 
     const SegmentInfo& info() const noexcept { return m_info; }
+    //! The read-only descriptor the segment is mapped from (owned by the consumer).
+    int segment_fd() const noexcept;
     std::vector<RingInfo> Rings() const;
     //! The ring called `name` ("net", "mempool", ...); NotFound lists the ring names.
     Result<RingInfo> Ring(std::string_view name) const;
-    //! A reader positioned where the producer's current generation of that ring began.
-    //! The ring must be enabled; Busy if another live process reads it.
-    Result<std::unique_ptr<RingReader>> OpenReader(std::string_view ring);
+    //! The reader a lease was granted on `ring`, positioned where it was added; it maps the
+    //! lease's cursor memory from `grant.cursors_fd`. Detached if the producer has detached
+    //! it already.
+    Result<std::unique_ptr<RingReader>> OpenReader(std::string_view ring, const ReaderGrant& grant);
     //! Ok while the producer runs; Detached once it exited, Stale if it died.
     Result<void> CheckProducer() const;
 
 private:
     Consumer() = default;
+    static Result<std::unique_ptr<Consumer>>
+    FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::string& name,
+                const std::string& path);
     RingInfo InfoAt(uint32_t index) const;
+    const ReaderControl* ReaderLines(uint32_t index) const;
     Result<uint32_t> IndexOf(std::string_view name) const;
 
     std::shared_ptr<const detail::SharedMemory> m_segment;
-    std::shared_ptr<const detail::SharedMemory> m_cursors;
     SegmentInfo m_info;
     std::vector<RingDescriptor> m_rings; //!< validated copies
 };

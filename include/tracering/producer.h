@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tracering {
 
@@ -44,8 +45,8 @@ inline constexpr std::array<uint64_t, SUBSYSTEM_COUNT> DEFAULT_RING_CAPACITIES{
 
 //! Who may map the segment besides the producer's own user.
 enum class GroupAccess {
-    None, //!< 0600 on both objects (the default)
-    Read, //!< main object 0640, cursors 0660: group members can attach and read
+    None, //!< the segment 0400 and the control socket 0600 (the default)
+    Read, //!< the segment 0440 and the control socket 0660: group members can attach and read
 };
 
 //! Where record timestamps come from. Either way they are CLOCK_MONOTONIC nanoseconds.
@@ -73,39 +74,88 @@ struct ProducerOptions {
     //! Unix socket path on which to serve the control plane (schemas/control.capnp) from a
     //! thread of the producer's own, so unprivileged consumers can find and attach rings.
     //! Mode 0600, or 0660 and the group with group access (connecting needs write
-    //! permission). Empty: no control socket (rings are then enabled only through
+    //! permission). A consumer receives the segment and its lease's cursor memory as
+    //! descriptors over this socket. Empty: no control socket (rings are then enabled only through
     //! EnableRing). In bitcoind it sits beside node.sock: <network datadir>/tracering.sock.
     std::string control_socket;
     ClockSource clock{ClockSource::Auto};
+    //! How long one lease's lossless readers may make the node's writers wait: at most this
+    //! many milliseconds in any second (a token bucket, refilled at this rate per second).
+    //! A lease whose waits use it up is downgraded to dropping, counted and told. 0: no
+    //! lossless waits at all.
+    uint32_t lossless_budget_ms{100};
+    //! A reader that keeps a ring full for longer than this while the ring has another
+    //! reader is detached, so the others stop losing events for it. 0: never.
+    uint32_t slow_reader_ms{1000};
 };
 
-//! What a reader asked for when a ring is enabled.
+//! What a reader asks for when it is added to a ring.
 struct EnableOptions {
-    //! Bit i enables event type RingFirstType(ring) + i; all events by default.
+    //! Bit i enables event type RingFirstType(ring) + i; all events by default. A ring
+    //! carries the events any of its readers asked for; a reader skips the others.
     uint64_t event_mask{~uint64_t{0}};
-    //! Wait (bounded by lossless_wait_ns) for room instead of dropping. For tests and
-    //! captures that must be complete; it slows the node while the reader lags. After a
-    //! wait times out, events are dropped (as dropped_timeout) without waiting until the
-    //! reader reads again, so a stopped reader costs the node one wait, not one per event.
+    //! Wait (bounded by lossless_wait_ns, and by the lease's lossless budget) for room
+    //! instead of dropping. For tests and captures that must be complete; it slows the node
+    //! while the reader lags. After a wait times out, events are dropped (as dropped_timeout)
+    //! without waiting until the reader reads again, so a stopped reader costs the node one
+    //! wait, not one per event; once the budget is used up, the reader drops for good.
     bool lossless{false};
     uint64_t lossless_wait_ns{100'000'000};
     //! Cut message payloads to this many bytes (flagging the record, keeping the size);
-    //! 0 = whole payloads, and records over capacity/8 are dropped and counted.
+    //! 0 = whole payloads, and records over capacity/8 are dropped and counted. With several
+    //! readers the ring cuts to the largest limit any of them asked for (none if one asked
+    //! for none), so each gets at least what it asked for.
     uint64_t payload_limit{0};
-    //! The reader's pid, shown to users and to a second reader that is refused.
+    //! The reader's pid and uid, shown to users.
     uint64_t reader_pid{0};
+    uint64_t reader_uid{0};
+};
+
+//! One ring of a Producer::Attach() request.
+struct LeaseRequest {
+    Subsystem ring{Subsystem::Net};
+    EnableOptions options;
 };
 
 namespace detail {
 class RingWriter;
 } // namespace detail
 
-//! Owns a segment: creates the two shared-memory objects, writes events into its rings,
-//! and unlinks the objects when destroyed.
+//! A consumer's hold on some rings (see Producer::Attach). While it lives, each of its rings
+//! has a reader slot whose cursor is in the lease's own memory, which nobody else can reach;
+//! destroying it removes those readers. It must not outlive its Producer.
+class Lease
+{
+public:
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+    //! The reader's side of ring `ring`; `slot` is MAX_READERS if the lease does not hold it.
+    ReaderGrant Grant(Subsystem ring) const noexcept;
+    const std::vector<ReaderGrant>& grants() const noexcept;
+    //! The descriptor of the lease's cursor memory (owned by the lease): hand it to the
+    //! reader, which maps it read-write. Sealed against shrinking and growing on Linux.
+    int cursors_fd() const noexcept;
+    //! Whether the lease used up its lossless budget and drops instead of waiting now.
+    bool downgraded() const noexcept;
+    //! The ring's counters, with only this lease's reader in `readers`.
+    RingStats Stats(Subsystem ring) const;
+
+private:
+    friend class Producer;
+    Lease();
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+//! Owns a segment: creates its shared-memory object, writes events into its rings, hands out
+//! leases, and unlinks the object when destroyed.
 //!
 //! Thread safety: Write*/emit functions may be called from any thread concurrently (writers
-//! of one ring are serialised by a process-local lock). EnableRing/DisableRing/Stats may be
-//! called from any thread. The Producer must outlive every thread that may still trace.
+//! of one ring are serialised by a process-local lock). Attach, Lease destruction and Stats
+//! may be called from any thread. The Producer must outlive every thread that may still
+//! trace, and every Lease.
 class Producer
 {
 public:
@@ -114,19 +164,21 @@ public:
 
     //! Stops every ring without discarding its records, marks the segment Exited (a reader
     //! still drains what was written, then is told the producer exited), closes the control
-    //! sessions and unlinks both objects.
+    //! sessions and unlinks the segment's name, if it is still ours.
     ~Producer();
     Producer(const Producer&) = delete;
     Producer& operator=(const Producer&) = delete;
     Producer(Producer&&) = delete;
     Producer& operator=(Producer&&) = delete;
 
-    //! Starts (or restarts) a ring for a reader: resets the reader's cursor to the current
-    //! write position, bumps the ring's generation, applies `options` and turns on the
-    //! selected tracepoints. Events before this call are not the new reader's loss.
-    Result<void> EnableRing(Subsystem ring, const EnableOptions& options);
-    //! Turns the ring's tracepoints off and voids the reader's position (generation bump).
-    void DisableRing(Subsystem ring);
+    //! Adds a reader to each requested ring (all or none): each starts at the ring's current
+    //! write position, so events before this call are not its loss, and the requested
+    //! tracepoints leave the off price. Errors: InvalidArgument (bad ring or option), Busy
+    //! (a ring has MAX_READERS readers, naming their pids), Detached (shutting down).
+    Result<std::unique_ptr<Lease>> Attach(const std::vector<LeaseRequest>& rings);
+    //! Attach() for one ring.
+    Result<std::unique_ptr<Lease>> Attach(Subsystem ring, const EnableOptions& options = {});
+    //! The ring's counters and every reader's state.
     RingStats Stats(Subsystem ring) const;
 
     //! Writes one record of an embedder-defined type (>= EventType::UserFirst) or a raw
@@ -137,14 +189,16 @@ public:
     const std::string& Name() const noexcept;
     //! The control socket path, or "" when the producer serves none.
     std::string ControlSocket() const;
-    //! The shared-memory object names, e.g. "tracering.node" and "tracering.node.cursors".
+    //! The shared-memory object's name, e.g. "tracering.node".
     std::string SegmentObjectName() const;
-    std::string CursorsObjectName() const;
+    //! A new read-only descriptor of the segment (the caller owns it), for a consumer.
+    Result<int> SegmentFd() const;
 
     //! The producer installed for TRACERING_TRACEPOINT, or nullptr.
     static Producer* Global() noexcept;
 
 private:
+    friend class Lease;
     Producer();
     struct Impl;
     std::unique_ptr<Impl> m_impl;
@@ -152,8 +206,6 @@ private:
 
 //! "tracering.<name>", the main object's name for a segment name.
 std::string SegmentObjectName(const std::string& name);
-//! "tracering.<name>.cursors".
-std::string CursorsObjectName(const std::string& name);
 //! Checks a segment name; the error says which character or length is wrong.
 Result<void> ValidateSegmentName(const std::string& name);
 

@@ -10,7 +10,6 @@
 namespace tracering {
 
 std::string SegmentObjectName(const std::string& name) { return "tracering." + name; }
-std::string CursorsObjectName(const std::string& name) { return "tracering." + name + ".cursors"; }
 
 Result<void> ValidateSegmentName(const std::string& name)
 {

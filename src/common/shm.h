@@ -18,17 +18,27 @@ struct ShmAccess {
     int64_t group{-1};   //!< gid to give the object, -1 to keep the creator's
 };
 
-//! One named POSIX shared-memory object, mapped whole. Boost.Interprocess exceptions and
-//! errno are turned into Errors here, once, for both sides.
+//! Shared memory mapped whole: a named POSIX object, or anonymous memory passed by
+//! descriptor. errno is turned into Errors here, once, for both sides.
 class SharedMemory
 {
 public:
-    //! Creates `object_name` exclusively (O_EXCL) with exactly `access`, sized and zeroed.
+    //! Creates `object_name` exclusively (O_EXCL) with exactly `access`, sized and zeroed,
+    //! and maps it read-write.
     static Result<std::unique_ptr<SharedMemory>> Create(const std::string& object_name,
                                                         uint64_t size, const ShmAccess& access);
     //! Opens an existing object; read-only maps it PROT_READ from an O_RDONLY descriptor.
     static Result<std::unique_ptr<SharedMemory>> Open(const std::string& object_name,
                                                       bool writable);
+    //! Maps the object behind descriptor `fd` (which is duplicated, not taken): for memory
+    //! received over the control socket. `what` names it in errors.
+    static Result<std::unique_ptr<SharedMemory>> FromFd(int fd, bool writable,
+                                                        const std::string& what);
+    //! Nameless memory for one lease, mapped read-write. Linux: memfd_create, sealed so
+    //! that nobody (not even a holder of the descriptor) can shrink or grow it, so a mapping
+    //! of it never faults. Elsewhere: a POSIX object unlinked at once (not sealed).
+    static Result<std::unique_ptr<SharedMemory>> CreateAnonymous(uint64_t size,
+                                                                 const std::string& what);
     //! Unlinks `object_name`; true if it existed and was removed.
     static bool Remove(const std::string& object_name) noexcept;
     //! Whether an object of that name exists (it may still be unreadable to us).
@@ -44,18 +54,33 @@ public:
     uint64_t size() const noexcept { return m_size; }
     const std::string& name() const noexcept { return m_name; }
     bool writable() const noexcept { return m_writable; }
+    //! The descriptor the mapping was made from (owned by this object).
+    int fd() const noexcept { return m_fd; }
+
+    //! Sets the object's permission bits now (fchmod): the producer creates its main object
+    //! writable for itself, then leaves it read-only for everyone.
+    Result<void> SetMode(uint32_t mode);
+    //! A new read-only descriptor of the same object (the caller owns it), for a consumer.
+    Result<int> ReopenReadOnly() const;
+    //! Whether `object_name` still names this very object (same device and inode).
+    bool IsNamedBy(const std::string& object_name) const noexcept;
+    //! Unlinks the name this object was created or opened under, only if it still names this
+    //! object: a name taken over since by someone else is left alone. True if removed.
+    bool RemoveName() const noexcept;
 
 private:
     SharedMemory() = default;
-    struct Handles;
-    std::unique_ptr<Handles> m_handles;
     uint8_t* m_data{nullptr};
     uint64_t m_size{0};
+    int m_fd{-1};
+    uint64_t m_dev{0};
+    uint64_t m_ino{0};
     std::string m_name;
     bool m_writable{false};
 };
 
-//! "owner uid 1000, group 1000, mode 0600" for `object_name`, or "" when it cannot be read.
+//! "owner uid 1000 (alice), group 1000 (alice), mode 0600" for `object_name`, or "" when it
+//! cannot be read.
 std::string DescribeOwnership(const std::string& object_name);
 
 } // namespace tracering::detail

@@ -51,9 +51,12 @@ Error StaleError(const std::string& name, uint64_t pid)
                      detail::SharedMemory::DisplayPath(SegmentObjectName(name))};
 }
 
-//! The descriptor plus a snapshot of the producer's counters for that ring.
+//! The descriptor plus a snapshot of the producer's counters and reader lines for that ring.
+//! `own` (if not null) is the caller's own reader: its backlog and idle time come from its
+//! cursor; other readers' backlogs come from what the producer last saw of them.
 RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
-                  const CursorSlot* cursor)
+                  const ReaderControl* lines, uint32_t max_readers, const CursorSlot* own,
+                  uint32_t own_slot)
 {
     RingInfo r;
     r.index = index;
@@ -63,11 +66,11 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
     r.capacity = d.capacity;
     r.max_record = d.max_record;
     r.enabled = c->enabled.load(std::memory_order_acquire) != 0;
-    r.lossless = c->lossless.load(std::memory_order_relaxed) != 0;
+    r.lossless = c->lossless_readers.load(std::memory_order_relaxed) != 0;
     r.event_mask = c->event_mask.load(std::memory_order_relaxed);
     r.payload_limit = c->payload_limit.load(std::memory_order_relaxed);
-    r.reader_pid = c->reader_pid.load(std::memory_order_relaxed);
-    r.generation = c->generation.load(std::memory_order_acquire);
+    r.reader_count = c->reader_count.load(std::memory_order_relaxed);
+    r.generation = c->generation.load(std::memory_order_relaxed);
     r.write_pos = c->write_pos.load(std::memory_order_acquire);
     r.seq = c->seq.load(std::memory_order_relaxed);
     r.dropped_full = c->dropped_full.load(std::memory_order_relaxed);
@@ -76,8 +79,49 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
     r.dropped_timeout = c->dropped_timeout.load(std::memory_order_relaxed);
     r.cursor_violations = c->cursor_violations.load(std::memory_order_relaxed);
     r.truncated = c->truncated.load(std::memory_order_relaxed);
-    detail::FillReaderProgress(*cursor, detail::MonotonicNs(), r);
+    r.lossless_downgrades = c->lossless_downgrades.load(std::memory_order_relaxed);
+    r.readers_evicted = c->readers_evicted.load(std::memory_order_relaxed);
+    const uint64_t now = detail::MonotonicNs();
+    for (uint32_t i = 0; i < max_readers; ++i) {
+        const ReaderControl& line = lines[i];
+        if (line.state.load(std::memory_order_relaxed) !=
+            static_cast<uint32_t>(ReaderState::Reading)) {
+            continue;
+        }
+        ReaderInfo reader;
+        reader.slot = i;
+        reader.pid = line.reader_pid.load(std::memory_order_relaxed);
+        reader.uid = line.reader_uid.load(std::memory_order_relaxed);
+        reader.lossless = line.lossless.load(std::memory_order_relaxed) != 0;
+        reader.downgraded = line.downgraded.load(std::memory_order_relaxed) != 0;
+        reader.event_mask = line.event_mask.load(std::memory_order_relaxed);
+        reader.payload_limit = line.payload_limit.load(std::memory_order_relaxed);
+        reader.waited_ns = line.waited_ns.load(std::memory_order_relaxed);
+        if (own != nullptr && i == own_slot) {
+            detail::FillReaderProgress(*own, r.write_pos, r.capacity, now, reader);
+        } else {
+            const uint64_t seen = line.read_pos_seen.load(std::memory_order_relaxed);
+            reader.unread_bytes = seen <= r.write_pos ? std::min(r.write_pos - seen, r.capacity) : 0;
+        }
+        r.readers.push_back(reader);
+    }
+    r.SummariseReaders();
     return r;
+}
+
+std::string DetachReasonText(const ReaderControl* line)
+{
+    switch (static_cast<DetachReason>(line->detach_reason.load(std::memory_order_relaxed))) {
+    case DetachReason::LeaseEnded:
+        return "its lease ended";
+    case DetachReason::CursorViolation:
+        return "it wrote an invalid cursor";
+    case DetachReason::SlowReader:
+        return "it kept the ring full while another reader waited; read faster or ask for "
+               "fewer events";
+    default:
+        return "its slot was given to another reader";
+    }
 }
 
 } // namespace
@@ -100,8 +144,27 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
         }
         return segment.error();
     }
-    const detail::SharedMemory& shm = **segment;
-    const std::string path = detail::SharedMemory::DisplayPath(object);
+    return FromMapping(std::move(segment.value()), name,
+                       detail::SharedMemory::DisplayPath(object));
+}
+
+Result<std::unique_ptr<Consumer>> Consumer::OpenFd(int fd, const std::string& what)
+{
+    auto segment = detail::SharedMemory::FromFd(fd, /*writable=*/false, what);
+    if (!segment) return segment.error();
+    if ((*segment)->size() < HEADER_SIZE) {
+        return Error{ErrorCode::Corrupt, what + " is too small for a tracering segment"};
+    }
+    const auto* h = reinterpret_cast<const SegmentHeader*>((*segment)->data());
+    const std::string name = FixedString(h->name, SEGMENT_NAME_SIZE);
+    return FromMapping(std::move(segment.value()), name, what);
+}
+
+Result<std::unique_ptr<Consumer>>
+Consumer::FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::string& name,
+                      const std::string& path)
+{
+    const detail::SharedMemory& shm = *segment;
     if (shm.size() < HEADER_SIZE) {
         return Error{ErrorCode::Corrupt, path + " is truncated: " + std::to_string(shm.size()) +
                                              " bytes, but the header alone needs " +
@@ -163,6 +226,14 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
         return Error{ErrorCode::Corrupt, path + ": ring count " + std::to_string(info.ring_count) +
                                              " is outside 1.." + std::to_string(MAX_RINGS)};
     }
+    info.max_readers = Load(h->max_readers);
+    if (info.max_readers == 0 || info.max_readers > MAX_READERS) {
+        return Error{ErrorCode::Corrupt, path + ": " + std::to_string(info.max_readers) +
+                                             " readers per ring is outside 1.." +
+                                             std::to_string(MAX_READERS)};
+    }
+    const uint64_t lines_end =
+        ReaderControlOffset(info.ring_count, info.ring_count, 0, info.max_readers);
     info.name = FixedString(h->name, SEGMENT_NAME_SIZE);
 
     std::vector<RingDescriptor> rings(info.ring_count);
@@ -188,8 +259,13 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
             return Error{ErrorCode::Corrupt,
                          where + " has control offset " + std::to_string(d.control_offset)};
         }
-        if (d.data_offset % RECORD_ALIGN != 0 ||
-            d.data_offset < RingControlOffset(info.ring_count) || d.data_offset > shm.size() ||
+        if (d.readers_offset != ReaderControlOffset(info.ring_count, i, 0, info.max_readers) ||
+            lines_end > shm.size()) {
+            return Error{ErrorCode::Corrupt,
+                         where + " has reader lines at " + std::to_string(d.readers_offset)};
+        }
+        if (d.data_offset % RECORD_ALIGN != 0 || d.data_offset < lines_end ||
+            d.data_offset > shm.size() ||
             d.capacity > shm.size() - d.data_offset) {
             return Error{ErrorCode::Corrupt,
                          where + " has data at offset " + std::to_string(d.data_offset) + " (+" +
@@ -197,18 +273,8 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
         }
     }
 
-    auto cursors = detail::SharedMemory::Open(CursorsObjectName(name), /*writable=*/true);
-    if (!cursors) return cursors.error();
-    if ((*cursors)->size() < uint64_t{info.ring_count} * sizeof(CursorSlot)) {
-        return Error{ErrorCode::Corrupt,
-                     detail::SharedMemory::DisplayPath(CursorsObjectName(name)) + " holds " +
-                         std::to_string((*cursors)->size()) + " bytes, too few for " +
-                         std::to_string(info.ring_count) + " rings"};
-    }
-
     std::unique_ptr<Consumer> consumer{new Consumer};
-    consumer->m_segment = std::move(segment.value());
-    consumer->m_cursors = std::move(cursors.value());
+    consumer->m_segment = std::move(segment);
     consumer->m_info = std::move(info);
     consumer->m_rings = std::move(rings);
     return consumer;
@@ -229,12 +295,18 @@ Result<void> Consumer::CheckProducer() const
     return {};
 }
 
+const ReaderControl* Consumer::ReaderLines(uint32_t index) const
+{
+    return reinterpret_cast<const ReaderControl*>(m_segment->data() +
+                                                  m_rings[index].readers_offset);
+}
+
 RingInfo Consumer::InfoAt(uint32_t index) const
 {
     const RingDescriptor& d = m_rings[index];
     return Snapshot(index, d,
                     reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset),
-                    reinterpret_cast<const CursorSlot*>(m_cursors->data()) + index);
+                    ReaderLines(index), m_info.max_readers, nullptr, 0);
 }
 
 std::vector<RingInfo> Consumer::Rings() const
@@ -264,85 +336,95 @@ Result<RingInfo> Consumer::Ring(std::string_view name) const
     return InfoAt(index.value());
 }
 
-Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring)
+Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
+                                                         const ReaderGrant& grant)
 {
     auto found = IndexOf(ring);
     if (!found) return found.error();
     const uint32_t index = found.value();
+    const std::string ring_name{ring};
+    if (grant.slot >= m_info.max_readers || grant.cursors_fd < 0 ||
+        static_cast<uint32_t>(grant.ring) != index) {
+        return Error{ErrorCode::InvalidArgument,
+                     "no reader of ring '" + ring_name +
+                         "' was granted: attach to it through the producer's control socket "
+                         "(or Producer::Attach) first"};
+    }
+    auto cursors = detail::SharedMemory::FromFd(grant.cursors_fd, /*writable=*/true,
+                                                "the lease's cursor memory");
+    if (!cursors) return cursors.error();
+    if ((*cursors)->size() < uint64_t{index + 1} * sizeof(CursorSlot)) {
+        return Error{ErrorCode::Corrupt, "the lease's cursor memory holds " +
+                                             std::to_string((*cursors)->size()) +
+                                             " bytes, too few for ring " + std::to_string(index)};
+    }
     const RingDescriptor& d = m_rings[index];
     const auto* control =
         reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset);
-    auto* cursor = reinterpret_cast<CursorSlot*>(const_cast<uint8_t*>(m_cursors->data()) +
-                                                 uint64_t{index} * sizeof(CursorSlot));
-    const std::string ring_name{ring};
-
-    const uint64_t me = detail::CurrentPid();
-    const uint64_t other = cursor->reader_pid.load(std::memory_order_relaxed);
-    if (other != 0 && other != me &&
-        detail::CheckProcess(other, 0) == detail::ProcessLiveness::Alive) {
-        return Error{ErrorCode::Busy, "ring '" + ring_name + "' already has a reader (pid " +
-                                          std::to_string(other) +
-                                          "); one reader per ring: stop that one first"};
-    }
+    const ReaderControl* line = ReaderLines(index) + grant.slot;
+    auto* cursor = reinterpret_cast<CursorSlot*>((*cursors)->data()) + index;
 
     std::unique_ptr<RingReader> reader{new RingReader};
     reader->m_segment = m_segment;
-    reader->m_cursors = m_cursors;
+    reader->m_cursors = std::move(cursors.value());
     reader->m_header = reinterpret_cast<const SegmentHeader*>(m_segment->data());
     reader->m_control = control;
+    reader->m_line = line;
     reader->m_cursor = cursor;
     reader->m_data = m_segment->data() + d.data_offset;
     reader->m_name = ring_name;
     reader->m_descriptor = d;
     reader->m_index = index;
+    reader->m_slot = grant.slot;
+    reader->m_max_readers = m_info.max_readers;
     reader->m_capacity = d.capacity;
     reader->m_mask = d.capacity - 1;
     reader->m_max_record = d.max_record;
     reader->m_release_every = d.capacity / 16;
+    reader->m_first_type = RingFirstType(static_cast<Subsystem>(index));
 
-    // A consistent start: the generation must not change while we read where it began.
-    for (int attempt = 0;; ++attempt) {
-        const uint64_t generation = control->generation.load(std::memory_order_acquire);
-        if (control->enabled.load(std::memory_order_acquire) == 0) {
-            return Error{ErrorCode::NotReady, "ring '" + ring_name +
-                                                  "' is not enabled: attach to it through the " +
-                                                  "producer's control socket first"};
-        }
-        const uint64_t attach_pos = control->attach_pos.load(std::memory_order_relaxed);
-        const uint64_t attach_seq = control->attach_seq.load(std::memory_order_relaxed);
-        const uint64_t start = cursor->read_pos.load(std::memory_order_relaxed);
-        const uint64_t write_pos = control->write_pos.load(std::memory_order_acquire);
-        if (control->generation.load(std::memory_order_acquire) != generation) {
-            if (attempt < 100) continue;
-            return Error{ErrorCode::Busy, "ring '" + ring_name + "' keeps being reset; try again"};
-        }
-        if (start % RECORD_ALIGN != 0 || start > write_pos || write_pos - start > d.capacity) {
-            return Error{ErrorCode::Corrupt,
-                         "ring '" + ring_name + "': cursor " + std::to_string(start) +
-                             " does not fit write position " + std::to_string(write_pos)};
-        }
-        reader->m_generation = generation;
-        reader->m_pos = start;
-        reader->m_released_pos = start;
-        reader->m_write_pos_cache = start;
-        // At the generation's start we know the exact next seq; resuming a cursor some
-        // earlier reader moved, we learn it from the first record.
-        reader->m_seq_known = start == attach_pos;
-        reader->m_expected_seq = attach_seq;
-        break;
+    // Pairs with the producer's release store of the line's generation: every field of the
+    // line written before it is visible once we see that generation.
+    const uint64_t generation = line->generation.load(std::memory_order_acquire);
+    if (generation != grant.generation) {
+        return Error{ErrorCode::Detached,
+                     "the reader of ring '" + ring_name + "' was detached before it opened (" +
+                         DetachReasonText(line) + "); attach again"};
     }
-    cursor->reader_pid.store(me, std::memory_order_relaxed);
+    const uint64_t attach_pos = line->attach_pos.load(std::memory_order_relaxed);
+    const uint64_t attach_seq = line->attach_seq.load(std::memory_order_relaxed);
+    reader->m_event_mask = line->event_mask.load(std::memory_order_relaxed);
+    // The relaxed loads above must not be satisfied from before the generation was
+    // published, nor after a later change: re-check it behind an acquire fence.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (line->generation.load(std::memory_order_relaxed) != grant.generation) {
+        return Error{ErrorCode::Detached, "the reader of ring '" + ring_name +
+                                              "' was detached while it opened; attach again"};
+    }
+    const uint64_t start = cursor->read_pos.load(std::memory_order_relaxed);
+    const uint64_t write_pos = control->write_pos.load(std::memory_order_acquire);
+    if (start % RECORD_ALIGN != 0 || start > write_pos || write_pos - start > d.capacity) {
+        return Error{ErrorCode::Corrupt,
+                     "ring '" + ring_name + "': cursor " + std::to_string(start) +
+                         " does not fit write position " + std::to_string(write_pos)};
+    }
+    reader->m_generation = grant.generation;
+    reader->m_pos = start;
+    reader->m_released_pos = start;
+    reader->m_write_pos_cache = start;
+    // At its start we know the exact next seq; resuming a cursor moved since, we learn it
+    // from the first record.
+    reader->m_seq_known = start == attach_pos;
+    reader->m_expected_seq = attach_seq;
     return reader;
 }
 
+int RingReader::cursors_fd() const noexcept { return m_cursors ? m_cursors->fd() : -1; }
+int Consumer::segment_fd() const noexcept { return m_segment->fd(); }
+
 RingReader::~RingReader()
 {
-    if (m_cursor) {
-        Release();
-        uint64_t me = detail::CurrentPid();
-        // Only clear our own claim.
-        m_cursor->reader_pid.compare_exchange_strong(me, 0, std::memory_order_relaxed);
-    }
+    if (m_cursor) Release();
 }
 
 bool RingReader::ProducerGone()
@@ -365,15 +447,18 @@ bool RingReader::ProducerGone()
     return true;
 }
 
+Error RingReader::Detached() const
+{
+    return Error{ErrorCode::Detached, "the reader of ring '" + m_name +
+                                          "' was detached by the producer (" +
+                                          DetachReasonText(m_line) + "); attach again"};
+}
+
 Error RingReader::Corrupt(const std::string& what) const
 {
-    // A producer that reset the ring (the lease ended, or another reader was let in) may
-    // already be writing over what we were reading: that is a detach, not corruption.
-    if (m_control->generation.load(std::memory_order_acquire) != m_generation) {
-        return Error{ErrorCode::Detached, "ring '" + m_name +
-                                              "' was reset by the producer while it was being "
-                                              "read; attach again"};
-    }
+    // A producer that detached this reader may already be writing over what we were
+    // reading: that is a detach, not corruption.
+    if (m_line->generation.load(std::memory_order_acquire) != m_generation) return Detached();
     return Error{ErrorCode::Corrupt,
                  "ring '" + m_name + "' at position " + std::to_string(m_pos) + ": " + what};
 }
@@ -385,27 +470,14 @@ Result<bool> RingReader::Next(EventView& view)
             return Error{ErrorCode::Detached,
                          "the reader of ring '" + m_name + "' was detached; attach again"};
         }
-        if (m_pos != m_write_pos_cache &&
-            m_control->generation.load(std::memory_order_acquire) != m_generation) {
-            // Records cached from before a reset may already be overwritten for the next
-            // reader: none of them is handed out.
-            return Error{ErrorCode::Detached,
-                         "ring '" + m_name +
-                             "' was reset by the producer (reader detached: "
-                             "its lease ended, it was disabled, or its cursor was invalid); "
-                             "attach again"};
+        // Our own line, which the producer writes only when it detaches us: once detached,
+        // records we have not read may be overwritten already, and none of them is handed out.
+        if (m_line->generation.load(std::memory_order_acquire) != m_generation) {
+            return Detached();
         }
         if (m_pos == m_write_pos_cache) {
             // Pairs with the producer's release store: every byte below it is complete.
             const uint64_t write_pos = m_control->write_pos.load(std::memory_order_acquire);
-            const uint64_t generation = m_control->generation.load(std::memory_order_acquire);
-            if (generation != m_generation) {
-                return Error{ErrorCode::Detached,
-                             "ring '" + m_name +
-                                 "' was reset by the producer (reader detached: "
-                                 "its lease ended, it was disabled, or its cursor was invalid); "
-                                 "attach again"};
-            }
             if (write_pos == m_pos) {
                 if (m_header->producer_state.load(std::memory_order_acquire) !=
                     static_cast<uint32_t>(ProducerState::Exited)) {
@@ -458,14 +530,30 @@ Result<bool> RingReader::Next(EventView& view)
             return Corrupt("sequence went backwards: " + std::to_string(header.seq) + " after " +
                            std::to_string(m_expected_seq - 1));
         }
-        view.m_lost_before = m_seq_known ? header.seq - m_expected_seq : 0;
-        m_stats.lost += view.m_lost_before;
+        const uint64_t lost = m_seq_known ? header.seq - m_expected_seq : 0;
         m_expected_seq = header.seq + 1;
         m_seq_known = true;
+        m_pending_lost += lost;
+        const uint32_t bit = uint32_t{header.type} - m_first_type;
+        if (header.type < static_cast<uint16_t>(EventType::UserFirst) &&
+            (bit >= EVENTS_PER_RING_MAX || ((m_event_mask >> bit) & 1) == 0)) {
+            // Another reader's event: not ours to deliver, and not lost either.
+            m_pos += record;
+            m_stats.bytes += record;
+            ++m_stats.skipped;
+            continue;
+        }
+        view.m_lost_before = m_pending_lost;
+        m_stats.lost += m_pending_lost;
+        m_pending_lost = 0;
         view.m_data = at + RECORD_HEADER_SIZE;
         view.m_size = length - RECORD_HEADER_SIZE;
         view.m_type = header.type;
-        view.m_flags = header.flags;
+        // The flag is the ring's; this reader (which may have joined after the loss) says
+        // what it itself missed.
+        view.m_flags = view.m_lost_before == 0
+                           ? static_cast<uint16_t>(header.flags & ~RECORD_FLAG_LOSS_PRECEDES)
+                           : header.flags;
         view.m_seq = header.seq;
         view.m_timestamp_ns = header.timestamp_ns;
         m_pos += record;
@@ -477,10 +565,8 @@ Result<bool> RingReader::Next(EventView& view)
 
 void RingReader::Release() noexcept
 {
+    // The cursor is in our lease's own memory: nobody else's position can be moved by this.
     if (m_pos == m_released_pos || m_abandoned) return;
-    // A reader of an earlier generation must not move the next reader's cursor (which
-    // would be a cursor violation for it).
-    if (m_control->generation.load(std::memory_order_acquire) != m_generation) return;
     // Pairs with the producer's acquire load: our reads of these records are done.
     m_cursor->read_pos.store(m_pos, std::memory_order_release);
     m_cursor->heartbeat_ns.store(detail::MonotonicNs(), std::memory_order_relaxed);
@@ -507,6 +593,10 @@ void Backoff::Idle(size_t work)
     }
 }
 
-RingInfo RingReader::Info() const { return Snapshot(m_index, m_descriptor, m_control, m_cursor); }
+RingInfo RingReader::Info() const
+{
+    return Snapshot(m_index, m_descriptor, m_control, m_line - m_slot, m_max_readers, m_cursor,
+                    m_slot);
+}
 
 } // namespace tracering

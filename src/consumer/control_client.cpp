@@ -69,6 +69,23 @@ RingInfo ToRingInfo(msg::RingStatus::Reader s)
     r.truncated = s.getTruncated();
     r.unread_bytes = s.getUnreadBytes();
     r.reader_idle_ns = s.getReaderIdleNs();
+    r.reader_count = s.getReaderCount();
+    r.lossless_downgrades = s.getLosslessDowngrades();
+    r.readers_evicted = s.getReadersEvicted();
+    for (auto o : s.getReaders()) {
+        ReaderInfo reader;
+        reader.slot = o.getSlot();
+        reader.pid = o.getPid();
+        reader.uid = o.getUid();
+        reader.lossless = o.getLossless();
+        reader.downgraded = o.getDowngraded();
+        reader.event_mask = o.getEventMask();
+        reader.payload_limit = o.getPayloadLimit();
+        reader.waited_ns = o.getWaitedNs();
+        reader.unread_bytes = o.getUnreadBytes();
+        reader.idle_ns = o.getIdleNs();
+        r.readers.push_back(reader);
+    }
     return r;
 }
 
@@ -251,17 +268,39 @@ Result<std::unique_ptr<Session>> ControlClient::Attach(const std::vector<RingReq
 
     std::unique_ptr<Session> session{new Session};
     session->m_lease.reset(new Session::Lease{m_impl, results.getSession(), false});
-    auto consumer = Consumer::Open(d.segment_name);
+    // The segment and the lease's cursor memory arrive as descriptors with the answer; they
+    // belong to the capabilities, so they are mapped (duplicated) while those live.
+    auto segment_cap = results.getSegment();
+    auto cursors_cap = results.getCursors();
+    auto segment_fd = m_impl->Wait(segment_cap.getFd(), "attach (segment)");
+    if (!segment_fd) return segment_fd.error();
+    auto cursors_fd = m_impl->Wait(cursors_cap.getFd(), "attach (cursor memory)");
+    if (!cursors_fd) return cursors_fd.error();
+    int segment_raw = -1;
+    int cursors_raw = -1;
+    KJ_IF_MAYBE (fd, segment_fd.value()) {
+        segment_raw = *fd;
+    }
+    KJ_IF_MAYBE (fd, cursors_fd.value()) {
+        cursors_raw = *fd;
+    }
+    if (segment_raw < 0 || cursors_raw < 0) {
+        return Error{ErrorCode::Corrupt,
+                     "attach: " + m_impl->path +
+                         " did not pass the segment and the lease's memory as descriptors"};
+    }
+    auto consumer = Consumer::OpenFd(segment_raw, "segment '" + d.segment_name + "'");
     if (!consumer) return consumer.error(); // ~Session gives the rings back
     session->m_consumer = std::move(consumer.value());
     for (const auto attached : results.getRings()) {
-        auto reader = session->m_consumer->OpenReader(std::string_view{attached.getName().cStr()});
+        ReaderGrant grant;
+        grant.ring = static_cast<Subsystem>(attached.getIndex());
+        grant.slot = attached.getSlot();
+        grant.generation = attached.getGeneration();
+        grant.cursors_fd = cursors_raw;
+        auto reader =
+            session->m_consumer->OpenReader(std::string_view{attached.getName().cStr()}, grant);
         if (!reader) return reader.error();
-        if ((*reader)->generation() != attached.getGeneration()) {
-            return Error{ErrorCode::Detached, "ring '" + std::string{attached.getName().cStr()} +
-                                                  "' was reset between attach and open; "
-                                                  "attach again"};
-        }
         session->m_readers.push_back(std::move(reader.value()));
     }
     return session;

@@ -9,8 +9,12 @@
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/debug.h>
+#include <kj/io.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <cstdio>
 #include <functional>
 #include <future>
@@ -64,6 +68,24 @@ void FillStatus(msg::RingStatus::Builder out, const RingStats& s)
     out.setGeneration(s.generation);
     out.setUnreadBytes(s.unread_bytes);
     out.setReaderIdleNs(s.reader_idle_ns);
+    out.setReaderCount(s.reader_count);
+    out.setLosslessDowngrades(s.lossless_downgrades);
+    out.setReadersEvicted(s.readers_evicted);
+    auto readers = out.initReaders(static_cast<unsigned>(s.readers.size()));
+    for (size_t i = 0; i < s.readers.size(); ++i) {
+        const ReaderInfo& r = s.readers[i];
+        auto o = readers[static_cast<unsigned>(i)];
+        o.setSlot(r.slot);
+        o.setPid(r.pid);
+        o.setUid(r.uid);
+        o.setLossless(r.lossless);
+        o.setDowngraded(r.downgraded);
+        o.setEventMask(r.event_mask);
+        o.setPayloadLimit(r.payload_limit);
+        o.setWaitedNs(r.waited_ns);
+        o.setUnreadBytes(r.unread_bytes);
+        o.setIdleNs(r.idle_ns);
+    }
     uint32_t count = 0;
     for (const EventInfo& e : EVENTS)
         count += e.subsystem == s.subsystem;
@@ -82,9 +104,6 @@ class SessionImpl;
 struct ControlServer::Loop {
     Producer& producer;
     int listen_fd;
-    //! Which session holds each ring, or nullptr.
-    std::array<SessionImpl*, SUBSYSTEM_COUNT> holders{};
-    std::array<uint64_t, SUBSYSTEM_COUNT> holder_pids{};
     //! Set by the thread once its event loop runs; fulfilled by the destructor to stop.
     kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop;
     //! Set (once) when the loop runs, or when it failed to start; `running` and
@@ -99,48 +118,45 @@ struct ControlServer::Loop {
 
 namespace {
 
+//! Shared memory handed to a consumer as a descriptor (see `Memory` in control.capnp).
+class MemoryImpl final : public msg::Memory::Server
+{
+public:
+    explicit MemoryImpl(kj::AutoCloseFd fd) : m_fd{kj::mv(fd)} {}
+    kj::Maybe<int> getFd() override { return m_fd.get(); }
+
+private:
+    kj::AutoCloseFd m_fd;
+};
+
+//! The lease of one consumer: its readers live as long as this object.
 class SessionImpl final : public msg::Session::Server
 {
 public:
-    SessionImpl(ControlServer::Loop& loop, std::vector<Subsystem> rings)
-        : m_loop{loop}, m_rings{std::move(rings)}
-    {
-        for (Subsystem r : m_rings)
-            m_loop.holders[static_cast<uint16_t>(r)] = this;
-    }
-    ~SessionImpl() { Release(); }
+    explicit SessionImpl(std::unique_ptr<Lease> lease) : m_lease{std::move(lease)} {}
 
     kj::Promise<void> stats(StatsContext context) override
     {
-        auto list = context.getResults().initResult(static_cast<unsigned>(m_rings.size()));
-        for (size_t i = 0; i < m_rings.size(); ++i) {
-            FillStatus(list[static_cast<unsigned>(i)], m_loop.producer.Stats(m_rings[i]));
+        if (!m_lease) {
+            context.getResults().initResult(0);
+            return kj::READY_NOW;
+        }
+        const auto& grants = m_lease->grants();
+        auto list = context.getResults().initResult(static_cast<unsigned>(grants.size()));
+        for (size_t i = 0; i < grants.size(); ++i) {
+            FillStatus(list[static_cast<unsigned>(i)], m_lease->Stats(grants[i].ring));
         }
         return kj::READY_NOW;
     }
 
     kj::Promise<void> detach(DetachContext) override
     {
-        Release();
+        m_lease.reset(); // removes this session's readers; other readers go on
         return kj::READY_NOW;
     }
 
 private:
-    //! Turns this session's rings off and frees them for the next reader.
-    void Release()
-    {
-        for (Subsystem r : m_rings) {
-            const auto i = static_cast<uint16_t>(r);
-            if (m_loop.holders[i] != this) continue;
-            m_loop.producer.DisableRing(r);
-            m_loop.holders[i] = nullptr;
-            m_loop.holder_pids[i] = 0;
-        }
-        m_rings.clear();
-    }
-
-    ControlServer::Loop& m_loop;
-    std::vector<Subsystem> m_rings;
+    std::unique_ptr<Lease> m_lease;
 };
 
 class ControlImpl final : public msg::Control::Server
@@ -192,11 +208,7 @@ public:
                             "; rebuild the consumer from the producer's schemas");
         }
         const uint64_t pid = m_peer.pid != 0 ? m_peer.pid : request.getReaderPid();
-        struct Plan {
-            Subsystem ring;
-            EnableOptions options;
-        };
-        std::vector<Plan> plans;
+        std::vector<LeaseRequest> plans;
         const auto rings = request.getRings();
         if (rings.size() == 0) {
             return fail(msg::ControlError::Code::INVALID_ARGUMENT,
@@ -216,20 +228,9 @@ public:
                                 "coin_selection");
             }
             const auto subsystem = static_cast<Subsystem>(index);
-            for (const Plan& p : plans) {
-                if (p.ring == subsystem) {
-                    return fail(msg::ControlError::Code::INVALID_ARGUMENT,
-                                "ring '" + name + "' is requested twice");
-                }
-            }
-            if (m_loop.holders[static_cast<size_t>(index)] != nullptr) {
-                return fail(msg::ControlError::Code::BUSY,
-                            "ring '" + name + "' already has a reader (pid " +
-                                std::to_string(m_loop.holder_pids[static_cast<size_t>(index)]) +
-                                "); one reader per ring: stop that one first");
-            }
             EnableOptions options;
             options.reader_pid = pid;
+            options.reader_uid = m_peer.uid;
             options.lossless = ring.getLossless();
             options.payload_limit = ring.getPayloadLimit();
             const uint32_t wait_ms = ring.getLosslessWaitMs();
@@ -261,26 +262,38 @@ public:
             }
             plans.push_back({subsystem, options});
         }
-        // Everything checked: enable them all, then hand out the lease.
-        std::vector<Subsystem> held;
-        for (const Plan& p : plans) {
-            if (auto ok = m_loop.producer.EnableRing(p.ring, p.options); !ok) {
-                for (Subsystem r : held)
-                    m_loop.producer.DisableRing(r);
-                return fail(msg::ControlError::Code::INVALID_ARGUMENT, ok.error().message());
-            }
-            held.push_back(p.ring);
-            m_loop.holder_pids[static_cast<uint16_t>(p.ring)] = pid;
+        // Everything checked: add the readers (all or none), then hand out the lease and the
+        // memory its readers need.
+        auto segment_fd = m_loop.producer.SegmentFd();
+        if (!segment_fd) return fail(msg::ControlError::Code::INVALID_ARGUMENT,
+                                     segment_fd.error().message());
+        kj::AutoCloseFd segment{segment_fd.value()};
+        auto lease = m_loop.producer.Attach(plans);
+        if (!lease) {
+            return fail(lease.error().code() == ErrorCode::Busy
+                            ? msg::ControlError::Code::BUSY
+                            : msg::ControlError::Code::INVALID_ARGUMENT,
+                        lease.error().message());
         }
-        auto attached = results.initRings(static_cast<unsigned>(held.size()));
-        for (size_t i = 0; i < held.size(); ++i) {
-            const RingStats s = m_loop.producer.Stats(held[i]);
+        const int cursors_fd = ::fcntl((*lease)->cursors_fd(), F_DUPFD_CLOEXEC, 0);
+        if (cursors_fd < 0) {
+            return fail(msg::ControlError::Code::INVALID_ARGUMENT,
+                        std::string{"cannot hand over the lease's memory: "} +
+                            std::strerror(errno));
+        }
+        const auto& grants = (*lease)->grants();
+        auto attached = results.initRings(static_cast<unsigned>(grants.size()));
+        for (size_t i = 0; i < grants.size(); ++i) {
             auto out = attached[static_cast<unsigned>(i)];
-            out.setName(s.name);
-            out.setIndex(static_cast<uint32_t>(held[i]));
-            out.setGeneration(s.generation);
+            const auto index = static_cast<uint16_t>(grants[i].ring);
+            out.setName(std::string{SUBSYSTEM_NAMES[index]});
+            out.setIndex(index);
+            out.setGeneration(grants[i].generation);
+            out.setSlot(grants[i].slot);
         }
-        results.setSession(kj::heap<SessionImpl>(m_loop, std::move(held)));
+        results.setSegment(kj::heap<MemoryImpl>(kj::mv(segment)));
+        results.setCursors(kj::heap<MemoryImpl>(kj::AutoCloseFd{cursors_fd}));
+        results.setSession(kj::heap<SessionImpl>(std::move(lease.value())));
         return kj::READY_NOW;
     }
 

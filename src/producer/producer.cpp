@@ -6,7 +6,9 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <unistd.h>
 
@@ -32,10 +34,19 @@ uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 } // namespace
 
+//! How leases find their producer: cleared when the producer goes, so a lease that outlives
+//! it only frees its own memory. `mutex` orders a lease's last touch of the rings before the
+//! producer destroys them.
+struct LeaseLink {
+    std::mutex mutex;
+    //! The producer's rings; all null once it is gone. Guarded by mutex.
+    std::array<detail::RingWriter*, SUBSYSTEM_COUNT> rings{};
+};
+
 struct Producer::Impl {
     ProducerOptions options;
+    std::shared_ptr<LeaseLink> leases{std::make_shared<LeaseLink>()};
     std::unique_ptr<detail::SharedMemory> segment;
-    std::unique_ptr<detail::SharedMemory> cursors;
     std::array<std::unique_ptr<detail::RingWriter>, SUBSYSTEM_COUNT> rings;
     std::unique_ptr<detail::ControlServer> control;
     bool global{false};
@@ -58,21 +69,23 @@ Result<void> ClearLeftover(const std::string& name, bool replace_stale)
                                                    "); remove it or choose another name"};
     }
     const auto& shm = **existing;
+    const std::string owner = detail::DescribeOwnership(object);
+    const std::string whose = owner.empty() ? "" : " (" + owner + ")";
     if (shm.size() < HEADER_SIZE) {
         return Error{ErrorCode::AlreadyExists,
-                     detail::SharedMemory::DisplayPath(object) + " already exists but holds " +
-                         std::to_string(shm.size()) +
-                         " bytes, too few for a tracering segment; remove it or choose "
-                         "another name"};
+                     detail::SharedMemory::DisplayPath(object) + whose +
+                         " already exists but holds " + std::to_string(shm.size()) +
+                         " bytes, too few for a tracering segment; its owner may remove it, "
+                         "or choose another name"};
     }
     const auto* header = reinterpret_cast<const SegmentHeader*>(shm.data());
     uint64_t magic;
     std::memcpy(&magic, &header->magic, sizeof(magic));
     if (magic != MAGIC) {
         return Error{ErrorCode::AlreadyExists,
-                     detail::SharedMemory::DisplayPath(object) +
-                         " already exists and is not a tracering segment; remove it or "
-                         "choose another name"};
+                     detail::SharedMemory::DisplayPath(object) + whose +
+                         " already exists and is not a tracering segment; its owner may "
+                         "remove it, or choose another name"};
     }
     const uint64_t pid = header->producer_pid;
     const uint64_t start = header->producer_start_time;
@@ -87,8 +100,12 @@ Result<void> ClearLeftover(const std::string& name, bool replace_stale)
                                            detail::SharedMemory::DisplayPath(object) +
                                            " or allow replacing stale segments"};
     }
-    detail::SharedMemory::Remove(object);
-    detail::SharedMemory::Remove(CursorsObjectName(name));
+    if (!shm.RemoveName()) {
+        return Error{ErrorCode::AlreadyExists,
+                     detail::SharedMemory::DisplayPath(object) + whose + " was left by producer pid " +
+                         std::to_string(pid) + ", which is gone, and cannot be removed (" +
+                         std::strerror(errno) + "); its owner may remove it"};
+    }
     return {};
 }
 
@@ -113,15 +130,15 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
                      "group id " + std::to_string(options.group_id) + " is not valid"};
     }
 
-    // Layout: header page, control lines, then page-aligned data areas.
+    // Layout: header page, ring control lines, reader lines, then page-aligned data areas.
     const uint64_t page = PageSize();
-    uint64_t size = AlignUp(RingControlOffset(SUBSYSTEM_COUNT), page);
+    uint64_t size = AlignUp(ReaderControlOffset(SUBSYSTEM_COUNT, SUBSYSTEM_COUNT, 0, MAX_READERS),
+                            page);
     std::array<uint64_t, SUBSYSTEM_COUNT> data_offsets{};
     for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
         data_offsets[i] = size;
         size += AlignUp(options.capacities[i], page);
     }
-    const uint64_t cursors_size = AlignUp(uint64_t{SUBSYSTEM_COUNT} * sizeof(CursorSlot), page);
 
     if (options.install_global && g_global_producer.load(std::memory_order_acquire) != nullptr) {
         return Error{ErrorCode::InvalidArgument,
@@ -130,36 +147,24 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     }
 
     const bool group = options.group_access != GroupAccess::None;
-    const detail::ShmAccess main_access{group ? 0640u : 0600u, group ? options.group_id : -1};
-    const detail::ShmAccess cursor_access{group ? 0660u : 0600u, group ? options.group_id : -1};
+    // Writable for us while we build it; read-only for everyone (us included) once built.
+    const detail::ShmAccess building{0600u, group ? options.group_id : -1};
+    const uint32_t final_mode = group ? 0440u : 0400u;
 
     const std::string object = tracering::SegmentObjectName(options.name);
-    auto segment = detail::SharedMemory::Create(object, size, main_access);
+    auto segment = detail::SharedMemory::Create(object, size, building);
     if (!segment && segment.error().code() == ErrorCode::AlreadyExists) {
         if (auto cleared = ClearLeftover(options.name, options.replace_stale); !cleared) {
             return cleared.error();
         }
-        segment = detail::SharedMemory::Create(object, size, main_access);
+        segment = detail::SharedMemory::Create(object, size, building);
     }
     if (!segment) return segment.error();
-
-    // We own the name now: any cursors object of that name is a leftover.
-    const std::string cursors_object = tracering::CursorsObjectName(options.name);
-    auto cursors = detail::SharedMemory::Create(cursors_object, cursors_size, cursor_access);
-    if (!cursors && cursors.error().code() == ErrorCode::AlreadyExists) {
-        detail::SharedMemory::Remove(cursors_object);
-        cursors = detail::SharedMemory::Create(cursors_object, cursors_size, cursor_access);
-    }
-    if (!cursors) {
-        detail::SharedMemory::Remove(object);
-        return cursors.error();
-    }
 
     std::unique_ptr<Producer> producer{new Producer};
     Impl& impl = *producer->m_impl;
     impl.options = options;
     impl.segment = std::move(segment.value());
-    impl.cursors = std::move(cursors.value());
 
     // The objects are fresh and zero-filled. The identity goes first, so that even a
     // half-built header says whose it is; abi_version is published last.
@@ -170,7 +175,8 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     h->header_size = HEADER_SIZE;
     h->page_size = static_cast<uint32_t>(page);
     h->segment_size = size;
-    h->cursors_size = cursors_size;
+    h->lease_cursors_size = LEASE_CURSORS_SIZE;
+    h->max_readers = MAX_READERS;
     h->schema_hash = SCHEMA_HASH;
     uint64_t tsc_mult = 0;
     if (options.clock != ClockSource::Monotonic && detail::TscUsable()) {
@@ -191,21 +197,31 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         d.control_offset = RingControlOffset(i);
         d.data_offset = data_offsets[i];
         d.max_record = options.capacities[i] / MAX_RECORD_DIVISOR;
+        d.readers_offset = ReaderControlOffset(SUBSYSTEM_COUNT, i, 0, MAX_READERS);
     }
 
     impl.global = options.install_global;
     for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
         auto* control = reinterpret_cast<RingControl*>(impl.segment->data() + RingControlOffset(i));
-        auto* cursor = reinterpret_cast<CursorSlot*>(impl.cursors->data() + i * sizeof(CursorSlot));
+        auto* lines = reinterpret_cast<ReaderControl*>(
+            impl.segment->data() + ReaderControlOffset(SUBSYSTEM_COUNT, i, 0, MAX_READERS));
         impl.rings[i] = std::make_unique<detail::RingWriter>(
-            static_cast<Subsystem>(i), control, cursor, impl.segment->data() + data_offsets[i],
-            options.capacities[i], impl.global, tsc_mult);
+            static_cast<Subsystem>(i), control, lines, MAX_READERS,
+            impl.segment->data() + data_offsets[i], options.capacities[i], impl.global, tsc_mult,
+            uint64_t{options.slow_reader_ms} * 1'000'000);
     }
+
+    for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i)
+        impl.leases->rings[i] = impl.rings[i].get();
 
     // Publishes the whole header (pairs with the consumer's acquire load of abi_version).
     h->abi_version.store(ABI_VERSION, std::memory_order_release);
     h->producer_state.store(static_cast<uint32_t>(ProducerState::Running),
                             std::memory_order_release);
+    // From now on nobody opens it writable by accident, not even a process of our user: a
+    // writable descriptor could truncate it under our mapping. Our own mapping stays
+    // writable.
+    if (auto ok = impl.segment->SetMode(final_mode); !ok) return ok.error();
 
     if (impl.global) {
         Producer* expected = nullptr;
@@ -221,9 +237,10 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     }
     if (!options.control_socket.empty()) {
         // Connecting to a unix socket needs write permission on it: with group access the
-        // group gets rw, as on the cursors object, or its members could not attach at all.
+        // group gets rw, or its members could not attach at all.
         auto control = detail::ControlServer::Start(*producer, options.control_socket,
-                                                    cursor_access.mode, cursor_access.group);
+                                                    group ? 0660u : 0600u,
+                                                    group ? options.group_id : -1);
         if (!control) return control.error(); // the producer's destructor cleans up
         impl.control = std::move(control.value());
     }
@@ -245,35 +262,134 @@ Producer::~Producer()
                                         std::memory_order_release);
     // Closing the sessions releases their leases; sealed rings are not reset by that.
     impl.control.reset();
+    {
+        // Leases the embedder still holds let go of their memory only, from now on.
+        std::lock_guard lock{impl.leases->mutex};
+        impl.leases->rings.fill(nullptr);
+    }
     if (impl.global) {
         Producer* expected = this;
         g_global_producer.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
     }
-    detail::SharedMemory::Remove(impl.segment->name());
-    detail::SharedMemory::Remove(impl.cursors->name());
+    // Only if the name is still ours: after someone removed it, another producer may own it.
+    impl.segment->RemoveName();
 }
 
-Result<void> Producer::EnableRing(Subsystem ring, const EnableOptions& options)
+struct Lease::Impl {
+    std::shared_ptr<LeaseLink> link;
+    std::unique_ptr<detail::SharedMemory> cursors;
+    std::unique_ptr<detail::LosslessBudget> budget;
+    std::vector<ReaderGrant> grants;
+};
+
+Lease::Lease() : m_impl{std::make_unique<Impl>()} {}
+
+Lease::~Lease()
 {
-    const auto index = static_cast<uint16_t>(ring);
-    if (index >= SUBSYSTEM_COUNT) {
-        return Error{ErrorCode::InvalidArgument, "no ring with index " + std::to_string(index)};
+    // Each ring forgets the reader before the cursor memory and the budget go away.
+    std::lock_guard lock{m_impl->link->mutex};
+    for (const ReaderGrant& g : m_impl->grants) {
+        detail::RingWriter* ring = m_impl->link->rings[static_cast<uint16_t>(g.ring)];
+        if (ring) ring->RemoveReader(g.slot, g.generation);
     }
-    if (options.lossless && options.lossless_wait_ns > 10'000'000'000ULL) {
-        return Error{ErrorCode::InvalidArgument,
-                     "lossless wait of " + std::to_string(options.lossless_wait_ns) +
-                         " ns is over the 10 s limit; the node must not stall that long"};
-    }
-    if (!m_impl->rings[index]->Enable(options)) {
-        return Error{ErrorCode::Detached, "the producer is shutting down"};
-    }
-    return {};
 }
 
-void Producer::DisableRing(Subsystem ring)
+ReaderGrant Lease::Grant(Subsystem ring) const noexcept
 {
-    const auto index = static_cast<uint16_t>(ring);
-    if (index < SUBSYSTEM_COUNT) m_impl->rings[index]->Disable();
+    for (const ReaderGrant& g : m_impl->grants) {
+        if (g.ring == ring) return g;
+    }
+    ReaderGrant none;
+    none.ring = ring;
+    none.slot = MAX_READERS;
+    return none;
+}
+
+const std::vector<ReaderGrant>& Lease::grants() const noexcept { return m_impl->grants; }
+int Lease::cursors_fd() const noexcept { return m_impl->cursors->fd(); }
+bool Lease::downgraded() const noexcept { return m_impl->budget->exhausted(); }
+
+RingStats Lease::Stats(Subsystem ring) const
+{
+    const ReaderGrant g = Grant(ring);
+    std::lock_guard lock{m_impl->link->mutex};
+    detail::RingWriter* writer = m_impl->link->rings[static_cast<uint16_t>(ring)];
+    if (writer == nullptr) return {};
+    return writer->ReaderStats(g.slot, g.generation);
+}
+
+Result<std::unique_ptr<Lease>> Producer::Attach(Subsystem ring, const EnableOptions& options)
+{
+    return Attach(std::vector<LeaseRequest>{{ring, options}});
+}
+
+Result<std::unique_ptr<Lease>> Producer::Attach(const std::vector<LeaseRequest>& rings)
+{
+    if (rings.empty()) {
+        return Error{ErrorCode::InvalidArgument, "a lease needs at least one ring"};
+    }
+    for (size_t i = 0; i < rings.size(); ++i) {
+        const auto index = static_cast<uint16_t>(rings[i].ring);
+        if (index >= SUBSYSTEM_COUNT) {
+            return Error{ErrorCode::InvalidArgument,
+                         "no ring with index " + std::to_string(index)};
+        }
+        for (size_t j = 0; j < i; ++j) {
+            if (rings[j].ring == rings[i].ring) {
+                return Error{ErrorCode::InvalidArgument,
+                             "ring '" + std::string{SUBSYSTEM_NAMES[index]} +
+                                 "' is requested twice"};
+            }
+        }
+        const EnableOptions& o = rings[i].options;
+        if (o.lossless && o.lossless_wait_ns > 10'000'000'000ULL) {
+            return Error{ErrorCode::InvalidArgument,
+                         "lossless wait of " + std::to_string(o.lossless_wait_ns) +
+                             " ns is over the 10 s limit; the node must not stall that long"};
+        }
+    }
+    auto cursors = detail::SharedMemory::CreateAnonymous(LEASE_CURSORS_SIZE, "tracering-lease");
+    if (!cursors) return cursors.error();
+    std::unique_ptr<Lease> lease{new Lease};
+    Lease::Impl& l = *lease->m_impl;
+    l.link = m_impl->leases;
+    l.cursors = std::move(cursors.value());
+    l.budget = std::make_unique<detail::LosslessBudget>(
+        uint64_t{m_impl->options.lossless_budget_ms} * 1'000'000);
+    for (const LeaseRequest& request : rings) {
+        const auto index = static_cast<uint16_t>(request.ring);
+        detail::RingWriter& writer = *m_impl->rings[index];
+        detail::ReaderOptions o;
+        o.event_mask = request.options.event_mask;
+        o.lossless = request.options.lossless && m_impl->options.lossless_budget_ms != 0;
+        o.lossless_wait_ns = request.options.lossless_wait_ns;
+        o.payload_limit = request.options.payload_limit;
+        o.pid = request.options.reader_pid;
+        o.uid = request.options.reader_uid;
+        auto* cursor = reinterpret_cast<CursorSlot*>(l.cursors->data()) + index;
+        const auto added = writer.AddReader(o, cursor, l.budget.get());
+        if (added.result != detail::RingWriter::AddResult::Added) {
+            // ~Lease removes the readers added so far: all or none.
+            if (added.result == detail::RingWriter::AddResult::Sealed) {
+                return Error{ErrorCode::Detached, "the producer is shutting down"};
+            }
+            std::string pids;
+            for (const ReaderInfo& r : writer.Stats().readers) {
+                pids += (pids.empty() ? "" : ", ") + std::to_string(r.pid);
+            }
+            return Error{ErrorCode::Busy, "ring '" + std::string{SUBSYSTEM_NAMES[index]} +
+                                              "' already has " + std::to_string(MAX_READERS) +
+                                              " readers (pids " + pids +
+                                              "), the most it takes; stop one of them first"};
+        }
+        ReaderGrant g;
+        g.ring = request.ring;
+        g.slot = added.slot;
+        g.generation = added.generation;
+        g.cursors_fd = l.cursors->fd();
+        l.grants.push_back(g);
+    }
+    return lease;
 }
 
 RingStats Producer::Stats(Subsystem ring) const
@@ -300,7 +416,7 @@ std::string Producer::ControlSocket() const
     return m_impl->control ? m_impl->control->path() : std::string{};
 }
 std::string Producer::SegmentObjectName() const { return tracering::SegmentObjectName(Name()); }
-std::string Producer::CursorsObjectName() const { return tracering::CursorsObjectName(Name()); }
+Result<int> Producer::SegmentFd() const { return m_impl->segment->ReopenReadOnly(); }
 
 Producer* Producer::Global() noexcept { return g_global_producer.load(std::memory_order_acquire); }
 

@@ -13,46 +13,109 @@ namespace tracering::detail {
 
 std::atomic<RingWriter*> g_event_writers[EVENT_SLOTS]{};
 
-bool RingWriter::RefreshReadPos() noexcept
+void RingWriter::RefreshReaders() noexcept
 {
-    // Pairs with the consumer's release store: its reads of the records below read_pos
-    // happened before we reuse their space.
-    const uint64_t read_pos = m_cursor->read_pos.load(std::memory_order_acquire);
-    if ((read_pos & (RECORD_ALIGN - 1)) != 0 || read_pos < m_read_pos_cache ||
-        read_pos > m_write_pos) {
-        // A hostile or broken reader. Never trust it again: detach it, reset, carry on.
-        Count(m_control->cursor_violations, m_cursor_violations);
-        ResetLocked(/*enable=*/false);
-        return false;
+    uint64_t tail = m_write_pos;
+    for (uint32_t i = 0; i < m_max_readers; ++i) {
+        Reader& r = m_readers[i];
+        if (!r.active) continue;
+        // Pairs with the reader's release store: its reads of the records below read_pos
+        // happened before we reuse their space.
+        const uint64_t read_pos = r.cursor->read_pos.load(std::memory_order_acquire);
+        if ((read_pos & (RECORD_ALIGN - 1)) != 0 || read_pos < r.read_pos ||
+            read_pos > m_write_pos) {
+            // A hostile or broken reader. Never trust it again: detach it, carry on.
+            Count(m_control->cursor_violations, m_cursor_violations);
+            DetachLocked(i, DetachReason::CursorViolation);
+            continue;
+        }
+        if (read_pos != r.read_pos) {
+            r.read_pos = read_pos;
+            m_lines[i].read_pos_seen.store(read_pos, std::memory_order_relaxed);
+        }
+        tail = std::min(tail, read_pos);
     }
-    m_read_pos_cache = read_pos;
-    return true;
+    m_tail = tail;
+}
+
+DropCause RingWriter::DropOrEvict(uint64_t end, DropCause cause) noexcept
+{
+    if (m_reader_count > 1 && m_slow_reader_ns != 0) {
+        // Several readers: one that keeps the ring full for too long is detached, so the
+        // others stop paying for it.
+        const uint64_t now = MonotonicNs();
+        bool evicted = false;
+        for (uint32_t i = 0; i < m_max_readers && m_reader_count > 1; ++i) {
+            Reader& r = m_readers[i];
+            if (!r.active || HasRoom(r, end)) continue;
+            if (r.blocked_since_ns == 0) {
+                r.blocked_since_ns = now;
+            } else if (now - r.blocked_since_ns > m_slow_reader_ns) {
+                Count(m_control->readers_evicted, m_readers_evicted);
+                DetachLocked(i, DetachReason::SlowReader);
+                evicted = true;
+            }
+        }
+        if (evicted && end - m_tail <= m_capacity) return DropCause::None;
+    }
+    if (cause == DropCause::Timeout) {
+        Count(m_control->dropped_timeout, m_dropped_timeout);
+    } else {
+        Count(m_control->dropped_full, m_dropped_full);
+    }
+    m_loss_pending = true;
+    return cause;
 }
 
 DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
 {
-    if (!RefreshReadPos()) {
+    RefreshReaders();
+    if (m_reader_count == 0) {
+        // Every reader was detached (bad cursors): nobody to write for.
         Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
         return DropCause::ReaderReset;
     }
-    if (end - m_read_pos_cache <= m_capacity) return DropCause::None;
-    if (!m_lossless) {
-        Count(m_control->dropped_full, m_dropped_full);
-        m_loss_pending = true;
-        return DropCause::Full;
+    // Readers with room are not blocking (any more).
+    Reader* waiter = nullptr;
+    for (uint32_t i = 0; i < m_max_readers; ++i) {
+        Reader& r = m_readers[i];
+        if (!r.active) continue;
+        if (HasRoom(r, end)) {
+            r.blocked_since_ns = 0;
+            continue;
+        }
+        if (r.lossless && r.budget->exhausted()) {
+            // Its lease used up its budget on another ring.
+            r.lossless = false;
+            m_lines[i].downgraded.store(1, std::memory_order_relaxed);
+            Count(m_control->lossless_downgrades, m_lossless_downgrades);
+            RecomputeLocked();
+        }
+        if (r.lossless && r.read_pos != r.stalled_at && waiter == nullptr) waiter = &r;
     }
-    if (m_read_pos_cache == m_stalled_at) {
-        // The reader has not moved since a wait timed out: it is stopped or wedged. Waiting
-        // the whole bound again for every event would stall the node indefinitely, so drop
-        // until it reads again.
-        Count(m_control->dropped_timeout, m_dropped_timeout);
-        m_loss_pending = true;
-        return DropCause::Timeout;
+    if (end - m_tail <= m_capacity) return DropCause::None;
+    if (waiter == nullptr) {
+        // Nobody to wait for (lossy readers, or lossless ones that have not moved since a
+        // wait for them timed out: stopped or wedged, so each event would wait in vain).
+        bool stalled = false;
+        for (const Reader& r : m_readers) {
+            stalled |= r.active && r.lossless && !HasRoom(r, end);
+        }
+        return DropOrEvict(end, stalled ? DropCause::Timeout : DropCause::Full);
     }
-    // Lossless: the reader asked us to wait for it, for a bounded time. Spin first (a reader
-    // that keeps up frees room within microseconds), then yield, then sleep briefly.
+    // Lossless: the reader asked us to wait for it, within its wait and its lease's budget.
+    // Spin first (a reader that keeps up frees room within microseconds), then yield, then
+    // sleep briefly.
     const uint64_t start = MonotonicNs();
-    const uint64_t deadline = start + m_lossless_wait_ns;
+    const uint64_t allowed = std::min(waiter->wait_ns, waiter->budget->Available(start));
+    const uint64_t deadline = start + allowed;
+    LosslessBudget* const budget = waiter->budget;
+    const size_t waiter_slot = static_cast<size_t>(waiter - m_readers.data());
+    auto charge = [&](uint64_t now) {
+        const uint64_t waited = now - start;
+        m_lines[waiter_slot].waited_ns.fetch_add(waited, std::memory_order_relaxed);
+        return budget->Charge(waited, now);
+    };
     for (;;) {
         const uint64_t now = MonotonicNs();
         if (now - start < 20'000) {
@@ -63,18 +126,39 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         } else {
             std::this_thread::sleep_for(std::chrono::microseconds(50));
         }
-        if (!RefreshReadPos() || m_abort_waits.load(std::memory_order_relaxed) != 0) {
-            // A bad cursor, or the ring is being disabled (the lease ended): the reader
-            // this wait was for is gone.
+        if (m_abort_waits.load(std::memory_order_relaxed) != 0) {
+            // A lease is ending or the producer is stopping: do not make it wait.
+            charge(MonotonicNs());
+            Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
+            m_loss_pending = true;
+            return DropCause::ReaderReset;
+        }
+        RefreshReaders();
+        if (m_reader_count == 0) {
+            charge(MonotonicNs());
             Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
             return DropCause::ReaderReset;
         }
-        if (end - m_read_pos_cache <= m_capacity) return DropCause::None;
-        if (MonotonicNs() > deadline) {
-            m_stalled_at = m_read_pos_cache;
-            Count(m_control->dropped_timeout, m_dropped_timeout);
-            m_loss_pending = true;
-            return DropCause::Timeout;
+        if (end - m_tail <= m_capacity) {
+            charge(MonotonicNs());
+            return DropCause::None;
+        }
+        const uint64_t after = MonotonicNs();
+        if (after > deadline) {
+            const bool exhausted = charge(after);
+            for (uint32_t i = 0; i < m_max_readers; ++i) {
+                Reader& r = m_readers[i];
+                if (!r.active || !r.lossless || HasRoom(r, end)) continue;
+                r.stalled_at = r.read_pos;
+                if (exhausted && r.budget == budget) {
+                    // The lease's waits add up to its whole budget: it drops from now on.
+                    r.lossless = false;
+                    m_lines[i].downgraded.store(1, std::memory_order_relaxed);
+                    Count(m_control->lossless_downgrades, m_lossless_downgrades);
+                }
+            }
+            if (exhausted) RecomputeLocked();
+            return DropOrEvict(end, DropCause::Timeout);
         }
     }
 }
@@ -89,28 +173,56 @@ void RingWriter::SetEventSwitches(uint64_t mask) noexcept
     }
 }
 
-void RingWriter::ResetLocked(bool enable) noexcept
+void RingWriter::RecomputeLocked() noexcept
 {
-    // The reader's position is void; the next reader starts at the current write position.
-    m_read_pos_cache = m_write_pos;
-    m_cursor->read_pos.store(m_write_pos, std::memory_order_relaxed);
-    m_loss_pending = false;
-    m_stalled_at = NO_STALL;
-    m_enabled = enable;
-    if (!enable) {
-        SetEventSwitches(0);
-        m_event_mask = 0;
-        m_control->event_mask.store(0, std::memory_order_relaxed);
-        m_control->reader_pid.store(0, std::memory_order_relaxed);
+    uint64_t mask = 0;
+    uint64_t limit = 0;
+    bool limit_none = false;
+    uint32_t count = 0;
+    uint32_t lossless = 0;
+    uint64_t tail = m_write_pos;
+    for (const Reader& r : m_readers) {
+        if (!r.active) continue;
+        ++count;
+        lossless += r.lossless ? 1 : 0;
+        mask |= r.event_mask;
+        // The largest limit anyone asked for, so every reader gets at least its own.
+        if (r.payload_limit == 0) limit_none = true;
+        limit = std::max(limit, r.payload_limit);
+        tail = std::min(tail, r.read_pos);
     }
-    m_control->attach_seq.store(m_seq, std::memory_order_relaxed);
-    m_control->attach_pos.store(m_write_pos, std::memory_order_relaxed);
-    // Publishes attach_seq and the reset cursor to a reader that acquires generation.
-    m_control->generation.store(++m_generation, std::memory_order_release);
-    m_control->enabled.store(enable ? 1 : 0, std::memory_order_release);
+    if (limit_none) limit = 0;
+    m_reader_count = count;
+    m_tail = tail;
+    m_event_mask = m_sealed ? 0 : mask;
+    m_enabled = !m_sealed && count != 0;
+    m_payload_limit.store(limit, std::memory_order_relaxed);
+    m_control->payload_limit.store(limit, std::memory_order_relaxed);
+    m_control->event_mask.store(m_event_mask, std::memory_order_relaxed);
+    m_control->reader_count.store(count, std::memory_order_relaxed);
+    m_control->lossless_readers.store(lossless, std::memory_order_relaxed);
+    m_control->enabled.store(m_enabled ? 1 : 0, std::memory_order_release);
+    // Under the lock: a RemoveReader() or a cursor violation right after this must find the
+    // switches as they are now, not have them changed behind it.
+    SetEventSwitches(m_enabled ? m_event_mask : 0);
 }
 
-bool RingWriter::Enable(const EnableOptions& options) noexcept
+void RingWriter::DetachLocked(uint32_t slot, DetachReason reason) noexcept
+{
+    Reader& r = m_readers[slot];
+    if (!r.active) return;
+    r.active = false;
+    ReaderControl& line = m_lines[slot];
+    line.state.store(static_cast<uint32_t>(ReaderState::Detached), std::memory_order_relaxed);
+    line.detach_reason.store(static_cast<uint32_t>(reason), std::memory_order_relaxed);
+    // Publishes the state and reason to a reader that acquires its generation.
+    line.generation.store(++r.generation, std::memory_order_release);
+    m_control->generation.store(++m_ring_generation, std::memory_order_relaxed);
+    RecomputeLocked();
+}
+
+RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot* cursor,
+                                        LosslessBudget* budget) noexcept
 {
     // Fault the data pages in now, on the caller's (control) thread, so the first lap of a
     // fresh ring does not take a page fault per 4 KiB inside tracepoints. Contents are not
@@ -119,44 +231,95 @@ bool RingWriter::Enable(const EnableOptions& options) noexcept
     constexpr int POPULATE_WRITE = 23; // MADV_POPULATE_WRITE
     (void)::madvise(m_data, m_capacity, POPULATE_WRITE);
 #endif
+    std::lock_guard table{m_table_mutex};
     m_lock.lock();
+    Added added;
     if (m_sealed) {
+        added.result = AddResult::Sealed;
         m_lock.unlock();
-        return false;
+        return added;
     }
-    m_lossless = options.lossless;
-    m_lossless_wait_ns = options.lossless_wait_ns;
-    m_event_mask = options.event_mask;
-    m_payload_limit.store(options.payload_limit, std::memory_order_relaxed);
-    m_control->payload_limit.store(options.payload_limit, std::memory_order_relaxed);
-    m_control->lossless.store(options.lossless ? 1 : 0, std::memory_order_relaxed);
-    m_control->event_mask.store(options.event_mask, std::memory_order_relaxed);
-    m_control->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
-    // The lease holder is the ring's reader now, whatever an earlier reader claimed.
-    m_cursor->reader_pid.store(options.reader_pid, std::memory_order_relaxed);
-    m_cursor->heartbeat_ns.store(MonotonicNs(), std::memory_order_relaxed);
-    ResetLocked(/*enable=*/true);
-    // Under the lock: a Disable() or a cursor violation right after this must find the
-    // switches on, to turn them off, not have them turned on again behind it.
-    SetEventSwitches(options.event_mask);
+    uint32_t slot = m_max_readers;
+    for (uint32_t i = 0; i < m_max_readers; ++i) {
+        if (m_readers[i].cursor == nullptr) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot == m_max_readers) {
+        added.result = AddResult::Full;
+        m_lock.unlock();
+        return added;
+    }
+    Reader& r = m_readers[slot];
+    const uint64_t generation = r.generation;
+    r = Reader{};
+    r.generation = generation;
+    r.cursor = cursor;
+    r.budget = budget;
+    r.active = true;
+    r.lossless = options.lossless;
+    r.read_pos = m_write_pos;
+    r.event_mask = options.event_mask;
+    r.payload_limit = options.payload_limit;
+    r.wait_ns = options.lossless_wait_ns;
+    r.stalled_at = NO_STALL;
+    // Drops before the first reader are nobody's loss.
+    if (m_reader_count == 0) m_loss_pending = false;
+    // The cursor memory is fresh and not handed over yet: we write its start once.
+    cursor->read_pos.store(m_write_pos, std::memory_order_relaxed);
+    cursor->heartbeat_ns.store(MonotonicNs(), std::memory_order_relaxed);
+    ReaderControl& line = m_lines[slot];
+    line.state.store(static_cast<uint32_t>(ReaderState::Reading), std::memory_order_relaxed);
+    line.detach_reason.store(static_cast<uint32_t>(DetachReason::None),
+                             std::memory_order_relaxed);
+    line.attach_pos.store(m_write_pos, std::memory_order_relaxed);
+    line.attach_seq.store(m_seq, std::memory_order_relaxed);
+    line.event_mask.store(options.event_mask, std::memory_order_relaxed);
+    line.payload_limit.store(options.payload_limit, std::memory_order_relaxed);
+    line.lossless.store(options.lossless ? 1 : 0, std::memory_order_relaxed);
+    line.downgraded.store(0, std::memory_order_relaxed);
+    line.reader_pid.store(options.pid, std::memory_order_relaxed);
+    line.reader_uid.store(options.uid, std::memory_order_relaxed);
+    line.waited_ns.store(0, std::memory_order_relaxed);
+    line.read_pos_seen.store(m_write_pos, std::memory_order_relaxed);
+    // Publishes the line to a reader that acquires the generation it was granted.
+    line.generation.store(++r.generation, std::memory_order_release);
+    m_control->generation.store(++m_ring_generation, std::memory_order_relaxed);
+    RecomputeLocked();
+    added.result = AddResult::Added;
+    added.slot = slot;
+    added.generation = r.generation;
     m_lock.unlock();
-    return true;
+    return added;
 }
 
 void RingWriter::LockOutWriters() noexcept
 {
-    SetEventSwitches(0);
-    // A writer in a lossless wait holds the lock; make it give up now rather than after
-    // its whole bounded wait.
+    // A writer in a lossless wait holds the lock; make it give up now rather than after its
+    // whole bounded wait.
     m_abort_waits.fetch_add(1, std::memory_order_relaxed);
     m_lock.lock();
     m_abort_waits.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void RingWriter::Disable() noexcept
+void RingWriter::RemoveReader(uint32_t slot, uint64_t generation) noexcept
 {
+    if (slot >= m_max_readers) return;
+    std::lock_guard table{m_table_mutex};
     LockOutWriters();
-    if (!m_sealed) ResetLocked(/*enable=*/false);
+    Reader& r = m_readers[slot];
+    // The lease's own slot: its generation moves only through us, once detached (by a bad
+    // cursor or as a slow reader) it is one further.
+    if (r.cursor != nullptr && (r.generation == generation || r.generation == generation + 1)) {
+        // Sealed: keep the line as it is, so the reader drains what was written before the
+        // producer stopped; only forget the cursor (its memory goes with the lease).
+        if (!m_sealed) DetachLocked(slot, DetachReason::LeaseEnded);
+        r.active = false;
+        r.cursor = nullptr;
+        r.budget = nullptr;
+        RecomputeLocked();
+    }
     m_lock.unlock();
 }
 
@@ -165,28 +328,33 @@ void RingWriter::Seal() noexcept
     LockOutWriters();
     // A writer that passed its switch check before this waits for the lock and then sees
     // m_enabled false: the last record is the one whose write_pos store came before here.
+    // The switches are cleared under the lock, after m_sealed is set, so an AddReader()
+    // racing this cannot turn them on again afterwards (it checks m_sealed under the lock).
     m_sealed = true;
-    m_enabled = false;
-    m_control->enabled.store(0, std::memory_order_release);
+    RecomputeLocked();
     m_lock.unlock();
 }
 
-RingStats RingWriter::Stats() const noexcept
+RingStats RingWriter::Stats() const
+{
+    return ReaderStats(MAX_READERS, 0);
+}
+
+RingStats RingWriter::ReaderStats(uint32_t only_slot, uint64_t only_generation) const
 {
     RingStats s;
     s.subsystem = m_subsystem;
     s.name = std::string{SUBSYSTEM_NAMES[static_cast<uint16_t>(m_subsystem)]};
     s.capacity = m_capacity;
-    // From the ring's published line, without the writer lock: a writer in a lossless wait
+    // From the ring's published lines, without the writer lock: a writer in a lossless wait
     // holds the lock for up to its bounded wait, and the control thread must not stall on
     // it. Each value is exact as the writer last stored it (single writer under the lock,
     // relaxed stores); together they may be a few events apart.
     const RingControl& c = *m_control;
     s.enabled = c.enabled.load(std::memory_order_relaxed) != 0;
-    s.lossless = c.lossless.load(std::memory_order_relaxed) != 0;
+    s.lossless = c.lossless_readers.load(std::memory_order_relaxed) != 0;
     s.event_mask = c.event_mask.load(std::memory_order_relaxed);
     s.payload_limit = m_payload_limit.load(std::memory_order_relaxed);
-    s.reader_pid = c.reader_pid.load(std::memory_order_relaxed);
     s.generation = c.generation.load(std::memory_order_relaxed);
     s.write_pos = c.write_pos.load(std::memory_order_relaxed);
     s.seq = c.seq.load(std::memory_order_relaxed);
@@ -196,7 +364,37 @@ RingStats RingWriter::Stats() const noexcept
     s.dropped_timeout = c.dropped_timeout.load(std::memory_order_relaxed);
     s.cursor_violations = c.cursor_violations.load(std::memory_order_relaxed);
     s.truncated = c.truncated.load(std::memory_order_relaxed);
-    FillReaderProgress(*m_cursor, MonotonicNs(), s);
+    s.lossless_downgrades = c.lossless_downgrades.load(std::memory_order_relaxed);
+    s.readers_evicted = c.readers_evicted.load(std::memory_order_relaxed);
+    s.reader_count = c.reader_count.load(std::memory_order_relaxed);
+    const uint64_t now = MonotonicNs();
+    std::lock_guard table{m_table_mutex};
+    for (uint32_t i = 0; i < m_max_readers; ++i) {
+        const ReaderControl& line = m_lines[i];
+        if (line.state.load(std::memory_order_relaxed) !=
+            static_cast<uint32_t>(ReaderState::Reading)) {
+            continue;
+        }
+        const CursorSlot* cursor = m_readers[i].cursor; // stable under m_table_mutex
+        if (cursor == nullptr) continue;
+        ReaderInfo r;
+        r.slot = i;
+        r.pid = line.reader_pid.load(std::memory_order_relaxed);
+        r.uid = line.reader_uid.load(std::memory_order_relaxed);
+        r.lossless = line.lossless.load(std::memory_order_relaxed) != 0;
+        r.downgraded = line.downgraded.load(std::memory_order_relaxed) != 0;
+        r.event_mask = line.event_mask.load(std::memory_order_relaxed);
+        r.payload_limit = line.payload_limit.load(std::memory_order_relaxed);
+        r.waited_ns = line.waited_ns.load(std::memory_order_relaxed);
+        FillReaderProgress(*cursor, s.write_pos, s.capacity, now, r);
+        if (only_slot < MAX_READERS &&
+            (i != only_slot ||
+             line.generation.load(std::memory_order_relaxed) != only_generation)) {
+            continue;
+        }
+        s.readers.push_back(r);
+    }
+    s.SummariseReaders();
     return s;
 }
 

@@ -37,13 +37,13 @@ int main()
 
     tracering::EnableOptions enable;
     enable.reader_pid = static_cast<uint64_t>(::getpid());
-    if (auto enabled = (*producer)->EnableRing(tracering::Subsystem::Mempool, enable); !enabled) {
-        return Fail("EnableRing(mempool): " + enabled.error().message());
-    }
+    auto lease = (*producer)->Attach(tracering::Subsystem::Mempool, enable);
+    if (!lease) return Fail("Attach(mempool): " + lease.error().message());
 
     auto consumer = tracering::Consumer::Open(options.name);
     if (!consumer) return Fail("Consumer::Open: " + consumer.error().message());
-    auto reader = (*consumer)->OpenReader("mempool");
+    auto reader =
+        (*consumer)->OpenReader("mempool", (*lease)->Grant(tracering::Subsystem::Mempool));
     if (!reader) return Fail("OpenReader(mempool): " + reader.error().message());
 
     std::array<uint8_t, 32> txid{};

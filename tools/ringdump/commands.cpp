@@ -294,11 +294,10 @@ std::string ApproxBytes(uint64_t bytes)
     return text;
 }
 
-//! "-" without a reader, else seconds since it last read: "0.2s", "75s".
-std::string IdleSeconds(const RingStats& r)
+//! Seconds: "0.2s", "75s".
+std::string Seconds(uint64_t ns)
 {
-    if (r.reader_pid == 0 || !r.enabled) return "-";
-    const double seconds = double(r.reader_idle_ns) / 1e9;
+    const double seconds = double(ns) / 1e9;
     char text[32];
     std::snprintf(text, sizeof(text), seconds < 10 ? "%.1fs" : "%.0fs", seconds);
     return text;
@@ -395,6 +394,22 @@ int List(const ListOptions& options, const Io& io)
             AppendJsonString(out, r.name);
             out += std::string{",\"state\":"} + (r.enabled ? "\"on\"" : "\"off\"");
             out += ",\"reader_pid\":" + std::to_string(r.reader_pid);
+            out += ",\"readers\":[";
+            for (size_t i = 0; i < r.readers.size(); ++i) {
+                const ReaderInfo& reader = r.readers[i];
+                out += i ? "," : "";
+                out += "{\"pid\":" + std::to_string(reader.pid) +
+                       ",\"uid\":" + std::to_string(reader.uid) +
+                       ",\"lossless\":" + (reader.lossless ? "true" : "false") +
+                       ",\"downgraded\":" + (reader.downgraded ? "true" : "false") +
+                       ",\"payload_limit\":" + std::to_string(reader.payload_limit) +
+                       ",\"unread_bytes\":" + std::to_string(reader.unread_bytes) +
+                       ",\"idle_ns\":" + std::to_string(reader.idle_ns) +
+                       ",\"waited_ns\":" + std::to_string(reader.waited_ns) + "}";
+            }
+            out += "]";
+            out += ",\"lossless_downgrades\":" + std::to_string(r.lossless_downgrades);
+            out += ",\"readers_evicted\":" + std::to_string(r.readers_evicted);
             out += ",\"capacity\":" + std::to_string(r.capacity);
             AppendCounters(out, r);
             out += std::string{",\"lossless\":"} + (r.lossless ? "true" : "false");
@@ -412,14 +427,17 @@ int List(const ListOptions& options, const Io& io)
             out += "}\n";
             continue;
         }
-        const bool read = r.reader_pid != 0 && r.enabled;
-        const std::string reader = r.reader_pid ? std::to_string(r.reader_pid) : "-";
+        // One reader: its pid; several: the first and how many more (each on its own line).
+        const bool read = !r.readers.empty();
+        std::string reader = read ? std::to_string(r.readers.front().pid) : "-";
+        if (r.readers.size() > 1) reader += "+" + std::to_string(r.readers.size() - 1);
         const std::string unread = read ? ApproxBytes(r.unread_bytes) : "-";
+        const std::string idle = read ? Seconds(r.reader_idle_ns) : "-";
         std::snprintf(line, sizeof(line),
                       "%-15s %-5s %8s %10s %6s %9s %12" PRIu64 " %10" PRIu64 " %10" PRIu64
                       " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %10" PRIu64 "\n",
                       r.name.c_str(), r.enabled ? "on" : "off", reader.c_str(), unread.c_str(),
-                      IdleSeconds(r).c_str(), HumanBytes(r.capacity).c_str(), r.seq, r.dropped_full,
+                      idle.c_str(), HumanBytes(r.capacity).c_str(), r.seq, r.dropped_full,
                       r.dropped_too_big, r.dropped_reader_reset, r.dropped_timeout,
                       r.cursor_violations, r.truncated);
         out += line;
@@ -429,6 +447,24 @@ int List(const ListOptions& options, const Io& io)
             if (r.lossless) out += ", lossless";
             if (r.payload_limit) out += ", payload limit " + std::to_string(r.payload_limit);
             out += "\n";
+        }
+        if (r.readers.size() > 1 || r.lossless_downgrades || r.readers_evicted) {
+            for (const ReaderInfo& reader_info : r.readers) {
+                out += "    reader pid " + std::to_string(reader_info.pid) + " (uid " +
+                       std::to_string(reader_info.uid) + "): unread " +
+                       ApproxBytes(reader_info.unread_bytes) + ", idle " +
+                       Seconds(reader_info.idle_ns);
+                if (reader_info.lossless) {
+                    out += ", lossless (waited " + Seconds(reader_info.waited_ns) + ")";
+                }
+                if (reader_info.downgraded) out += ", downgraded to dropping (lossless budget used up)";
+                out += "\n";
+            }
+            if (r.lossless_downgrades || r.readers_evicted) {
+                out += "    " + std::to_string(r.lossless_downgrades) +
+                       " lossless readers downgraded, " + std::to_string(r.readers_evicted) +
+                       " slow readers detached\n";
+            }
         }
     }
     return WriteOut(io, out, true) ? EXIT_OK : EXIT_UNAVAILABLE;
