@@ -19,6 +19,10 @@ namespace {
 
 namespace msg = ::tracering::control::messages;
 
+//! The most file descriptors the producer may attach to one control message; the kernel
+//! drops any more, so a producer cannot fill the consumer's descriptor table.
+constexpr unsigned MAX_FDS_PER_MESSAGE = 8;
+
 //! One kj event loop per thread, shared by every client of that thread.
 struct ThreadIo {
     kj::AsyncIoContext io{kj::setupAsyncIo()};
@@ -78,7 +82,8 @@ struct ControlClient::Impl {
     std::shared_ptr<ThreadIo> thread_io;
     std::string path;
     std::chrono::milliseconds timeout;
-    kj::Own<kj::AsyncIoStream> stream;
+    //! Can carry file descriptors (SCM_RIGHTS) from the producer: Capability::Client::getFd().
+    kj::Own<kj::AsyncCapabilityStream> stream;
     kj::Own<capnp::TwoPartyVatNetwork> network;
     kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
     kj::Own<msg::Control::Client> control;
@@ -150,11 +155,11 @@ Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const std::string&
     impl->timeout = timeout;
     try {
         impl->thread_io = CurrentThreadIo();
-        impl->stream = impl->thread_io->io.lowLevelProvider->wrapSocketFd(
+        impl->stream = impl->thread_io->io.lowLevelProvider->wrapUnixSocketFd(
             fd.value(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
                             kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
-        impl->network =
-            kj::heap<capnp::TwoPartyVatNetwork>(*impl->stream, capnp::rpc::twoparty::Side::CLIENT);
+        impl->network = kj::heap<capnp::TwoPartyVatNetwork>(*impl->stream, MAX_FDS_PER_MESSAGE,
+                                                            capnp::rpc::twoparty::Side::CLIENT);
         impl->rpc = kj::heap(capnp::makeRpcClient(*impl->network));
         capnp::word scratch[4];
         memset(&scratch, 0, sizeof(scratch));

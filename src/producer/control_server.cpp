@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fcntl.h>
 #include <functional>
 #include <future>
 #include <pthread.h>
@@ -291,12 +292,17 @@ private:
 
 //! One client connection and everything it owns; destroyed when the peer disconnects.
 struct Connection {
-    kj::Own<kj::AsyncIoStream> stream;
+    //! A stream that can carry file descriptors (SCM_RIGHTS), so the server can hand them to
+    //! a consumer through Capability::Server::getFd().
+    kj::Own<kj::AsyncCapabilityStream> stream;
     capnp::TwoPartyVatNetwork network;
     capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 
-    Connection(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client bootstrap)
-        : stream{kj::mv(s)}, network{*stream, capnp::rpc::twoparty::Side::SERVER, ReaderOptions()},
+    Connection(kj::Own<kj::AsyncCapabilityStream> s, capnp::Capability::Client bootstrap)
+        : stream{kj::mv(s)},
+          // Clients send no descriptors: any they attach are discarded by the kernel.
+          network{*stream, /*maxFdsPerMessage=*/0, capnp::rpc::twoparty::Side::SERVER,
+                  ReaderOptions()},
           rpc{capnp::makeRpcServer(network, kj::mv(bootstrap))}
     {
     }
@@ -316,6 +322,21 @@ public:
     // A connection that fails (garbage, a reset) only ends itself.
     void taskFailed(kj::Exception&&) override {}
 };
+
+//! The accepted stream as one that can carry file descriptors, on a descriptor of its own
+//! (kj's listener hands out plain streams). Null if no descriptor is left for the copy.
+kj::Maybe<kj::Own<kj::AsyncCapabilityStream>>
+ToCapabilityStream(kj::LowLevelAsyncIoProvider& provider, kj::Own<kj::AsyncIoStream> stream)
+{
+    int fd = -1;
+    KJ_IF_MAYBE (accepted, stream->getFd()) {
+        fd = ::fcntl(*accepted, F_DUPFD_CLOEXEC, 0);
+    }
+    stream = nullptr; // closes the accepted descriptor; the copy is the connection now
+    if (fd < 0) return nullptr;
+    return provider.wrapUnixSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
+                                             kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
+}
 
 } // namespace
 
@@ -362,8 +383,12 @@ void ControlServer::Loop::Run()
                     KJ_IF_MAYBE (fd, stream->getFd()) {
                         GetPeerCredentials(*fd, peer);
                     }
+                    auto capability_stream =
+                        ToCapabilityStream(*io.lowLevelProvider, kj::mv(stream));
+                    if (capability_stream == nullptr) return accept_loop(); // closed: no fd left
                     auto connection =
-                        kj::heap<Connection>(kj::mv(stream), kj::heap<ControlImpl>(*this, peer));
+                        kj::heap<Connection>(kj::mv(KJ_ASSERT_NONNULL(capability_stream)),
+                                             kj::heap<ControlImpl>(*this, peer));
                     auto done = connection->network.onDisconnect();
                     ++open_connections;
                     connections.add(
