@@ -9,6 +9,8 @@
 #include <kj/async-io.h>
 
 #include <cstdio>
+#include <string>
+#include <string_view>
 #include <unistd.h>
 
 #include "common/process.h"
@@ -108,6 +110,14 @@ struct ControlClient::Impl {
                                                  " within " + std::to_string(timeout.count()) +
                                                  " ms; is it a tracering control socket?"};
         } catch (const kj::Exception& e) {
+            if (e.getType() == kj::Exception::Type::OVERLOADED) {
+                // The producer refused this connection (too many from this user, or from all)
+                // and says why.
+                std::string reason = e.getDescription().cStr();
+                constexpr std::string_view REMOTE = "remote exception: ";
+                if (reason.rfind(REMOTE, 0) == 0) reason.erase(0, REMOTE.size());
+                return Error{ErrorCode::Busy, path + " refused the connection: " + reason};
+            }
             if (e.getType() == kj::Exception::Type::DISCONNECTED) {
                 return Error{ErrorCode::Detached, std::string{what} + ": " + path +
                                                       " closed the connection (producer gone, "
