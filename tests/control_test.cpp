@@ -15,7 +15,12 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <future>
+#include <grp.h>
+#include <optional>
 #include <poll.h>
+#include <pwd.h>
 #include <thread>
 #include <unistd.h>
 
@@ -88,13 +93,105 @@ size_t FdCountBackTo(size_t baseline)
     return now;
 }
 
+//! A connection to `path` that never says anything, as a process hoarding them would hold.
+int SilentConnection(const std::string& path)
+{
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path.c_str());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+        << std::strerror(errno);
+    return fd;
+}
+
+//! Waits at most `timeout` for the server to close each of `fds` (connections that never
+//! sent anything, so the server never writes to them); returns how many it closed.
+size_t WaitClosedByServer(const std::vector<int>& fds, std::chrono::milliseconds timeout)
+{
+    std::vector<bool> closed(fds.size(), false);
+    size_t n = 0;
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (n < fds.size()) {
+        std::vector<pollfd> open;
+        std::vector<size_t> index;
+        for (size_t i = 0; i < fds.size(); ++i) {
+            if (!closed[i]) {
+                open.push_back({fds[i], POLLIN, 0});
+                index.push_back(i);
+            }
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            end - std::chrono::steady_clock::now());
+        const int ready = ::poll(open.data(), open.size(), int(std::max<int64_t>(left.count(), 0)));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) break;
+        for (size_t k = 0; k < open.size(); ++k) {
+            char byte;
+            if (open[k].revents != 0 && ::read(open[k].fd, &byte, 1) <= 0) {
+                closed[index[k]] = true;
+                ++n;
+            }
+        }
+    }
+    return n;
+}
+
+//! On a thread of its own (one kj event loop per thread, and the test's may be in use):
+//! connects to `path`, calls info() once, then waits up to 10 s for the producer to close
+//! the connection. Returns how long after the call that was, or nullopt if it stayed open.
+std::optional<std::chrono::milliseconds> ClosedAfterOneCall(const std::string& path)
+{
+    return std::async(
+               std::launch::async,
+               [&]() -> std::optional<std::chrono::milliseconds> {
+                   namespace msg = ::tracering::control::messages;
+                   auto io = kj::setupAsyncIo();
+                   auto address =
+                       io.provider->getNetwork().parseAddress("unix:" + path).wait(io.waitScope);
+                   auto stream = address->connect().wait(io.waitScope);
+                   capnp::TwoPartyClient client{*stream};
+                   auto control = client.bootstrap().castAs<msg::Control>();
+                   control.infoRequest().send().wait(io.waitScope);
+                   const auto called = std::chrono::steady_clock::now();
+                   const bool closed =
+                       client.onDisconnect()
+                           .then([] { return true; })
+                           .exclusiveJoin(
+                               io.provider->getTimer().afterDelay(10 * kj::SECONDS).then([] {
+                                   return false;
+                               }))
+                           .wait(io.waitScope);
+                   if (!closed) return std::nullopt;
+                   return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - called);
+               })
+        .get();
+}
+
+//! How long the control thread may take for what takes it milliseconds: a sanitized build
+//! runs it several times slower on a loaded machine.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr auto SLACK = std::chrono::seconds(5);
+#else
+constexpr auto SLACK = std::chrono::seconds(1);
+#endif
+
 class ControlTest : public ::testing::Test
 {
 protected:
     void SetUp() override
     {
+        Restart([](ProducerOptions&) {});
+    }
+
+    //! Replaces the producer with one made from the test options changed by `adjust`.
+    void Restart(const std::function<void(ProducerOptions&)>& adjust)
+    {
+        m_producer.reset();
         ProducerOptions options = test::SmallProducer("control", 1 << 16, /*global=*/true);
         options.control_socket = SocketPath("control");
+        adjust(options);
         auto producer = Producer::Create(options);
         ASSERT_TRUE(producer) << producer.error().message();
         m_producer = std::move(producer.value());
@@ -256,22 +353,48 @@ TEST_F(ControlTest, ExplicitDetachVoidsTheReaders)
     EXPECT_EQ(n.error().code(), ErrorCode::Detached);
 }
 
-TEST_F(ControlTest, SecondReaderOfARingIsRefusedNamingTheFirst)
+TEST_F(ControlTest, SeveralSessionsReadOneRingEachWithItsOwnEvents)
 {
     auto first = Connect();
     auto second = Connect();
     ASSERT_TRUE(first && second);
-    auto held = first->Attach({{.ring = "net"}});
-    ASSERT_TRUE(held);
-    auto refused = second->Attach({{.ring = "mempool"}, {.ring = "net"}});
-    ASSERT_FALSE(refused);
-    EXPECT_EQ(refused.error().code(), ErrorCode::Busy);
-    EXPECT_TRUE(Contains(refused.error().message(), "pid " + std::to_string(::getpid())))
-        << refused.error().message();
-    // Nothing of a refused attach stays on.
-    EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
-    auto other = second->Attach({{.ring = "mempool"}});
-    ASSERT_TRUE(other) << other.error().message();
+    auto all = first->Attach({{.ring = "net"}});
+    ASSERT_TRUE(all) << all.error().message();
+    auto some = second->Attach({{.ring = "net", .events = {"misbehaving_connection"}}});
+    ASSERT_TRUE(some) << some.error().message();
+    TRACERING_TRACEPOINT(net, closed_connection, 1, "a:1", "inbound", 0, 0);
+    TRACERING_TRACEPOINT(net, misbehaving_connection, 1, "bad");
+    std::vector<EventType> got_all, got_some;
+    ASSERT_TRUE((*all)->reader("net")->Poll([&](const EventView& ev) {
+        got_all.push_back(ev.type());
+    }));
+    ASSERT_TRUE((*some)->reader("net")->Poll([&](const EventView& ev) {
+        got_some.push_back(ev.type());
+        EXPECT_EQ(ev.lost_before(), 0u);
+    }));
+    EXPECT_EQ(got_all, (std::vector<EventType>{EventType::NetClosedConnection,
+                                               EventType::NetMisbehavingConnection}));
+    EXPECT_EQ(got_some, std::vector<EventType>{EventType::NetMisbehavingConnection});
+    // Both are listed, each with its pid; a session's own stats show its own reader.
+    auto rings = first->Rings();
+    ASSERT_TRUE(rings);
+    EXPECT_EQ((*rings)[0].reader_count, 2u);
+    ASSERT_EQ((*rings)[0].readers.size(), 2u);
+    EXPECT_EQ((*rings)[0].readers[0].pid, uint64_t(::getpid()));
+    auto mine = (*some)->Stats();
+    ASSERT_TRUE(mine);
+    ASSERT_EQ((*mine)[0].readers.size(), 1u);
+    EXPECT_EQ((*mine)[0].readers[0].event_mask,
+              uint64_t{1} << (static_cast<uint16_t>(EventType::NetMisbehavingConnection) -
+                              RingFirstType(Subsystem::Net)));
+    // One leaves: the other goes on, and only the events nobody asks for turn off.
+    ASSERT_TRUE((*all)->Detach());
+    EXPECT_FALSE(TRACERING_TRACEPOINT_ACTIVE(net, closed_connection));
+    EXPECT_TRUE(TRACERING_TRACEPOINT_ACTIVE(net, misbehaving_connection));
+    TRACERING_TRACEPOINT(net, misbehaving_connection, 2, "bad");
+    int n = 0;
+    ASSERT_TRUE((*some)->reader("net")->Poll([&](const EventView&) { ++n; }));
+    EXPECT_EQ(n, 1);
 }
 
 TEST_F(ControlTest, BadRequestsAreClearErrors)
@@ -356,46 +479,137 @@ TEST_F(ControlTest, GarbageFromAPeerHarmsNothing)
     EXPECT_FALSE(m_producer->Stats(Subsystem::Net).enabled);
 }
 
-TEST_F(ControlTest, ControlConnectionsAreBoundedAndSpaceComesBack)
+TEST_F(ControlTest, SilentConnectionsAreClosedAtTheCallDeadlineSoTheyHoldNoPlace)
 {
-    const auto raw_connect = [&] {
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strcpy(addr.sun_path, m_producer->ControlSocket().c_str());
-        EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-        return fd;
-    };
-    //! Whether the server closed `fd` within 10 s (it never writes first).
-    const auto closed_by_server = [](int fd) {
-        pollfd p{fd, POLLIN, 0};
-        char byte;
-        return ::poll(&p, 1, 10'000) == 1 && ::read(fd, &byte, 1) == 0;
-    };
-    // 64 idle connections, as a process hoarding them would hold.
+    Restart([](ProducerOptions& o) { o.control_call_deadline_ms = 500; });
+    const std::string path = m_producer->ControlSocket();
+    // A consumer that connected first (and so made its call in time) is not disturbed.
+    auto early = Connect();
+    ASSERT_TRUE(early);
+    // 64 connections that never call, as a process hoarding them would hold: once served
+    // (15, besides the consumer's) or refused (the rest), each is closed.
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<int> silent;
+    for (int i = 0; i < 64; ++i)
+        silent.push_back(SilentConnection(path));
+    const std::vector<int> served(silent.begin(), silent.begin() + 15);
+    EXPECT_EQ(WaitClosedByServer(served, 500ms + SLACK + 10s), served.size());
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 500ms) << "closed before the deadline";
+    EXPECT_EQ(WaitClosedByServer(silent, 10s), silent.size());
+    for (int fd : silent)
+        ::close(fd);
+
+    auto rings = early->Rings();
+    ASSERT_TRUE(rings) << rings.error().message();
+    auto client = ControlClient::Connect(path);
+    ASSERT_TRUE(client) << client.error().message();
+    auto session = (*client)->Attach({{.ring = "validation"}});
+    ASSERT_TRUE(session) << session.error().message();
+}
+
+TEST_F(ControlTest, AnIdleConnectionIsClosedButOneHoldingASessionNever)
+{
+    Restart([](ProducerOptions& o) { o.control_idle_ms = 300; });
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    auto session = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(session) << session.error().message();
+    // A connection that made one call and holds no session is closed after the idle time.
+    const auto closed = ClosedAfterOneCall(m_producer->ControlSocket());
+    ASSERT_TRUE(closed) << "an idle connection stayed open 10 s";
+    EXPECT_GE(*closed, 250ms); // the server's clock may read a little before the call
+
+    // The session's connection made its last call (attach) before that one, so it has been
+    // idle longer; the lease holds it open all the same.
+    auto stats = (*session)->Stats();
+    ASSERT_TRUE(stats) << stats.error().message();
+    EXPECT_TRUE(m_producer->Stats(Subsystem::Net).enabled);
+    TRACERING_TRACEPOINT(net, misbehaving_connection, 1, "still leased");
+    int n = 0;
+    ASSERT_TRUE((*session)->reader("net")->Poll([&](const EventView&) { ++n; }));
+    EXPECT_EQ(n, 1);
+}
+
+TEST_F(ControlTest, OneUserCannotTakeEveryPlaceAndTheRefusedAreToldWhy)
+{
+    // Running as root, another user (nobody, group nogroup) attaches too; it needs group
+    // access to the segment and the socket.
+    const passwd* nobody = ::getuid() == 0 ? ::getpwnam("nobody") : nullptr;
+    const group* nogroup = nobody ? ::getgrnam("nogroup") : nullptr;
+    Restart([&](ProducerOptions& o) {
+        o.control_call_deadline_ms = 60'000; // the hoarded connections stay for the whole test
+        if (nogroup) {
+            o.group_access = GroupAccess::Read;
+            o.group_id = nogroup->gr_gid;
+        }
+    });
+    const std::string path = m_producer->ControlSocket();
     std::vector<int> held;
     for (int i = 0; i < 64; ++i)
-        held.push_back(raw_connect());
-    // Each is served (the server keeps it), so an attach through a 65th would be refused.
-    const int refused = raw_connect();
-    EXPECT_TRUE(closed_by_server(refused)) << "the 65th control connection was kept";
-    ::close(refused);
-    auto hoarded = ControlClient::Connect(m_producer->ControlSocket());
-    EXPECT_FALSE(hoarded) << "a client got through past the connection limit";
+        held.push_back(SilentConnection(path));
+    // The first 16 are served; the rest are refused and closed within about a second.
+    const std::vector<int> served(held.begin(), held.begin() + 16);
+    const std::vector<int> refused(held.begin() + 16, held.end());
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(WaitClosedByServer(refused, 10s), refused.size());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s + SLACK);
+    EXPECT_EQ(WaitClosedByServer(served, 0ms), 0u) << "a served connection was closed";
 
-    // One hoarder leaves: a real consumer gets its place.
-    ::close(held.back());
-    held.pop_back();
+    // The next consumer of the same user is told why it is refused.
+    auto busy = ControlClient::Connect(path);
+    ASSERT_FALSE(busy) << "a 17th connection of one user was served";
+    EXPECT_EQ(busy.error().code(), ErrorCode::Busy) << busy.error().message();
+    EXPECT_TRUE(Contains(busy.error().message(), "too many control connections from uid " +
+                                                     std::to_string(::getuid()) + " (16 open"))
+        << busy.error().message();
+
+    // Another user is not locked out: it attaches and reads.
+    if (nogroup) {
+        test::Subprocess other{{TRACERING_TEST_HELPER, "attach-read-as",
+                                std::to_string(nobody->pw_uid), std::to_string(nogroup->gr_gid),
+                                path, "net", "1"}};
+        ASSERT_EQ(other.ReadLine(), "attached");
+        TRACERING_TRACEPOINT(net, misbehaving_connection, 1, "another user");
+        EXPECT_EQ(other.ReadLine(), "read 1 lost 0");
+        EXPECT_EQ(other.Wait(), 0);
+    } else {
+        std::printf("not root, or no nobody/nogroup: another user's attach is not tried\n");
+    }
+
+    // One of the user's connections ends: a consumer of that user gets its place.
+    ::close(held.front());
     Result<std::unique_ptr<ControlClient>> client = Error{ErrorCode::NotFound, "not yet"};
-    for (int i = 0; i < 100 && !client; ++i) {
-        client = ControlClient::Connect(m_producer->ControlSocket());
-        if (!client) std::this_thread::sleep_for(50ms);
+    const auto closed = std::chrono::steady_clock::now();
+    while (!client && std::chrono::steady_clock::now() - closed < 10s) {
+        client = ControlClient::Connect(path);
+        if (!client) std::this_thread::sleep_for(10ms);
     }
     ASSERT_TRUE(client) << client.error().message();
     auto session = (*client)->Attach({{.ring = "validation"}});
     ASSERT_TRUE(session) << session.error().message();
-    for (int fd : held)
-        ::close(fd);
+    for (size_t i = 1; i < held.size(); ++i)
+        ::close(held[i]);
+}
+
+TEST_F(ControlTest, LimitsOutOfRangeAreRefusedAtCreate)
+{
+    m_producer.reset();
+    ProducerOptions options = test::SmallProducer("limits", 4096);
+    options.control_socket = SocketPath("limits");
+    options.control_max_per_uid = MAX_CONTROL_CONNECTIONS + 1;
+    auto producer = Producer::Create(options);
+    ASSERT_FALSE(producer);
+    EXPECT_EQ(producer.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_TRUE(Contains(producer.error().message(), "control_max_per_uid"))
+        << producer.error().message();
+    options.control_max_per_uid = DEFAULT_CONTROL_MAX_PER_UID;
+    options.control_call_deadline_ms = 0;
+    producer = Producer::Create(options);
+    ASSERT_FALSE(producer);
+    EXPECT_TRUE(Contains(producer.error().message(), "control_call_deadline_ms"))
+        << producer.error().message();
+    EXPECT_NE(::access(options.control_socket.c_str(), F_OK), 0);
+    EXPECT_FALSE(detail::SharedMemory::Exists(SegmentObjectName(options.name)));
 }
 
 TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)

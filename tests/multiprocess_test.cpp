@@ -150,6 +150,19 @@ TEST(MultiProcessTest, AKilledProducersEventsAreReadThenItIsReportedGone)
     test::RemoveProducerLeftovers(name, socket);
 }
 
+//! Writes until one event is written (at most 5 s), so that every drop before it shows as
+//! a gap to the readers; true if one was.
+bool WriteALastRecord(Producer& p)
+{
+    const uint8_t payload[8]{};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (p.WriteRaw(Subsystem::Mempool, TEST_TYPE, payload, sizeof(payload))) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
 //! Reads `ring` through an in-process lease for as long as it runs, checking that every
 //! event it misses is one the producer counted as dropped: the honest reader next to an
 //! attacker.
@@ -228,6 +241,7 @@ TEST(MultiProcessTest, HostileConsumerProcessCannotHurtTheProducerOrOtherReaders
     }
     const std::string summary = child.ReadLine();
     EXPECT_EQ(child.Wait(), 0) << summary;
+    ASSERT_TRUE(WriteALastRecord(p));
     honest.Stop();
     const RingStats s = p.Stats(Subsystem::Mempool);
     EXPECT_GT(s.cursor_violations, 0u) << summary;
@@ -271,6 +285,7 @@ TEST(MultiProcessTest, NothingAConsumerCanReachStopsTheProducer)
         p.WriteRaw(Subsystem::Mempool, TEST_TYPE, payload.data(), payload.size());
     const std::string own = child.ReadLine();
     EXPECT_EQ(child.Wait(), 0);
+    ASSERT_TRUE(WriteALastRecord(p));
     // The node still answers its control socket, and the honest reader still reads.
     auto client = ControlClient::Connect(p.ControlSocket());
     ASSERT_TRUE(client) << client.error().message();

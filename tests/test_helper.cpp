@@ -17,6 +17,8 @@
 //!   crash NAME                create a producer and die without cleaning up
 //!   attach-read SOCKET RING N attach RING through the control socket, print "attached",
 //!                             read N events (0: until killed), print "read N lost L"
+//!   attach-read-as UID GID SOCKET RING N
+//!                             the same as user UID and group GID (started as root)
 
 #include <tracering/consumer.h>
 #include <tracering/control.h>
@@ -27,6 +29,7 @@
 #include <cstring>
 #include <cstdio>
 #include <fcntl.h>
+#include <grp.h>
 #include <iostream>
 #include <random>
 #include <string>
@@ -378,6 +381,16 @@ int main(int argc, char** argv)
     if (args.size() == 3 && args[0] == "few-fds") return FewFds(args[1], args[2]);
     if (args.size() == 4 && args[0] == "attach-read") {
         return AttachRead(args[1], args[2], std::stoull(args[3]));
+    }
+    if (args.size() == 6 && args[0] == "attach-read-as") {
+        // Group first: once the uid is dropped, the process may no longer change it.
+        const auto gid = static_cast<gid_t>(std::stoul(args[2]));
+        if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 ||
+            ::setuid(static_cast<uid_t>(std::stoul(args[1]))) != 0) {
+            std::printf("error cannot become uid %s gid %s\n", args[1].c_str(), args[2].c_str());
+            return 2;
+        }
+        return AttachRead(args[3], args[4], std::stoull(args[5]));
     }
     std::fprintf(
         stderr,

@@ -49,13 +49,17 @@ struct RingRequest {
 
 class Session;
 
-//! A connection to a producer's control socket.
+//! A connection to a producer's control socket. The producer closes a connection that holds
+//! no session and has made no call for a while (ProducerOptions::control_idle_ms, a minute
+//! by default); calls then fail with Detached. One holding a session stays open.
 class ControlClient
 {
 public:
     //! Connects and asks the producer who it is. Fails with NotFound (nothing at that path or
-    //! nobody listening), PermissionDenied, or Corrupt (the socket does not speak tracering's
-    //! protocol, or does not answer within `timeout`).
+    //! nobody listening), PermissionDenied, Busy (the producer refused the connection: too
+    //! many control connections from this user or from all users; the message says which),
+    //! or Corrupt (the socket does not speak tracering's protocol, or does not answer within
+    //! `timeout`).
     static Result<std::unique_ptr<ControlClient>>
     Connect(const std::string& socket_path,
             std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -17,7 +17,7 @@
 //!     ...
 //!     TRACERING_TRACEPOINT(net, inbound_message, id, addr, type, msg, size, data);
 //!
-//! Rings are off until a consumer attaches (through the control socket, or EnableRing()).
+//! Rings are off until a consumer attaches (through the control socket, or Attach()).
 
 #include <tracering/abi.h>
 #include <tracering/events.h>
@@ -42,6 +42,15 @@ inline constexpr std::array<uint64_t, SUBSYSTEM_COUNT> DEFAULT_RING_CAPACITIES{
     uint64_t{1} << 20,  // validation
     uint64_t{1} << 20,  // coin_selection
 };
+
+//! Default for ProducerOptions::control_call_deadline_ms.
+inline constexpr uint32_t DEFAULT_CONTROL_CALL_DEADLINE_MS = 2'000;
+//! Default for ProducerOptions::control_idle_ms.
+inline constexpr uint32_t DEFAULT_CONTROL_IDLE_MS = 60'000;
+//! Default for ProducerOptions::control_max_per_uid.
+inline constexpr uint32_t DEFAULT_CONTROL_MAX_PER_UID = 16;
+//! Control connections the producer serves at once, from all users together.
+inline constexpr uint32_t MAX_CONTROL_CONNECTIONS = 64;
 
 //! Who may map the segment besides the producer's own user.
 enum class GroupAccess {
@@ -76,8 +85,20 @@ struct ProducerOptions {
     //! Mode 0600, or 0660 and the group with group access (connecting needs write
     //! permission). A consumer receives the segment and its lease's cursor memory as
     //! descriptors over this socket. Empty: no control socket (rings are then enabled only through
-    //! EnableRing). In bitcoind it sits beside node.sock: <network datadir>/tracering.sock.
+    //! Attach). In bitcoind it sits beside node.sock: <network datadir>/tracering.sock.
     std::string control_socket;
+    //! A control connection that has made no call this long after it was accepted is
+    //! closed, so connections that stay silent cannot hold the control socket's places.
+    //! 1 ms or more.
+    uint32_t control_call_deadline_ms{DEFAULT_CONTROL_CALL_DEADLINE_MS};
+    //! A control connection that holds no session and has made no call for this long is
+    //! closed. One holding a session (the lease) is never closed for idleness. 1 ms or more.
+    uint32_t control_idle_ms{DEFAULT_CONTROL_IDLE_MS};
+    //! Control connections one user (the peer's uid) may have open at once, 1 to
+    //! MAX_CONTROL_CONNECTIONS, so one user cannot take every other user's places. A
+    //! connection past the limit is told why (ControlClient::Connect fails with Busy) and
+    //! closed.
+    uint32_t control_max_per_uid{DEFAULT_CONTROL_MAX_PER_UID};
     ClockSource clock{ClockSource::Auto};
     //! How long one lease's lossless readers may make the node's writers wait: at most this
     //! many milliseconds in any second (a token bucket, refilled at this rate per second).

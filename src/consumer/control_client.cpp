@@ -9,6 +9,8 @@
 #include <kj/async-io.h>
 
 #include <cstdio>
+#include <string>
+#include <string_view>
 #include <unistd.h>
 
 #include "common/process.h"
@@ -18,6 +20,10 @@ namespace tracering {
 namespace {
 
 namespace msg = ::tracering::control::messages;
+
+//! The most file descriptors the producer may attach to one control message; the kernel
+//! drops any more, so a producer cannot fill the consumer's descriptor table.
+constexpr unsigned MAX_FDS_PER_MESSAGE = 8;
 
 //! One kj event loop per thread, shared by every client of that thread.
 struct ThreadIo {
@@ -95,7 +101,8 @@ struct ControlClient::Impl {
     std::shared_ptr<ThreadIo> thread_io;
     std::string path;
     std::chrono::milliseconds timeout;
-    kj::Own<kj::AsyncIoStream> stream;
+    //! Can carry file descriptors (SCM_RIGHTS) from the producer: Capability::Client::getFd().
+    kj::Own<kj::AsyncCapabilityStream> stream;
     kj::Own<capnp::TwoPartyVatNetwork> network;
     kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
     kj::Own<msg::Control::Client> control;
@@ -120,6 +127,14 @@ struct ControlClient::Impl {
                                                  " within " + std::to_string(timeout.count()) +
                                                  " ms; is it a tracering control socket?"};
         } catch (const kj::Exception& e) {
+            if (e.getType() == kj::Exception::Type::OVERLOADED) {
+                // The producer refused this connection (too many from this user, or from all)
+                // and says why.
+                std::string reason = e.getDescription().cStr();
+                constexpr std::string_view REMOTE = "remote exception: ";
+                if (reason.rfind(REMOTE, 0) == 0) reason.erase(0, REMOTE.size());
+                return Error{ErrorCode::Busy, path + " refused the connection: " + reason};
+            }
             if (e.getType() == kj::Exception::Type::DISCONNECTED) {
                 return Error{ErrorCode::Detached, std::string{what} + ": " + path +
                                                       " closed the connection (producer gone, "
@@ -167,11 +182,11 @@ Result<std::unique_ptr<ControlClient>> ControlClient::Connect(const std::string&
     impl->timeout = timeout;
     try {
         impl->thread_io = CurrentThreadIo();
-        impl->stream = impl->thread_io->io.lowLevelProvider->wrapSocketFd(
+        impl->stream = impl->thread_io->io.lowLevelProvider->wrapUnixSocketFd(
             fd.value(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
                             kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
-        impl->network =
-            kj::heap<capnp::TwoPartyVatNetwork>(*impl->stream, capnp::rpc::twoparty::Side::CLIENT);
+        impl->network = kj::heap<capnp::TwoPartyVatNetwork>(*impl->stream, MAX_FDS_PER_MESSAGE,
+                                                            capnp::rpc::twoparty::Side::CLIENT);
         impl->rpc = kj::heap(capnp::makeRpcClient(*impl->network));
         capnp::word scratch[4];
         memset(&scratch, 0, sizeof(scratch));

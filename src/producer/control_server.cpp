@@ -16,8 +16,10 @@
 #include <cstring>
 #include <fcntl.h>
 #include <cstdio>
+#include <fcntl.h>
 #include <functional>
 #include <future>
+#include <map>
 #include <pthread.h>
 #include <string>
 #include <unistd.h>
@@ -34,10 +36,17 @@ namespace msg = ::tracering::control::messages;
 //! The largest control message a peer may send, in 8-byte words (a garbage length cannot
 //! make the server allocate more).
 constexpr uint64_t MAX_MESSAGE_WORDS = 1 << 17;
-//! Control connections open at once. Each consumer needs one; past this many, new ones are
-//! closed at once, so a local process cannot use up the node's descriptors through this
-//! socket.
-constexpr size_t MAX_CONNECTIONS = 64;
+//! How long a refused connection stays open, at most, so its peer can read why it was
+//! refused (a peer that reads it and hangs up frees it sooner).
+constexpr uint32_t REFUSED_LINGER_MS = 1'000;
+//! Refused connections kept open at once to say why; past this many, further refused ones
+//! are closed at once, so refusing costs a bounded number of descriptors too.
+constexpr size_t MAX_REFUSED = 16;
+//! The shortest time between two messages on stderr about refused connections.
+constexpr uint32_t REFUSAL_LOG_INTERVAL_MS = 60'000;
+//! The uid counted for peers whose credentials cannot be read (no SO_PEERCRED): they all
+//! share one user's limit.
+constexpr uint64_t UNKNOWN_UID = ~uint64_t{0};
 
 std::string Hex(uint64_t v)
 {
@@ -98,12 +107,58 @@ void FillStatus(msg::RingStatus::Builder out, const RingStats& s)
 
 class SessionImpl;
 
+//! What decides when one connection is closed (see CloseWhenDue). Shared by the
+//! connection, its Control object and the sessions handed out on it, any of which the RPC
+//! system may destroy last; only used on the server thread.
+struct ConnectionState final : public kj::Refcounted {
+    ConnectionState(const kj::Timer& t, kj::Own<kj::PromiseFulfiller<void>> f)
+        : timer{t}, first_call{kj::mv(f)}, last_activity{t.now()}
+    {
+    }
+    const kj::Timer& timer;
+    //! Fulfilled by the peer's first call (ControlImpl::dispatchCall), which ends the call
+    //! deadline.
+    kj::Own<kj::PromiseFulfiller<void>> first_call;
+    //! When the peer last made a call or a session of this connection ended.
+    kj::TimePoint last_activity;
+    //! Sessions of this connection that still hold their rings (see LeaseMark).
+    uint32_t sessions{0};
+};
+
+//! Counts one session as held on its connection until End() or destruction: a connection
+//! holding a session is never closed for idleness.
+class LeaseMark
+{
+public:
+    explicit LeaseMark(kj::Own<ConnectionState> connection) : m_connection{kj::mv(connection)}
+    {
+        ++m_connection->sessions;
+    }
+    ~LeaseMark() { End(); }
+    LeaseMark(const LeaseMark&) = delete;
+    LeaseMark& operator=(const LeaseMark&) = delete;
+
+    //! The session gave its rings back; the connection's idle time starts now.
+    void End()
+    {
+        if (!m_held) return;
+        m_held = false;
+        --m_connection->sessions;
+        m_connection->last_activity = m_connection->timer.now();
+    }
+
+private:
+    kj::Own<ConnectionState> m_connection;
+    bool m_held{true};
+};
+
 } // namespace
 
 //! State shared by every connection; lives on the server thread only.
 struct ControlServer::Loop {
     Producer& producer;
     int listen_fd;
+    ControlLimits limits;
     //! Set by the thread once its event loop runs; fulfilled by the destructor to stop.
     kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop;
     //! Set (once) when the loop runs, or when it failed to start; `running` and
@@ -112,7 +167,7 @@ struct ControlServer::Loop {
     bool running{false};
     std::string start_error;
 
-    Loop(Producer& p, int fd) : producer{p}, listen_fd{fd} {}
+    Loop(Producer& p, int fd, const ControlLimits& l) : producer{p}, listen_fd{fd}, limits{l} {}
     void Run();
 };
 
@@ -133,7 +188,10 @@ private:
 class SessionImpl final : public msg::Session::Server
 {
 public:
-    explicit SessionImpl(std::unique_ptr<Lease> lease) : m_lease{std::move(lease)} {}
+    SessionImpl(std::unique_ptr<Lease> lease, kj::Own<ConnectionState> connection)
+        : m_lease{std::move(lease)}, m_mark{kj::mv(connection)}
+    {
+    }
 
     kj::Promise<void> stats(StatsContext context) override
     {
@@ -152,17 +210,33 @@ public:
     kj::Promise<void> detach(DetachContext) override
     {
         m_lease.reset(); // removes this session's readers; other readers go on
+        m_mark.End();
         return kj::READY_NOW;
     }
 
 private:
     std::unique_ptr<Lease> m_lease;
+    LeaseMark m_mark;
 };
 
 class ControlImpl final : public msg::Control::Server
 {
 public:
-    ControlImpl(ControlServer::Loop& loop, PeerCredentials peer) : m_loop{loop}, m_peer{peer} {}
+    ControlImpl(ControlServer::Loop& loop, PeerCredentials peer,
+                kj::Own<ConnectionState> connection)
+        : m_loop{loop}, m_peer{peer}, m_connection{kj::mv(connection)}
+    {
+    }
+
+    //! Every call lands here first: it counts as the connection's activity.
+    capnp::Capability::Server::DispatchCallResult
+    dispatchCall(uint64_t interface_id, uint16_t method_id,
+                 capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override
+    {
+        if (m_connection->first_call->isWaiting()) m_connection->first_call->fulfill();
+        m_connection->last_activity = m_connection->timer.now();
+        return msg::Control::Server::dispatchCall(interface_id, method_id, kj::mv(context));
+    }
 
     kj::Promise<void> info(InfoContext context) override
     {
@@ -293,23 +367,33 @@ public:
         }
         results.setSegment(kj::heap<MemoryImpl>(kj::mv(segment)));
         results.setCursors(kj::heap<MemoryImpl>(kj::AutoCloseFd{cursors_fd}));
-        results.setSession(kj::heap<SessionImpl>(std::move(lease.value())));
+        results.setSession(
+            kj::heap<SessionImpl>(std::move(lease.value()), kj::addRef(*m_connection)));
         return kj::READY_NOW;
     }
 
 private:
     ControlServer::Loop& m_loop;
     PeerCredentials m_peer;
+    kj::Own<ConnectionState> m_connection;
 };
 
-//! One client connection and everything it owns; destroyed when the peer disconnects.
+//! One client connection and everything it owns; destroyed when the peer disconnects or the
+//! server closes it.
 struct Connection {
-    kj::Own<kj::AsyncIoStream> stream;
+    //! A stream that can carry file descriptors (SCM_RIGHTS), so the server can hand them to
+    //! a consumer through Capability::Server::getFd().
+    kj::Own<kj::AsyncCapabilityStream> stream;
     capnp::TwoPartyVatNetwork network;
     capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
 
-    Connection(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client bootstrap)
-        : stream{kj::mv(s)}, network{*stream, capnp::rpc::twoparty::Side::SERVER, ReaderOptions()},
+    Connection(kj::Own<kj::AsyncCapabilityStream> s, capnp::Capability::Client bootstrap)
+        : stream{kj::mv(s)},
+          // Cap'n Proto 0.9 attaches descriptors to outgoing messages only when this is not
+          // 0. Clients have no reason to send any; one per message at most is accepted, and
+          // closed again, since no capability of ours takes it.
+          network{*stream, /*maxFdsPerMessage=*/1, capnp::rpc::twoparty::Side::SERVER,
+                  ReaderOptions()},
           rpc{capnp::makeRpcServer(network, kj::mv(bootstrap))}
     {
     }
@@ -330,6 +414,51 @@ public:
     void taskFailed(kj::Exception&&) override {}
 };
 
+//! Resolves when `state`'s connection, which has made a call, holds no session and has
+//! made no call for the idle time. While it holds a session it is looked at again every
+//! idle time.
+kj::Promise<void> CloseWhenIdle(kj::Timer& timer, ConnectionState& state,
+                                const ControlLimits& limits)
+{
+    const kj::TimePoint due = state.last_activity + limits.idle_ms * kj::MILLISECONDS;
+    if (timer.now() < due) {
+        return timer.atTime(due).then([&] { return CloseWhenIdle(timer, state, limits); });
+    }
+    if (state.sessions == 0) return kj::READY_NOW;
+    return timer.afterDelay(limits.idle_ms * kj::MILLISECONDS).then([&] {
+        return CloseWhenIdle(timer, state, limits);
+    });
+}
+
+//! Resolves when a connection accepted now is to be closed: it made no call (`first_call`
+//! is still pending) within the call deadline, or later CloseWhenIdle.
+kj::Promise<void> CloseWhenDue(kj::Timer& timer, ConnectionState& state,
+                               const ControlLimits& limits, kj::Promise<void> first_call)
+{
+    return first_call.then([] { return true; })
+        .exclusiveJoin(
+            timer.afterDelay(limits.call_deadline_ms * kj::MILLISECONDS).then([] { return false; }))
+        .then([&](bool called) -> kj::Promise<void> {
+            if (!called) return kj::READY_NOW;
+            return CloseWhenIdle(timer, state, limits);
+        });
+}
+
+//! The accepted stream as one that can carry file descriptors, on a descriptor of its own
+//! (kj's listener hands out plain streams). Null if no descriptor is left for the copy.
+kj::Maybe<kj::Own<kj::AsyncCapabilityStream>>
+ToCapabilityStream(kj::LowLevelAsyncIoProvider& provider, kj::Own<kj::AsyncIoStream> stream)
+{
+    int fd = -1;
+    KJ_IF_MAYBE (accepted, stream->getFd()) {
+        fd = ::fcntl(*accepted, F_DUPFD_CLOEXEC, 0);
+    }
+    stream = nullptr; // closes the accepted descriptor; the copy is the connection now
+    if (fd < 0) return nullptr;
+    return provider.wrapUnixSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP |
+                                             kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
+}
+
 } // namespace
 
 void ControlServer::Loop::Run()
@@ -341,46 +470,92 @@ void ControlServer::Loop::Run()
     running = true;
     started.set_value();
 
-    // Declared before the connections, whose ends count it down as they are destroyed.
-    size_t open_connections = 0; // only touched on this thread
+    // Declared before the connections, whose ends count them down as they are destroyed; only
+    // touched on this thread.
+    size_t open_connections = 0;
+    std::map<uint64_t, size_t> open_per_uid;
+    size_t refused_open = 0;
     ErrorHandler errors;
     kj::TaskSet connections{errors};
+    kj::Timer& timer = io.provider->getTimer();
     auto listener = io.lowLevelProvider->wrapListenSocketFd(
         listen_fd,
         kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP | kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
 
     bool accept_failing = false;
-    bool full_logged = false;
+    kj::Maybe<kj::TimePoint> refusal_logged;
+    // Past a limit the connection is still served, by a capability whose every call fails
+    // with the reason, so the client can say why instead of "the producer may be gone".
+    const auto refuse = [&](kj::Own<kj::AsyncIoStream> stream, std::string reason) {
+        bool quiet = false;
+        KJ_IF_MAYBE (last, refusal_logged) {
+            quiet = timer.now() - *last < REFUSAL_LOG_INTERVAL_MS * kj::MILLISECONDS;
+        }
+        if (!quiet) {
+            std::fprintf(stderr, "tracering: refusing control connections: %s\n", reason.c_str());
+            refusal_logged = timer.now();
+        }
+        if (refused_open >= MAX_REFUSED) return; // dropping the stream closes it
+        KJ_IF_MAYBE (capability_stream, ToCapabilityStream(*io.lowLevelProvider, kj::mv(stream))) {
+            auto connection = kj::heap<Connection>(
+                kj::mv(*capability_stream),
+                capnp::Capability::Client{kj::Exception{kj::Exception::Type::OVERLOADED, __FILE__,
+                                                        __LINE__, kj::str(reason.c_str())}});
+            auto done = connection->network.onDisconnect().exclusiveJoin(
+                timer.afterDelay(REFUSED_LINGER_MS * kj::MILLISECONDS));
+            ++refused_open;
+            connections.add(done.attach(kj::mv(connection), kj::defer([&] { --refused_open; })));
+        }
+    };
+    const auto serve = [&](kj::Own<kj::AsyncIoStream> stream, const PeerCredentials& peer) {
+        KJ_IF_MAYBE (capability_stream, ToCapabilityStream(*io.lowLevelProvider, kj::mv(stream))) {
+            auto first_call = kj::newPromiseAndFulfiller<void>();
+            auto state = kj::refcounted<ConnectionState>(timer, kj::mv(first_call.fulfiller));
+            auto connection = kj::heap<Connection>(
+                kj::mv(*capability_stream), kj::heap<ControlImpl>(*this, peer, kj::addRef(*state)));
+            auto done = connection->network.onDisconnect().exclusiveJoin(
+                CloseWhenDue(timer, *state, limits, kj::mv(first_call.promise)));
+            ++open_connections;
+            ++open_per_uid[peer.uid];
+            connections.add(done.attach(kj::mv(connection), kj::mv(state), kj::defer([&, peer] {
+                                            --open_connections;
+                                            if (--open_per_uid[peer.uid] == 0)
+                                                open_per_uid.erase(peer.uid);
+                                        })));
+        }
+    };
     std::function<kj::Promise<void>()> accept_loop = [&]() -> kj::Promise<void> {
         // evalNow: accept() may also throw before it returns a promise.
         return kj::evalNow([&] { return listener->accept(); })
             .then(
                 [&](kj::Own<kj::AsyncIoStream> stream) {
                     accept_failing = false;
-                    if (open_connections >= MAX_CONNECTIONS) {
-                        // Dropping the stream closes it: the client sees the connection end.
-                        if (!full_logged) {
-                            std::fprintf(stderr,
-                                         "tracering: %zu control connections are open; closing "
-                                         "new ones until one ends\n",
-                                         open_connections);
-                            full_logged = true;
-                        }
-                        return accept_loop();
-                    }
-                    full_logged = false;
                     // Who may connect is decided by the socket file's mode (and group), which the
-                    // kernel enforces; the peer's pid is the reader's identity for other consumers.
+                    // kernel enforces; the peer's pid is the reader's identity for other
+                    // consumers, its uid what the per-user limit counts.
                     PeerCredentials peer;
+                    bool known = false;
                     KJ_IF_MAYBE (fd, stream->getFd()) {
-                        GetPeerCredentials(*fd, peer);
+                        known = GetPeerCredentials(*fd, peer);
                     }
-                    auto connection =
-                        kj::heap<Connection>(kj::mv(stream), kj::heap<ControlImpl>(*this, peer));
-                    auto done = connection->network.onDisconnect();
-                    ++open_connections;
-                    connections.add(
-                        done.attach(kj::mv(connection), kj::defer([&] { --open_connections; })));
+                    if (!known) peer.uid = UNKNOWN_UID;
+                    const auto same_uid = open_per_uid.find(peer.uid);
+                    const size_t from_uid = same_uid == open_per_uid.end() ? 0 : same_uid->second;
+                    if (from_uid >= limits.max_per_uid) {
+                        refuse(kj::mv(stream),
+                               "too many control connections from " +
+                                   (known ? "uid " + std::to_string(peer.uid)
+                                          : std::string{"peers of unknown uid"}) +
+                                   " (" + std::to_string(from_uid) +
+                                   " open, the most one user may have); close some of them");
+                    } else if (open_connections >= MAX_CONTROL_CONNECTIONS) {
+                        refuse(kj::mv(stream), "too many control connections (" +
+                                                   std::to_string(open_connections) +
+                                                   " open, the most for all users together); "
+                                                   "try again later");
+                    } else {
+                        serve(kj::mv(stream), peer);
+                    }
                     return accept_loop();
                 },
                 [&](kj::Exception&& e) -> kj::Promise<void> {
@@ -403,14 +578,28 @@ void ControlServer::Loop::Run()
     // Leaving the scope destroys the connections, so every session releases its rings.
 }
 
-Result<std::unique_ptr<ControlServer>>
-ControlServer::Start(Producer& producer, const std::string& path, uint32_t mode, int64_t group)
+Result<std::unique_ptr<ControlServer>> ControlServer::Start(Producer& producer,
+                                                            const std::string& path, uint32_t mode,
+                                                            int64_t group,
+                                                            const ControlLimits& limits)
 {
+    if (limits.call_deadline_ms == 0 || limits.idle_ms == 0) {
+        return Error{ErrorCode::InvalidArgument,
+                     "control_call_deadline_ms and control_idle_ms must be at least 1 ms (they "
+                     "are " +
+                         std::to_string(limits.call_deadline_ms) + " and " +
+                         std::to_string(limits.idle_ms) + ")"};
+    }
+    if (limits.max_per_uid == 0 || limits.max_per_uid > MAX_CONTROL_CONNECTIONS) {
+        return Error{ErrorCode::InvalidArgument,
+                     "control_max_per_uid is " + std::to_string(limits.max_per_uid) +
+                         "; it must be 1 to " + std::to_string(MAX_CONTROL_CONNECTIONS)};
+    }
     auto fd = ListenUnix(path, mode, group);
     if (!fd) return fd.error();
     std::unique_ptr<ControlServer> server{new ControlServer};
     server->m_path = path;
-    server->m_loop = std::make_unique<Loop>(producer, fd.value());
+    server->m_loop = std::make_unique<Loop>(producer, fd.value(), limits);
     auto started = server->m_loop->started.get_future();
     Loop* loop = server->m_loop.get();
     server->m_thread = std::thread{[loop] {

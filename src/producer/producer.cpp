@@ -238,9 +238,14 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     if (!options.control_socket.empty()) {
         // Connecting to a unix socket needs write permission on it: with group access the
         // group gets rw, or its members could not attach at all.
+        const detail::ControlLimits limits{
+            .call_deadline_ms = options.control_call_deadline_ms,
+            .idle_ms = options.control_idle_ms,
+            .max_per_uid = options.control_max_per_uid,
+        };
         auto control = detail::ControlServer::Start(*producer, options.control_socket,
                                                     group ? 0660u : 0600u,
-                                                    group ? options.group_id : -1);
+                                                    group ? options.group_id : -1, limits);
         if (!control) return control.error(); // the producer's destructor cleans up
         impl.control = std::move(control.value());
     }
