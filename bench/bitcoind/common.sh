@@ -113,7 +113,7 @@ bitcoind_cleanup() {
     cleanup
     local object
     for object in "${SHM_OBJECTS[@]+"${SHM_OBJECTS[@]}"}"; do
-        rm -f "$object" "$object.cursors"
+        rm -f "$object"
     done
 }
 

@@ -9,6 +9,7 @@
 //! prints "ready", then answers one line per command read from stdin:
 //!   wait-on RING...    waits until those rings have a reader     -> "on" | "timeout"
 //!   wait-off RING...   waits until they have none                -> "off" | "timeout"
+//!   wait-readers RING N  waits until RING has N readers          -> "readers N" | "timeout"
 //!   emit-all           the 20 known events (known_events.h)      -> "done"
 //!   emit-messages      the known P2P messages                    -> "done"
 //!   emit-big N         net: a ping, N messages too big for the ring, a pong
@@ -88,6 +89,20 @@ int main(int argc, char** argv)
             }
             const bool on = command == "wait-on";
             Reply(WaitFor(**producer, rings, on) ? (on ? "on" : "off") : "timeout");
+        } else if (command == "wait-readers") {
+            std::string ring;
+            uint32_t want = 0;
+            words >> ring >> want;
+            bool reached = false;
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (!reached && std::chrono::steady_clock::now() < deadline) {
+                for (uint16_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
+                    if (SUBSYSTEM_NAMES[i] != ring) continue;
+                    reached = (*producer)->Stats(static_cast<Subsystem>(i)).reader_count == want;
+                }
+                if (!reached) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            }
+            Reply(reached ? "readers " + std::to_string(want) : "timeout");
         } else if (command == "emit-all") {
             test::ringdump::EmitAll();
             Reply("done");

@@ -63,8 +63,9 @@ class TraceringFeatureTest(BitcoinTestFramework):
         assert stat.S_ISSOCK(os.stat(sock).st_mode)
         assert_equal(stat.S_IMODE(os.stat(sock).st_mode), 0o600)
         segment = segment_of(node)
-        assert_equal(stat.S_IMODE(os.stat(f"/dev/shm/{segment}").st_mode), 0o600)
-        assert_equal(stat.S_IMODE(os.stat(f"/dev/shm/{segment}.cursors").st_mode), 0o600)
+        # Read-only even for the node's user; cursor memory is per lease, without a name.
+        assert_equal(stat.S_IMODE(os.stat(f"/dev/shm/{segment}").st_mode), 0o400)
+        assert_equal([o for o in shm_objects() if o.startswith(segment)], [segment])
         rings = list_rings(node)
         assert_equal(sorted(rings), sorted(RINGS))
         for ring in rings.values():
@@ -140,7 +141,7 @@ class TraceringFeatureTest(BitcoinTestFramework):
         sock = shared / "node.tracering.sock"
         self.start_node(0, extra_args=[f"-traceringsocket={sock}", f"-traceringgroup={gid}"])
         segment = segment_of(node)
-        for path, mode in [(sock, 0o660), (f"/dev/shm/{segment}", 0o640), (f"/dev/shm/{segment}.cursors", 0o660)]:
+        for path, mode in [(sock, 0o660), (f"/dev/shm/{segment}", 0o440)]:
             st = os.stat(path)
             assert_equal((str(path), stat.S_IMODE(st.st_mode), st.st_gid), (str(path), mode, gid))
         ringdump(node, "list", control=sock)
@@ -170,7 +171,7 @@ class TraceringFeatureTest(BitcoinTestFramework):
         self.log.info("The restarted node replaces the stale segment")
         self.start_node(0)
         assert_equal(segment_of(node), segment)
-        assert_equal([o for o in shm_objects() if o.startswith(segment)], [segment, f"{segment}.cursors"])
+        assert_equal([o for o in shm_objects() if o.startswith(segment)], [segment])
         rings = list_rings(node)
         assert_equal({r["seq"] for r in rings.values()}, {0})
 
