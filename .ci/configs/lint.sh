@@ -16,7 +16,8 @@ python3 scripts/check-layering.py
 ci_step "shell syntax"
 parsed=0
 SHELL_SCRIPTS=(.ci/run .ci/common.sh .ci/configs/*.sh scripts/*.sh tests/install/run.sh
-    contrib/bitcoin-core/*.sh contrib/bitcoin-core/test/*.sh bench/*.sh bench/bitcoind/*.sh)
+    tests/e2e/*.sh contrib/bitcoin-core/*.sh contrib/bitcoin-core/test/*.sh bench/*.sh
+    bench/bitcoind/*.sh)
 for script in "${SHELL_SCRIPTS[@]}"; do
     [ -f "$script" ] || continue
     bash -n "$script"

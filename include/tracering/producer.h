@@ -230,6 +230,13 @@ std::string SegmentObjectName(const std::string& name);
 //! Checks a segment name; the error says which character or length is wrong.
 Result<void> ValidateSegmentName(const std::string& name);
 
+//! The ProducerOptions::group_id for an operator's group option (a tool's --group): `group` is
+//! a group name, or the numeric id of a group that exists. Fails with a message naming the
+//! group when there is no such group (NotFound), or when this process may not give its files
+//! that group (PermissionDenied: it is not root, and the group is neither its group nor one of
+//! its supplementary groups), so that a bad option is refused before anything is created.
+Result<int64_t> ResolveGroup(const std::string& group);
+
 } // namespace tracering
 
 #endif // TRACERING_PRODUCER_H

@@ -3,10 +3,12 @@
 
 //! tracering-demo: a live look at tracing between two processes.
 //!
-//!   tracering-demo node  --control PATH [--name NAME] [--seconds S] [--rate EVENTS_PER_SEC]
+//!   tracering-demo node  --control PATH [--name NAME] [--group GROUP] [--seconds S]
+//!                        [--rate EVENTS_PER_SEC]
 //!       a stand-in node: creates segment NAME, serves the control socket at PATH and fires
 //!       all 20 Bitcoin Core tracepoints from three threads (net, validation/mempool,
 //!       utxocache) at RATE. Rings stay off (one load per tracepoint) until someone attaches.
+//!       With --group (a group name or gid), members of GROUP may attach and read as well.
 //!   tracering-demo watch --control PATH [--seconds S]
 //!       a consumer in another process: attaches every ring through the control socket,
 //!       prints live rates and a few decoded events, then a summary of attempted vs delivered
@@ -40,6 +42,7 @@ struct Args {
     std::string mode;
     std::string name{"demo"};
     std::string control;
+    int64_t group_id{-1}; //!< --group's gid, -1 without it
     double seconds{5};
     double rate{200'000};
 };
@@ -47,9 +50,12 @@ struct Args {
 int Usage(const char* error)
 {
     if (error) std::fprintf(stderr, "tracering-demo: %s\n", error);
-    std::fprintf(stderr, "usage: tracering-demo node  --control PATH [--name NAME] [--seconds S] "
-                         "[--rate EVENTS_PER_SEC]\n"
-                         "       tracering-demo watch --control PATH [--seconds S]\n");
+    std::fprintf(stderr,
+                 "usage: tracering-demo node  --control PATH [--name NAME] [--group GROUP] "
+                 "[--seconds S] [--rate EVENTS_PER_SEC]\n"
+                 "       tracering-demo watch --control PATH [--seconds S]\n"
+                 "  --group GROUP  (node) let members of GROUP (a group name or gid) attach and\n"
+                 "                 read too: segment 0640, control socket 0660, both of GROUP\n");
     return 1;
 }
 
@@ -71,6 +77,10 @@ int RunNode(const Args& args)
     ProducerOptions options;
     options.name = args.name;
     options.control_socket = args.control;
+    if (args.group_id >= 0) {
+        options.group_access = GroupAccess::Read;
+        options.group_id = args.group_id;
+    }
     auto producer = Producer::Create(options);
     if (!producer) {
         std::fprintf(stderr, "tracering-demo: %s\n", producer.error().message().c_str());
@@ -269,6 +279,11 @@ int main(int argc, char** argv)
                 args.name = value;
             } else if (flag == "--control") {
                 args.control = value;
+            } else if (flag == "--group") {
+                if (args.mode != "node") return Usage("--group is an option of node");
+                const Result<int64_t> gid = ResolveGroup(value);
+                if (!gid) return Usage(("--group: " + gid.error().message()).c_str());
+                args.group_id = gid.value();
             } else if (flag == "--seconds") {
                 args.seconds = std::stod(value);
             } else if (flag == "--rate") {

@@ -30,8 +30,8 @@ namespace {
 using namespace tracering;
 
 constexpr const char* USAGE =
-    R"(usage: tracering-testnode --listen IP:PORT --control PATH [--name NAME] [--net-ring-mib N]
-                         [--max-peers N] [--handshake-timeout S]
+    R"(usage: tracering-testnode --listen IP:PORT --control PATH [--name NAME] [--group GROUP]
+                         [--net-ring-mib N] [--max-peers N] [--handshake-timeout S]
 
 A regtest Bitcoin P2P (v1) node for tracing tests and benchmarks. It accepts inbound
 peers, completes the version handshake, answers ping with pong, takes block and tx
@@ -42,6 +42,12 @@ consumers enable through the control socket.
   --listen IP:PORT    IPv4 address and port for P2P peers; port 0 picks a free one
   --control PATH      unix socket on which consumers attach (removed at exit)
   --name NAME         segment name: shared memory tracering.NAME (default: testnode)
+  --group GROUP       let members of GROUP (a group name or a numeric gid) attach through
+                      the control socket and read every event too: the segment is made
+                      0640 and the socket 0660, both of GROUP (default: 0600, this user
+                      only). Members cannot write the segment. This user must be in
+                      GROUP (or root), and GROUP must be able to enter the socket's
+                      directory
   --net-ring-mib N    size of the net ring in MiB, a power of two (default: 32). A ring
                       record is at most capacity / 8 bytes: below 32, the largest block
                       messages (up to 4,000,000 bytes) exceed it and their
@@ -72,7 +78,8 @@ net:misbehaving_connection before the disconnection (bitcoind drops such peers o
 messages silently). After the handshake it sends nothing unasked (no ping, sendcmpct,
 feefilter or getheaders).
 
-Exit codes: 0 clean shutdown, 1 bad usage, 2 could not start (segment, socket or port
+Exit codes: 0 clean shutdown, 1 bad usage (including a --group that does not exist or
+that this user may not give its files), 2 could not start (segment, socket or port
 unavailable) or the event loop failed.
 )";
 
@@ -88,6 +95,7 @@ struct Args {
     bool has_listen{false};
     std::string control;
     std::string name{"testnode"};
+    int64_t group_id{-1}; //!< --group's gid, -1 without it
     uint64_t net_ring_mib{DEFAULT_RING_CAPACITIES[static_cast<size_t>(Subsystem::Net)] >> 20};
     uint32_t max_peers{testnode::DEFAULT_MAX_PEERS};
     std::chrono::seconds handshake_timeout{testnode::DEFAULT_HANDSHAKE_TIMEOUT};
@@ -125,6 +133,10 @@ int main(int argc, char** argv)
             const Result<void> valid = ValidateSegmentName(value);
             if (!valid) return Usage("--name: " + valid.error().message());
             args.name = value;
+        } else if (flag == "--group") {
+            const Result<int64_t> gid = ResolveGroup(value);
+            if (!gid) return Usage("--group: " + gid.error().message());
+            args.group_id = gid.value();
         } else if (flag == "--net-ring-mib") {
             const Result<uint64_t> mib = p2p::ParseUnsigned(value, 4096);
             if (!mib) return Usage("--net-ring-mib: " + mib.error().message());
@@ -170,6 +182,10 @@ int main(int argc, char** argv)
     options.name = args.name;
     options.control_socket = args.control;
     options.install_global = true;
+    if (args.group_id >= 0) {
+        options.group_access = GroupAccess::Read;
+        options.group_id = args.group_id;
+    }
     options.capacities[static_cast<size_t>(Subsystem::Net)] = args.net_ring_mib << 20;
     // Declared before the node: tracepoints fire until the node is gone.
     Result<std::unique_ptr<Producer>> producer = Producer::Create(options);
