@@ -14,10 +14,12 @@
 #
 # and checks, each user's commands run through setpriv with that user's ids and groups only:
 #   - --group refuses a group that does not exist, and one the node's user is not in, naming it
-#   - the segment is 0640 and the control socket 0660, owned by the node's user, of the group
+#   - the segment is 0440 and the control socket 0660, owned by the node's user, of the group,
+#     and the segment is the only object in /dev/shm (cursor memory is per lease, nameless)
 #   - the outsider cannot connect (ringdump exit 2, "permission denied") nor open the segment
 #   - the member lists the rings, may open the segment read-only but not read-write (EACCES),
-#     and `ringdump watch` receives every ping of a tracering-loadgen flood, none lost
+#     and two `ringdump watch` of the member's (one lossless) each receive every ping of a
+#     tracering-loadgen flood, none lost
 #
 # Binaries come from BUILD_DIR (tracering-testnode, ringdump, tracering-loadgen), copied to a
 # scratch directory the test users may enter. Every process it starts is stopped at exit.
@@ -106,7 +108,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     rm -rf "$WORK"
-    rm -f "/dev/shm/tracering.$NAME" "/dev/shm/tracering.$NAME.cursors"
+    rm -f "/dev/shm/tracering.$NAME"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -189,10 +191,10 @@ expect_mode() {
     [ "$got" = "$want" ] || fail "$path is '$got', expected '$want'"
     pass "$path: mode, owner, group: $got"
 }
-expect_mode "$SEGMENT" "640 $NODE_USER $GROUP"
+expect_mode "$SEGMENT" "440 $NODE_USER $GROUP"
 expect_mode "$SOCK" "660 $NODE_USER $GROUP"
-# The shared cursors object, where this version of the producer has one.
-if [ -e "$SEGMENT.cursors" ]; then expect_mode "$SEGMENT.cursors" "660 $NODE_USER $GROUP"; fi
+[ ! -e "$SEGMENT.cursors" ] || fail "a shared cursors object exists: $SEGMENT.cursors"
+pass "the segment is the only object in /dev/shm"
 
 # open_segment USER FLAG: prints "ok" or the errno name of os.open(SEGMENT, FLAG).
 open_segment() {
@@ -229,14 +231,21 @@ as_argv "$MEMBER"
     --lossless >"$LOGS/watch.out" 2>"$LOGS/watch.err" </dev/null &
 WATCH=$!
 PIDS+=("$WATCH")
-# The flood must not start before watch holds the net ring.
-watch_holds_net() {
-    as "$MEMBER" "$BIN/ringdump" --control "$SOCK" list --json 2>/dev/null |
-        grep '^{"ring":"net"' | grep '"state":"on"' | grep -q "\"reader_pid\":${WATCH}[,}]"
+# A second reader of the same ring, with other events and lossy: each lease reads on its own.
+"${AS[@]}" "$BIN/ringdump" --control "$SOCK" watch --ring net --json \
+    >"$LOGS/watch2.out" 2>"$LOGS/watch2.err" </dev/null &
+WATCH2=$!
+PIDS+=("$WATCH2")
+# The flood must not start before both watches read the net ring.
+watches_read_net() {
+    local net
+    net="$(as "$MEMBER" "$BIN/ringdump" --control "$SOCK" list --json 2>/dev/null |
+        grep '^{"ring":"net"')" || return 1
+    grep -q "{\"pid\":${WATCH}," <<<"$net" && grep -q "{\"pid\":${WATCH2}," <<<"$net"
 }
-wait_until "ringdump watch attaches the net ring ($(cat "$LOGS/watch.err"))" "$WATCH" \
-    watch_holds_net
-pass "$MEMBER: ringdump watch (pid $WATCH) holds the net ring"
+wait_until "both ringdump watches attach the net ring ($(cat "$LOGS/watch.err" "$LOGS/watch2.err"))" \
+    "$WATCH" watches_read_net
+pass "$MEMBER: two ringdump watches (pids $WATCH, $WATCH2) read the net ring"
 
 run_capture loadgen as "$MEMBER" "$BIN/tracering-loadgen" --connect "127.0.0.1:$PORT" ping \
     --count "$PINGS"
@@ -250,8 +259,10 @@ kill -TERM "$NODE"
 wait_exit "$NODE" "tracering-testnode (sent SIGTERM)"
 [ "$RC" = 0 ] || fail "tracering-testnode exited $RC: $(cat "$LOGS/node.err")"
 wait_exit "$WATCH" "ringdump watch (its producer exited)"
-PIDS=()
 [ "$RC" = 0 ] || fail "ringdump watch exited $RC: $(cat "$LOGS/watch.err")"
+wait_exit "$WATCH2" "the second ringdump watch (its producer exited)"
+PIDS=()
+[ "$RC" = 0 ] || fail "the second ringdump watch exited $RC: $(cat "$LOGS/watch2.err")"
 if [ -e "$SEGMENT" ] || [ -e "$SOCK" ]; then fail "the node left its segment or socket behind"; fi
 
 pings="$(grep -c '"msg_type":"ping"' "$LOGS/watch.out" || true)"
@@ -266,5 +277,16 @@ grep -q '^ringdump: [0-9]* events delivered, 0 lost' "$LOGS/watch.err" ||
     fail "watch summary: $(cat "$LOGS/watch.err")"
 pass "$MEMBER: ringdump watch received all $PINGS pings ($nonces distinct nonces), none lost;" \
     "$(grep '^ringdump: ' "$LOGS/watch.err" | tail -n 1)"
+pings2="$(grep -c '"msg_type":"ping"' "$LOGS/watch2.out" || true)"
+pongs2="$(grep -c '"msg_type":"pong"' "$LOGS/watch2.out" || true)"
+lost2="$(grep -c '^{"lost"' "$LOGS/watch2.out" || true)"
+if [ "$lost2" = 0 ]; then
+    [ "$pings2" = "$PINGS" ] && [ "$pongs2" = "$PINGS" ] ||
+        fail "the second watch saw $pings2 pings and $pongs2 pongs of $PINGS, and no gap"
+    pass "$MEMBER: the second watch received all $PINGS pings and pongs, none lost"
+else
+    # Lossy: what it missed must be counted, never silent.
+    log "the second (lossy) watch reported $lost2 gaps: $(grep '^ringdump: ' "$LOGS/watch2.err" | tail -n 1)"
+fi
 
 log "passed"
