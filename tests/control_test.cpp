@@ -365,9 +365,8 @@ TEST_F(ControlTest, SeveralSessionsReadOneRingEachWithItsOwnEvents)
     TRACERING_TRACEPOINT(net, closed_connection, 1, "a:1", "inbound", 0, 0);
     TRACERING_TRACEPOINT(net, misbehaving_connection, 1, "bad");
     std::vector<EventType> got_all, got_some;
-    ASSERT_TRUE((*all)->reader("net")->Poll([&](const EventView& ev) {
-        got_all.push_back(ev.type());
-    }));
+    ASSERT_TRUE(
+        (*all)->reader("net")->Poll([&](const EventView& ev) { got_all.push_back(ev.type()); }));
     ASSERT_TRUE((*some)->reader("net")->Poll([&](const EventView& ev) {
         got_some.push_back(ev.type());
         EXPECT_EQ(ev.lost_before(), 0u);

@@ -7,11 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
-#include <thread>
-#include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "common/shm.h"
 #include "event_samples.h"

@@ -34,9 +34,10 @@ protected:
         m_producer = std::move(producer.value());
         // The producer leaves its object read-only even for its own user; the owner may
         // still change that on purpose, as this test does to play a corrupting writer.
-        ASSERT_EQ(::chmod(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(),
-                          0600),
-                  0);
+        ASSERT_EQ(
+            ::chmod(detail::SharedMemory::DisplayPath(m_producer->SegmentObjectName()).c_str(),
+                    0600),
+            0);
         auto shm = detail::SharedMemory::Open(m_producer->SegmentObjectName(), /*writable=*/true);
         ASSERT_TRUE(shm);
         m_shm = std::move(shm.value());

@@ -49,8 +49,8 @@ inline Result<LeasedReader> AttachReader(Producer& producer, Consumer& consumer,
 {
     auto lease = producer.Attach(ring, options);
     if (!lease) return lease.error();
-    auto reader = consumer.OpenReader(SUBSYSTEM_NAMES[static_cast<uint16_t>(ring)],
-                                      (*lease)->Grant(ring));
+    auto reader =
+        consumer.OpenReader(SUBSYSTEM_NAMES[static_cast<uint16_t>(ring)], (*lease)->Grant(ring));
     if (!reader) return reader.error();
     return LeasedReader{std::move(lease.value()), std::move(reader.value())};
 }

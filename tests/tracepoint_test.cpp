@@ -9,10 +9,9 @@
 
 #include <array>
 #include <atomic>
-#include <thread>
-
 #include <cstddef>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -97,7 +96,8 @@ TEST(TracepointTest, EachReaderTurnsOnItsEventsAndTakesOnlyThoseAway)
     // Each reader gets only its own events; the other's are skipped, not counted as lost.
     auto consumer = Consumer::Open((*producer)->Name());
     ASSERT_TRUE(consumer);
-    auto flush_reader = (*consumer)->OpenReader("utxocache", (*flusher)->Grant(Subsystem::Utxocache));
+    auto flush_reader =
+        (*consumer)->OpenReader("utxocache", (*flusher)->Grant(Subsystem::Utxocache));
     auto add_reader = (*consumer)->OpenReader("utxocache", (*adder)->Grant(Subsystem::Utxocache));
     ASSERT_TRUE(flush_reader && add_reader);
     const std::array<uint8_t, 32> hash{};

@@ -138,7 +138,7 @@ if [ "$FULL" = 1 ]; then
     dir="$WORK/bitcoin-build-full"
     step "Bitcoin Core, every target: configure $dir"
     configure_bitcoin "$dir" -DENABLE_IPC=ON -DBUILD_TESTS=ON -DBUILD_BENCH=ON \
-        -DBUILD_FUZZ_BINARY=ON -DBUILD_KERNEL_LIB=ON -DBUILD_KERNEL_TEST=ON \
+        -DBUILD_FUZZ_BINARY=ON -DBUILD_KERNEL_LIB=ON -DBUILD_SHARED_LIBS=ON -DBUILD_KERNEL_TEST=ON \
         -DBUILD_UTIL_CHAINSTATE=ON -DBUILD_WALLET_TOOL=ON
     step "Bitcoin Core, every target: build (-j$JOBS)"
     cmake --build "$dir" --parallel "$JOBS"

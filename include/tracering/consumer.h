@@ -213,7 +213,7 @@ private:
     uint32_t m_slot{0};
     uint32_t m_max_readers{0};
     uint16_t m_first_type{0};
-    uint64_t m_event_mask{0}; //!< the events this reader asked for
+    uint64_t m_event_mask{0};   //!< the events this reader asked for
     uint64_t m_pending_lost{0}; //!< lost events not reported yet (seen while skipping)
     uint64_t m_capacity{0};
     uint64_t m_mask{0};

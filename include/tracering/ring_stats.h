@@ -20,9 +20,9 @@ namespace tracering {
 //! in-process, Producer::Attach() returns it.
 struct ReaderGrant {
     Subsystem ring{Subsystem::Net};
-    uint32_t slot{0};        //!< its ReaderControl line in the ring
-    uint64_t generation{0};  //!< the line's generation while the reader owns it
-    int cursors_fd{-1};      //!< the lease's cursor memory (the grant does not own it)
+    uint32_t slot{0};       //!< its ReaderControl line in the ring
+    uint64_t generation{0}; //!< the line's generation while the reader owns it
+    int cursors_fd{-1};     //!< the lease's cursor memory (the grant does not own it)
 };
 
 //! One reader of a ring, as the producer sees it.
@@ -47,9 +47,9 @@ struct RingStats {
     std::string name;
     Subsystem subsystem{Subsystem::Net};
     uint64_t capacity{0};
-    bool enabled{false};    //!< it has at least one reader
-    bool lossless{false};   //!< at least one reader asked for (and keeps) lossless delivery
-    uint64_t event_mask{0}; //!< bit i: event type RingFirstType(ring) + i is on, for someone
+    bool enabled{false};       //!< it has at least one reader
+    bool lossless{false};      //!< at least one reader asked for (and keeps) lossless delivery
+    uint64_t event_mask{0};    //!< bit i: event type RingFirstType(ring) + i is on, for someone
     uint64_t payload_limit{0}; //!< payloads are cut to this many bytes, 0 = whole
     uint32_t reader_count{0};  //!< readers attached now
     //! The readers (the producer's own view lists them all; a session's stats only its own).
@@ -62,7 +62,7 @@ struct RingStats {
     uint64_t dropped_reader_reset{0};
     uint64_t dropped_timeout{0};
     uint64_t cursor_violations{0};
-    uint64_t truncated{0}; //!< delivered with a cut payload (not lost)
+    uint64_t truncated{0};           //!< delivered with a cut payload (not lost)
     uint64_t lossless_downgrades{0}; //!< lossless readers that used up their budget
     uint64_t readers_evicted{0};     //!< readers detached for keeping the ring full
     // Summaries of `readers`, for one-line displays:

@@ -35,8 +35,8 @@ ErrorCode CodeForErrno(int err)
 
 Error FromErrno(int err, const std::string& what, const std::string& object_name)
 {
-    std::string msg = what + " " + SharedMemory::DisplayPath(object_name) + ": " +
-                      std::strerror(err);
+    std::string msg =
+        what + " " + SharedMemory::DisplayPath(object_name) + ": " + std::strerror(err);
     if (err == EACCES || err == EPERM) {
         const std::string owner = DescribeOwnership(object_name);
         msg += owner.empty() ? "" : " (" + owner + ")";
@@ -104,9 +104,9 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::Create(const std::string& ob
         const int err = errno;
         ::close(fd);
         ::shm_unlink(posix.c_str());
-        return Error{CodeForErrno(err), "cannot give " + DisplayPath(object_name) +
-                                            " to group " + std::to_string(access.group) +
-                                            ": " + std::strerror(err) +
+        return Error{CodeForErrno(err), "cannot give " + DisplayPath(object_name) + " to group " +
+                                            std::to_string(access.group) + ": " +
+                                            std::strerror(err) +
                                             "; the producer's user must be a member of that group"};
     }
     if (::fchmod(fd, access.mode) != 0) return fail("cannot set the mode of");
@@ -124,8 +124,8 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::Create(const std::string& ob
 Result<std::unique_ptr<SharedMemory>> SharedMemory::Open(const std::string& object_name,
                                                          bool writable)
 {
-    const int fd = ::shm_open(PosixName(object_name).c_str(),
-                              (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+    const int fd =
+        ::shm_open(PosixName(object_name).c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
     if (fd < 0) return FromErrno(errno, "cannot open", object_name);
     auto self = FromFd(fd, writable, object_name);
     ::close(fd);
@@ -179,8 +179,8 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::CreateAnonymous(uint64_t siz
     // No sealing here: a holder of the descriptor could shrink it. Unlinked at once, so only
     // descriptor holders ever see it.
     static std::atomic<uint32_t> counter{0};
-    const std::string name = "tracering.anon." + std::to_string(::getpid()) + "." +
-                             std::to_string(counter.fetch_add(1));
+    const std::string name =
+        "tracering.anon." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
     const int fd = ::shm_open(PosixName(name).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0) return FromErrno(errno, "cannot create", what);
     ::shm_unlink(PosixName(name).c_str());

@@ -101,7 +101,8 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
             detail::FillReaderProgress(*own, r.write_pos, r.capacity, now, reader);
         } else {
             const uint64_t seen = line.read_pos_seen.load(std::memory_order_relaxed);
-            reader.unread_bytes = seen <= r.write_pos ? std::min(r.write_pos - seen, r.capacity) : 0;
+            reader.unread_bytes =
+                seen <= r.write_pos ? std::min(r.write_pos - seen, r.capacity) : 0;
         }
         r.readers.push_back(reader);
     }
@@ -144,8 +145,7 @@ Result<std::unique_ptr<Consumer>> Consumer::Open(const std::string& name)
         }
         return segment.error();
     }
-    return FromMapping(std::move(segment.value()), name,
-                       detail::SharedMemory::DisplayPath(object));
+    return FromMapping(std::move(segment.value()), name, detail::SharedMemory::DisplayPath(object));
 }
 
 Result<std::unique_ptr<Consumer>> Consumer::OpenFd(int fd, const std::string& what)
@@ -265,8 +265,7 @@ Consumer::FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::
                          where + " has reader lines at " + std::to_string(d.readers_offset)};
         }
         if (d.data_offset % RECORD_ALIGN != 0 || d.data_offset < lines_end ||
-            d.data_offset > shm.size() ||
-            d.capacity > shm.size() - d.data_offset) {
+            d.data_offset > shm.size() || d.capacity > shm.size() - d.data_offset) {
             return Error{ErrorCode::Corrupt,
                          where + " has data at offset " + std::to_string(d.data_offset) + " (+" +
                              std::to_string(d.capacity) + " bytes) outside the segment"};
@@ -387,9 +386,9 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     // line written before it is visible once we see that generation.
     const uint64_t generation = line->generation.load(std::memory_order_acquire);
     if (generation != grant.generation) {
-        return Error{ErrorCode::Detached,
-                     "the reader of ring '" + ring_name + "' was detached before it opened (" +
-                         DetachReasonText(line) + "); attach again"};
+        return Error{ErrorCode::Detached, "the reader of ring '" + ring_name +
+                                              "' was detached before it opened (" +
+                                              DetachReasonText(line) + "); attach again"};
     }
     const uint64_t attach_pos = line->attach_pos.load(std::memory_order_relaxed);
     const uint64_t attach_seq = line->attach_seq.load(std::memory_order_relaxed);

@@ -13,9 +13,8 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <functional>
 #include <future>
@@ -339,8 +338,8 @@ public:
         // Everything checked: add the readers (all or none), then hand out the lease and the
         // memory its readers need.
         auto segment_fd = m_loop.producer.SegmentFd();
-        if (!segment_fd) return fail(msg::ControlError::Code::INVALID_ARGUMENT,
-                                     segment_fd.error().message());
+        if (!segment_fd)
+            return fail(msg::ControlError::Code::INVALID_ARGUMENT, segment_fd.error().message());
         kj::AutoCloseFd segment{segment_fd.value()};
         auto lease = m_loop.producer.Attach(plans);
         if (!lease) {

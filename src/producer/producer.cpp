@@ -102,9 +102,10 @@ Result<void> ClearLeftover(const std::string& name, bool replace_stale)
     }
     if (!shm.RemoveName()) {
         return Error{ErrorCode::AlreadyExists,
-                     detail::SharedMemory::DisplayPath(object) + whose + " was left by producer pid " +
-                         std::to_string(pid) + ", which is gone, and cannot be removed (" +
-                         std::strerror(errno) + "); its owner may remove it"};
+                     detail::SharedMemory::DisplayPath(object) + whose +
+                         " was left by producer pid " + std::to_string(pid) +
+                         ", which is gone, and cannot be removed (" + std::strerror(errno) +
+                         "); its owner may remove it"};
     }
     return {};
 }
@@ -132,8 +133,8 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
 
     // Layout: header page, ring control lines, reader lines, then page-aligned data areas.
     const uint64_t page = PageSize();
-    uint64_t size = AlignUp(ReaderControlOffset(SUBSYSTEM_COUNT, SUBSYSTEM_COUNT, 0, MAX_READERS),
-                            page);
+    uint64_t size =
+        AlignUp(ReaderControlOffset(SUBSYSTEM_COUNT, SUBSYSTEM_COUNT, 0, MAX_READERS), page);
     std::array<uint64_t, SUBSYSTEM_COUNT> data_offsets{};
     for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
         data_offsets[i] = size;
@@ -243,9 +244,9 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
             .idle_ms = options.control_idle_ms,
             .max_per_uid = options.control_max_per_uid,
         };
-        auto control = detail::ControlServer::Start(*producer, options.control_socket,
-                                                    group ? 0660u : 0600u,
-                                                    group ? options.group_id : -1, limits);
+        auto control =
+            detail::ControlServer::Start(*producer, options.control_socket, group ? 0660u : 0600u,
+                                         group ? options.group_id : -1, limits);
         if (!control) return control.error(); // the producer's destructor cleans up
         impl.control = std::move(control.value());
     }
@@ -336,14 +337,13 @@ Result<std::unique_ptr<Lease>> Producer::Attach(const std::vector<LeaseRequest>&
     for (size_t i = 0; i < rings.size(); ++i) {
         const auto index = static_cast<uint16_t>(rings[i].ring);
         if (index >= SUBSYSTEM_COUNT) {
-            return Error{ErrorCode::InvalidArgument,
-                         "no ring with index " + std::to_string(index)};
+            return Error{ErrorCode::InvalidArgument, "no ring with index " + std::to_string(index)};
         }
         for (size_t j = 0; j < i; ++j) {
             if (rings[j].ring == rings[i].ring) {
-                return Error{ErrorCode::InvalidArgument,
-                             "ring '" + std::string{SUBSYSTEM_NAMES[index]} +
-                                 "' is requested twice"};
+                return Error{ErrorCode::InvalidArgument, "ring '" +
+                                                             std::string{SUBSYSTEM_NAMES[index]} +
+                                                             "' is requested twice"};
             }
         }
         const EnableOptions& o = rings[i].options;

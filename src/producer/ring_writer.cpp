@@ -271,8 +271,7 @@ RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot
     cursor->heartbeat_ns.store(MonotonicNs(), std::memory_order_relaxed);
     ReaderControl& line = m_lines[slot];
     line.state.store(static_cast<uint32_t>(ReaderState::Reading), std::memory_order_relaxed);
-    line.detach_reason.store(static_cast<uint32_t>(DetachReason::None),
-                             std::memory_order_relaxed);
+    line.detach_reason.store(static_cast<uint32_t>(DetachReason::None), std::memory_order_relaxed);
     line.attach_pos.store(m_write_pos, std::memory_order_relaxed);
     line.attach_seq.store(m_seq, std::memory_order_relaxed);
     line.event_mask.store(options.event_mask, std::memory_order_relaxed);
@@ -335,10 +334,7 @@ void RingWriter::Seal() noexcept
     m_lock.unlock();
 }
 
-RingStats RingWriter::Stats() const
-{
-    return ReaderStats(MAX_READERS, 0);
-}
+RingStats RingWriter::Stats() const { return ReaderStats(MAX_READERS, 0); }
 
 RingStats RingWriter::ReaderStats(uint32_t only_slot, uint64_t only_generation) const
 {

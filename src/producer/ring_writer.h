@@ -97,9 +97,9 @@ private:
     void Refill(uint64_t now_ns) noexcept
     {
         if (m_last_ns != 0 && now_ns > m_last_ns) {
-            const uint64_t gained = (now_ns - m_last_ns) / 1'000'000'000 * m_budget_ns +
-                                    (now_ns - m_last_ns) % 1'000'000'000 * m_budget_ns /
-                                        1'000'000'000;
+            const uint64_t gained =
+                (now_ns - m_last_ns) / 1'000'000'000 * m_budget_ns +
+                (now_ns - m_last_ns) % 1'000'000'000 * m_budget_ns / 1'000'000'000;
             m_tokens_ns = std::min(m_budget_ns, m_tokens_ns + gained);
         }
         m_last_ns = std::max(m_last_ns, now_ns);
@@ -151,9 +151,8 @@ public:
                uint64_t tsc_mult, uint64_t slow_reader_ns) noexcept
         : m_subsystem{subsystem}, m_control{control}, m_lines{reader_lines},
           m_max_readers{std::min(max_readers, MAX_READERS)}, m_data{data},
-          m_capacity{capacity}, m_mask{capacity - 1},
-          m_max_record{capacity / MAX_RECORD_DIVISOR}, m_slow_reader_ns{slow_reader_ns},
-          m_global{global}, m_clock{tsc_mult}
+          m_capacity{capacity}, m_mask{capacity - 1}, m_max_record{capacity / MAX_RECORD_DIVISOR},
+          m_slow_reader_ns{slow_reader_ns}, m_global{global}, m_clock{tsc_mult}
     {
     }
     RingWriter(const RingWriter&) = delete;
@@ -281,7 +280,7 @@ private:
         uint64_t event_mask{0};
         uint64_t payload_limit{0};
         uint64_t wait_ns{0};
-        uint64_t stalled_at{0}; //!< NO_STALL, or its position when a wait for it timed out
+        uint64_t stalled_at{0};       //!< NO_STALL, or its position when a wait for it timed out
         uint64_t blocked_since_ns{0}; //!< when it first kept the ring full, 0 when it did not
         uint64_t generation{0};       //!< its line's current generation
     };

@@ -457,7 +457,8 @@ int List(const ListOptions& options, const Io& io)
                 if (reader_info.lossless) {
                     out += ", lossless (waited " + Seconds(reader_info.waited_ns) + ")";
                 }
-                if (reader_info.downgraded) out += ", downgraded to dropping (lossless budget used up)";
+                if (reader_info.downgraded)
+                    out += ", downgraded to dropping (lossless budget used up)";
                 out += "\n";
             }
             if (r.lossless_downgrades || r.readers_evicted) {
