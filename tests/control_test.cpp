@@ -341,6 +341,20 @@ TEST_F(ControlTest, ReleasingTheSessionTurnsTheRingOffAndTheNextReaderStartsClea
     EXPECT_EQ(n, 1);
 }
 
+TEST_F(ControlTest, AConsumerAttachesAfterTheSegmentsNameWasRemoved)
+{
+    // The name is only for finding the segment; through the socket, a consumer is handed it.
+    ASSERT_TRUE(detail::SharedMemory::Remove(m_producer->SegmentObjectName()));
+    auto client = Connect();
+    ASSERT_TRUE(client);
+    auto session = client->Attach({{.ring = "net"}});
+    ASSERT_TRUE(session) << session.error().message();
+    TRACERING_TRACEPOINT(net, misbehaving_connection, 5, "after the unlink");
+    int n = 0;
+    ASSERT_TRUE((*session)->reader("net")->Poll([&](const EventView&) { ++n; }));
+    EXPECT_EQ(n, 1);
+}
+
 TEST_F(ControlTest, ExplicitDetachVoidsTheReaders)
 {
     auto client = Connect();

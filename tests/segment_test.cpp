@@ -276,9 +276,30 @@ TEST(SegmentFileTest, ForeignObjectIsNotReplacedByAProducer)
     if (!producer) {
         EXPECT_EQ(producer.error().code(), ErrorCode::AlreadyExists);
         EXPECT_TRUE(Contains(producer.error().message(), "not a tracering segment"));
+        // Whose it is, so the operator knows whom to ask.
+        EXPECT_TRUE(Contains(producer.error().message(), "owner uid " + std::to_string(::getuid())))
+            << producer.error().message();
     }
     EXPECT_TRUE(detail::SharedMemory::Exists(SegmentObjectName(name)));
     detail::SharedMemory::Remove(SegmentObjectName(name));
+}
+
+TEST(SegmentFileTest, AProducerRemovesOnlyTheObjectItCreated)
+{
+    ProducerOptions options = test::SmallProducer("own", 4096);
+    auto first = Producer::Create(options);
+    ASSERT_TRUE(first) << first.error().message();
+    // Someone removes the name, and another producer takes it.
+    ASSERT_TRUE(detail::SharedMemory::Remove(SegmentObjectName(options.name)));
+    auto second = Producer::Create(options);
+    ASSERT_TRUE(second) << second.error().message();
+    first->reset();
+    // The first one's shutdown left the second one's object alone.
+    auto consumer = Consumer::Open(options.name);
+    ASSERT_TRUE(consumer) << consumer.error().message();
+    EXPECT_EQ((*consumer)->info().producer_pid, uint64_t(::getpid()));
+    second->reset();
+    EXPECT_FALSE(detail::SharedMemory::Exists(SegmentObjectName(options.name)));
 }
 
 TEST(SegmentFileTest, SecondProducerOfTheSameNameNamesTheLiveOne)

@@ -143,6 +143,11 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
             charge(MonotonicNs());
             return DropCause::None;
         }
+        if (!waiter->active) {
+            // The reader we waited for was detached (a bad cursor); the ones left are lossy.
+            charge(MonotonicNs());
+            return DropOrEvict(end, DropCause::Full);
+        }
         const uint64_t after = MonotonicNs();
         if (after > deadline) {
             const bool exhausted = charge(after);
