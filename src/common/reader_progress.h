@@ -9,8 +9,28 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 namespace tracering::detail {
+
+//! The reader holding `line` (slot `slot`), as the line says, or nothing if the slot has no
+//! reader. Relaxed loads: the line is for display; the producer's lease table is the truth.
+inline std::optional<ReaderInfo> ReaderFromLine(const ReaderControl& line, uint32_t slot) noexcept
+{
+    if (line.state.load(std::memory_order_relaxed) != static_cast<uint32_t>(ReaderState::Reading)) {
+        return std::nullopt;
+    }
+    ReaderInfo r;
+    r.slot = slot;
+    r.pid = line.reader_pid.load(std::memory_order_relaxed);
+    r.uid = line.reader_uid.load(std::memory_order_relaxed);
+    r.lossless = line.lossless.load(std::memory_order_relaxed) != 0;
+    r.downgraded = line.downgraded.load(std::memory_order_relaxed) != 0;
+    r.event_mask = line.event_mask.load(std::memory_order_relaxed);
+    r.payload_limit = line.payload_limit.load(std::memory_order_relaxed);
+    r.waited_ns = line.waited_ns.load(std::memory_order_relaxed);
+    return r;
+}
 
 //! Fills `r.unread_bytes` and `r.idle_ns` from the reader's cursor. The cursor is
 //! consumer-written memory: its values are only clamped for display, never acted on.

@@ -84,19 +84,9 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
     const uint64_t now = detail::MonotonicNs();
     for (uint32_t i = 0; i < max_readers; ++i) {
         const ReaderControl& line = lines[i];
-        if (line.state.load(std::memory_order_relaxed) !=
-            static_cast<uint32_t>(ReaderState::Reading)) {
-            continue;
-        }
-        ReaderInfo reader;
-        reader.slot = i;
-        reader.pid = line.reader_pid.load(std::memory_order_relaxed);
-        reader.uid = line.reader_uid.load(std::memory_order_relaxed);
-        reader.lossless = line.lossless.load(std::memory_order_relaxed) != 0;
-        reader.downgraded = line.downgraded.load(std::memory_order_relaxed) != 0;
-        reader.event_mask = line.event_mask.load(std::memory_order_relaxed);
-        reader.payload_limit = line.payload_limit.load(std::memory_order_relaxed);
-        reader.waited_ns = line.waited_ns.load(std::memory_order_relaxed);
+        auto found = detail::ReaderFromLine(line, i);
+        if (!found) continue;
+        ReaderInfo& reader = *found;
         if (own != nullptr && i == own_slot) {
             detail::FillReaderProgress(*own, r.write_pos, r.capacity, now, reader);
         } else {

@@ -372,28 +372,17 @@ RingStats RingWriter::ReaderStats(uint32_t only_slot, uint64_t only_generation) 
     std::lock_guard table{m_table_mutex};
     for (uint32_t i = 0; i < m_max_readers; ++i) {
         const ReaderControl& line = m_lines[i];
-        if (line.state.load(std::memory_order_relaxed) !=
-            static_cast<uint32_t>(ReaderState::Reading)) {
-            continue;
-        }
         const CursorSlot* cursor = m_readers[i].cursor; // stable under m_table_mutex
-        if (cursor == nullptr) continue;
-        ReaderInfo r;
-        r.slot = i;
-        r.pid = line.reader_pid.load(std::memory_order_relaxed);
-        r.uid = line.reader_uid.load(std::memory_order_relaxed);
-        r.lossless = line.lossless.load(std::memory_order_relaxed) != 0;
-        r.downgraded = line.downgraded.load(std::memory_order_relaxed) != 0;
-        r.event_mask = line.event_mask.load(std::memory_order_relaxed);
-        r.payload_limit = line.payload_limit.load(std::memory_order_relaxed);
-        r.waited_ns = line.waited_ns.load(std::memory_order_relaxed);
+        auto found = ReaderFromLine(line, i);
+        if (!found || cursor == nullptr) continue;
+        ReaderInfo& r = *found;
         FillReaderProgress(*cursor, s.write_pos, s.capacity, now, r);
         if (only_slot < MAX_READERS &&
             (i != only_slot ||
              line.generation.load(std::memory_order_relaxed) != only_generation)) {
             continue;
         }
-        s.readers.push_back(r);
+        s.readers.push_back(*found);
     }
     s.SummariseReaders();
     return s;

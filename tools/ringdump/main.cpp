@@ -33,7 +33,7 @@ constexpr const char* EXIT_CODES =
     "  0  success (also after SIGINT/SIGTERM ended a command cleanly, or the producer exited)\n"
     "  1  usage: a bad command line, an unknown ring or event, an existing capture file\n"
     "  2  cannot connect or attach (no producer at that path, permission denied, a ring\n"
-    "     busy with another reader), cannot open or write a file, or the producer died\n"
+    "     that already has 8 readers), cannot open or write a file, or the producer died\n"
     "     without shutting down (after everything it wrote was read)\n"
     "  3  ABI, schema or capture format version mismatch\n"
     "  4  corrupt data in a ring or in a capture file\n";
