@@ -41,7 +41,7 @@ Options:
   --count N          real blocks per run (default 300)
   --synth-count M    synthetic blocks per run (default 300; 0 leaves synth-* out)
   --size BYTES       synthetic block size (default 1000000)
-  --block-file FILE  the real block (default ../shared/data/block413567.raw beside the repo)
+  --block-file FILE  the real block (default tests/fixtures/block413567.raw)
   --warmup W         unmeasured blocks before each measured load (default 50; 0: none)
   --repeats R        repetitions of every condition (default 9; a run takes about a second)
   --lossless         attach the consumer losslessly (default: free-running, as specified)
@@ -63,7 +63,7 @@ EOF
 COUNT=300
 SYNTH_COUNT=300
 SIZE=1000000
-BLOCK_FILE=$REPO/../shared/data/block413567.raw
+BLOCK_FILE=$REPO/tests/fixtures/block413567.raw
 REPEATS=9
 WARMUP=50
 LOSSLESS=0

@@ -10,7 +10,7 @@
 #      then the tracepoints are off) and shows live rates with `ringdump stats --no-attach`;
 #   4. runs a ping load with tracering-loadgen; on bitcoind it also mines blocks and sends
 #      wallet transactions with bitcoin-cli; on the test node it sends blocks (the real
-#      mainnet block 413567 when ../shared/data has it, else generated 1 MB blocks);
+#      mainnet block 413567 from tests/fixtures/);
 #   5. shows a sample of decoded events, and a summary: messages sent, events delivered,
 #      events lost (with every loss counted by the producer), then shuts everything down.
 #
@@ -140,7 +140,7 @@ testnode_demo() {
     say "ping load: $pings pings at $rate/s"
     "$loadgen" --connect "127.0.0.1:$port" ping --count "$pings" --rate "$rate" | tee "$work/ping.out"
 
-    block_file="../shared/data/block413567.raw"
+    block_file="tests/fixtures/block413567.raw"
     if [ -f "$block_file" ]; then
         say "block load: $blocks x the mainnet block 413567 ($block_file)"
         "$loadgen" --connect "127.0.0.1:$port" blocks --count "$blocks" --file "$block_file" |

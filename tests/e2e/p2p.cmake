@@ -5,10 +5,10 @@
 #   tracering_p2p_e2e_tests   tracering-testnode and tracering-loadgen    label e2e
 #                             processes, read through the control socket
 
-# The real mainnet block of the shared test data, beside the repository. A test that
-# needs it fails (it does not skip) when it is missing.
-get_filename_component(TRACERING_BLOCK413567 ${PROJECT_SOURCE_DIR}/../shared/data/block413567.raw
-                       ABSOLUTE)
+# A real mainnet block, kept in the repository (tests/fixtures/README.md), so that every
+# clone runs the tests that decode it. A test that needs it fails (it does not skip) when it
+# is missing.
+set(TRACERING_BLOCK413567 ${PROJECT_SOURCE_DIR}/tests/fixtures/block413567.raw)
 
 add_executable(tracering_p2p_unit_tests ${CMAKE_CURRENT_LIST_DIR}/p2p_unit_test.cpp)
 target_link_libraries(tracering_p2p_unit_tests PRIVATE tracering_p2p GTest::gtest_main)

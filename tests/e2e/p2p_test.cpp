@@ -677,7 +677,7 @@ TEST(P2PEndToEndTest, MainnetBlock413567IsConnectedWithItsHashTransactionsAndInp
     const std::vector<uint8_t> raw = ReadFile(BLOCK_FILE);
     ASSERT_EQ(raw.size(), 999'887u)
         << "test data missing or damaged: " << BLOCK_FILE
-        << " should hold mainnet block 413567 (999887 bytes; see shared/data/README.md)";
+        << " should hold mainnet block 413567 (999887 bytes; see tests/fixtures/README.md)";
     TestNode node;
     ASSERT_TRUE(node.ready());
     Watcher watcher{node.socket()};
