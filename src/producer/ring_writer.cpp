@@ -86,9 +86,7 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         }
         if (r.lossless && r.budget->exhausted()) {
             // Its lease used up its budget on another ring.
-            r.lossless = false;
-            m_lines[i].downgraded.store(1, std::memory_order_relaxed);
-            Count(m_control->lossless_downgrades, m_lossless_downgrades);
+            DowngradeLocked(i);
             RecomputeLocked();
         }
         if (r.lossless && r.read_pos != r.stalled_at && waiter == nullptr) waiter = &r;
@@ -157,15 +155,20 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
                 r.stalled_at = r.read_pos;
                 if (exhausted && r.budget == budget) {
                     // The lease's waits add up to its whole budget: it drops from now on.
-                    r.lossless = false;
-                    m_lines[i].downgraded.store(1, std::memory_order_relaxed);
-                    Count(m_control->lossless_downgrades, m_lossless_downgrades);
+                    DowngradeLocked(i);
                 }
             }
             if (exhausted) RecomputeLocked();
             return DropOrEvict(end, DropCause::Timeout);
         }
     }
+}
+
+void RingWriter::DowngradeLocked(uint32_t slot) noexcept
+{
+    m_readers[slot].lossless = false;
+    m_lines[slot].downgraded.store(1, std::memory_order_relaxed);
+    Count(m_control->lossless_downgrades, m_lossless_downgrades);
 }
 
 void RingWriter::SetEventSwitches(uint64_t mask) noexcept
@@ -318,11 +321,14 @@ void RingWriter::RemoveReader(uint32_t slot, uint64_t generation) noexcept
     if (r.cursor != nullptr && (r.generation == generation || r.generation == generation + 1)) {
         // Sealed: keep the line as it is, so the reader drains what was written before the
         // producer stopped; only forget the cursor (its memory goes with the lease).
-        if (!m_sealed) DetachLocked(slot, DetachReason::LeaseEnded);
-        r.active = false;
+        if (!m_sealed) {
+            DetachLocked(slot, DetachReason::LeaseEnded); // recomputes the readers' union
+        } else if (r.active) {
+            r.active = false;
+            RecomputeLocked();
+        }
         r.cursor = nullptr;
         r.budget = nullptr;
-        RecomputeLocked();
     }
     m_lock.unlock();
 }
@@ -373,15 +379,14 @@ RingStats RingWriter::ReaderStats(uint32_t only_slot, uint64_t only_generation) 
     for (uint32_t i = 0; i < m_max_readers; ++i) {
         const ReaderControl& line = m_lines[i];
         const CursorSlot* cursor = m_readers[i].cursor; // stable under m_table_mutex
-        auto found = ReaderFromLine(line, i);
-        if (!found || cursor == nullptr) continue;
-        ReaderInfo& r = *found;
-        FillReaderProgress(*cursor, s.write_pos, s.capacity, now, r);
         if (only_slot < MAX_READERS &&
             (i != only_slot ||
              line.generation.load(std::memory_order_relaxed) != only_generation)) {
             continue;
         }
+        auto found = ReaderFromLine(line, i);
+        if (!found || cursor == nullptr) continue;
+        FillReaderProgress(*cursor, s.write_pos, s.capacity, now, *found);
         s.readers.push_back(*found);
     }
     s.SummariseReaders();

@@ -306,6 +306,9 @@ private:
     //! With m_lock held: the dropping side of a full ring; may detach overdue slow readers.
     //! Returns None if that made room.
     DropCause DropOrEvict(uint64_t end, DropCause cause) noexcept;
+    //! With m_lock held: the reader of `slot` drops instead of being waited for, for good
+    //! (its lease used up its lossless budget); the caller recomputes the union.
+    void DowngradeLocked(uint32_t slot) noexcept;
     //! With m_lock held: a reader leaves the ring (its line says why).
     void DetachLocked(uint32_t slot, DetachReason reason) noexcept;
     //! With m_lock held: recomputes the union of the readers' options and the switches.
