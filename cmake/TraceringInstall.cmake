@@ -71,7 +71,9 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/tracering
 # file fails the install instead of producing a package without it.
 install(FILES ${TRACERING_FBS_HEADERS}
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tracering/schemas)
-install(FILES ${TRACERING_GENERATED_DIR}/tracering/schema_hash.h
+install(FILES
+  ${TRACERING_GENERATED_DIR}/tracering/schema_hash.h
+  ${TRACERING_GENERATED_DIR}/tracering/catalogue_generated.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tracering)
 
 # --- Package configuration ----------------------------------------------------------------

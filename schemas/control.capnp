@@ -84,6 +84,7 @@ struct RingStatus {
   readers @22 :List(ReaderStatus);  # all of them (rings), or the session's own (stats)
   losslessDowngrades @23 :UInt64;   # lossless readers that used up their budget
   readersEvicted @24 :UInt64;  # readers detached for keeping the ring full
+  eventTypes @25 :List(UInt16);  # the record type of each of `events`
 }
 
 struct ReaderStatus {
@@ -112,7 +113,7 @@ struct RingRequest {
 
 struct AttachRequest {
   abiVersion @0 :UInt32;       # the consumer's; must equal the producer's
-  schemaHash @1 :UInt64;       # the consumer's; must equal the producer's
+  schemaHash @1 :UInt64;       # the consumer's; informational (schemas evolve compatibly)
   readerPid @2 :UInt64;        # shown to users and to other consumers that are refused
   rings @3 :List(RingRequest);
 }

@@ -20,6 +20,10 @@
 //!     +-------------------------+
 //!     | ReaderControl           |  one 128-byte producer line per reader slot:
 //!     |  [ring_count][readers]  |  generation, state, where the reader started, its options
+//!     +-------------------------+ SCHEMA_ALIGN aligned
+//!     | the producer's schema   |  the binary FlatBuffers schema (.bfbs) of every event
+//!     |                         |  table it writes: consumers decode with it whatever their
+//!     |                         |  own schemas are (see tracering/events.h)
 //!     +-------------------------+ page aligned
 //!     | ring 0 data (2^k bytes) |  records, written once by the producer
 //!     | ring 1 data ...         |
@@ -41,7 +45,8 @@
 //!    position; the producer writes a record when every reader has room for it (see
 //!    `RingWriter::WaitForRoom` for the slow-reader policy).
 //!
-//! Rules for this file: fixed-width integers only (no size_t, pointers or bool), little-endian,
+//! Rules for this file: fixed-width integers only (no size_t, pointers or bool), little-endian
+//! (asserted below),
 //! offsets instead of pointers, every offset and size asserted below. Fields are only ever
 //! added in reserved space; any change of meaning bumps ABI_VERSION.
 //!
@@ -62,7 +67,9 @@
 namespace tracering {
 
 inline constexpr uint64_t MAGIC = 0x31474e4952435254; // "TRCRING1" read as little-endian bytes
-inline constexpr uint32_t ABI_VERSION = 2;
+//! 3: the segment carries the producer's schema (SegmentHeader::schema_offset), so schemas
+//! evolve without a new ABI and consumers no longer compare schema hashes.
+inline constexpr uint32_t ABI_VERSION = 3;
 inline constexpr uint32_t CACHE_LINE = 128;
 inline constexpr uint32_t HEADER_SIZE = 4096;
 inline constexpr uint32_t MAX_RINGS = 16;
@@ -80,6 +87,15 @@ inline constexpr uint64_t MIN_RING_CAPACITY = 4096;
 inline constexpr uint64_t MAX_RING_CAPACITY = uint64_t{1} << 32;
 //! A record may use at most capacity / MAX_RECORD_DIVISOR bytes.
 inline constexpr uint64_t MAX_RECORD_DIVISOR = 8;
+//! Alignment of the schema in the main object (FlatBuffers read scalars in place), and the
+//! largest schema a consumer accepts.
+inline constexpr uint64_t SCHEMA_ALIGN = 16;
+inline constexpr uint64_t MAX_SCHEMA_SIZE = uint64_t{1} << 20;
+
+// std::endian is C++20; this header also serves C++17 embedders, and every compiler
+// tracering supports defines __BYTE_ORDER__.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "tracering's shared memory and files are little-endian; this platform is not");
 
 //! Clock ids in `SegmentHeader::clock_id`.
 enum class ClockId : uint32_t {
@@ -150,7 +166,9 @@ struct SegmentHeader {
     uint32_t page_size;          //!< the producer's page size
     uint64_t segment_size;       //!< bytes of the main object
     uint64_t lease_cursors_size; //!< bytes of a lease's cursor memory (LEASE_CURSORS_SIZE)
-    uint64_t schema_hash;        //!< hash of schemas/*.fbs the producer was built with
+    //! Identifies the schemas the producer was built with (a hash of schemas/*.fbs): shown
+    //! and stored in captures; compatibility is decided by the schema itself, not this.
+    uint64_t schema_hash;
     uint64_t producer_pid;
     //! Producer start time in the OS's own unit (Linux: clock ticks since boot, field 22 of
     //! /proc/<pid>/stat), 0 if unknown. With the pid it forms a generation: a live process with
@@ -163,7 +181,12 @@ struct SegmentHeader {
     char name[SEGMENT_NAME_SIZE]; //!< NUL-terminated segment name (without "tracering.")
     uint32_t max_readers;         //!< ReaderControl lines per ring, <= MAX_READERS
     uint32_t reserved32;
-    uint64_t reserved[15];
+    //! Where the producer's binary schema (.bfbs) lies in the main object: SCHEMA_ALIGN
+    //! aligned, after the reader lines and before the first ring's data, at most
+    //! MAX_SCHEMA_SIZE bytes. Immutable, like the rest of the header.
+    uint64_t schema_offset;
+    uint64_t schema_size;
+    uint64_t reserved[13];
     RingDescriptor rings[MAX_RINGS];
 };
 
@@ -331,7 +354,9 @@ static_assert(offsetof(SegmentHeader, clock_offset_ns) == 72);
 static_assert(offsetof(SegmentHeader, created_unix_ns) == 80);
 static_assert(offsetof(SegmentHeader, name) == 88);
 static_assert(offsetof(SegmentHeader, max_readers) == 152);
-static_assert(offsetof(SegmentHeader, reserved) == 160);
+static_assert(offsetof(SegmentHeader, schema_offset) == 160);
+static_assert(offsetof(SegmentHeader, schema_size) == 168);
+static_assert(offsetof(SegmentHeader, reserved) == 176);
 static_assert(offsetof(SegmentHeader, rings) == 280);
 static_assert(sizeof(SegmentHeader) == 280 + MAX_RINGS * sizeof(RingDescriptor));
 static_assert(sizeof(SegmentHeader) <= HEADER_SIZE);

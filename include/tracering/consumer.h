@@ -27,6 +27,7 @@
 //! use; a violation is an ErrorCode::Corrupt error naming the bad value, never a crash.
 
 #include <tracering/abi.h>
+#include <tracering/catalogue.h>
 #include <tracering/events.h>
 #include <tracering/result.h>
 #include <tracering/ring_stats.h>
@@ -62,6 +63,13 @@ struct SegmentInfo {
     uint64_t segment_size{0};
     uint32_t ring_count{0};
     uint32_t max_readers{0}; //!< readers one ring can have at once
+    uint64_t schema_size{0}; //!< bytes of the producer's schema (Consumer::schema())
+};
+
+//! One event of a ring, as the producer's schema names it.
+struct RingEvent {
+    uint16_t type{0};
+    std::string name; //!< "inbound_message"
 };
 
 //! A ring's descriptor and a snapshot of its producer-side counters.
@@ -69,6 +77,9 @@ struct RingInfo : RingStats {
     uint32_t index{0};
     Stability stability{Stability::Unknown};
     uint64_t max_record{0};
+    //! The ring's events in the producer's catalogue, by type: they may include events this
+    //! consumer's schemas do not know.
+    std::vector<RingEvent> events;
 };
 
 //! The FlatBuffers table type of each event (specialised in tracering/schemas.h).
@@ -89,12 +100,19 @@ public:
     bool loss_precedes() const noexcept { return m_flags & RECORD_FLAG_LOSS_PRECEDES; }
     //! Events of this ring lost between the previous record this reader saw and this one.
     uint64_t lost_before() const noexcept { return m_lost_before; }
+    //! Whether this consumer's own schemas (tracering/events.h) describe the event. False
+    //! for an event added to a newer producer (it is still delivered and counted in
+    //! ReaderStats::unknown; decode it with the producer's schema, Consumer::schema()) and
+    //! for types from UserFirst up.
+    bool known() const noexcept { return m_known; }
     const uint8_t* data() const noexcept { return m_data; }
     uint32_t size() const noexcept { return m_size; }
     std::span<const uint8_t> payload() const noexcept { return {m_data, m_size}; }
 
     //! The payload as the generated table T, in place, if the record is of T's event type
-    //! and the FlatBuffers verifier accepts it; nullptr otherwise.
+    //! and the FlatBuffers verifier accepts it; nullptr otherwise. Works across schema
+    //! versions: fields T has and the producer's table lacks read as their defaults, and
+    //! fields the producer added since are ignored.
     template <typename T>
     const T* as() const
     {
@@ -110,6 +128,7 @@ private:
     uint32_t m_size{0};
     uint16_t m_type{0};
     uint16_t m_flags{0};
+    bool m_known{false};
     uint64_t m_seq{0};
     uint64_t m_timestamp_ns{0};
     uint64_t m_lost_before{0};
@@ -122,6 +141,9 @@ struct ReaderStats {
     uint64_t bytes{0};     //!< record bytes consumed, padding included
     uint64_t padding{0};   //!< padding records skipped
     uint64_t skipped{0};   //!< records of events another reader of the ring asked for
+    //! Of `delivered`, records of event types below UserFirst that this consumer's schemas
+    //! do not know (added to a newer producer; see EventView::known()).
+    uint64_t unknown{0};
 };
 
 //! Reads one ring. Not thread-safe: one thread polls it.
@@ -214,6 +236,7 @@ private:
     uint32_t m_max_readers{0};
     uint16_t m_first_type{0};
     uint64_t m_event_mask{0};   //!< the events this reader asked for
+    uint64_t m_known_mask{0};   //!< the ring's events this consumer's catalogue has
     uint64_t m_pending_lost{0}; //!< lost events not reported yet (seen while skipping)
     uint64_t m_capacity{0};
     uint64_t m_mask{0};
@@ -264,7 +287,8 @@ class Consumer
 {
 public:
     //! Opens segment `name` ("tracering.<name>", read-only) and checks magic, ABI version,
-    //! schema hash, liveness of the producer and the ring table.
+    //! liveness of the producer, the ring table and the producer's schema. The producer's
+    //! schemas may be older or newer than this consumer's (see EventView::known()).
     static Result<std::unique_ptr<Consumer>> Open(const std::string& name);
     //! The same for the segment behind descriptor `fd` (duplicated, not taken), as the
     //! control socket hands it over; `what` names it in errors.
@@ -285,6 +309,13 @@ public:
     Result<std::unique_ptr<RingReader>> OpenReader(std::string_view ring, const ReaderGrant& grant);
     //! Ok while the producer runs; Detached once it exited, Stale if it died.
     Result<void> CheckProducer() const;
+    //! The producer's binary FlatBuffers schema (.bfbs) of every event it writes, copied
+    //! out of the segment and verified as a reflection::Schema: its tables with an `event`
+    //! attribute are the producer's catalogue (see schemas/common.fbs). Decoding with it
+    //! reads every field the producer wrote, including those newer than this consumer.
+    std::span<const uint8_t> schema() const noexcept { return m_schema; }
+    //! The producer's catalogue, read from schema() (tracering::ReadCatalogue).
+    const Catalogue& catalogue() const noexcept { return m_catalogue; }
 
 private:
     Consumer() = default;
@@ -298,6 +329,8 @@ private:
     std::shared_ptr<const detail::SharedMemory> m_segment;
     SegmentInfo m_info;
     std::vector<RingDescriptor> m_rings; //!< validated copies
+    std::vector<uint8_t> m_schema;       //!< verified copy of the producer's schema
+    Catalogue m_catalogue;
 };
 
 } // namespace tracering

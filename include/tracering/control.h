@@ -75,7 +75,8 @@ public:
 
     //! Enables the requested rings for this process and opens a reader on each. Errors:
     //! InvalidArgument (unknown ring or event, bad option), Busy (naming the reader's pid),
-    //! VersionMismatch (ABI or schema, naming both sides).
+    //! VersionMismatch (another ABI version, naming both sides). Schemas may differ: the
+    //! producer's may be older or newer than this consumer's (see Consumer::schema()).
     Result<std::unique_ptr<Session>> Attach(const std::vector<RingRequest>& rings);
 
     struct Impl;

@@ -7,6 +7,13 @@
 //! @file
 //! The catalogue of rings (subsystems) and event types. Part of the ABI: the numbers are
 //! stored in every record and are assigned once, never reused. Type 0 is padding.
+//!
+//! Everything here follows from schemas/*.fbs: the `tracering.Ring` enum gives the rings, and
+//! each table with `(event: N)` in namespace `tracering.<ring>` is an event of that ring with
+//! record type N. The build derives tracering/catalogue_generated.h from them
+//! (src/catalogue/catalogue_gen.cpp); adding an event is one schema edit plus its emitter.
+
+#include <tracering/catalogue_generated.h>
 
 #include <array>
 #include <cstdint>
@@ -16,43 +23,19 @@ namespace tracering {
 
 //! One ring per subsystem. The value is the ring's index in the segment.
 enum class Subsystem : uint16_t {
-    Net = 0,
-    Mempool = 1,
-    Utxocache = 2,
-    Validation = 3,
-    CoinSelection = 4,
+#define TRACERING_X(Ring, ring, index) Ring = index,
+    TRACERING_FOR_EACH_RING(TRACERING_X)
+#undef TRACERING_X
 };
-inline constexpr uint32_t SUBSYSTEM_COUNT = 5;
+inline constexpr uint32_t SUBSYSTEM_COUNT = TRACERING_RING_COUNT;
 
-//! Record types. Grouped by ring; the groups leave room for events added later.
+//! Record types: `Net` + `InboundMessage` for table tracering.net.InboundMessage. Grouped by
+//! ring; the groups leave room for events added later.
 enum class EventType : uint16_t {
     Padding = 0,
-
-    NetInboundMessage = 1,
-    NetOutboundMessage = 2,
-    NetInboundConnection = 3,
-    NetOutboundConnection = 4,
-    NetEvictedInboundConnection = 5,
-    NetMisbehavingConnection = 6,
-    NetClosedConnection = 7,
-
-    MempoolAdded = 64,
-    MempoolRemoved = 65,
-    MempoolReplaced = 66,
-    MempoolRejected = 67,
-
-    UtxocacheFlush = 128,
-    UtxocacheAdd = 129,
-    UtxocacheSpent = 130,
-    UtxocacheUncache = 131,
-
-    ValidationBlockConnected = 192,
-
-    CoinSelectionSelectedCoins = 256,
-    CoinSelectionNormalCreateTxInternal = 257,
-    CoinSelectionAttemptingApsCreateTx = 258,
-    CoinSelectionApsCreateTxInternal = 259,
-
+#define TRACERING_X(Ring, ring, Table, event, type) Ring##Table = type,
+    TRACERING_FOR_EACH_EVENT(TRACERING_X)
+#undef TRACERING_X
     //! First type free for embedders' own events (tests, benchmarks, other programs).
     UserFirst = 0x8000,
 };
@@ -71,37 +54,20 @@ struct EventInfo {
     std::string_view name;    //!< Bitcoin Core's tracepoint name, e.g. "inbound_message"
 };
 
-//! Every Bitcoin Core tracepoint, in the order of its documentation.
-inline constexpr std::array<EventInfo, 20> EVENTS{{
-    {EventType::NetInboundMessage, Subsystem::Net, "net", "inbound_message"},
-    {EventType::NetOutboundMessage, Subsystem::Net, "net", "outbound_message"},
-    {EventType::NetInboundConnection, Subsystem::Net, "net", "inbound_connection"},
-    {EventType::NetOutboundConnection, Subsystem::Net, "net", "outbound_connection"},
-    {EventType::NetEvictedInboundConnection, Subsystem::Net, "net", "evicted_inbound_connection"},
-    {EventType::NetMisbehavingConnection, Subsystem::Net, "net", "misbehaving_connection"},
-    {EventType::NetClosedConnection, Subsystem::Net, "net", "closed_connection"},
-    {EventType::ValidationBlockConnected, Subsystem::Validation, "validation", "block_connected"},
-    {EventType::UtxocacheFlush, Subsystem::Utxocache, "utxocache", "flush"},
-    {EventType::UtxocacheAdd, Subsystem::Utxocache, "utxocache", "add"},
-    {EventType::UtxocacheSpent, Subsystem::Utxocache, "utxocache", "spent"},
-    {EventType::UtxocacheUncache, Subsystem::Utxocache, "utxocache", "uncache"},
-    {EventType::CoinSelectionSelectedCoins, Subsystem::CoinSelection, "coin_selection",
-     "selected_coins"},
-    {EventType::CoinSelectionNormalCreateTxInternal, Subsystem::CoinSelection, "coin_selection",
-     "normal_create_tx_internal"},
-    {EventType::CoinSelectionAttemptingApsCreateTx, Subsystem::CoinSelection, "coin_selection",
-     "attempting_aps_create_tx"},
-    {EventType::CoinSelectionApsCreateTxInternal, Subsystem::CoinSelection, "coin_selection",
-     "aps_create_tx_internal"},
-    {EventType::MempoolAdded, Subsystem::Mempool, "mempool", "added"},
-    {EventType::MempoolRemoved, Subsystem::Mempool, "mempool", "removed"},
-    {EventType::MempoolReplaced, Subsystem::Mempool, "mempool", "replaced"},
-    {EventType::MempoolRejected, Subsystem::Mempool, "mempool", "rejected"},
+//! Every event this build knows, by type.
+inline constexpr std::array<EventInfo, TRACERING_EVENT_COUNT> EVENTS{{
+#define TRACERING_X(Ring, ring, Table, event, type)                                                \
+    {EventType::Ring##Table, Subsystem::Ring, #ring, #event},
+    TRACERING_FOR_EACH_EVENT(TRACERING_X)
+#undef TRACERING_X
 }};
 
 //! Ring names as they appear in the segment's ring table, indexed by Subsystem.
 inline constexpr std::array<std::string_view, SUBSYSTEM_COUNT> SUBSYSTEM_NAMES{
-    "net", "mempool", "utxocache", "validation", "coin_selection"};
+#define TRACERING_X(Ring, ring, index) #ring,
+    TRACERING_FOR_EACH_RING(TRACERING_X)
+#undef TRACERING_X
+};
 
 //! The subsystem whose ring carries `type` (meaningful for types below UserFirst).
 constexpr Subsystem SubsystemOf(EventType type) noexcept
@@ -127,41 +93,35 @@ constexpr const EventInfo* FindEvent(std::string_view ring, std::string_view nam
     return nullptr;
 }
 
+namespace detail {
+//! The catalogue's rules, checked by the compiler (the generator checks them as well, with
+//! messages; these keep a hand-edited catalogue_generated.h honest).
+constexpr bool CatalogueIsValid() noexcept
+{
+    for (size_t i = 0; i < EVENTS.size(); ++i) {
+        const auto type = static_cast<uint16_t>(EVENTS[i].type);
+        if (type == 0 || type >= static_cast<uint16_t>(EventType::UserFirst)) return false;
+        if (SubsystemOf(EVENTS[i].type) != EVENTS[i].subsystem) return false;
+        if (static_cast<uint32_t>(EVENTS[i].subsystem) >= SUBSYSTEM_COUNT) return false;
+        if (EVENTS[i].context != SUBSYSTEM_NAMES[static_cast<uint32_t>(EVENTS[i].subsystem)]) {
+            return false;
+        }
+        if (i > 0 && static_cast<uint16_t>(EVENTS[i - 1].type) >= type) return false;
+    }
+    return true;
+}
+static_assert(CatalogueIsValid(), "schemas/*.fbs: every event must be numbered inside its "
+                                  "ring's range, once, and listed by type");
+} // namespace detail
+
 //! Tracepoint names as constants, for TRACERING_TRACEPOINT(context, event, ...):
 //! `tp::net::inbound_message` is EventType::NetInboundMessage.
-namespace tp {
-namespace net {
-inline constexpr EventType inbound_message = EventType::NetInboundMessage;
-inline constexpr EventType outbound_message = EventType::NetOutboundMessage;
-inline constexpr EventType inbound_connection = EventType::NetInboundConnection;
-inline constexpr EventType outbound_connection = EventType::NetOutboundConnection;
-inline constexpr EventType evicted_inbound_connection = EventType::NetEvictedInboundConnection;
-inline constexpr EventType misbehaving_connection = EventType::NetMisbehavingConnection;
-inline constexpr EventType closed_connection = EventType::NetClosedConnection;
-} // namespace net
-namespace validation {
-inline constexpr EventType block_connected = EventType::ValidationBlockConnected;
-} // namespace validation
-namespace utxocache {
-inline constexpr EventType flush = EventType::UtxocacheFlush;
-inline constexpr EventType add = EventType::UtxocacheAdd;
-inline constexpr EventType spent = EventType::UtxocacheSpent;
-inline constexpr EventType uncache = EventType::UtxocacheUncache;
-} // namespace utxocache
-namespace coin_selection {
-inline constexpr EventType selected_coins = EventType::CoinSelectionSelectedCoins;
-inline constexpr EventType normal_create_tx_internal =
-    EventType::CoinSelectionNormalCreateTxInternal;
-inline constexpr EventType attempting_aps_create_tx = EventType::CoinSelectionAttemptingApsCreateTx;
-inline constexpr EventType aps_create_tx_internal = EventType::CoinSelectionApsCreateTxInternal;
-} // namespace coin_selection
-namespace mempool {
-inline constexpr EventType added = EventType::MempoolAdded;
-inline constexpr EventType removed = EventType::MempoolRemoved;
-inline constexpr EventType replaced = EventType::MempoolReplaced;
-inline constexpr EventType rejected = EventType::MempoolRejected;
-} // namespace mempool
-} // namespace tp
+#define TRACERING_X(Ring, ring, Table, event, type)                                                \
+    namespace tp::ring {                                                                       \
+    inline constexpr EventType event = EventType::Ring##Table;                                     \
+    }
+TRACERING_FOR_EACH_EVENT(TRACERING_X)
+#undef TRACERING_X
 
 } // namespace tracering
 

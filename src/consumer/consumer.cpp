@@ -3,7 +3,8 @@
 
 #include <tracering/consumer.h>
 #include <tracering/producer.h>
-#include <tracering/schema_hash.h>
+
+#include <flatbuffers/reflection.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +20,18 @@
 
 namespace tracering {
 namespace {
+
+//! Whether `bytes` is a binary FlatBuffers schema; the reflection verifier checks every
+//! offset in it before anything reads through them.
+Result<void> VerifySchema(const std::vector<uint8_t>& bytes)
+{
+    flatbuffers::Verifier verifier{bytes.data(), bytes.size()};
+    if (bytes.empty() || !reflection::VerifySchemaBuffer(verifier)) {
+        return Error{ErrorCode::Corrupt, "the producer's schema (" + std::to_string(bytes.size()) +
+                                             " bytes) is not a binary FlatBuffers schema"};
+    }
+    return {};
+}
 
 std::string Hex(uint64_t v)
 {
@@ -190,13 +203,9 @@ Consumer::FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::
     info.producer_start_time = Load(h->producer_start_time);
     const auto liveness = detail::CheckProcess(info.producer_pid, info.producer_start_time);
     if (liveness != detail::ProcessLiveness::Alive) return StaleError(name, info.producer_pid);
+    // Schemas may differ: FlatBuffers tables read across versions, and the producer's own
+    // schema is in the segment (see schema()).
     info.schema_hash = Load(h->schema_hash);
-    if (info.schema_hash != SCHEMA_HASH) {
-        return Error{ErrorCode::VersionMismatch,
-                     "schema mismatch: segment '" + name + "' was written with schema " +
-                         Hex(info.schema_hash) + ", this reader was built with " +
-                         Hex(SCHEMA_HASH) + "; rebuild the consumer from the producer's schemas"};
-    }
     info.clock_id = static_cast<ClockId>(Load(h->clock_id));
     info.clock_offset_ns = Load(h->clock_offset_ns);
     info.created_unix_ns = Load(h->created_unix_ns);
@@ -262,7 +271,36 @@ Consumer::FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::
         }
     }
 
+    // The producer's schema: after the reader lines, before the first ring's data.
+    const uint64_t schema_offset = Load(h->schema_offset);
+    const uint64_t schema_size = Load(h->schema_size);
+    uint64_t data_start = shm.size();
+    for (const RingDescriptor& d : rings)
+        data_start = std::min(data_start, d.data_offset);
+    if (schema_offset % SCHEMA_ALIGN != 0 || schema_offset < lines_end ||
+        schema_size > MAX_SCHEMA_SIZE || schema_offset > data_start ||
+        schema_size > data_start - schema_offset) {
+        return Error{ErrorCode::Corrupt, path + ": the schema at offset " +
+                                             std::to_string(schema_offset) + " (" +
+                                             std::to_string(schema_size) +
+                                             " bytes) is not between the reader lines and the "
+                                             "rings' data"};
+    }
+    std::vector<uint8_t> schema(shm.data() + schema_offset,
+                                shm.data() + schema_offset + schema_size);
+    if (auto ok = VerifySchema(schema); !ok) {
+        return Error{ErrorCode::Corrupt, path + ": " + ok.error().message()};
+    }
+    info.schema_size = schema_size;
+    auto catalogue = ReadCatalogue(*reflection::GetSchema(schema.data()));
+    if (!catalogue) {
+        return Error{ErrorCode::Corrupt,
+                     path + ": the producer's schema: " + catalogue.error().message()};
+    }
+
     std::unique_ptr<Consumer> consumer{new Consumer};
+    consumer->m_schema = std::move(schema);
+    consumer->m_catalogue = std::move(catalogue.value());
     consumer->m_segment = std::move(segment);
     consumer->m_info = std::move(info);
     consumer->m_rings = std::move(rings);
@@ -293,9 +331,13 @@ const ReaderControl* Consumer::ReaderLines(uint32_t index) const
 RingInfo Consumer::InfoAt(uint32_t index) const
 {
     const RingDescriptor& d = m_rings[index];
-    return Snapshot(index, d,
-                    reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset),
-                    ReaderLines(index), m_info.max_readers, nullptr, 0);
+    RingInfo info =
+        Snapshot(index, d, reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset),
+                 ReaderLines(index), m_info.max_readers, nullptr, 0);
+    for (const CatalogueEvent& e : m_catalogue.events) {
+        if (e.ring == info.name) info.events.push_back({e.type, e.name});
+    }
+    return info;
 }
 
 std::vector<RingInfo> Consumer::Rings() const
@@ -371,6 +413,10 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     reader->m_max_record = d.max_record;
     reader->m_release_every = d.capacity / 16;
     reader->m_first_type = RingFirstType(static_cast<Subsystem>(index));
+    for (const EventInfo& e : EVENTS) {
+        const uint32_t bit = uint32_t{static_cast<uint16_t>(e.type)} - reader->m_first_type;
+        if (bit < EVENTS_PER_RING_MAX) reader->m_known_mask |= uint64_t{1} << bit;
+    }
 
     // Pairs with the producer's release store of the line's generation: every field of the
     // line written before it is visible once we see that generation.
@@ -545,6 +591,10 @@ Result<bool> RingReader::Next(EventView& view)
                            : header.flags;
         view.m_seq = header.seq;
         view.m_timestamp_ns = header.timestamp_ns;
+        view.m_known = bit < EVENTS_PER_RING_MAX && ((m_known_mask >> bit) & 1) != 0;
+        if (!view.m_known && header.type < static_cast<uint16_t>(EventType::UserFirst)) {
+            ++m_stats.unknown;
+        }
         m_pos += record;
         m_stats.bytes += record;
         ++m_stats.delivered;

@@ -41,13 +41,6 @@ std::shared_ptr<ThreadIo> CurrentThreadIo()
     return io;
 }
 
-std::string Hex(uint64_t v)
-{
-    char buf[24];
-    std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-
 RingInfo ToRingInfo(msg::RingStatus::Reader s)
 {
     RingInfo r;
@@ -78,6 +71,12 @@ RingInfo ToRingInfo(msg::RingStatus::Reader s)
     r.reader_count = s.getReaderCount();
     r.lossless_downgrades = s.getLosslessDowngrades();
     r.readers_evicted = s.getReadersEvicted();
+    const auto names = s.getEvents();
+    const auto types = s.getEventTypes();
+    for (uint32_t i = 0; i < names.size(); ++i) {
+        // A producer older than eventTypes sends names only: 0 says "type unknown".
+        r.events.push_back({i < types.size() ? types[i] : uint16_t{0}, names[i]});
+    }
     for (auto o : s.getReaders()) {
         ReaderInfo reader;
         reader.slot = o.getSlot();
@@ -238,12 +237,6 @@ Result<std::unique_ptr<Session>> ControlClient::Attach(const std::vector<RingReq
                      "ABI mismatch: producer " + std::to_string(d.producer_pid) +
                          " has ABI version " + std::to_string(d.abi_version) +
                          ", this consumer supports " + std::to_string(ABI_VERSION)};
-    }
-    if (d.schema_hash != SCHEMA_HASH) {
-        return Error{ErrorCode::VersionMismatch,
-                     "schema mismatch: producer " + std::to_string(d.producer_pid) +
-                         " was built with schema " + Hex(d.schema_hash) + ", this consumer with " +
-                         Hex(SCHEMA_HASH) + "; rebuild the consumer from the producer's schemas"};
     }
     auto request = m_impl->control->attachRequest();
     auto r = request.initRequest();

@@ -47,13 +47,6 @@ constexpr uint32_t REFUSAL_LOG_INTERVAL_MS = 60'000;
 //! share one user's limit.
 constexpr uint64_t UNKNOWN_UID = ~uint64_t{0};
 
-std::string Hex(uint64_t v)
-{
-    char buf[24];
-    std::snprintf(buf, sizeof(buf), "0x%016llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-
 void FillStatus(msg::RingStatus::Builder out, const RingStats& s)
 {
     out.setName(s.name);
@@ -98,9 +91,12 @@ void FillStatus(msg::RingStatus::Builder out, const RingStats& s)
     for (const EventInfo& e : EVENTS)
         count += e.subsystem == s.subsystem;
     auto events = out.initEvents(count);
+    auto types = out.initEventTypes(count);
     uint32_t i = 0;
     for (const EventInfo& e : EVENTS) {
-        if (e.subsystem == s.subsystem) events.set(i++, std::string{e.name});
+        if (e.subsystem != s.subsystem) continue;
+        types.set(i, static_cast<uint16_t>(e.type));
+        events.set(i++, std::string{e.name});
     }
 }
 
@@ -274,12 +270,8 @@ public:
                             std::to_string(request.getAbiVersion()) +
                             "; use a consumer from the same tracering release as the producer");
         }
-        if (request.getSchemaHash() != SCHEMA_HASH) {
-            return fail(msg::ControlError::Code::VERSION_MISMATCH,
-                        "schema mismatch: the producer was built with schema " + Hex(SCHEMA_HASH) +
-                            ", the consumer with " + Hex(request.getSchemaHash()) +
-                            "; rebuild the consumer from the producer's schemas");
-        }
+        // The schema hashes may differ: schemas only grow, the segment carries the producer's,
+        // and events are asked for by name (an unknown one is refused below, by name).
         const uint64_t pid = m_peer.pid != 0 ? m_peer.pid : request.getReaderPid();
         std::vector<LeaseRequest> plans;
         const auto rings = request.getRings();
@@ -326,8 +318,10 @@ public:
                             }
                         }
                         return fail(msg::ControlError::Code::INVALID_ARGUMENT,
-                                    "ring '" + name + "' has no event '" + event.cStr() +
-                                        "'; its events are: " + known);
+                                    "ring '" + name + "' of this producer has no event '" +
+                                        event.cStr() + "' (its schemas may be older than the "
+                                                       "consumer's); its events are: " +
+                                        known);
                     }
                     options.event_mask |= uint64_t{1} << (static_cast<uint16_t>(info->type) -
                                                           RingFirstType(subsystem));

@@ -2,6 +2,7 @@
 // Distributed under the MIT software license.
 
 #include <tracering/producer.h>
+#include <tracering/detail/schema_bytes.h>
 #include <tracering/schema_hash.h>
 
 #include <array>
@@ -131,10 +132,14 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
                      "group id " + std::to_string(options.group_id) + " is not valid"};
     }
 
-    // Layout: header page, ring control lines, reader lines, then page-aligned data areas.
+    // Layout: header page, ring control lines, reader lines, the schema, then page-aligned
+    // data areas.
     const uint64_t page = PageSize();
-    uint64_t size =
-        AlignUp(ReaderControlOffset(SUBSYSTEM_COUNT, SUBSYSTEM_COUNT, 0, MAX_READERS), page);
+    const uint64_t schema_offset =
+        AlignUp(ReaderControlOffset(SUBSYSTEM_COUNT, SUBSYSTEM_COUNT, 0, MAX_READERS), SCHEMA_ALIGN);
+    constexpr uint64_t schema_size = sizeof(detail::SCHEMA_BYTES);
+    static_assert(schema_size <= MAX_SCHEMA_SIZE, "schemas/*.fbs outgrew MAX_SCHEMA_SIZE");
+    uint64_t size = AlignUp(schema_offset + schema_size, page);
     std::array<uint64_t, SUBSYSTEM_COUNT> data_offsets{};
     for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i) {
         data_offsets[i] = size;
@@ -179,6 +184,9 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     h->lease_cursors_size = LEASE_CURSORS_SIZE;
     h->max_readers = MAX_READERS;
     h->schema_hash = SCHEMA_HASH;
+    h->schema_offset = schema_offset;
+    h->schema_size = schema_size;
+    std::memcpy(impl.segment->data() + schema_offset, detail::SCHEMA_BYTES, schema_size);
     uint64_t tsc_mult = 0;
     if (options.clock != ClockSource::Monotonic && detail::TscUsable()) {
         tsc_mult = detail::CalibrateTscMultiplier(/*window_ns=*/2'000'000);

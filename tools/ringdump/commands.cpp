@@ -75,14 +75,6 @@ std::string Join(const std::vector<std::string>& items, const char* separator = 
 
 std::vector<std::string> AllRings() { return {SUBSYSTEM_NAMES.begin(), SUBSYSTEM_NAMES.end()}; }
 
-std::vector<std::string> EventsOf(std::string_view ring)
-{
-    std::vector<std::string> out;
-    for (const EventInfo& e : EVENTS) {
-        if (e.context == ring) out.emplace_back(e.name);
-    }
-    return out;
-}
 
 //! Writes what `out` holds; false if the output is gone (a closed pipe, a full disk).
 bool WriteOut(const Io& io, std::string& out, bool flush)
@@ -122,6 +114,18 @@ int AttachTo(ControlClient& client, const std::vector<RingRequest>& requests, co
     }
     session = std::move(attached.value());
     return EXIT_OK;
+}
+
+//! The producer's schema from the session's segment; nullopt once `code` says why not.
+std::optional<EventSchema> ProducerSchema(Session& session, const Io& io, int& code)
+{
+    const std::span<const uint8_t> bytes = session.consumer().schema();
+    auto schema = EventSchema::FromProducer_untrusted({bytes.begin(), bytes.end()});
+    if (!schema) {
+        code = Fail(io, EXIT_CORRUPT, "the producer's schema: " + schema.error().message());
+        return std::nullopt;
+    }
+    return std::move(schema.value());
 }
 
 enum class Take {
@@ -332,8 +336,20 @@ Result<std::vector<RingRequest>> MakeRequests(const Selection& selection, const 
     for (const std::string& event : chosen.events) {
         const EventInfo* found = nullptr;
         if (const size_t colon = event.find(':'); colon != std::string::npos) {
-            found = FindEvent(std::string_view{event}.substr(0, colon),
-                              std::string_view{event}.substr(colon + 1));
+            const std::string_view ring = std::string_view{event}.substr(0, colon);
+            const std::string_view name = std::string_view{event}.substr(colon + 1);
+            found = FindEvent(ring, name);
+            if (!found && !name.empty() &&
+                std::find(SUBSYSTEM_NAMES.begin(), SUBSYSTEM_NAMES.end(), ring) !=
+                    SUBSYSTEM_NAMES.end()) {
+                // An event newer than this ringdump's schemas: the producer's own catalogue
+                // decides, and names its events if it has no such event either.
+                RingRequest& r = request_of(std::string{ring});
+                if (std::find(r.events.begin(), r.events.end(), name) == r.events.end()) {
+                    r.events.emplace_back(name);
+                }
+                continue;
+            }
         } else {
             for (const EventInfo& e : EVENTS) {
                 if (e.name == event) found = &e;
@@ -345,7 +361,8 @@ Result<std::vector<RingRequest>> MakeRequests(const Selection& selection, const 
                 known.push_back(std::string{e.context} + ":" + std::string{e.name});
             }
             return Error{ErrorCode::InvalidArgument,
-                         "unknown event '" + event + "'; the events are: " + Join(known)};
+                         "unknown event '" + event + "'; the events are: " + Join(known) +
+                             " (name an event newer than this ringdump as ring:event)"};
         }
         RingRequest& r = request_of(std::string{found->context});
         if (std::find(r.events.begin(), r.events.end(), found->name) == r.events.end()) {
@@ -380,13 +397,15 @@ int List(const ListOptions& options, const Io& io)
         out += line;
     }
     for (const RingInfo& r : *rings) {
-        const std::vector<std::string> events = EventsOf(r.name);
+        // The producer's catalogue, which may know events this ringdump does not.
+        std::vector<std::string> events;
         std::vector<std::string> selected;
         const uint16_t first = RingFirstType(r.subsystem);
-        for (const EventInfo& e : EVENTS) {
-            const uint32_t bit = uint32_t(static_cast<uint16_t>(e.type) - first);
-            if (e.subsystem == r.subsystem && bit < 64 && (r.event_mask >> bit) & 1) {
-                selected.emplace_back(e.name);
+        for (const RingEvent& e : r.events) {
+            events.push_back(e.name);
+            const uint32_t bit = uint32_t(e.type - first);
+            if (bit < EVENTS_PER_RING_MAX && (r.event_mask >> bit) & 1) {
+                selected.push_back(e.name);
             }
         }
         if (options.json) {
@@ -482,12 +501,14 @@ int Watch(const WatchOptions& options, const Io& io)
                                   .lossless_wait_ms = options.lossless_wait_ms,
                                   .payload_limit = options.payload_limit});
     if (!requests) return Fail(io, EXIT_USAGE, requests.error().message());
-    auto schema = EventSchema::Builtin();
-    if (!schema) return Fail(io, EXIT_MISMATCH, schema.error().message());
     std::unique_ptr<ControlClient> client;
     if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
     std::unique_ptr<Session> session;
     if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
+    // The producer's own schema: every field it writes is printed, even one newer than us.
+    int schema_code = EXIT_OK;
+    auto schema = ProducerSchema(*session, io, schema_code);
+    if (!schema) return schema_code;
 
     ClockTracker clock{UnixClockOffsetNow};
     EventFormatter format{*schema, options.json ? Style::Json : Style::Text, clock.offset()};
@@ -761,12 +782,14 @@ int Capture(const CaptureOptions& options, const Io& io)
                     native_path.string() + " already exists; choose another --out directory or "
                                            "move the earlier capture away");
     }
-    auto schema = EventSchema::Builtin();
-    if (!schema) return Fail(io, EXIT_MISMATCH, schema.error().message());
     std::unique_ptr<ControlClient> client;
     if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
     std::unique_ptr<Session> session;
     if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
+    // The capture keeps the producer's schema, so it reads back with every field it wrote.
+    int schema_code = EXIT_OK;
+    auto schema = ProducerSchema(*session, io, schema_code);
+    if (!schema) return schema_code;
 
     if (auto made = CreatePrivateDirectories(options.out_dir); !made) {
         return Fail(io, EXIT_UNAVAILABLE, made.error().message());

@@ -3,6 +3,8 @@
 
 #include "event_schema.h"
 
+#include <tracering/catalogue.h>
+#include <tracering/detail/schema_bytes.h>
 #include <tracering/events.h>
 
 #include <algorithm>
@@ -11,6 +13,9 @@
 #include <vector>
 
 namespace tracering::ringdump {
+
+const std::span<const uint8_t> EMBEDDED_SCHEMA{detail::SCHEMA_BYTES};
+
 namespace {
 
 using reflection::BaseType;
@@ -163,26 +168,11 @@ private:
     const reflection::Schema& m_schema;
 };
 
-std::string PascalCase(std::string_view snake)
-{
-    std::string out;
-    bool upper = true;
-    for (char c : snake) {
-        if (c == '_') {
-            upper = true;
-            continue;
-        }
-        out += upper ? char(std::toupper(static_cast<unsigned char>(c))) : c;
-        upper = false;
-    }
-    return out;
-}
-
 } // namespace
 
 std::string TableNameOf(std::string_view ring, std::string_view name)
 {
-    return "tracering." + std::string{ring} + "." + PascalCase(name);
+    return "tracering." + std::string{ring} + "." + PascalCase(std::string{name});
 }
 
 Result<EventSchema> EventSchema::Make(std::vector<uint8_t> bfbs, std::vector<EventDesc> events)
@@ -230,14 +220,23 @@ Result<EventSchema> EventSchema::Make(std::vector<uint8_t> bfbs, std::vector<Eve
 
 Result<EventSchema> EventSchema::Builtin()
 {
-    std::vector<EventDesc> events;
-    for (const EventInfo& e : EVENTS) {
-        events.push_back({.type = static_cast<uint16_t>(e.type),
-                          .ring = std::string{e.context},
-                          .name = std::string{e.name},
-                          .table = TableNameOf(e.context, e.name)});
+    return FromProducer_untrusted({EMBEDDED_SCHEMA.begin(), EMBEDDED_SCHEMA.end()});
+}
+
+Result<EventSchema> EventSchema::FromProducer_untrusted(std::vector<uint8_t> bfbs)
+{
+    flatbuffers::Verifier verifier{bfbs.data(), bfbs.size()};
+    if (!reflection::VerifySchemaBuffer(verifier)) {
+        return Error{ErrorCode::Corrupt,
+                     "the producer's schema is not a valid binary FlatBuffers schema (.bfbs)"};
     }
-    return Make({EMBEDDED_SCHEMA.begin(), EMBEDDED_SCHEMA.end()}, std::move(events));
+    auto catalogue = ReadCatalogue(*reflection::GetSchema(bfbs.data()));
+    if (!catalogue) return catalogue.error();
+    std::vector<EventDesc> events;
+    for (const CatalogueEvent& e : catalogue->events) {
+        events.push_back({.type = e.type, .ring = e.ring, .name = e.name, .table = e.table});
+    }
+    return Make(std::move(bfbs), std::move(events));
 }
 
 Result<EventSchema> EventSchema::Load_untrusted(std::vector<uint8_t> bfbs,

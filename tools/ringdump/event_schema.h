@@ -23,7 +23,8 @@
 
 namespace tracering::ringdump {
 
-//! The binary schema of every event table this ringdump was built with (generated).
+//! The binary schema of every event table this ringdump was built with
+//! (tracering/detail/schema_bytes.h, generated from schemas/*.fbs).
 extern const std::span<const uint8_t> EMBEDDED_SCHEMA;
 
 //! One event type: its record type number, its names and its table.
@@ -48,9 +49,13 @@ std::string TableNameOf(std::string_view ring, std::string_view name);
 class EventSchema
 {
 public:
-    //! The embedded schema with tracering's catalogue (tracering/events.h). Fails only if the
-    //! build is broken (an event whose table is missing from the schema).
+    //! The embedded schema with this build's catalogue (tracering/events.h). Fails only if
+    //! the build is broken.
     static Result<EventSchema> Builtin();
+    //! A producer's schema (Consumer::schema()), with the catalogue its `event` attributes
+    //! declare (tracering::ReadCatalogue): it describes every event and field the producer
+    //! writes, including those newer than this ringdump. Checked like Load_untrusted.
+    static Result<EventSchema> FromProducer_untrusted(std::vector<uint8_t> bfbs);
     //! A schema read from a file. The bytes are verified, and every type index and struct
     //! layout in them is checked, before anything is read through them; errors are Corrupt.
     static Result<EventSchema> Load_untrusted(std::vector<uint8_t> bfbs,
