@@ -14,6 +14,11 @@
      TRACERING_BITCOIN_NET_H.
   5. No file in the tree (Markdown and build directories aside) holds the marker "TODO"
      immediately followed by "(now)": STYLE.md's note for work that must not be merged.
+  6. Sources keep their layers (SOURCE_RULES): src/common/ knows neither side; the producer
+     (src/producer/) includes nothing of the consumer's and the consumer (src/consumer/)
+     nothing of the producer's internals; src/catalogue/ needs only FlatBuffers and
+     <tracering/catalogue.h>/<tracering/result.h>; tools/ use the public API only (no src/
+     internals), and a tool includes no other tool's files but the shared tools/p2p/.
 
 Prints each violation as `file:line: message` and exits 1 if there is any.
 
@@ -58,12 +63,51 @@ STD_HEADERS = (
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]')
 GENERATED_SCHEMA_RE = re.compile(r"^schemas/([A-Za-z0-9_]+)_generated\.h$")
-# Headers CMake generates into the build tree (cmake/TraceringSchemas.cmake).
-GENERATED_HEADERS = {"schema_hash.h"}
+# Headers CMake generates into the build tree (cmake/TraceringSchemas.cmake). All of them
+# need only the standard library, so they count as producer-side.
+GENERATED_HEADERS = {"schema_hash.h", "catalogue_generated.h", "detail/schema_bytes.h"}
 
 # Built from two halves so that this file does not trip its own check.
 TODO_MARKER = "TODO" + "(now)"
 SKIP_DIRS = {".git", ".cache", "__pycache__", "node_modules", ".venv", "venv"}
+
+
+# Internal folders of src/, as a quoted include names them ("common/shm.h").
+SRC_LAYERS = ("common/", "producer/", "consumer/", "catalogue/")
+# Public headers only the consumer side may use.
+CONSUMER_HEADERS = ("tracering/consumer.h", "tracering/control.h", "tracering/schemas.h",
+                    "tracering/catalogue.h")
+# Public or generated headers that belong to the producer's internals.
+PRODUCER_INTERNAL_HEADERS = ("tracering/detail/schema_bytes.h",)
+
+
+def source_violations(rel, delim, included):
+    """The rule-6 messages for `#include <included>` (delim '<') or "included" in file rel."""
+    quoted = delim == '"'
+    internal = quoted and included.startswith(SRC_LAYERS)
+    if rel.startswith("src/common/"):
+        if internal and not included.startswith("common/"):
+            return ['src/common/ is below both sides and cannot include "%s"' % included]
+    elif rel.startswith("src/producer/"):
+        if (internal and included.startswith("consumer/")) or included in CONSUMER_HEADERS:
+            return ["the producer cannot include the consumer's %s" % included]
+    elif rel.startswith("src/consumer/"):
+        if (internal and included.startswith("producer/")) or \
+                included in PRODUCER_INTERNAL_HEADERS:
+            return ["the consumer cannot include the producer's internal %s" % included]
+    elif rel.startswith("src/catalogue/"):
+        if internal or (included.startswith("tracering/") and included not in (
+                "tracering/catalogue.h", "tracering/result.h")):
+            return ["src/catalogue/ is built into tracering_catalogue_gen alone and may use "
+                    "only <tracering/catalogue.h> and <tracering/result.h>, not %s" % included]
+    elif rel.startswith("tools/"):
+        tool = rel.split("/")[1]
+        if internal:
+            return ['tools use the public API only, not src/\'s "%s"' % included]
+        if quoted and "/" in included and not included.startswith((tool + "/", "p2p/")):
+            return ['tools/%s/ cannot include another tool\'s "%s" (only tools/p2p/ is '
+                    "shared)" % (tool, included)]
+    return []
 
 
 class Checker:
@@ -232,7 +276,7 @@ class Checker:
                     if not self.tracering_header_exists(target):
                         self.report(path, number, "<%s> does not exist in include/tracering/ "
                                                   "and is not generated" % name)
-                    elif rel in producer and target not in producer:
+                    elif rel in producer and target not in producer | GENERATED_HEADERS:
                         self.report(path, number,
                                     "producer-side header includes <%s>, which is not "
                                     "producer-side (allowed: %s, bitcoin/*, detail/* they use)"
@@ -244,6 +288,25 @@ class Checker:
                                 "headers and producer-side <tracering/...> headers are allowed "
                                 "(every node file that traces would pay for it)" % name)
         return len(headers)
+
+    # --- sources --------------------------------------------------------------------------
+
+    def check_sources(self):
+        """Rule 6: #include lines of src/ and tools/ against SOURCE_RULES."""
+        scanned = 0
+        for top in ("src", "tools"):
+            for dirpath, dirnames, filenames in os.walk(os.path.join(self.root, top)):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    if not name.endswith((".h", ".cpp")):
+                        continue
+                    path = os.path.join(dirpath, name)
+                    rel = os.path.relpath(path, self.root).replace(os.sep, "/")
+                    scanned += 1
+                    for number, delim, included in self.includes(self.read_lines(path)):
+                        for message in source_violations(rel, delim, included):
+                            self.report(path, number, message)
+        return scanned
 
     # --- TODO markers ---------------------------------------------------------------------
 
@@ -293,14 +356,15 @@ def main(argv):
     root = os.path.abspath(root)
     checker = Checker(root)
     headers = checker.check_public_headers()
+    sources = checker.check_sources()
     files = checker.check_todo_markers()
     for rel, line, message in sorted(checker.violations):
         print("%s:%d: %s" % (rel, line, message))
     if checker.violations:
         print("check-layering: %d violation(s)" % len(checker.violations), file=sys.stderr)
         return 1
-    print("check-layering: ok (%d public headers, %d files scanned for %s)"
-          % (headers, files, TODO_MARKER))
+    print("check-layering: ok (%d public headers, %d sources, %d files scanned for %s)"
+          % (headers, sources, files, TODO_MARKER))
     return 0
 
 

@@ -91,6 +91,11 @@ inline constexpr uint64_t MAX_RECORD_DIVISOR = 8;
 //! largest schema a consumer accepts.
 inline constexpr uint64_t SCHEMA_ALIGN = 16;
 inline constexpr uint64_t MAX_SCHEMA_SIZE = uint64_t{1} << 20;
+//! The longest a lossless reader may make a writer wait for room for one event (the
+//! producer refuses more: the node must not stall longer), and the default wait.
+//! schemas/control.capnp repeats both; src/producer/control_server.cpp asserts they agree.
+inline constexpr uint32_t MAX_LOSSLESS_WAIT_MS = 10'000;
+inline constexpr uint32_t DEFAULT_LOSSLESS_WAIT_MS = 100;
 
 // std::endian is C++20; this header also serves C++17 embedders, and every compiler
 // tracering supports defines __BYTE_ORDER__.

@@ -43,7 +43,7 @@ struct RingRequest {
     std::string ring;                //!< "net", "mempool", "utxocache", ...
     std::vector<std::string> events; //!< event names (e.g. "flush"); empty = all of them
     bool lossless{false};            //!< producer waits (bounded) instead of dropping
-    uint32_t lossless_wait_ms{100};  //!< the bound, at most 10000
+    uint32_t lossless_wait_ms{DEFAULT_LOSSLESS_WAIT_MS}; //!< the bound, <= MAX_LOSSLESS_WAIT_MS
     uint64_t payload_limit{0};       //!< cut message payloads to this many bytes; 0 = whole
 };
 

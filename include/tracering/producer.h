@@ -121,7 +121,7 @@ struct EnableOptions {
     //! without waiting until the reader reads again, so a stopped reader costs the node one
     //! wait, not one per event; once the budget is used up, the reader drops for good.
     bool lossless{false};
-    uint64_t lossless_wait_ns{100'000'000};
+    uint64_t lossless_wait_ns{uint64_t{DEFAULT_LOSSLESS_WAIT_MS} * 1'000'000};
     //! Cut message payloads to this many bytes (flagging the record, keeping the size);
     //! 0 = whole payloads, and records over capacity/8 are dropped and counted. With several
     //! readers the ring cuts to the largest limit any of them asked for (none if one asked

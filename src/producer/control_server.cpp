@@ -299,11 +299,13 @@ public:
             options.lossless = ring.getLossless();
             options.payload_limit = ring.getPayloadLimit();
             const uint32_t wait_ms = ring.getLosslessWaitMs();
-            if (wait_ms > msg::MAX_LOSSLESS_WAIT_MS) {
+            static_assert(msg::MAX_LOSSLESS_WAIT_MS == MAX_LOSSLESS_WAIT_MS &&
+                              msg::DEFAULT_LOSSLESS_WAIT_MS == DEFAULT_LOSSLESS_WAIT_MS);
+            if (wait_ms > MAX_LOSSLESS_WAIT_MS) {
                 return fail(msg::ControlError::Code::INVALID_ARGUMENT,
                             "lossless wait of " + std::to_string(wait_ms) + " ms for ring '" +
                                 name + "' is over the " +
-                                std::to_string(msg::MAX_LOSSLESS_WAIT_MS) + " ms limit");
+                                std::to_string(MAX_LOSSLESS_WAIT_MS) + " ms limit");
             }
             options.lossless_wait_ns = uint64_t{wait_ms} * 1'000'000;
             if (ring.getEvents().size() > 0) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 
+#include "common/check.h"
 #include "producer/flat_table.h"
 #include "producer/ring_writer.h"
 
@@ -33,6 +34,9 @@ inline void EmitTable(RingWriter* writer, EventType type, const fb::Layout<N>& l
     writer->Write(static_cast<uint16_t>(type), variable_end, flags, [&](uint8_t* dst) {
         fb::TableWriter<N> table{layout, dst};
         fill(table);
+        // The record was reserved at variable_end bytes: the table must fill exactly that,
+        // or readers get trailing garbage (shorter) or the next record is overwritten.
+        TRACERING_DCHECK(table.size() == variable_end);
     });
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "common/check.h"
 #include "common/clock.h"
 #include "common/process.h"
 #include "common/shm.h"
@@ -145,6 +146,10 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         data_offsets[i] = size;
         size += AlignUp(options.capacities[i], page);
     }
+    // What Consumer::FromMapping checks, true by construction: the schema lies between the
+    // reader lines and the first ring's data.
+    TRACERING_CHECK(schema_offset % SCHEMA_ALIGN == 0 &&
+                    schema_offset + schema_size <= data_offsets[0]);
 
     if (options.install_global && g_global_producer.load(std::memory_order_acquire) != nullptr) {
         return Error{ErrorCode::InvalidArgument,
@@ -355,10 +360,11 @@ Result<std::unique_ptr<Lease>> Producer::Attach(const std::vector<LeaseRequest>&
             }
         }
         const EnableOptions& o = rings[i].options;
-        if (o.lossless && o.lossless_wait_ns > 10'000'000'000ULL) {
+        if (o.lossless && o.lossless_wait_ns > uint64_t{MAX_LOSSLESS_WAIT_MS} * 1'000'000) {
             return Error{ErrorCode::InvalidArgument,
                          "lossless wait of " + std::to_string(o.lossless_wait_ns) +
-                             " ns is over the 10 s limit; the node must not stall that long"};
+                             " ns is over the " + std::to_string(MAX_LOSSLESS_WAIT_MS) +
+                             " ms limit; the node must not stall that long"};
         }
     }
     auto cursors = detail::SharedMemory::CreateAnonymous(LEASE_CURSORS_SIZE, "tracering-lease");

@@ -59,7 +59,7 @@ struct WatchOptions {
     Selection selection;
     uint64_t count{0}; //!< stop after this many events; 0: until stopped
     bool lossless{false};
-    uint32_t lossless_wait_ms{100};
+    uint32_t lossless_wait_ms{DEFAULT_LOSSLESS_WAIT_MS};
     uint64_t payload_limit{0};
     bool json{false};
     std::optional<int64_t> peer; //!< only events whose peer_id is this (net events)
@@ -81,7 +81,7 @@ struct CaptureOptions {
     bool capture_messages{false};
     Selection selection;
     bool lossless{false};
-    uint32_t lossless_wait_ms{100};
+    uint32_t lossless_wait_ms{DEFAULT_LOSSLESS_WAIT_MS};
     uint64_t payload_limit{0};
     uint64_t count{0};    //!< stop after this many events; 0: no limit
     double duration_s{0}; //!< stop after this long; 0: no limit
