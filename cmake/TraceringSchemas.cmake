@@ -129,6 +129,9 @@ find_package(CapnProto REQUIRED)
 # Its own folder: a test's second schema set (tracering_generate_schemas) must not see the
 # first one's headers through the control schema's include path.
 set(TRACERING_CAPNP_ROOT ${CMAKE_CURRENT_BINARY_DIR}/generated-control)
+# Builds before that generated it into generated/tracering/control, which is earlier on the
+# include path and would shadow the current header in an old build tree.
+file(REMOVE_RECURSE ${TRACERING_GENERATED_DIR}/tracering/control)
 set(TRACERING_CAPNP_DIR ${TRACERING_CAPNP_ROOT}/tracering/control)
 file(MAKE_DIRECTORY ${TRACERING_CAPNP_DIR})
 set(TRACERING_CAPNP_SRC ${TRACERING_CAPNP_DIR}/control.capnp.c++)
