@@ -281,6 +281,42 @@ TEST(RingdumpSchemaTest, DamagedOrHostileSchemasAreRefused)
     EXPECT_EQ(refused(SchemaWithField(reflection::Int, -1, true, 0, 1 << 20), {}, "has size"), "");
 }
 
+TEST(RingdumpSchemaTest, TypeBytesOutsideReflectionsBaseTypeAreRefused)
+{
+    // Found by fuzz/event_schema.cpp: Type::base_type() and element() cast any byte to
+    // reflection::BaseType, and UBSan stopped at the schema byte -12 loaded as one.
+    const auto refused = [](std::vector<uint8_t> schema, auto&& type_of,
+                            flatbuffers::voffset_t which) {
+        const auto* table = reinterpret_cast<const flatbuffers::Table*>(
+            type_of(*reflection::GetSchema(schema.data())));
+        const uint8_t* byte = table->GetAddressOf(which);
+        if (!byte) return std::string{"the type byte is not stored"};
+        schema[size_t(byte - schema.data())] = uint8_t(int8_t{-12});
+        auto loaded = EventSchema::Load_untrusted(std::move(schema), {});
+        if (loaded) return std::string{"accepted"};
+        EXPECT_EQ(loaded.error().code(), ErrorCode::Corrupt);
+        return loaded.error().message();
+    };
+    const auto field_type = [](const reflection::Schema& s) {
+        return s.objects()->Get(0)->fields()->Get(0)->type();
+    };
+    const auto enum_type = [](const reflection::Schema& s) {
+        return s.enums()->Get(0)->underlying_type();
+    };
+    using reflection::BaseType;
+    const auto vector_of_shorts = SchemaWith(
+        {{.base = BaseType::Vector, .element = BaseType::UShort, .offset = 4}}, false, 0);
+    EXPECT_NE(refused(vector_of_shorts, field_type, reflection::Type::VT_BASE_TYPE)
+                  .find("tracering.t.T.f0: unknown type -12"),
+              std::string::npos);
+    EXPECT_NE(refused(vector_of_shorts, field_type, reflection::Type::VT_ELEMENT)
+                  .find("tracering.t.T.f0: unknown type -12"),
+              std::string::npos);
+    EXPECT_NE(refused(vector_of_shorts, enum_type, reflection::Type::VT_BASE_TYPE)
+                  .find("enum tracering.t.E: unknown type -12"),
+              std::string::npos);
+}
+
 TEST(RingdumpFormatTest, RecordsOfUnknownTypesShowTheirRawBytes)
 {
     auto schema = EventSchema::Builtin();
