@@ -359,6 +359,27 @@ TEST(RingdumpFormatTest, APayloadThatIsNotItsTableIsCorrupt)
     }
 }
 
+TEST(RingdumpFormatTest, ARootOffsetOfZeroIsCorruptAsForEventViews)
+{
+    // Found by fuzz/event_view.cpp: flatbuffers::Verify() took a root offset of 0 (the table
+    // on top of the offset, every field absent) that EventView::as<T>()'s verifier refuses,
+    // so ringdump printed as an event of defaults what a C++ consumer rejects.
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    alignas(8) const uint8_t payload[16] = {0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0x43};
+    flatbuffers::Verifier generated{payload, sizeof(payload)};
+    EXPECT_FALSE(generated.VerifyBuffer<net::OutboundConnection>(nullptr));
+    const Record record{
+        .type = uint16_t(EventType::NetOutboundConnection), .seq = 4, .payload = payload};
+    auto table = format.Decode(record);
+    ASSERT_FALSE(table);
+    EXPECT_EQ(table.error().code(), ErrorCode::Corrupt);
+    EXPECT_NE(table.error().message().find("not a valid tracering.net.OutboundConnection"),
+              std::string::npos)
+        << table.error().message();
+}
+
 //! Writes a small capture and returns its bytes.
 std::string SmallCapture(const fs::path& path, const EventSchema& schema)
 {

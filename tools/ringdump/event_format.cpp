@@ -262,7 +262,10 @@ Result<const flatbuffers::Table*> EventFormatter::Decode(const Record& record) c
     if (index < 0) return static_cast<const flatbuffers::Table*>(nullptr);
     const reflection::Schema& schema = m_schema.schema();
     const reflection::Object& table = *schema.objects()->Get(uint32_t(index));
-    if (record.payload.size() < sizeof(flatbuffers::uoffset_t) ||
+    // flatbuffers::Verify() takes the root offset as it is, even 0 (the root table on top of
+    // the offset itself), which the generated verifiers of EventView::as<T>() refuse.
+    const flatbuffers::Verifier root{record.payload.data(), record.payload.size()};
+    if (root.VerifyOffset(0) == 0 ||
         !flatbuffers::Verify(schema, table, record.payload.data(), record.payload.size())) {
         return Error{ErrorCode::Corrupt,
                      "event " + EventName(record.type) + " seq " + std::to_string(record.seq) +
