@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -378,6 +379,38 @@ TEST(RingdumpFormatTest, ARootOffsetOfZeroIsCorruptAsForEventViews)
     EXPECT_NE(table.error().message().find("not a valid tracering.net.OutboundConnection"),
               std::string::npos)
         << table.error().message();
+}
+
+TEST(RingdumpFormatTest, AFieldOffsetOfZeroIsCorruptAsForEventViews)
+{
+    // Found by fuzz/event_view.cpp: flatbuffers::Verify() also takes a string field whose
+    // offset is 0 (an empty string on top of its own offset), which the generated verifier
+    // refuses (Table::VerifyOffset), so ringdump printed "addr":"" for a corrupt event.
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    flatbuffers::FlatBufferBuilder fbb;
+    // peer_id is stored right after addr's offset; 256 starts it with a 0 byte, the NUL an
+    // empty string on top of that offset needs.
+    fbb.Finish(net::CreateEvictedInboundConnection(fbb, 256, fbb.CreateString("1.2.3.4:5")));
+    std::vector<uint8_t> payload{fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+    const Record record{
+        .type = uint16_t(EventType::NetEvictedInboundConnection), .seq = 5, .payload = payload};
+    ASSERT_TRUE(format.Decode(record));
+
+    const auto* table = reinterpret_cast<const flatbuffers::Table*>(
+        flatbuffers::GetRoot<net::EvictedInboundConnection>(payload.data()));
+    const uint8_t* addr = table->GetAddressOf(net::EvictedInboundConnection::VT_ADDR);
+    ASSERT_NE(addr, nullptr);
+    std::memset(payload.data() + (addr - payload.data()), 0, sizeof(flatbuffers::uoffset_t));
+    flatbuffers::Verifier generated{payload.data(), payload.size()};
+    EXPECT_FALSE(generated.VerifyBuffer<net::EvictedInboundConnection>(nullptr));
+    auto decoded = format.Decode(record);
+    ASSERT_FALSE(decoded);
+    EXPECT_EQ(decoded.error().code(), ErrorCode::Corrupt);
+    EXPECT_NE(decoded.error().message().find("not a valid tracering.net.EvictedInboundConnection"),
+              std::string::npos)
+        << decoded.error().message();
 }
 
 //! Writes a small capture and returns its bytes.

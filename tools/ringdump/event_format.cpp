@@ -142,6 +142,23 @@ size_t Utf8SequenceLength(std::string_view s)
     return 0;
 }
 
+//! Whether one of the event table's own fields that hold an offset (a string, a vector or a
+//! table) holds 0: the value on top of its own offset. flatbuffers::Verify() accepts that;
+//! the generated verifiers behind EventView::as<T>() refuse it (Table::VerifyOffset).
+bool HasSelfOffset(const reflection::Schema& schema, const reflection::Object& object,
+                   const flatbuffers::Table& table)
+{
+    for (const reflection::Field* f : *object.fields()) {
+        const BaseType base = f->type()->base_type();
+        const bool offset = base == reflection::String || base == reflection::Vector ||
+                            (base == reflection::Obj &&
+                             !schema.objects()->Get(uint32_t(f->type()->index()))->is_struct());
+        const uint8_t* at = table.GetAddressOf(f->offset());
+        if (offset && at && flatbuffers::ReadScalar<flatbuffers::uoffset_t>(at) == 0) return true;
+    }
+    return false;
+}
+
 } // namespace
 
 void AppendJsonString(std::string& out, std::string_view text)
@@ -266,7 +283,8 @@ Result<const flatbuffers::Table*> EventFormatter::Decode(const Record& record) c
     // the offset itself), which the generated verifiers of EventView::as<T>() refuse.
     const flatbuffers::Verifier root{record.payload.data(), record.payload.size()};
     if (root.VerifyOffset(0) == 0 ||
-        !flatbuffers::Verify(schema, table, record.payload.data(), record.payload.size())) {
+        !flatbuffers::Verify(schema, table, record.payload.data(), record.payload.size()) ||
+        HasSelfOffset(schema, table, *flatbuffers::GetAnyRoot(record.payload.data()))) {
         return Error{ErrorCode::Corrupt,
                      "event " + EventName(record.type) + " seq " + std::to_string(record.seq) +
                          ": its " + std::to_string(record.payload.size()) +
