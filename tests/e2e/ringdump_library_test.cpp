@@ -381,6 +381,24 @@ TEST(RingdumpFormatTest, ARootOffsetOfZeroIsCorruptAsForEventViews)
         << table.error().message();
 }
 
+TEST(RingdumpFormatTest, APayloadUnderTheSmallestFlatBufferIsCorruptAsForEventViews)
+{
+    // Found by fuzz/event_view.cpp: 8 bytes, a root offset to a table whose vtable is the
+    // table itself and empty, pass flatbuffers::Verify(); the generated verifier refuses a
+    // buffer under FLATBUFFERS_MIN_BUFFER_SIZE (12) bytes.
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    alignas(8) const uint8_t payload[8] = {4, 0, 0, 0, 0, 0, 0, 0};
+    flatbuffers::Verifier generated{payload, sizeof(payload)};
+    EXPECT_FALSE(generated.VerifyBuffer<net::OutboundConnection>(nullptr));
+    const Record record{
+        .type = uint16_t(EventType::NetOutboundConnection), .seq = 6, .payload = payload};
+    auto table = format.Decode(record);
+    ASSERT_FALSE(table);
+    EXPECT_EQ(table.error().code(), ErrorCode::Corrupt);
+}
+
 TEST(RingdumpFormatTest, AFieldOffsetOfZeroIsCorruptAsForEventViews)
 {
     // Found by fuzz/event_view.cpp: flatbuffers::Verify() also takes a string field whose

@@ -279,10 +279,12 @@ Result<const flatbuffers::Table*> EventFormatter::Decode(const Record& record) c
     if (index < 0) return static_cast<const flatbuffers::Table*>(nullptr);
     const reflection::Schema& schema = m_schema.schema();
     const reflection::Object& table = *schema.objects()->Get(uint32_t(index));
-    // flatbuffers::Verify() takes the root offset as it is, even 0 (the root table on top of
-    // the offset itself), which the generated verifiers of EventView::as<T>() refuse.
+    // flatbuffers::Verify() skips the buffer checks of the generated verifiers behind
+    // EventView::as<T>() (Verifier::VerifyBufferFromStart): a root offset that is not 0 (the
+    // root table on top of the offset itself), in a buffer of FLATBUFFERS_MIN_BUFFER_SIZE.
+    using flatbuffers::soffset_t, flatbuffers::uoffset_t; // named by the macro
     const flatbuffers::Verifier root{record.payload.data(), record.payload.size()};
-    if (root.VerifyOffset(0) == 0 ||
+    if (record.payload.size() < FLATBUFFERS_MIN_BUFFER_SIZE || root.VerifyOffset(0) == 0 ||
         !flatbuffers::Verify(schema, table, record.payload.data(), record.payload.size()) ||
         HasSelfOffset(schema, table, *flatbuffers::GetAnyRoot(record.payload.data()))) {
         return Error{ErrorCode::Corrupt,
