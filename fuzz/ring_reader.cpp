@@ -94,8 +94,9 @@ struct Fixture {
 
 Fixture& TheFixture()
 {
-    static Fixture* fixture = new Fixture; // never destroyed: the producer outlives every run
-    return *fixture;
+    // Destroyed at exit (libFuzzer ends with exit()), so the producer removes its segment.
+    static Fixture fixture;
+    return fixture;
 }
 
 template <typename T>
