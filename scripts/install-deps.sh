@@ -21,8 +21,10 @@ for arg in "$@"; do
     case "$arg" in
         # The real-node and eBPF benchmarks: bpftrace, callgrind, ps.
         --bench) PACKAGES+=(bpftrace valgrind procps) ;;
+        # The libFuzzer targets (fuzz/, .ci/configs/fuzz.sh): clang and its fuzzer runtime.
+        --fuzz) PACKAGES+=(clang libclang-rt-dev) ;;
         *)
-            echo "usage: scripts/install-deps.sh [--bench]" >&2
+            echo "usage: scripts/install-deps.sh [--bench] [--fuzz]" >&2
             exit 1
             ;;
     esac

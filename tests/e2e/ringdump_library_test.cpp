@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -281,6 +282,42 @@ TEST(RingdumpSchemaTest, DamagedOrHostileSchemasAreRefused)
     EXPECT_EQ(refused(SchemaWithField(reflection::Int, -1, true, 0, 1 << 20), {}, "has size"), "");
 }
 
+TEST(RingdumpSchemaTest, TypeBytesOutsideReflectionsBaseTypeAreRefused)
+{
+    // Found by fuzz/event_schema.cpp: Type::base_type() and element() cast any byte to
+    // reflection::BaseType, and UBSan stopped at the schema byte -12 loaded as one.
+    const auto refused = [](std::vector<uint8_t> schema, auto&& type_of,
+                            flatbuffers::voffset_t which) {
+        const auto* table = reinterpret_cast<const flatbuffers::Table*>(
+            type_of(*reflection::GetSchema(schema.data())));
+        const uint8_t* byte = table->GetAddressOf(which);
+        if (!byte) return std::string{"the type byte is not stored"};
+        schema[size_t(byte - schema.data())] = uint8_t(int8_t{-12});
+        auto loaded = EventSchema::Load_untrusted(std::move(schema), {});
+        if (loaded) return std::string{"accepted"};
+        EXPECT_EQ(loaded.error().code(), ErrorCode::Corrupt);
+        return loaded.error().message();
+    };
+    const auto field_type = [](const reflection::Schema& s) {
+        return s.objects()->Get(0)->fields()->Get(0)->type();
+    };
+    const auto enum_type = [](const reflection::Schema& s) {
+        return s.enums()->Get(0)->underlying_type();
+    };
+    using reflection::BaseType;
+    const auto vector_of_shorts = SchemaWith(
+        {{.base = BaseType::Vector, .element = BaseType::UShort, .offset = 4}}, false, 0);
+    EXPECT_NE(refused(vector_of_shorts, field_type, reflection::Type::VT_BASE_TYPE)
+                  .find("tracering.t.T.f0: unknown type -12"),
+              std::string::npos);
+    EXPECT_NE(refused(vector_of_shorts, field_type, reflection::Type::VT_ELEMENT)
+                  .find("tracering.t.T.f0: unknown type -12"),
+              std::string::npos);
+    EXPECT_NE(refused(vector_of_shorts, enum_type, reflection::Type::VT_BASE_TYPE)
+                  .find("enum tracering.t.E: unknown type -12"),
+              std::string::npos);
+}
+
 TEST(RingdumpFormatTest, RecordsOfUnknownTypesShowTheirRawBytes)
 {
     auto schema = EventSchema::Builtin();
@@ -321,6 +358,77 @@ TEST(RingdumpFormatTest, APayloadThatIsNotItsTableIsCorrupt)
         EXPECT_NE(table.error().message().find("not a valid tracering.net.InboundMessage"),
                   std::string::npos);
     }
+}
+
+TEST(RingdumpFormatTest, ARootOffsetOfZeroIsCorruptAsForEventViews)
+{
+    // Found by fuzz/event_view.cpp: flatbuffers::Verify() took a root offset of 0 (the table
+    // on top of the offset, every field absent) that EventView::as<T>()'s verifier refuses,
+    // so ringdump printed as an event of defaults what a C++ consumer rejects.
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    alignas(8) const uint8_t payload[16] = {0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0x43};
+    flatbuffers::Verifier generated{payload, sizeof(payload)};
+    EXPECT_FALSE(generated.VerifyBuffer<net::OutboundConnection>(nullptr));
+    const Record record{
+        .type = uint16_t(EventType::NetOutboundConnection), .seq = 4, .payload = payload};
+    auto table = format.Decode(record);
+    ASSERT_FALSE(table);
+    EXPECT_EQ(table.error().code(), ErrorCode::Corrupt);
+    EXPECT_NE(table.error().message().find("not a valid tracering.net.OutboundConnection"),
+              std::string::npos)
+        << table.error().message();
+}
+
+TEST(RingdumpFormatTest, APayloadUnderTheSmallestFlatBufferIsCorruptAsForEventViews)
+{
+    // Found by fuzz/event_view.cpp: 8 bytes, a root offset to a table whose vtable is the
+    // table itself and empty, pass flatbuffers::Verify(); the generated verifier refuses a
+    // buffer under FLATBUFFERS_MIN_BUFFER_SIZE (12) bytes.
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    alignas(8) const uint8_t payload[8] = {4, 0, 0, 0, 0, 0, 0, 0};
+    flatbuffers::Verifier generated{payload, sizeof(payload)};
+    EXPECT_FALSE(generated.VerifyBuffer<net::OutboundConnection>(nullptr));
+    const Record record{
+        .type = uint16_t(EventType::NetOutboundConnection), .seq = 6, .payload = payload};
+    auto table = format.Decode(record);
+    ASSERT_FALSE(table);
+    EXPECT_EQ(table.error().code(), ErrorCode::Corrupt);
+}
+
+TEST(RingdumpFormatTest, AFieldOffsetOfZeroIsCorruptAsForEventViews)
+{
+    // Found by fuzz/event_view.cpp: flatbuffers::Verify() also takes a string field whose
+    // offset is 0 (an empty string on top of its own offset), which the generated verifier
+    // refuses (Table::VerifyOffset), so ringdump printed "addr":"" for a corrupt event.
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const EventFormatter format{*schema, Style::Json, 0};
+    flatbuffers::FlatBufferBuilder fbb;
+    // peer_id is stored right after addr's offset; 256 starts it with a 0 byte, the NUL an
+    // empty string on top of that offset needs.
+    fbb.Finish(net::CreateEvictedInboundConnection(fbb, 256, fbb.CreateString("1.2.3.4:5")));
+    std::vector<uint8_t> payload{fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize()};
+    const Record record{
+        .type = uint16_t(EventType::NetEvictedInboundConnection), .seq = 5, .payload = payload};
+    ASSERT_TRUE(format.Decode(record));
+
+    const auto* table = reinterpret_cast<const flatbuffers::Table*>(
+        flatbuffers::GetRoot<net::EvictedInboundConnection>(payload.data()));
+    const uint8_t* addr = table->GetAddressOf(net::EvictedInboundConnection::VT_ADDR);
+    ASSERT_NE(addr, nullptr);
+    std::memset(payload.data() + (addr - payload.data()), 0, sizeof(flatbuffers::uoffset_t));
+    flatbuffers::Verifier generated{payload.data(), payload.size()};
+    EXPECT_FALSE(generated.VerifyBuffer<net::EvictedInboundConnection>(nullptr));
+    auto decoded = format.Decode(record);
+    ASSERT_FALSE(decoded);
+    EXPECT_EQ(decoded.error().code(), ErrorCode::Corrupt);
+    EXPECT_NE(decoded.error().message().find("not a valid tracering.net.EvictedInboundConnection"),
+              std::string::npos)
+        << decoded.error().message();
 }
 
 //! Writes a small capture and returns its bytes.

@@ -142,6 +142,23 @@ size_t Utf8SequenceLength(std::string_view s)
     return 0;
 }
 
+//! Whether one of the event table's own fields that hold an offset (a string, a vector or a
+//! table) holds 0: the value on top of its own offset. flatbuffers::Verify() accepts that;
+//! the generated verifiers behind EventView::as<T>() refuse it (Table::VerifyOffset).
+bool HasSelfOffset(const reflection::Schema& schema, const reflection::Object& object,
+                   const flatbuffers::Table& table)
+{
+    for (const reflection::Field* f : *object.fields()) {
+        const BaseType base = f->type()->base_type();
+        const bool offset = base == reflection::String || base == reflection::Vector ||
+                            (base == reflection::Obj &&
+                             !schema.objects()->Get(uint32_t(f->type()->index()))->is_struct());
+        const uint8_t* at = table.GetAddressOf(f->offset());
+        if (offset && at && flatbuffers::ReadScalar<flatbuffers::uoffset_t>(at) == 0) return true;
+    }
+    return false;
+}
+
 } // namespace
 
 void AppendJsonString(std::string& out, std::string_view text)
@@ -262,8 +279,14 @@ Result<const flatbuffers::Table*> EventFormatter::Decode(const Record& record) c
     if (index < 0) return static_cast<const flatbuffers::Table*>(nullptr);
     const reflection::Schema& schema = m_schema.schema();
     const reflection::Object& table = *schema.objects()->Get(uint32_t(index));
-    if (record.payload.size() < sizeof(flatbuffers::uoffset_t) ||
-        !flatbuffers::Verify(schema, table, record.payload.data(), record.payload.size())) {
+    // flatbuffers::Verify() skips the buffer checks of the generated verifiers behind
+    // EventView::as<T>() (Verifier::VerifyBufferFromStart): a root offset that is not 0 (the
+    // root table on top of the offset itself), in a buffer of FLATBUFFERS_MIN_BUFFER_SIZE.
+    using flatbuffers::soffset_t, flatbuffers::uoffset_t; // named by the macro
+    const flatbuffers::Verifier root{record.payload.data(), record.payload.size()};
+    if (record.payload.size() < FLATBUFFERS_MIN_BUFFER_SIZE || root.VerifyOffset(0) == 0 ||
+        !flatbuffers::Verify(schema, table, record.payload.data(), record.payload.size()) ||
+        HasSelfOffset(schema, table, *flatbuffers::GetAnyRoot(record.payload.data()))) {
         return Error{ErrorCode::Corrupt,
                      "event " + EventName(record.type) + " seq " + std::to_string(record.seq) +
                          ": its " + std::to_string(record.payload.size()) +

@@ -40,6 +40,9 @@ public:
         for (uint32_t i = 0; i < enums->size(); ++i) {
             const reflection::Enum* e = enums->Get(i);
             if (e->is_union()) return Fail("enum " + e->name()->str() + " is a union");
+            if (auto ok = CheckBaseTypes(*e->underlying_type(), "enum " + e->name()->str()); !ok) {
+                return ok;
+            }
             if (!IsScalar(e->underlying_type()->base_type())) {
                 return Fail("enum " + e->name()->str() + " has a non-integer type");
             }
@@ -119,8 +122,24 @@ private:
         return 0;
     }
 
+    //! Type::base_type() and Type::element() cast the schema's byte to reflection::BaseType,
+    //! and a byte outside that enum's values is undefined behaviour once cast: each type's
+    //! bytes are checked as integers before either accessor is called on it.
+    Result<void> CheckBaseTypes(const reflection::Type& t, const std::string& where) const
+    {
+        const auto* table = reinterpret_cast<const flatbuffers::Table*>(&t);
+        for (const auto field : {reflection::Type::VT_BASE_TYPE, reflection::Type::VT_ELEMENT}) {
+            const int8_t value = table->GetField<int8_t>(field, reflection::None);
+            if (value < reflection::None || value >= reflection::MaxBaseType) {
+                return Fail(where + ": unknown type " + std::to_string(value));
+            }
+        }
+        return {};
+    }
+
     Result<void> CheckType(const reflection::Type& t, bool in_struct, const std::string& where)
     {
+        if (auto ok = CheckBaseTypes(t, where); !ok) return ok;
         const BaseType base = t.base_type();
         if (IsScalar(base)) {
             if (t.index() != -1 && !ValidEnum(t.index())) return Fail(where + ": bad enum index");
