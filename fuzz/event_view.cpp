@@ -41,15 +41,10 @@
 namespace tracering::fuzz {
 namespace {
 
-//! The table of every event (tracering/schemas.h).
-using Tables =
-    std::tuple<net::InboundMessage, net::OutboundMessage, net::InboundConnection,
-               net::OutboundConnection, net::EvictedInboundConnection, net::MisbehavingConnection,
-               net::ClosedConnection, validation::BlockConnected, utxocache::Flush, utxocache::Add,
-               utxocache::Spent, utxocache::Uncache, coin_selection::SelectedCoins,
-               coin_selection::NormalCreateTxInternal, coin_selection::AttemptingApsCreateTx,
-               coin_selection::ApsCreateTxInternal, mempool::Added, mempool::Removed,
-               mempool::Replaced, mempool::Rejected>;
+//! The table of every event, from the catalogue (tracering/catalogue_generated.h).
+#define TRACERING_X(Ring, ring, Table, event, type) std::declval<std::tuple<ring::Table>>(),
+using Tables = decltype(std::tuple_cat(TRACERING_FOR_EACH_EVENT(TRACERING_X) std::tuple<>{}));
+#undef TRACERING_X
 
 template <size_t... I>
 constexpr bool ListsEveryEventOnce(std::index_sequence<I...>)
