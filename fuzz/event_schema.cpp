@@ -1,12 +1,14 @@
 // Copyright (c) The tracering developers
 // Distributed under the MIT software license.
 
-// Fuzz target: a binary event schema from a file, as `ringdump read` takes it from a capture.
-// EventSchema::Load_untrusted verifies the .bfbs and checks every type index and struct
-// layout in it; then an event is decoded (reflection verification of the payload against
+// Fuzz target: a binary event schema from a file, as `ringdump read` takes it from a capture
+// (EventSchema::Load_untrusted, with tracering's own catalogue), and from a producer's
+// segment (EventSchema::FromProducer_untrusted, whose catalogue ReadCatalogue reads from the
+// schema itself). Both verify the .bfbs and check every type index and struct layout in it;
+// then an event is decoded (reflection verification of the payload against
 // that schema's table) and formatted, as text and as JSON, with EventFormatter. The input
 // (fuzz/inputs.h, EventSchemaInput) is the schema, a record type, flags and a payload; the
-// event catalogue is tracering's own, so the schema's tables are found by their real names.
+// seeds are real schemas, so both catalogues find their tables by their real names.
 //
 // Besides ASan and UBSan: a JSON line is one line, and the payload is a heap block of its
 // exact size, so reading past it is caught.
@@ -52,15 +54,18 @@ void Format(const ringdump::EventSchema& schema, ringdump::Style style,
     }
 }
 
+void Use(const ringdump::EventSchema& schema, const ringdump::Record& record)
+{
+    for (const ringdump::EventDesc& e : schema.events()) {
+        if (schema.TableIndexOf(e.type) < 0) Die("a catalogued event has no table");
+    }
+    Format(schema, ringdump::Style::Json, record);
+    Format(schema, ringdump::Style::Text, record);
+}
+
 void Run(std::span<const uint8_t> bytes)
 {
     const EventSchemaInput input = EventSchemaInput::Decode(bytes);
-    auto schema = ringdump::EventSchema::Load_untrusted({input.schema.begin(), input.schema.end()},
-                                                        Catalogue());
-    if (!schema) return;
-    for (const ringdump::EventDesc& e : schema->events()) {
-        if (schema->TableIndexOf(e.type) < 0) Die("a catalogued event has no table");
-    }
     // The payload in a block of its own size (aligned as in a ring), so ASan sees overreads.
     std::unique_ptr<uint8_t[]> payload{new uint8_t[input.payload.size()]};
     if (!input.payload.empty()) {
@@ -72,8 +77,17 @@ void Run(std::span<const uint8_t> bytes)
     record.seq = 1;
     record.timestamp_ns = 1'700'000'000'000'000'000;
     record.payload = {payload.get(), input.payload.size()};
-    Format(*schema, ringdump::Style::Json, record);
-    Format(*schema, ringdump::Style::Text, record);
+    // As a capture file gives it: the catalogue stored beside the schema.
+    if (auto schema = ringdump::EventSchema::Load_untrusted(
+            {input.schema.begin(), input.schema.end()}, Catalogue())) {
+        Use(*schema, record);
+    }
+    // As a producer's segment gives it: the catalogue read from the schema's own `event`
+    // attributes and Ring enum (tracering::ReadCatalogue).
+    if (auto schema = ringdump::EventSchema::FromProducer_untrusted(
+            {input.schema.begin(), input.schema.end()})) {
+        Use(*schema, record);
+    }
 }
 
 } // namespace
