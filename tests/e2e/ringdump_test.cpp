@@ -725,6 +725,15 @@ TEST(RingdumpStatsTest, ReportsEachIntervalAttachedOrNot)
     ASSERT_EQ(text.lines.size(), 2u);
     EXPECT_TRUE(Contains(text.lines[0], "events/s")) << text.lines[0];
     EXPECT_TRUE(Contains(text.lines[1], "validation")) << text.lines[1];
+
+    // --ring is repeatable, as for watch (scripts/demo.sh gives it twice).
+    const Outcome two = RunRingdump({"stats", "--control", producer.control(), "--no-attach",
+                                     "--ring", "net", "--ring", "validation", "--interval", "0.05",
+                                     "--count", "1"});
+    ASSERT_EQ(two.code, 0) << two.err;
+    ASSERT_EQ(two.lines.size(), 3u);
+    EXPECT_TRUE(Contains(two.lines[1], "net")) << two.lines[1];
+    EXPECT_TRUE(Contains(two.lines[2], "validation")) << two.lines[2];
 }
 
 // --- capture and read -----------------------------------------------------------------------

@@ -391,7 +391,7 @@ int RunStats(Options& o, const Io& io)
                 return Usage("stats", "--interval must be at least 0.001 s");
             }
         } else if (o.Is("--ring")) {
-            ok = o.Value(value);
+            ok = o.Value(value, /*repeatable=*/true);
             options.rings.push_back(value);
         } else if (o.Is("--count")) {
             ok = o.U64(options.count);
