@@ -461,9 +461,29 @@ TEST(RingdumpClockTest, AStepOfTheSystemTimeIsAdoptedNoiseIsNot)
     EXPECT_EQ(hourly.offset(), 1'000'000'000);
 }
 
+//! A private output directory, open, removed with everything in it at the end.
+class OutputDir
+{
+public:
+    explicit OutputDir(const std::string& what) : m_path{TempPath(what)}
+    {
+        auto fd = OpenOutputDirectory(m_path, /*create=*/true);
+        EXPECT_TRUE(fd) << fd.error().message();
+        if (fd) m_fd = std::move(fd.value());
+    }
+    ~OutputDir() { fs::remove_all(m_path); }
+    const fs::path& path() const { return m_path; }
+    int fd() const { return m_fd.get(); }
+
+private:
+    fs::path m_path;
+    Fd m_fd;
+};
+
 TEST(RingdumpMessageCaptureTest, OnlyWholeWritableMessagesAreWritten)
 {
-    const fs::path dir = TempPath("messages");
+    const OutputDir out{"messages"};
+    const fs::path& dir = out.path();
     flatbuffers::FlatBufferBuilder fbb;
     const std::vector<uint8_t> payload{9, 8, 7};
     const auto message = [&](const char* type, uint64_t size, uint16_t flags) {
@@ -476,11 +496,11 @@ TEST(RingdumpMessageCaptureTest, OnlyWholeWritableMessagesAreWritten)
                       .payload = {fbb.GetBufferPointer(), fbb.GetSize()}};
     };
     {
-        MessageCapture capture{dir, 1'000'000};
+        MessageCapture capture{out.fd(), dir, 1'000'000};
         ASSERT_TRUE(capture.Add(message("block", 1000, RECORD_FLAG_TRUNCATED)));
         ASSERT_TRUE(capture.Add(message("block", 1000, 0))); // size says more than payload
         ASSERT_TRUE(capture.Add(message("thirteenchars", 3, 0)));
-        EXPECT_FALSE(fs::exists(dir));
+        EXPECT_TRUE(fs::is_empty(dir));
         ASSERT_TRUE(capture.Add(message("tx", 3, 0)));
         const uint8_t added[] = {0};
         ASSERT_TRUE(capture.Add({.type = uint16_t(EventType::MempoolAdded), .payload = added}));
@@ -500,7 +520,6 @@ TEST(RingdumpMessageCaptureTest, OnlyWholeWritableMessagesAreWritten)
     EXPECT_EQ(st.st_mode & 0777, 0700u);
     ASSERT_EQ(::stat((dir / "[__1]_8333" / "msgs_recv.dat").c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
-    fs::remove_all(dir);
 }
 
 //! Lowers the largest file this process may write (as a full disk would stop it), for the
@@ -529,7 +548,8 @@ private:
 
 TEST(RingdumpMessageCaptureTest, AFailedWriteLeavesOnlyWholeRecords)
 {
-    const fs::path dir = TempPath("full");
+    const OutputDir out{"full"};
+    const fs::path& dir = out.path();
     flatbuffers::FlatBufferBuilder fbb;
     const std::vector<uint8_t> payload(1000, 0x5a);
     fbb.Finish(net::CreateInboundMessageDirect(fbb, 1, "127.0.0.1:1", net::ConnectionType::Inbound,
@@ -540,7 +560,7 @@ TEST(RingdumpMessageCaptureTest, AFailedWriteLeavesOnlyWholeRecords)
     const fs::path file = dir / "127.0.0.1_1" / "msgs_recv.dat";
     uint64_t written = 0;
     {
-        MessageCapture capture{dir, 0};
+        MessageCapture capture{out.fd(), dir, 0};
         const FileSizeLimit limit{10'000}; // room for 9 records of 1024 bytes, and a part
         Result<void> added;
         for (int i = 0; i < 20 && (added = capture.Add(message)); ++i)
@@ -551,12 +571,87 @@ TEST(RingdumpMessageCaptureTest, AFailedWriteLeavesOnlyWholeRecords)
     EXPECT_EQ(written, 9u);
     EXPECT_EQ(fs::file_size(file), written * 1024); // cut back to the last whole record
     {
-        // The next capture appends after whole records: everything parses.
-        MessageCapture capture{dir, 0};
-        ASSERT_TRUE(capture.Add(message));
-        ASSERT_TRUE(capture.Close());
+        // A later capture into the same directory never appends to what it did not create.
+        MessageCapture capture{out.fd(), dir, 0};
+        const auto added = capture.Add(message);
+        ASSERT_FALSE(added);
+        EXPECT_EQ(added.error().code(), ErrorCode::AlreadyExists);
+        EXPECT_NE(added.error().message().find((dir / "127.0.0.1_1").string() +
+                                               " already exists, and ringdump writes only into "
+                                               "folders it creates"),
+                  std::string::npos)
+            << added.error().message();
     }
-    EXPECT_EQ(fs::file_size(file), (written + 1) * 1024);
+    EXPECT_EQ(fs::file_size(file), written * 1024);
+}
+
+TEST(RingdumpMessageCaptureTest, FilesClosedForLackOfDescriptorsAreReopenedOnlyIfUnchanged)
+{
+    const OutputDir out{"reopen"};
+    const fs::path& dir = out.path();
+    flatbuffers::FlatBufferBuilder fbb;
+    const std::vector<uint8_t> payload{1};
+    const auto message = [&](const std::string& addr) {
+        fbb.Clear();
+        fbb.Finish(net::CreateInboundMessageDirect(
+            fbb, 1, addr.c_str(), net::ConnectionType::Inbound, "ping", 1, &payload));
+        return Record{.type = uint16_t(EventType::NetInboundMessage),
+                      .payload = {fbb.GetBufferPointer(), fbb.GetSize()}};
+    };
+    MessageCapture capture{out.fd(), dir, 0};
+    ASSERT_TRUE(capture.Add(message("10.0.0.0:1")));
+    // More peers than files are kept open: the first file is closed, then reopened.
+    for (int i = 1; i <= 64; ++i)
+        ASSERT_TRUE(capture.Add(message("10.0.0." + std::to_string(i) + ":1")));
+    ASSERT_TRUE(capture.Add(message("10.0.0.0:1")));
+    EXPECT_EQ(fs::file_size(dir / "10.0.0.0_1" / "msgs_recv.dat"), 2u * 25);
+
+    // Replaced by a link (as only this user could) while closed: never written through.
+    for (int i = 1; i <= 64; ++i)
+        ASSERT_TRUE(capture.Add(message("10.0.0." + std::to_string(i) + ":1")));
+    const fs::path target = dir / "target";
+    std::ofstream{target} << "mine";
+    fs::remove(dir / "10.0.0.0_1" / "msgs_recv.dat");
+    fs::create_symlink(target, dir / "10.0.0.0_1" / "msgs_recv.dat");
+    const auto added = capture.Add(message("10.0.0.0:1"));
+    ASSERT_FALSE(added);
+    EXPECT_NE(added.error().message().find("was replaced since this capture created it"),
+              std::string::npos)
+        << added.error().message();
+    EXPECT_EQ(Slurp(target), "mine");
+}
+
+TEST(RingdumpCaptureFileTest, OutputDirectoriesOthersCanChangeAreRefused)
+{
+    const fs::path dir = TempPath("out");
+    ASSERT_TRUE(OpenOutputDirectory(dir / "a" / "b", /*create=*/true));
+    struct stat st;
+    ASSERT_EQ(::stat((dir / "a" / "b").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    EXPECT_EQ(OpenOutputDirectory(dir / "none", /*create=*/false).error().code(),
+              ErrorCode::NotFound);
+    const auto refused = [&](const fs::path& path, const std::string& why) {
+        const auto opened = OpenOutputDirectory(path, /*create=*/true);
+        if (opened) return "opened " + path.string();
+        EXPECT_EQ(opened.error().code(), ErrorCode::InvalidArgument);
+        return opened.error().message().find(why) == std::string::npos ? opened.error().message()
+                                                                       : std::string{};
+    };
+    fs::create_directories(dir / "world");
+    ::chmod((dir / "world").c_str(), 0777);
+    EXPECT_EQ(refused(dir / "world", "can be written by every user (mode 0777)"), "");
+    ::chmod((dir / "world").c_str(), 01777); // sticky, as /tmp: others still create files
+    EXPECT_EQ(refused(dir / "world", "can be written by every user (mode 1777)"), "");
+    fs::create_directories(dir / "group");
+    ::chmod((dir / "group").c_str(), 0770);
+    EXPECT_EQ(refused(dir / "group", "can be written by its group (mode 0770)"), "");
+    fs::create_directories(dir / "theirs");
+    ASSERT_EQ(::chown((dir / "theirs").c_str(), 65534, 65534), 0);
+    EXPECT_EQ(refused(dir / "theirs", "belongs to uid 65534, not to you"), "");
+    fs::create_directory_symlink(dir / "a", dir / "link");
+    EXPECT_EQ(refused(dir / "link", "is a symbolic link; give the directory itself"), "");
+    std::ofstream{dir / "file"} << "x";
+    EXPECT_EQ(refused(dir / "file", "is not a directory"), "");
     fs::remove_all(dir);
 }
 

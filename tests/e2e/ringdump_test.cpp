@@ -727,9 +727,9 @@ TEST(RingdumpStatsTest, ReportsEachIntervalAttachedOrNot)
     EXPECT_TRUE(Contains(text.lines[1], "validation")) << text.lines[1];
 
     // --ring is repeatable, as for watch (scripts/demo.sh gives it twice).
-    const Outcome two = RunRingdump({"stats", "--control", producer.control(), "--no-attach",
-                                     "--ring", "net", "--ring", "validation", "--interval", "0.05",
-                                     "--count", "1"});
+    const Outcome two =
+        RunRingdump({"stats", "--control", producer.control(), "--no-attach", "--ring", "net",
+                     "--ring", "validation", "--interval", "0.05", "--count", "1"});
     ASSERT_EQ(two.code, 0) << two.err;
     ASSERT_EQ(two.lines.size(), 3u);
     EXPECT_TRUE(Contains(two.lines[1], "net")) << two.lines[1];
@@ -892,25 +892,126 @@ TEST(RingdumpCaptureTest, MessageCaptureFilesMatchBitcoinCoreByteForByte)
     }
 }
 
-TEST(RingdumpCaptureTest, MessageCaptureAloneTakesOnlyMessagesAndAppends)
+TEST(RingdumpCaptureTest, MessageCaptureAloneTakesOnlyMessagesAndNeverAppends)
 {
     TestProducer producer;
     ASSERT_TRUE(producer.ready());
     TempDir dir;
-    for (int round = 0; round < 2; ++round) {
+    {
         Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
                           "--format", "capturemessage", "--lossless", "--count", "2"}};
         ASSERT_EQ(producer.WaitOn({"net"}), "on");
         ASSERT_EQ(producer.Command("emit-all"), "done"); // two messages among 20 events
         ASSERT_EQ(capture.Wait(), 0) << capture.Stderr();
-        ASSERT_EQ(producer.Command("wait-off net"), "off");
     }
-    const std::string recv = ReadFile(dir.path() / "127.0.0.1_18444" / "msgs_recv.dat");
-    const std::string sent = ReadFile(dir.path() / "[2001_db8__1]_8333" / "msgs_sent.dat");
-    ASSERT_EQ(recv.size(), 2 * (24 + PING_NONCE.size()));
-    ASSERT_EQ(sent.size(), 2 * (24 + CF_PAYLOAD.size()));
+    const fs::path recv_path = dir.path() / "127.0.0.1_18444" / "msgs_recv.dat";
+    const fs::path sent_path = dir.path() / "[2001_db8__1]_8333" / "msgs_sent.dat";
+    const std::string recv = ReadFile(recv_path);
+    const std::string sent = ReadFile(sent_path);
+    ASSERT_EQ(recv.size(), 24 + PING_NONCE.size());
+    ASSERT_EQ(sent.size(), 24 + CF_PAYLOAD.size());
     EXPECT_EQ(recv.substr(8, 16), std::string("ping\0\0\0\0\0\0\0\0\x08\0\0\0", 16));
     EXPECT_EQ(sent.substr(8, 16), std::string("getcfcheckpt\x2c\x01\0\0", 16));
+
+    // A second capture into the same directory is refused before it attaches: unlike the
+    // node, ringdump never appends to a file it did not create.
+    const Outcome again =
+        RunRingdump({"capture", "--control", producer.control(), "--out", dir.path().string(),
+                     "--format", "capturemessage", "--count", "2"});
+    EXPECT_EQ(again.code, 1);
+    EXPECT_TRUE(Contains(again.err, "ringdump: --out " + dir.path().string() + " already holds '"))
+        << again.err;
+    EXPECT_TRUE(Contains(again.err, "give a new or empty directory")) << again.err;
+    EXPECT_EQ(ReadFile(recv_path), recv);
+    EXPECT_EQ(ReadFile(sent_path), sent);
+}
+
+TEST(RingdumpCaptureTest, AnOutDirectoryOthersCanWriteIsRefused)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    const fs::path open = dir.path() / "open";
+    fs::create_directories(open);
+    ASSERT_EQ(::chmod(open.c_str(), 0777), 0);
+    for (const char* format : {"native", "capturemessage"}) {
+        const Outcome out = RunRingdump({"capture", "--control", producer.control(), "--out",
+                                         open.string(), "--format", format, "--count", "1"});
+        EXPECT_EQ(out.code, 1) << format;
+        EXPECT_TRUE(Contains(out.err, "ringdump: --out " + open.string() +
+                                          " can be written by every user (mode 0777), who could "
+                                          "plant files or links in it for the capture to write "
+                                          "into; give a directory only you can write (chmod "
+                                          "go-w, or mode 0700)\n"))
+            << out.err;
+        EXPECT_TRUE(fs::is_empty(open)) << format;
+    }
+    // Refused before attaching: the rings were never turned on.
+    const Outcome list = RunRingdump({"list", "--control", producer.control(), "--json"});
+    for (const std::string& line : list.lines) {
+        EXPECT_TRUE(Contains(line, "\"state\":\"off\"")) << line;
+    }
+    // The same folder once only its owner can write it.
+    ASSERT_EQ(::chmod(open.c_str(), 0755), 0);
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", open.string(),
+                      "--format", "native", "--count", "20", "--lossless"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+}
+
+TEST(RingdumpCaptureTest, APlantedFolderOrLinkIsNeverWrittenThrough)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    const fs::path target = dir.path() / "victim.txt";
+    WriteFile(target, "the victim's file\n");
+    const auto plant = [&](const fs::path& out, bool theirs) {
+        const fs::path peer = out / "127.0.0.1_18444";
+        fs::create_directories(peer);
+        fs::create_symlink(target, peer / "msgs_recv.dat");
+        if (theirs) {
+            // Made by someone else: another user's folder with their link in it.
+            ASSERT_EQ(::lchown((peer / "msgs_recv.dat").c_str(), 65534, 65534), 0);
+            ASSERT_EQ(::chown(peer.c_str(), 65534, 65534), 0);
+            ASSERT_EQ(::chmod(peer.c_str(), 0777), 0);
+        }
+    };
+
+    // Planted before the capture: refused before attaching.
+    for (const bool theirs : {false, true}) {
+        const fs::path out = dir.path() / (theirs ? "theirs" : "before");
+        fs::create_directories(out);
+        plant(out, theirs);
+        const Outcome refused =
+            RunRingdump({"capture", "--control", producer.control(), "--out", out.string(),
+                         "--format", "capturemessage", "--count", "1"});
+        EXPECT_EQ(refused.code, 1);
+        EXPECT_TRUE(Contains(refused.err, "ringdump: --out " + out.string() +
+                                              " already holds '127.0.0.1_18444', and --format "
+                                              "capturemessage writes only into folders it creates"))
+            << refused.err;
+    }
+
+    // Planted while the capture runs (only its own user, root here, can write its folder):
+    // the folder is not the capture's, so it stops with an error instead of following it.
+    const fs::path out = dir.path() / "during";
+    fs::create_directories(out);
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", out.string(), "--format",
+                      "capturemessage", "--lossless"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    plant(out, false);
+    ASSERT_EQ(producer.Command("emit-messages"), "done");
+    EXPECT_EQ(capture.Wait(), 2);
+    EXPECT_TRUE(
+        Contains(capture.Stderr(), "ringdump: " + (out / "127.0.0.1_18444").string() +
+                                       " already exists, and ringdump writes only into folders it "
+                                       "creates; give a new or empty --out directory\n"))
+        << capture.Stderr();
+
+    EXPECT_EQ(ReadFile(target), "the victim's file\n");
+    EXPECT_TRUE(fs::is_symlink(out / "127.0.0.1_18444" / "msgs_recv.dat"));
 }
 
 TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)

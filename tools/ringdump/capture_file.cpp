@@ -131,34 +131,92 @@ Error IoError(const std::string& what, const std::filesystem::path& path, int er
 
 } // namespace
 
-Result<void> CreatePrivateDirectories(const std::filesystem::path& dir)
+int Fd::Reset()
 {
-    std::filesystem::path at;
-    for (const auto& part : dir) {
-        at /= part;
-        if (::mkdir(at.c_str(), 0700) == 0 || errno == EEXIST) continue;
-        return IoError("cannot create", at, errno);
-    }
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-        return Error{ErrorCode::SystemError, dir.string() + " exists and is not a directory"};
-    }
-    return {};
+    if (m_fd < 0) return 0;
+    return ::close(std::exchange(m_fd, -1));
 }
 
-Result<int> OpenPrivateFile(const std::filesystem::path& path, bool exclusive)
+Result<Fd> OpenOutputDirectory(const std::filesystem::path& dir, bool create)
 {
-    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_APPEND);
-    const int fd = ::open(path.c_str(), flags, 0600);
-    if (fd < 0) {
+    if (create) {
+        std::filesystem::path at;
+        for (const auto& part : dir) {
+            at /= part;
+            if (::mkdir(at.c_str(), 0700) == 0 || errno == EEXIST) continue;
+            return IoError("cannot create", at, errno);
+        }
+    }
+    // O_NOFOLLOW: the directory itself, never where a link planted in its place points.
+    Fd fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (fd.get() < 0) {
+        const int err = errno;
+        struct stat st;
+        if (err == ENOENT) {
+            return Error{ErrorCode::NotFound, dir.string() + " does not exist"};
+        }
+        if (::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+            return Error{ErrorCode::InvalidArgument,
+                         dir.string() + " is a symbolic link; give the directory itself"};
+        }
+        if (err == ENOTDIR) {
+            return Error{ErrorCode::InvalidArgument, dir.string() + " is not a directory"};
+        }
+        return IoError("cannot open", dir, err);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return IoError("cannot open", dir, errno);
+    if (st.st_uid != ::geteuid()) {
+        return Error{ErrorCode::InvalidArgument,
+                     dir.string() + " belongs to uid " + std::to_string(st.st_uid) +
+                         ", not to you (uid " + std::to_string(::geteuid()) +
+                         "), who could change it under the capture; give a directory of your own"};
+    }
+    if ((st.st_mode & 022) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof(mode), "%04o", unsigned(st.st_mode & 07777));
+        return Error{ErrorCode::InvalidArgument,
+                     dir.string() + " can be written by " +
+                         ((st.st_mode & 002) ? "every user" : "its group") + " (mode " + mode +
+                         "), who could plant files or links in it for the capture to write "
+                         "into; give a directory only you can write (chmod go-w, or mode 0700)"};
+    }
+    return fd;
+}
+
+Result<Fd> CreateFileAt(int dir_fd, const std::string& name, const std::filesystem::path& shown)
+{
+    // O_EXCL|O_NOFOLLOW: a new file, never one already there nor a link's target.
+    Fd fd{
+        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    if (fd.get() < 0) {
         const int err = errno;
         if (err == EEXIST) {
             return Error{ErrorCode::AlreadyExists,
-                         path.string() + " already exists; choose another --out directory or "
-                                         "move the earlier capture away"};
+                         shown.string() + " already exists, and ringdump writes only files it "
+                                          "creates; choose another --out directory or move the "
+                                          "earlier capture away"};
         }
-        return IoError(exclusive ? "cannot create" : "cannot open", path, err);
+        return IoError("cannot create", shown, err);
     }
+    return fd;
+}
+
+Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
+                             const std::filesystem::path& shown)
+{
+    if (::mkdirat(dir_fd, name.c_str(), 0700) != 0) {
+        const int err = errno;
+        if (err == EEXIST) {
+            return Error{ErrorCode::AlreadyExists,
+                         shown.string() + " already exists, and ringdump writes only into "
+                                          "folders it creates; give a new or empty --out "
+                                          "directory"};
+        }
+        return IoError("cannot create", shown, err);
+    }
+    Fd fd{::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (fd.get() < 0) return IoError("cannot open", shown, errno);
     return fd;
 }
 
@@ -174,6 +232,16 @@ uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc)
 // --- Writer ---------------------------------------------------------------------------------
 
 Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesystem::path& path,
+                                                             const CaptureHeader& header)
+{
+    const std::filesystem::path parent = path.has_parent_path() ? path.parent_path() : ".";
+    Fd dir{::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (dir.get() < 0) return IoError("cannot open", parent, errno);
+    return Create(dir.get(), path.filename().string(), path, header);
+}
+
+Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(int dir_fd, const std::string& name,
+                                                             const std::filesystem::path& path,
                                                              const CaptureHeader& header)
 {
     Encoder h;
@@ -203,15 +271,12 @@ Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesyst
 
     std::unique_ptr<CaptureWriter> writer{new CaptureWriter};
     writer->m_path = path;
-    // Exclusive: never overwrite an earlier capture.
-    auto fd = OpenPrivateFile(path, /*exclusive=*/true);
+    // Exclusive: never overwrite an earlier capture, never write through a link.
+    auto fd = CreateFileAt(dir_fd, name, path);
     if (!fd) return fd.error();
-    writer->m_file = ::fdopen(fd.value(), "wb");
-    if (!writer->m_file) {
-        const int err = errno;
-        ::close(fd.value());
-        return IoError("cannot create", path, err);
-    }
+    writer->m_file = ::fdopen(fd->get(), "wb");
+    if (!writer->m_file) return IoError("cannot create", path, errno);
+    fd->Release(); // the stream owns it now
     std::setvbuf(writer->m_file, nullptr, _IOFBF, WRITE_BUFFER);
     uint8_t preamble[PREAMBLE_SIZE];
     std::memcpy(preamble, CAPTURE_MAGIC, sizeof(CAPTURE_MAGIC));

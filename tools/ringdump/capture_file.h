@@ -48,6 +48,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "event_format.h"
@@ -68,12 +69,51 @@ inline constexpr uint32_t EVENT_FRAME_FIXED_SIZE = 32;
 //! Largest frame body accepted: a record of the largest ring (capacity/8 of 4 GiB) and more.
 inline constexpr uint64_t MAX_FRAME_SIZE = uint64_t{1} << 30;
 
-//! Creates `dir` and any missing parent with mode 0700, as a node running with umask 077
-//! does: captures hold every message of every peer. Existing directories are left as they are.
-Result<void> CreatePrivateDirectories(const std::filesystem::path& dir);
-//! Opens `path` for writing; created with mode 0600. `exclusive`: it must not exist yet
-//! (AlreadyExists); else it is appended to. Returns the descriptor.
-Result<int> OpenPrivateFile(const std::filesystem::path& path, bool exclusive);
+//! An owned file descriptor, closed when it goes.
+class Fd
+{
+public:
+    Fd() = default;
+    explicit Fd(int fd) : m_fd{fd} {}
+    Fd(Fd&& other) noexcept : m_fd{std::exchange(other.m_fd, -1)} {}
+    Fd& operator=(Fd&& other) noexcept
+    {
+        if (this != &other) {
+            Reset();
+            m_fd = std::exchange(other.m_fd, -1);
+        }
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { Reset(); }
+    int get() const { return m_fd; }
+    //! Gives the descriptor up to the caller.
+    int Release() { return std::exchange(m_fd, -1); }
+    //! Closes it; the result of close(2) (0, or -1 with errno set).
+    int Reset();
+
+private:
+    int m_fd{-1};
+};
+
+//! Opens the output directory `dir` (creating it and any missing parent with mode 0700 when
+//! `create`, as a node running with umask 077 does: captures hold every message of every
+//! peer) and checks that nobody else can change what is in it: it must be a directory, not
+//! a symbolic link, owned by the effective user, and not writable by its group or by others
+//! (mode & 022 == 0; a sticky bit does not help, as others could still plant files in it).
+//! Files are then made under the returned descriptor (CreateFileAt, CreateDirectoryAt), so
+//! a path changed after the check cannot redirect them. InvalidArgument names what is
+//! unsafe and what to do; NotFound if `dir` does not exist and `create` is false.
+Result<Fd> OpenOutputDirectory(const std::filesystem::path& dir, bool create);
+//! Creates the file `name` under the directory `dir_fd`, new (O_CREAT|O_EXCL|O_NOFOLLOW: never
+//! an existing file, never through a symbolic link), mode 0600, for writing. AlreadyExists
+//! if anything is there. `shown` names it in messages.
+Result<Fd> CreateFileAt(int dir_fd, const std::string& name, const std::filesystem::path& shown);
+//! Creates the directory `name` under `dir_fd`, new, mode 0700, and opens it (O_NOFOLLOW).
+//! AlreadyExists if anything is there.
+Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
+                             const std::filesystem::path& shown);
 
 //! CRC-32 (IEEE 802.3, reflected, as zlib's crc32()); chain calls through `crc`.
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
@@ -104,7 +144,12 @@ struct CaptureEnd {
 class CaptureWriter
 {
 public:
-    //! Creates `path` (which must not exist yet) and writes the header.
+    //! Creates `name` under the directory `dir_fd` (CreateFileAt: it must not exist yet) and
+    //! writes the header; `path` names it in messages.
+    static Result<std::unique_ptr<CaptureWriter>> Create(int dir_fd, const std::string& name,
+                                                         const std::filesystem::path& path,
+                                                         const CaptureHeader& header);
+    //! The same for `path`, in the directory it names (not checked: see OpenOutputDirectory).
     static Result<std::unique_ptr<CaptureWriter>> Create(const std::filesystem::path& path,
                                                          const CaptureHeader& header);
     //! Closes the file; without Finish() it has no end frame and reads as cut short.

@@ -9,15 +9,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <dirent.h>
+#include <fcntl.h>
 #include <functional>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 
 #include "capture_file.h"
 #include "clock_tracker.h"
 #include "event_format.h"
 #include "event_schema.h"
 #include "message_capture.h"
+#include <sys/stat.h>
 
 namespace tracering::ringdump {
 namespace {
@@ -718,6 +722,70 @@ int Stats(const StatsOptions& options, const Io& io)
 
 // --- capture --------------------------------------------------------------------------------
 
+namespace {
+
+//! The name of one entry of the directory `dir_fd` other than "." and "..", or "" if it has
+//! none (or cannot be listed; creating the files then reports why).
+std::string AnyEntry(int dir_fd)
+{
+    const int fd = ::dup(dir_fd);
+    if (fd < 0) return {};
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+        ::close(fd);
+        return {};
+    }
+    std::string found;
+    while (const dirent* entry = ::readdir(dir)) {
+        const std::string_view name{entry->d_name};
+        if (name != "." && name != "..") {
+            found = name;
+            break;
+        }
+    }
+    ::closedir(dir);
+    return found;
+}
+
+//! Opens (and with `create`, creates) the capture's --out directory into `dir`, refusing one
+//! that others can change (OpenOutputDirectory). Without `create` (before attaching), a
+//! directory that does not exist yet is fine, and one that exists is also refused if it
+//! already holds the native capture, or for -capturemessages files if it is not empty: those
+//! are written only into folders this capture creates. What appears in it later (only its
+//! owner can add anything) is refused by the exclusive creates (CreateFileAt,
+//! CreateDirectoryAt).
+int OpenOut(const CaptureOptions& options, bool create, const Io& io, Fd& dir)
+{
+    auto opened = OpenOutputDirectory(options.out_dir, create);
+    if (!opened) {
+        const Error& e = opened.error();
+        if (!create && e.code() == ErrorCode::NotFound) return EXIT_OK;
+        return Fail(io, e.code() == ErrorCode::InvalidArgument ? EXIT_USAGE : EXIT_UNAVAILABLE,
+                    "--out " + e.message());
+    }
+    dir = std::move(opened.value());
+    if (create) return EXIT_OK;
+    struct stat st;
+    if (options.native && ::fstatat(dir.get(), CAPTURE_FILE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        return Fail(io, EXIT_USAGE,
+                    (options.out_dir / CAPTURE_FILE_NAME).string() +
+                        " already exists; choose another --out directory or move the earlier "
+                        "capture away");
+    }
+    if (options.capture_messages) {
+        if (const std::string entry = AnyEntry(dir.get()); !entry.empty()) {
+            return Fail(io, EXIT_USAGE,
+                        "--out " + options.out_dir.string() + " already holds '" + entry +
+                            "', and --format capturemessage writes only into folders it "
+                            "creates (never appending to an earlier capture's files or to "
+                            "files planted there); give a new or empty directory");
+        }
+    }
+    return EXIT_OK;
+}
+
+} // namespace
+
 int Capture(const CaptureOptions& options, const Io& io)
 {
     if (options.out_dir.empty()) return Fail(io, EXIT_USAGE, "--out DIR is required");
@@ -755,12 +823,10 @@ int Capture(const CaptureOptions& options, const Io& io)
         }
     }
     const std::filesystem::path native_path = options.out_dir / CAPTURE_FILE_NAME;
-    std::error_code ec;
-    if (options.native && std::filesystem::exists(native_path, ec)) {
-        return Fail(io, EXIT_USAGE,
-                    native_path.string() + " already exists; choose another --out directory or "
-                                           "move the earlier capture away");
-    }
+    // An --out that exists is checked before attaching, so a refusal costs the producer
+    // nothing; it is created (and checked again) only once attached.
+    Fd out_dir;
+    if (int code = OpenOut(options, /*create=*/false, io, out_dir); code != EXIT_OK) return code;
     auto schema = EventSchema::Builtin();
     if (!schema) return Fail(io, EXIT_MISMATCH, schema.error().message());
     std::unique_ptr<ControlClient> client;
@@ -768,9 +834,7 @@ int Capture(const CaptureOptions& options, const Io& io)
     std::unique_ptr<Session> session;
     if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
 
-    if (auto made = CreatePrivateDirectories(options.out_dir); !made) {
-        return Fail(io, EXIT_UNAVAILABLE, made.error().message());
-    }
+    if (int code = OpenOut(options, /*create=*/true, io, out_dir); code != EXIT_OK) return code;
     const SegmentInfo& segment = session->consumer().info();
     std::vector<std::string> rings;
     for (const auto& reader : session->readers()) {
@@ -789,7 +853,7 @@ int Capture(const CaptureOptions& options, const Io& io)
         header.rings = rings;
         header.events = schema->events();
         header.schema.assign(schema->bytes().begin(), schema->bytes().end());
-        auto created = CaptureWriter::Create(native_path, header);
+        auto created = CaptureWriter::Create(out_dir.get(), CAPTURE_FILE_NAME, native_path, header);
         if (!created) {
             return Fail(io,
                         created.error().code() == ErrorCode::AlreadyExists ? EXIT_USAGE
@@ -799,7 +863,7 @@ int Capture(const CaptureOptions& options, const Io& io)
         native = std::move(created.value());
     }
     std::optional<MessageCapture> messages;
-    if (options.capture_messages) messages.emplace(options.out_dir, clock.offset());
+    if (options.capture_messages) messages.emplace(out_dir.get(), options.out_dir, clock.offset());
 
     std::string failure;
     const auto take = [&](size_t ring, const EventView& view) {
