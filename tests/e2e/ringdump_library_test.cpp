@@ -334,22 +334,31 @@ std::string SmallCapture(const fs::path& path, const EventSchema& schema)
     header.start_unix_ns = 1'700'000'000'000'000'000;
     header.segment_name = "seg";
     header.rings = {"net", "mempool"};
+    header.first_seq = {0, 5};
     header.events = schema.events();
     header.schema.assign(schema.bytes().begin(), schema.bytes().end());
     auto writer = CaptureWriter::Create(path, header);
     EXPECT_TRUE(writer) << writer.error().message();
     const uint8_t a[] = {1, 2, 3}, b[] = {4};
-    EXPECT_TRUE((*writer)->Write(
-        1,
-        {.type = 64, .flags = 2, .seq = 10, .timestamp_ns = 11, .lost_before = 3, .payload = a}));
+    // mempool: 3 lost and 2 other readers' events skipped between its start (5) and seq 10.
+    EXPECT_TRUE((*writer)->Write(1, {.type = 64,
+                                     .flags = 2,
+                                     .seq = 10,
+                                     .timestamp_ns = 11,
+                                     .lost_before = 3,
+                                     .skipped_before = 2,
+                                     .payload = a}));
     EXPECT_TRUE((*writer)->Write(0, {.type = 1, .seq = 0, .timestamp_ns = 12, .payload = b}));
     EXPECT_TRUE((*writer)->WriteClock(-1'000'000'042)); // the system time was stepped back 1 s
     EXPECT_TRUE((*writer)->Write(0, {.type = 2, .seq = 1, .timestamp_ns = 13}));
-    EXPECT_TRUE((*writer)->Finish({.end_unix_ns = 5, .rings = {{2, 0}, {1, 3}}}));
+    // 4 events of mempool lost after its last one read.
+    EXPECT_TRUE((*writer)->WriteGap(1, 4, 0, 15));
+    EXPECT_TRUE((*writer)->Finish(5));
     return Slurp(path);
 }
 
-//! Reads a capture to its end: "" if it is whole, else the error's message.
+//! Reads a capture to its end: "" if it is whole, else the error's message, or why it was
+//! cut short.
 std::string ReadWhole(const fs::path& path)
 {
     auto reader = CaptureReader::Open(path);
@@ -359,7 +368,7 @@ std::string ReadWhole(const fs::path& path)
     for (;;) {
         auto next = (*reader)->Next(ring, record);
         if (!next) return next.error().message();
-        if (!next.value()) return "";
+        if (next.value() == CaptureItem::End) return (*reader)->cut_short();
     }
 }
 
@@ -380,28 +389,45 @@ TEST(RingdumpCaptureFileTest, WhatIsWrittenReadsBack)
     EXPECT_EQ(h.rings, (std::vector<std::string>{"net", "mempool"}));
     EXPECT_EQ(h.events.size(), EVENTS.size());
     EXPECT_EQ(h.schema.size(), schema->bytes().size());
+    EXPECT_EQ(h.first_seq, (std::vector<uint64_t>{0, 5}));
     uint8_t ring = 0;
     Record r;
-    ASSERT_TRUE((*reader)->Next(ring, r).value());
+    ASSERT_EQ((*reader)->Next(ring, r).value(), CaptureItem::Event);
     EXPECT_EQ(ring, 1);
     EXPECT_EQ(r.type, 64);
     EXPECT_EQ(r.flags, 2);
     EXPECT_EQ(r.seq, 10u);
     EXPECT_EQ(r.timestamp_ns, 11u);
     EXPECT_EQ(r.lost_before, 3u);
+    EXPECT_EQ(r.skipped_before, 2u);
     EXPECT_EQ(std::vector<uint8_t>(r.payload.begin(), r.payload.end()),
               (std::vector<uint8_t>{1, 2, 3}));
     EXPECT_EQ((*reader)->clock_offset_ns(), -42);
-    ASSERT_TRUE((*reader)->Next(ring, r).value());
+    ASSERT_EQ((*reader)->Next(ring, r).value(), CaptureItem::Event);
     EXPECT_EQ((*reader)->clock_offset_ns(), -42);
-    ASSERT_TRUE((*reader)->Next(ring, r).value());
+    ASSERT_EQ((*reader)->Next(ring, r).value(), CaptureItem::Event);
     EXPECT_EQ(r.payload.size(), 0u);
     EXPECT_EQ((*reader)->clock_offset_ns(), -1'000'000'042);
+    ASSERT_EQ((*reader)->Next(ring, r).value(), CaptureItem::Gap);
+    EXPECT_EQ(ring, 1);
+    EXPECT_EQ(r.lost_before, 4u);
+    EXPECT_EQ(r.seq, 15u);
     auto end = (*reader)->Next(ring, r);
-    ASSERT_TRUE(end);
-    EXPECT_FALSE(end.value());
-    EXPECT_EQ((*reader)->end().rings.size(), 2u);
-    EXPECT_EQ((*reader)->end().rings[1].lost, 3u);
+    ASSERT_TRUE(end) << end.error().message();
+    EXPECT_EQ(end.value(), CaptureItem::End);
+    EXPECT_TRUE((*reader)->complete());
+    EXPECT_EQ((*reader)->cut_short(), "");
+    // The writer's totals: per ring, events, losses and the next seq.
+    const CaptureEnd& totals = (*reader)->end();
+    EXPECT_EQ(totals.end_unix_ns, 5u);
+    EXPECT_EQ(totals.frames, 5u);
+    ASSERT_EQ(totals.rings.size(), 2u);
+    EXPECT_EQ(totals.rings[0].delivered, 2u);
+    EXPECT_EQ(totals.rings[0].lost, 0u);
+    EXPECT_EQ(totals.rings[0].next_seq, 2u);
+    EXPECT_EQ(totals.rings[1].delivered, 1u);
+    EXPECT_EQ(totals.rings[1].lost, 7u);
+    EXPECT_EQ(totals.rings[1].next_seq, 15u);
     fs::remove(path);
 }
 
@@ -436,6 +462,14 @@ TEST(RingdumpCaptureFileTest, EveryDamagedByteAndEveryCutIsDetected)
         write(good.substr(0, size));
         ASSERT_NE(ReadWhole(damaged), "") << "a file cut to " << size << " bytes read as whole";
     }
+    // Cut at a frame boundary it is cut short, not damaged; anywhere else it is damaged.
+    const std::string end_cut = good.substr(0, good.size() - (8 + 8 + 8 + 8 + 2 + 2 * 24));
+    write(end_cut);
+    EXPECT_NE(ReadWhole(damaged).find("was cut short at byte " + std::to_string(end_cut.size())),
+              std::string::npos)
+        << ReadWhole(damaged);
+    write(end_cut.substr(0, end_cut.size() - 1));
+    EXPECT_NE(ReadWhole(damaged).find("truncated"), std::string::npos) << ReadWhole(damaged);
     fs::remove(path);
     fs::remove(damaged);
 }
@@ -670,20 +704,22 @@ TEST(RingdumpCaptureFileTest, AFailedWriteLeavesAFileThatReadsAsCutShortNotDamag
         ASSERT_TRUE(writer) << writer.error().message();
         const FileSizeLimit limit{fs::file_size(path) + 3 * 1024 * 1024};
         Result<void> wrote;
-        for (int i = 0; i < 2000 && (wrote = (*writer)->Write(0, {.type = 1, .payload = payload}));
+        for (uint64_t i = 0;
+             i < 2000 && (wrote = (*writer)->Write(0, {.type = 1, .seq = i, .payload = payload}));
              ++i) {
         }
         ASSERT_FALSE(wrote) << "the size limit was not reached";
-        auto finished = (*writer)->Finish({.end_unix_ns = 1, .rings = {{0, 0}}});
+        auto finished = (*writer)->Finish(1);
         ASSERT_FALSE(finished);
         EXPECT_EQ(finished.error().message(), wrote.error().message());
     }
     struct stat st;
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
-    // No end frame was added after the failure: the file is cut short, and its checksums hold.
+    // Cut back to its last whole frame, and no end frame after the failure: the file is cut
+    // short, not damaged.
     const std::string why = ReadWhole(path);
-    EXPECT_NE(why.find("truncated"), std::string::npos) << why;
+    EXPECT_NE(why.find("was cut short at byte"), std::string::npos) << why;
     EXPECT_EQ(why.find("checksum"), std::string::npos) << why;
     fs::remove_all(path);
 }

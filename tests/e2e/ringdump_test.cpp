@@ -378,6 +378,57 @@ bool Suspend(pid_t pid)
     return ProcessState(pid) == 'T';
 }
 
+//! Little-endian integers of a capture file, read here from the layout in
+//! tools/ringdump/README.md, not with ringdump's reader.
+uint64_t Le(const std::string& bytes, size_t at, int size)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < size; ++i) {
+        v |= uint64_t(uint8_t(bytes[at + i])) << (8 * i);
+    }
+    return v;
+}
+
+//! A native capture: its preamble and header, then its frames whole (size, CRC, body).
+struct CaptureFrames {
+    std::string head;
+    std::vector<std::string> frames;
+    std::vector<size_t> offsets; //!< byte offset of each frame in the file
+
+    explicit CaptureFrames(const std::string& file)
+    {
+        const size_t header_end = 20 + Le(file, 12, 4);
+        head = file.substr(0, header_end);
+        for (size_t at = header_end; at + 8 <= file.size();) {
+            const size_t size = 8 + Le(file, at, 4);
+            offsets.push_back(at);
+            frames.push_back(file.substr(at, size));
+            at += size;
+        }
+    }
+    //! The index of the event frame of ring index `ring` with seq `seq` (frames.size() if none).
+    size_t Find(uint8_t ring, uint64_t seq) const
+    {
+        for (size_t i = 0; i < frames.size(); ++i) {
+            if (frames[i][8] == 1 && uint8_t(frames[i][9]) == ring && Le(frames[i], 16, 8) == seq) {
+                return i;
+            }
+        }
+        return frames.size();
+    }
+    //! The file with frame `without` left out (if < frames.size()), and `extra` inserted
+    //! before frame `at`.
+    std::string Join(size_t without, size_t at = ~size_t{0}, const std::string& extra = "") const
+    {
+        std::string out = head;
+        for (size_t i = 0; i < frames.size(); ++i) {
+            if (i == at) out += extra;
+            if (i != without) out += frames[i];
+        }
+        return out;
+    }
+};
+
 // --- list -----------------------------------------------------------------------------------
 
 TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
@@ -1014,6 +1065,67 @@ TEST(RingdumpCaptureTest, APlantedFolderOrLinkIsNeverWrittenThrough)
     EXPECT_TRUE(fs::is_symlink(out / "127.0.0.1_18444" / "msgs_recv.dat"));
 }
 
+TEST(RingdumpCaptureTest, AKilledCaptureReadsAsCutShortWithEveryEventItHeld)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    const fs::path file = dir.path() / "c" / "capture.trcap";
+    Ringdump capture{{"capture", "--control", producer.control(), "--out",
+                      (dir.path() / "c").string(), "--format", "native"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    // Once the rings are empty again, ringdump has written what it read to the file.
+    Outcome read;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    do {
+        read = RunRingdump({"read", file.string(), "--json"});
+    } while (read.lines.size() < ALL_EVENTS && std::chrono::steady_clock::now() < deadline);
+    ASSERT_EQ(read.lines.size(), ALL_EVENTS) << read.err;
+    capture.Kill(SIGKILL);
+    EXPECT_EQ(capture.Wait(), 128 + SIGKILL);
+
+    read = RunRingdump({"read", file.string(), "--json"});
+    EXPECT_EQ(read.code, 6);
+    EXPECT_EQ(CheckAllEvents(read.lines), "");
+    EXPECT_TRUE(Contains(read.err, "ringdump: " + file.string() +
+                                       ": the capture was cut short at byte " +
+                                       std::to_string(fs::file_size(file)) +
+                                       ": it has no end record (ringdump was killed, or the disk "
+                                       "filled up), so what came after its 20 events is "
+                                       "missing; those are intact\n"))
+        << read.err;
+}
+
+TEST(RingdumpCaptureTest, ACaptureOfSomeEventsBesideAReaderOfAllReadsAsComplete)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    // The other reader turns every net event on: the capture's reader passes over the six it
+    // did not ask for, and the file must account for their seqs without calling them lost.
+    Ringdump all{{"watch", "--control", producer.control(), "--json", "--ring", "net"},
+                 /*stdout_to_file=*/true};
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                      "--format", "native", "--event", "net:closed_connection", "--lossless"}};
+    ASSERT_EQ(producer.Command("wait-readers net 2"), "readers 2");
+    ASSERT_EQ(producer.Command("emit-all"), "done"); // net seqs 0-6; closed_connection is 6
+    ASSERT_EQ(producer.Command("emit-all"), "done"); // and 13
+    capture.Kill(SIGINT);
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    EXPECT_TRUE(Contains(capture.Stderr(), "2 events delivered, 0 lost (net 2/0)"))
+        << capture.Stderr();
+    const Outcome read = RunRingdump({"read", (dir.path() / "capture.trcap").string(), "--json"});
+    EXPECT_EQ(read.code, 0) << read.err;
+    ASSERT_EQ(read.lines.size(), 2u);
+    EXPECT_TRUE(Contains(read.lines[0], R"("event":"closed_connection","seq":6,)"))
+        << read.lines[0];
+    EXPECT_TRUE(Contains(read.lines[1], R"("event":"closed_connection","seq":13,)"))
+        << read.lines[1];
+    all.Kill(SIGINT);
+    EXPECT_EQ(all.Wait(), 0);
+}
+
 TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)
 {
     TempDir dir;
@@ -1034,21 +1146,31 @@ TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)
         return RunRingdump({"read", path.string(), "--json"});
     };
 
-    // The end record: frame header, kind and padding, end time, ring count, two counters
-    // per ring.
-    const size_t end_frame = 8 + 1 + 7 + 8 + 2 + 16 * ALL_RINGS.size();
+    // The end record: frame header, kind and padding, end time, frame count, ring count,
+    // three counters per ring.
+    const size_t end_frame = 8 + 1 + 7 + 8 + 8 + 2 + 24 * ALL_RINGS.size();
 
-    // Cut inside the last event: the events before it are printed, then the error.
+    // Cut inside the last event: ringdump writes whole frames, so this is damage. The
+    // events before it are printed, then the error.
     const Outcome cut = read(good.substr(0, good.size() - end_frame - 10));
     EXPECT_EQ(cut.code, 4);
     EXPECT_EQ(cut.lines.size(), ALL_EVENTS - 1);
     EXPECT_TRUE(Contains(cut.err, "truncated")) << cut.err;
 
-    // Cut exactly before the end record: complete events, but the capture was cut short.
-    const Outcome unfinished = read(good.substr(0, good.size() - end_frame));
-    EXPECT_EQ(unfinished.code, 4);
-    EXPECT_EQ(unfinished.lines.size(), ALL_EVENTS);
-    EXPECT_TRUE(Contains(unfinished.err, "without its end record")) << unfinished.err;
+    // Cut exactly before the end record, as a killed ringdump leaves it: every event is
+    // printed, then it says the capture is incomplete, with its own exit code.
+    const size_t unfinished_size = good.size() - end_frame;
+    const Outcome unfinished = read(good.substr(0, unfinished_size));
+    EXPECT_EQ(unfinished.code, 6);
+    EXPECT_EQ(CheckAllEvents(unfinished.lines), "");
+    EXPECT_TRUE(Contains(unfinished.err,
+                         "ringdump: " + (dir.path() / "damaged.trcap").string() +
+                             ": the capture was cut short at byte " +
+                             std::to_string(unfinished_size) +
+                             ": it has no end record (ringdump was killed, or the disk filled "
+                             "up), so what came after its 20 events is missing; those are "
+                             "intact\n"))
+        << unfinished.err;
 
     // A flipped bit in the last event's payload, and one in the header's schema.
     for (const size_t at : {good.size() - end_frame - 1, size_t{200}}) {
@@ -1067,15 +1189,109 @@ TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)
     EXPECT_EQ(read(good + "trailing").code, 4);
 
     std::string newer = good;
-    newer[8] = 2; // format version
+    newer[8] = 3; // format version
     const Outcome version = read(newer);
     EXPECT_EQ(version.code, 3);
-    EXPECT_TRUE(Contains(version.err, "capture format version 2, this ringdump reads version 1"))
+    EXPECT_TRUE(Contains(version.err, "capture format version 3, this ringdump reads version 2"))
         << version.err;
+    // Version 1 files cannot prove themselves complete: refused, not read unchecked.
+    std::string older = good;
+    older[8] = 1;
+    const Outcome old_version = read(older);
+    EXPECT_EQ(old_version.code, 3);
+    EXPECT_TRUE(Contains(old_version.err, "capture format version 1, this ringdump reads "
+                                          "version 2; read it with the ringdump that wrote it"))
+        << old_version.err;
 
     const Outcome missing = RunRingdump({"read", (dir.path() / "nothing.trcap").string()});
     EXPECT_EQ(missing.code, 2);
     EXPECT_TRUE(Contains(missing.err, "cannot open")) << missing.err;
+}
+
+TEST(RingdumpReadTest, ACaptureWithAFrameCutOutAddedOrReplayedIsCorrupt)
+{
+    TempDir dir;
+    {
+        TestProducer producer;
+        ASSERT_TRUE(producer.ready());
+        Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                          "--format", "native", "--count", "20", "--lossless"}};
+        ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+        ASSERT_EQ(producer.Command("emit-all"), "done");
+        ASSERT_EQ(capture.Wait(), 0) << capture.Stderr();
+    }
+    const std::string good = ReadFile(dir.path() / "capture.trcap");
+    const CaptureFrames c{good};
+    ASSERT_EQ(c.frames.size(), ALL_EVENTS + 1); // and the end record
+    const fs::path path = dir.path() / "altered.trcap";
+    const auto read = [&](const std::string& bytes) {
+        WriteFile(path, bytes);
+        return RunRingdump({"read", path.string(), "--json"});
+    };
+    const auto error = [&](const std::string& what) {
+        return "ringdump: " + path.string() + ": " + what + "\n";
+    };
+    // Ring 0 is net (seqs 0-6), ring 3 validation (one event, seq 0).
+    const size_t net2 = c.Find(0, 2), net3 = c.Find(0, 3), net4 = c.Find(0, 4);
+    const size_t net5 = c.Find(0, 5), net6 = c.Find(0, 6), validation0 = c.Find(3, 0);
+    ASSERT_LT(std::max({net2, net3, net4, net5, net6, validation0}), c.frames.size());
+
+    // A whole event frame cut out, every checksum intact: the next frame of its ring does
+    // not follow, and nothing recorded as lost explains it.
+    const Outcome cut = read(c.Join(net3));
+    EXPECT_EQ(cut.code, 4);
+    const size_t net4_now = c.offsets[net4] - c.frames[net3].size();
+    EXPECT_TRUE(
+        Contains(cut.err, error("ring 'net': the event frame at byte " + std::to_string(net4_now) +
+                                " has seq 4, but since seq 2 in the frame at byte " +
+                                std::to_string(c.offsets[net2]) +
+                                " it records 0 events lost and 0 skipped: 1 event "
+                                "missing from the capture (frames were cut out; the "
+                                "file was altered)")))
+        << cut.err;
+    EXPECT_EQ(cut.lines.size(), net3); // the events before it
+
+    // The only event of a ring cut out: the end record's totals do not match.
+    const Outcome cut_last = read(c.Join(validation0));
+    EXPECT_EQ(cut_last.code, 4);
+    const size_t end_now = c.offsets.back() - c.frames[validation0].size();
+    EXPECT_TRUE(Contains(
+        cut_last.err, error("ring 'validation': the end record at byte " + std::to_string(end_now) +
+                            " counts 1 event delivered, the file holds 0 (no frame of the "
+                            "ring): frames were cut out or added (the file was altered)")))
+        << cut_last.err;
+    EXPECT_EQ(cut_last.lines.size(), ALL_EVENTS - 1);
+
+    // An earlier frame replayed further on: its seq goes back.
+    const Outcome replayed = read(c.Join(c.frames.size(), net6, c.frames[c.Find(0, 1)]));
+    EXPECT_EQ(replayed.code, 4);
+    EXPECT_TRUE(
+        Contains(replayed.err,
+                 error("ring 'net': the event frame at byte " + std::to_string(c.offsets[net6]) +
+                       " has seq 1, which is not after seq 5 in the frame at byte " +
+                       std::to_string(c.offsets[net5]) +
+                       ": a frame was replayed, duplicated or moved (the file was "
+                       "altered)")))
+        << replayed.err;
+    EXPECT_EQ(replayed.lines.size(), net6);
+
+    // A frame written twice.
+    const Outcome duplicated = read(c.Join(c.frames.size(), net3, c.frames[net2]));
+    EXPECT_EQ(duplicated.code, 4);
+    EXPECT_TRUE(
+        Contains(duplicated.err,
+                 error("ring 'net': the event frame at byte " + std::to_string(c.offsets[net3]) +
+                       " has seq 2, which is not after seq 2 in the frame at byte " +
+                       std::to_string(c.offsets[net2]) +
+                       ": a frame was replayed, duplicated or moved (the file was "
+                       "altered)")))
+        << duplicated.err;
+    EXPECT_EQ(duplicated.lines.size(), net3);
+
+    // The untouched file still reads whole.
+    const Outcome whole = read(good);
+    EXPECT_EQ(whole.code, 0) << whole.err;
+    EXPECT_EQ(CheckAllEvents(whole.lines), "");
 }
 
 // --- command line and errors ----------------------------------------------------------------

@@ -153,12 +153,18 @@ struct PumpEnd {
 //! false aborts as well.
 PumpEnd Pump(Session& session, const Io& io, uint64_t count,
              std::optional<Clock::time_point> deadline,
-             const std::function<Take(size_t, const EventView&)>& take,
+             const std::function<Take(size_t, const Record&)>& take,
              const std::function<bool()>& idle)
 {
     const auto& readers = session.readers();
     uint64_t counted = 0;
     PumpEnd end;
+    // Per ring, its reader's skipped count at the last record it delivered: each record
+    // carries the other readers' events passed over right before it.
+    std::vector<uint64_t> skipped;
+    for (const auto& reader : readers) {
+        skipped.push_back(reader->stats().skipped);
+    }
     // Rings whose reader was detached (the producer exited after everything it wrote was
     // read, or reset the ring). The others are still read to their end.
     std::vector<bool> finished(readers.size(), false);
@@ -179,7 +185,10 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             next = reader.Next(view);
             if (!next || !next.value()) break;
             ++n;
-            switch (take(i, view)) {
+            Record record = RecordOf(view);
+            record.skipped_before = reader.stats().skipped - skipped[i];
+            skipped[i] = reader.stats().skipped;
+            switch (take(i, record)) {
             case Take::Counted:
                 ++counted;
                 break;
@@ -501,9 +510,8 @@ int Watch(const WatchOptions& options, const Io& io)
     }
     std::string out;
     uint64_t corrupt = 0;
-    const auto take = [&](size_t ring, const EventView& view) {
+    const auto take = [&](size_t ring, const Record& record) {
         if (clock.Update()) format.SetClockOffset(clock.offset());
-        const Record record = RecordOf(view);
         if (record.lost_before) format.AppendLoss(out, rings[ring], record.lost_before, record.seq);
         auto table = format.Decode(record);
         Take taken = Take::Skipped;
@@ -851,6 +859,9 @@ int Capture(const CaptureOptions& options, const Io& io)
         header.start_unix_ns = UnixNowNs();
         header.segment_name = segment.name;
         header.rings = rings;
+        for (const auto& reader : session->readers()) {
+            header.first_seq.push_back(reader->next_seq().value_or(UNKNOWN_SEQ));
+        }
         header.events = schema->events();
         header.schema.assign(schema->bytes().begin(), schema->bytes().end());
         auto created = CaptureWriter::Create(out_dir.get(), CAPTURE_FILE_NAME, native_path, header);
@@ -866,7 +877,7 @@ int Capture(const CaptureOptions& options, const Io& io)
     if (options.capture_messages) messages.emplace(out_dir.get(), options.out_dir, clock.offset());
 
     std::string failure;
-    const auto take = [&](size_t ring, const EventView& view) {
+    const auto take = [&](size_t ring, const Record& record) {
         if (clock.Update()) {
             if (native) {
                 if (auto ok = native->WriteClock(clock.offset()); !ok) {
@@ -876,7 +887,6 @@ int Capture(const CaptureOptions& options, const Io& io)
             }
             if (messages) messages->SetClockOffset(clock.offset());
         }
-        const Record record = RecordOf(view);
         if (native) {
             if (auto ok = native->Write(uint8_t(ring), record); !ok) {
                 failure = ok.error().message();
@@ -896,18 +906,23 @@ int Capture(const CaptureOptions& options, const Io& io)
         deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(options.duration_s));
     }
-    const PumpEnd end = Pump(*session, io, options.count, deadline, take, [] { return true; });
+    // While the rings are empty, what was captured goes to the file: a capture killed later
+    // still holds it.
+    const auto idle = [&] {
+        if (!native) return true;
+        if (auto ok = native->Flush(); !ok) {
+            failure = ok.error().message();
+            return false;
+        }
+        return true;
+    };
+    const PumpEnd end = Pump(*session, io, options.count, deadline, take, idle);
 
     // Complete files whatever ended the capture.
     uint64_t delivered = 0, lost = 0;
     const std::string totals = Totals(*session, delivered, lost);
     if (native) {
-        CaptureEnd capture_end;
-        capture_end.end_unix_ns = UnixNowNs();
-        for (const auto& reader : session->readers()) {
-            capture_end.rings.push_back({reader->stats().delivered, reader->stats().lost});
-        }
-        if (auto ok = native->Finish(capture_end); !ok && failure.empty()) {
+        if (auto ok = native->Finish(UnixNowNs()); !ok && failure.empty()) {
             failure = ok.error().message();
         }
         std::fprintf(io.err, "ringdump: wrote %s (%" PRIu64 " bytes)\n", native_path.c_str(),
@@ -972,9 +987,13 @@ int Read(const ReadOptions& options, const Io& io)
             WriteOut(io, out, true);
             return Fail(io, EXIT_CORRUPT, next.error().message());
         }
-        if (!next.value()) break;
+        if (next.value() == CaptureItem::End) break;
         format.SetClockOffset((*reader)->clock_offset_ns());
         const std::string& name = header.rings[ring];
+        if (next.value() == CaptureItem::Gap) {
+            if (record.lost_before) format.AppendLoss(out, name, record.lost_before, record.seq);
+            continue;
+        }
         if (record.lost_before) format.AppendLoss(out, name, record.lost_before, record.seq);
         auto table = format.Decode(record);
         if (!table) {
@@ -994,6 +1013,10 @@ int Read(const ReadOptions& options, const Io& io)
         }
     }
     if (!WriteOut(io, out, true)) return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+    if (!Stopped(io) && !(*reader)->complete()) {
+        // Every event it holds was printed and checked; the user learns it is not all.
+        return Fail(io, EXIT_CUT_SHORT, (*reader)->cut_short());
+    }
     return EXIT_OK;
 }
 

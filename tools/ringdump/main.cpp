@@ -38,7 +38,10 @@ constexpr const char* EXIT_CODES =
     "     that already has 8 readers), cannot open or write a file, or the producer died\n"
     "     without shutting down (after everything it wrote was read)\n"
     "  3  ABI, schema or capture format version mismatch\n"
-    "  4  corrupt data in a ring or in a capture file\n";
+    "  4  corrupt data in a ring or in a capture file (damaged, or altered: a frame cut\n"
+    "     out, added, duplicated or replayed)\n"
+    "  6  read: the capture was cut short (no end record: ringdump was killed, or the disk\n"
+    "     filled up); every event in it was printed, later ones are missing\n";
 
 constexpr const char* MAIN_HELP =
     "ringdump: read the events of a tracering producer (Bitcoin Core's tracepoints)\n"
@@ -145,8 +148,11 @@ constexpr const char* READ_HELP =
     "\n"
     "Prints a native capture file (from 'ringdump capture --format native') exactly as\n"
     "watch prints events, using the schema stored in the file. Every length and checksum\n"
-    "is checked: a truncated or damaged file is an error (exit code 4) after the events\n"
-    "before the damage were printed.\n"
+    "is checked, and per ring that the sequence numbers, losses and the end record's\n"
+    "totals account for every event: a damaged file, or one with a frame cut out, added,\n"
+    "duplicated or replayed, is an error (exit code 4) after the events before the damage\n"
+    "were printed. A capture cut short (no end record) prints every event it holds, then\n"
+    "says so (exit code 6).\n"
     "\n"
     "  --json   JSON lines, as watch --json\n"
     "\n";
