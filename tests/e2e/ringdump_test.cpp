@@ -429,6 +429,23 @@ struct CaptureFrames {
     }
 };
 
+//! Stops `ringdump` (SIGSTOP), has the producer of a 4 KiB ring flood it with 300 mempool
+//! events, which it mostly drops, and continues it. The events the producer dropped.
+uint64_t FloodWhileStopped(TestProducer& producer, Ringdump& ringdump)
+{
+    EXPECT_TRUE(Suspend(ringdump.pid()));
+    const std::string flood = producer.Command("flood 300");
+    ringdump.Kill(SIGCONT);
+    uint64_t dropped = 0, attempted = 0;
+    EXPECT_EQ(
+        std::sscanf(flood.c_str(), "done full=%" SCNu64 " seq=%" SCNu64, &dropped, &attempted), 2)
+        << flood;
+    EXPECT_EQ(attempted, 300u);
+    EXPECT_GT(dropped, 0u);
+    EXPECT_LT(dropped, 300u);
+    return dropped;
+}
+
 // --- list -----------------------------------------------------------------------------------
 
 TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
@@ -661,6 +678,104 @@ TEST(RingdumpWatchTest, ASlowReaderSeesEveryDroppedEventCounted)
         << watch.Stderr();
 }
 
+TEST(RingdumpWatchTest, DropsAfterTheLastReadAreALostLineWhenTheProducerExits)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    const uint64_t dropped = FloodWhileStopped(producer, watch);
+    // The producer exits with the drops last: no later event reveals the gap.
+    producer.process().CloseStdin();
+    ASSERT_EQ(producer.process().Wait(), 0);
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0) << watch.Stderr();
+    const uint64_t delivered = 300 - dropped;
+    ASSERT_EQ(lines.size(), delivered + 1);
+    EXPECT_EQ(lines.back(),
+              R"({"lost":)" + std::to_string(dropped) + R"(,"ring":"mempool","before_seq":300})");
+    EXPECT_TRUE(Contains(watch.Stderr(), std::to_string(delivered) + " events delivered, " +
+                                             std::to_string(dropped) + " lost (mempool " +
+                                             std::to_string(delivered) + "/" +
+                                             std::to_string(dropped) + ")"))
+        << watch.Stderr();
+
+    // The same in the text format.
+    TestProducer second{4096};
+    ASSERT_TRUE(second.ready());
+    Ringdump text{{"watch", "--control", second.control(), "--ring", "mempool"}};
+    ASSERT_EQ(second.WaitOn({"mempool"}), "on");
+    const uint64_t text_dropped = FloodWhileStopped(second, text);
+    second.process().CloseStdin();
+    ASSERT_EQ(second.process().Wait(), 0);
+    const std::vector<std::string> text_lines = text.ReadAll();
+    EXPECT_EQ(text.Wait(), 0) << text.Stderr();
+    ASSERT_FALSE(text_lines.empty());
+    EXPECT_EQ(text_lines.back(), "-- lost " + std::to_string(text_dropped) +
+                                     " events of ring mempool before seq 300 --");
+}
+
+TEST(RingdumpWatchTest, AReaderDetachedByTheProducerExitsWithCode5AndCountsWhatItMissed)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    Ringdump fast{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"},
+                  /*stdout_to_file=*/true};
+    Ringdump slow{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"}};
+    ASSERT_EQ(producer.Command("wait-readers mempool 2"), "readers 2");
+    // Once it printed an event, the slow one reads its ring (it is past attaching).
+    ASSERT_EQ(producer.Command("marker"), "done");
+    const std::string marker = slow.ReadLine();
+    ASSERT_TRUE(Contains(marker, R"("event":"rejected","seq":0,)")) << marker;
+    ASSERT_TRUE(Suspend(slow.pid()));
+    // The stopped reader keeps the ring full while the other reads: after a second of that
+    // the producer detaches it.
+    std::string flood;
+    bool evicted = false;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!evicted && std::chrono::steady_clock::now() < deadline) {
+        flood = producer.Command("flood 20");
+        const Outcome list = RunRingdump({"list", "--control", producer.control(), "--json"});
+        for (const std::string& line : list.lines) {
+            evicted |= Contains(line, R"({"ring":"mempool",)") &&
+                       Contains(line, R"("readers_evicted":1,)");
+        }
+    }
+    ASSERT_TRUE(evicted) << "the stopped reader was never detached";
+    uint64_t attempted = 0, full = 0;
+    ASSERT_EQ(std::sscanf(flood.c_str(), "done full=%" SCNu64 " seq=%" SCNu64, &full, &attempted),
+              2)
+        << flood;
+
+    slow.Kill(SIGCONT);
+    const std::vector<std::string> lines = slow.ReadAll();
+    EXPECT_EQ(slow.Wait(), 5) << slow.Stderr();
+    EXPECT_TRUE(Contains(slow.Stderr(), "ringdump: the reader of ring 'mempool' was detached by "
+                                        "the producer (it kept the ring full while another "
+                                        "reader waited; read faster or ask for fewer events)"))
+        << slow.Stderr();
+    // It read only the marker before it was stopped; everything the ring attempted after it,
+    // until the reader found itself detached, is lost to it, as a line and in the summary.
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], R"({"lost":)" + std::to_string(attempted - 1) +
+                            R"(,"ring":"mempool","before_seq":)" + std::to_string(attempted) + "}");
+    EXPECT_TRUE(Contains(slow.Stderr(), "1 events delivered, " + std::to_string(attempted - 1) +
+                                            " lost (mempool 1/" + std::to_string(attempted - 1) +
+                                            ")"))
+        << slow.Stderr();
+
+    // The other reader lost what the stopped one made the ring drop, and every event of the
+    // ring is accounted for in its summary too.
+    fast.Kill(SIGINT);
+    EXPECT_EQ(fast.Wait(), 0);
+    uint64_t delivered = 0, lost = 0;
+    ASSERT_EQ(std::sscanf(fast.Stderr().c_str(), "ringdump: %" SCNu64 " events delivered, %" SCNu64,
+                          &delivered, &lost),
+              2)
+        << fast.Stderr();
+    EXPECT_EQ(delivered + lost, attempted) << fast.Stderr();
+}
+
 TEST(RingdumpWatchTest, SigintEndsWatchCleanlyAfterPrintingWhatWasRead)
 {
     TestProducer producer;
@@ -785,6 +900,27 @@ TEST(RingdumpStatsTest, ReportsEachIntervalAttachedOrNot)
     ASSERT_EQ(two.lines.size(), 3u);
     EXPECT_TRUE(Contains(two.lines[1], "net")) << two.lines[1];
     EXPECT_TRUE(Contains(two.lines[2], "validation")) << two.lines[2];
+}
+
+TEST(RingdumpStatsTest, ALastReportCountsDropsAfterTheLastRead)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    // No report before the end: the last one is the only one.
+    Ringdump stats{{"stats", "--control", producer.control(), "--json", "--ring", "mempool",
+                    "--interval", "3600"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    const uint64_t dropped = FloodWhileStopped(producer, stats);
+    stats.Kill(SIGINT);
+    const std::vector<std::string> lines = stats.ReadAll();
+    EXPECT_EQ(stats.Wait(), 0) << stats.Stderr();
+    ASSERT_EQ(lines.size(), 1u);
+    const auto json = JsonParser::Parse(lines[0]);
+    ASSERT_TRUE(json) << lines[0];
+    EXPECT_EQ(json->Get("ring")->text, "mempool");
+    EXPECT_EQ(json->Get("delivered")->text, std::to_string(300 - dropped));
+    EXPECT_EQ(json->Get("lost")->text, std::to_string(dropped));
+    EXPECT_EQ(json->Get("dropped_full")->text, std::to_string(dropped));
 }
 
 // --- capture and read -----------------------------------------------------------------------
@@ -1095,6 +1231,35 @@ TEST(RingdumpCaptureTest, AKilledCaptureReadsAsCutShortWithEveryEventItHeld)
                                        "filled up), so what came after its 20 events is "
                                        "missing; those are intact\n"))
         << read.err;
+}
+
+TEST(RingdumpCaptureTest, DropsAfterTheLastReadAreInTheCaptureAndItsTotals)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                      "--format", "native", "--ring", "mempool"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    const uint64_t dropped = FloodWhileStopped(producer, capture);
+    // No event follows the drops to reveal them: the capture's end must.
+    capture.Kill(SIGINT);
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    const uint64_t delivered = 300 - dropped;
+    EXPECT_TRUE(Contains(capture.Stderr(), std::to_string(delivered) + " events delivered, " +
+                                               std::to_string(dropped) + " lost (mempool " +
+                                               std::to_string(delivered) + "/" +
+                                               std::to_string(dropped) + ")"))
+        << capture.Stderr();
+
+    const Outcome read = RunRingdump({"read", (dir.path() / "capture.trcap").string(), "--json"});
+    EXPECT_EQ(read.code, 0) << read.err;
+    ASSERT_EQ(read.lines.size(), delivered + 1);
+    for (uint64_t i = 0; i < delivered; ++i) {
+        ASSERT_TRUE(Contains(read.lines[i], ",\"seq\":" + std::to_string(i) + ",")) << i;
+    }
+    EXPECT_EQ(read.lines.back(),
+              R"({"lost":)" + std::to_string(dropped) + R"(,"ring":"mempool","before_seq":300})");
 }
 
 TEST(RingdumpCaptureTest, ACaptureOfSomeEventsBesideAReaderOfAllReadsAsComplete)

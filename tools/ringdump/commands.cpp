@@ -47,8 +47,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t OUTPUT_CHUNK = 64 << 10;
 //! Records taken from one ring before the next ring gets its turn.
 constexpr size_t POLL_BATCH = 1024;
-//! Batches per ring read after a stop request, so stopping takes bounded time.
-constexpr int DRAIN_BATCHES = 16;
 //! Records read before their space is handed back to the producer within a batch.
 constexpr size_t RELEASE_EVERY = 64;
 
@@ -134,10 +132,61 @@ enum class Take {
     Abort,   //!< the handler failed and reported it
 };
 
+//! Whether the producer detached `reader` (a slow reader, a bad cursor, its lease ended),
+//! rather than exiting after the reader read everything: on a clean exit the producer seals
+//! its rings and leaves each reader's line as it was, while a detach marks the line Detached,
+//! which RingReader::Info() leaves out of its readers.
+bool DetachedByProducer(const RingReader& reader)
+{
+    const RingInfo info = reader.Info();
+    return std::none_of(info.readers.begin(), info.readers.end(),
+                        [&](const ReaderInfo& r) { return r.slot == reader.slot(); });
+}
+
+//! Where a reader began, and its skipped count at the last event it delivered: what the
+//! account of its ring at the end (TailOf) starts from.
+struct Span {
+    std::optional<uint64_t> first_seq; //!< the seq it started at, once known
+    uint64_t skipped{0};
+};
+
+Span SpanOf(const RingReader& reader) { return {reader.next_seq(), reader.stats().skipped}; }
+
+//! The events of a ring after the last one its reader delivered that are in no output yet.
+struct RingTail {
+    uint64_t lost{0};               //!< dropped by the producer, or never read (a detached reader)
+    uint64_t skipped{0};            //!< other readers' events it passed over
+    uint64_t next_seq{UNKNOWN_SEQ}; //!< the account ends before this seq
+};
+
+//! The tail of `reader`'s ring up to `end_seq` (or as far as it read, if further): losses it
+//! has not reported, which are the drops it passed while skipping other readers' events, and
+//! every event the ring attempted that it did not read (dropped after its last read, or
+//! still in the ring when it was detached).
+RingTail TailOf(const RingReader& reader, const Span& span, uint64_t end_seq)
+{
+    RingTail tail;
+    const ReaderStats& s = reader.stats();
+    tail.skipped = s.skipped - span.skipped;
+    const std::optional<uint64_t> next = reader.next_seq();
+    if (!next) return tail; // it read nothing and does not know where it began
+    tail.next_seq = std::max(end_seq, *next);
+    if (span.first_seq) {
+        // Every seq from its start is delivered, skipped, reported lost, or in the tail.
+        const uint64_t accounted = s.delivered + s.skipped + s.lost;
+        const uint64_t attempted = tail.next_seq - *span.first_seq;
+        tail.lost = attempted > accounted ? attempted - accounted : 0;
+    } else {
+        tail.lost = tail.next_seq - *next;
+    }
+    return tail;
+}
+
 struct PumpEnd {
     int code{EXIT_OK};
     bool aborted{false};
-    std::string note; //!< why reading ended early, for stderr
+    std::string note;            //!< why reading ended early, for stderr
+    std::vector<RingTail> tails; //!< one per reader of the session
 
     //! Adds `what` to the note, once.
     void Note(const std::string& what)
@@ -149,8 +198,14 @@ struct PumpEnd {
 
 //! Reads the session's rings round robin and hands each record to `take`, until `count`
 //! records were counted (0: no limit), `deadline` passed, io.stop was set, the producer went
-//! away, or `take` aborted. Calls `idle` whenever the rings are empty; `idle` returning
-//! false aborts as well.
+//! away or detached a reader, or `take` aborted. Calls `idle` whenever the rings are empty;
+//! `idle` returning false aborts as well.
+//!
+//! Stopped (io.stop, the deadline, or a reader detached by the producer), it first reads
+//! the events each ring attempted before the stop. At the end, PumpEnd::tails accounts for
+//! every event of each ring up to where its reading ended (the producer's final seq when it
+//! exited or died, its seq at the stop or the detach; with `count` reached, what was read)
+//! that was not delivered: the caller reports those as lost.
 PumpEnd Pump(Session& session, const Io& io, uint64_t count,
              std::optional<Clock::time_point> deadline,
              const std::function<Take(size_t, const Record&)>& take,
@@ -159,21 +214,20 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
     const auto& readers = session.readers();
     uint64_t counted = 0;
     PumpEnd end;
-    // Per ring, its reader's skipped count at the last record it delivered: each record
-    // carries the other readers' events passed over right before it.
-    std::vector<uint64_t> skipped;
+    std::vector<Span> spans;
     for (const auto& reader : readers) {
-        skipped.push_back(reader->stats().skipped);
+        spans.push_back(SpanOf(*reader));
     }
-    // Rings whose reader was detached (the producer exited after everything it wrote was
-    // read, or reset the ring). The others are still read to their end.
-    std::vector<bool> finished(readers.size(), false);
+    // Per ring, once its reading ended (the producer exited, died, or detached its reader):
+    // the seq its account ends at. The other rings are still read to their end.
+    std::vector<std::optional<uint64_t>> ended(readers.size());
     size_t unfinished = readers.size();
     bool producer_died = false;
+    bool detached = false;
     const auto limit_reached = [&] { return count && counted >= count; };
     // One batch of ring i; false once reading must end.
     const auto poll = [&](size_t i, size_t& work) {
-        if (finished[i]) return true;
+        if (ended[i]) return true;
         RingReader& reader = *readers[i];
         const uint64_t limit = std::min<uint64_t>(count ? count - counted : POLL_BATCH, POLL_BATCH);
         // Record by record rather than Poll(), so that reading stops at the record `take`
@@ -186,8 +240,9 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             if (!next || !next.value()) break;
             ++n;
             Record record = RecordOf(view);
-            record.skipped_before = reader.stats().skipped - skipped[i];
-            skipped[i] = reader.stats().skipped;
+            const uint64_t skipped = reader.stats().skipped;
+            record.skipped_before = skipped - spans[i].skipped;
+            spans[i].skipped = skipped;
             switch (take(i, record)) {
             case Take::Counted:
                 ++counted;
@@ -204,16 +259,19 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
         work = n;
         if (!next) {
             const Error& e = next.error();
-            // The ring has ended (the producer exited, died, or reset it) after everything in
-            // it was read; the other rings are read to their end too.
             if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
+                // The ring has ended: the producer exited or died after everything in it was
+                // read, or detached this reader. What it attempted until now and this reader
+                // did not deliver is lost to it.
                 end.Note(e.message());
-                if (e.code() == ErrorCode::Stale) producer_died = true;
-                finished[i] = true;
-                if (--unfinished > 0) return true;
-                end.code = producer_died ? EXIT_UNAVAILABLE : EXIT_OK;
-                end.aborted = true;
-                return false;
+                ended[i] = reader.Info().seq;
+                --unfinished;
+                if (e.code() == ErrorCode::Stale) {
+                    producer_died = true;
+                } else if (DetachedByProducer(reader)) {
+                    detached = true;
+                }
+                return unfinished > 0;
             }
             end.note = e.message();
             end.code = e.code() == ErrorCode::Corrupt ? EXIT_CORRUPT : EXIT_UNAVAILABLE;
@@ -223,7 +281,7 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
         return !end.aborted && !limit_reached();
     };
     Backoff backoff;
-    while (!Stopped(io)) {
+    while (!Stopped(io) && !detached) {
         if (deadline && Clock::now() >= *deadline) break;
         size_t work = 0;
         bool go_on = true;
@@ -239,43 +297,47 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
         }
         backoff.Idle(work);
     }
-    if (Stopped(io)) {
-        // Events already in the rings when the user stopped us belong to what they saw
-        // happen: take them too, within bounds, as the producer may keep writing.
-        bool go_on = !end.aborted && !limit_reached();
-        for (size_t i = 0; i < readers.size() && go_on; ++i) {
-            for (int batch = 0; batch < DRAIN_BATCHES && go_on; ++batch) {
+    if (!end.aborted && !limit_reached()) {
+        // Stopped by the user, the deadline or a detach: the events the rings attempted
+        // before the stop belong to what the user saw happen. Read them (no more than a ring
+        // held: the rest were dropped), as the producer may keep writing; any not read are
+        // lost.
+        for (size_t i = 0; i < readers.size() && !end.aborted && !limit_reached(); ++i) {
+            if (ended[i]) continue;
+            const uint64_t stop_seq = readers[i]->Info().seq;
+            bool go_on = true;
+            while (go_on && !ended[i] && readers[i]->next_seq().value_or(0) < stop_seq) {
                 size_t polled = 0;
                 go_on = poll(i, polled);
                 if (polled == 0) break;
             }
-        }
-        // What a producer that kept writing added beyond those bounds is not ours to read,
-        // but the user learns how much there was.
-        uint64_t unread = 0;
-        for (size_t i = 0; i < readers.size() && !limit_reached(); ++i) {
-            const std::optional<uint64_t> next_seq = readers[i]->next_seq();
-            const uint64_t attempted = readers[i]->Info().seq;
-            if (!finished[i] && next_seq && attempted > *next_seq) unread += attempted - *next_seq;
-        }
-        if (unread) {
-            end.Note(std::to_string(unread) +
-                     " more events were written (or dropped) after the last one read");
+            if (!ended[i]) ended[i] = stop_seq;
         }
     }
+    for (size_t i = 0; i < readers.size(); ++i) {
+        // Reading ended early (--count, an error): the account ends where the reader is.
+        const uint64_t end_seq = ended[i].value_or(readers[i]->next_seq().value_or(0));
+        end.tails.push_back(TailOf(*readers[i], spans[i], end_seq));
+    }
+    if (end.code == EXIT_OK && detached) end.code = EXIT_DETACHED;
+    if (end.code == EXIT_OK && producer_died) end.code = EXIT_UNAVAILABLE;
     return end;
 }
 
-//! "net 7/0, mempool 4/1": delivered/lost per ring, from the readers' own counters.
-std::string Totals(Session& session, uint64_t& delivered, uint64_t& lost)
+//! "net 7/0, mempool 4/1": delivered/lost per ring, from the readers' own counters and the
+//! tails of their rings.
+std::string Totals(Session& session, const std::vector<RingTail>& tails, uint64_t& delivered,
+                   uint64_t& lost)
 {
     std::vector<std::string> parts;
-    for (const auto& reader : session.readers()) {
-        const ReaderStats& s = reader->stats();
+    const auto& readers = session.readers();
+    for (size_t i = 0; i < readers.size(); ++i) {
+        const ReaderStats& s = readers[i]->stats();
+        const uint64_t ring_lost = s.lost + (i < tails.size() ? tails[i].lost : 0);
         delivered += s.delivered;
-        lost += s.lost;
-        parts.push_back(reader->name() + " " + std::to_string(s.delivered) + "/" +
-                        std::to_string(s.lost));
+        lost += ring_lost;
+        parts.push_back(readers[i]->name() + " " + std::to_string(s.delivered) + "/" +
+                        std::to_string(ring_lost));
     }
     return Join(parts);
 }
@@ -533,9 +595,14 @@ int Watch(const WatchOptions& options, const Io& io)
     };
     const PumpEnd end = Pump(*session, io, options.count, std::nullopt, take,
                              [&] { return WriteOut(io, out, true); });
+    // Events lost after the last one read are a line of the output too, not only a number.
+    for (size_t i = 0; i < end.tails.size(); ++i) {
+        const RingTail& tail = end.tails[i];
+        if (tail.lost) format.AppendLoss(out, rings[i], tail.lost, tail.next_seq);
+    }
     const bool written = WriteOut(io, out, true);
     uint64_t delivered = 0, lost = 0;
-    const std::string totals = Totals(*session, delivered, lost);
+    const std::string totals = Totals(*session, end.tails, delivered, lost);
     if (!end.note.empty()) std::fprintf(io.err, "ringdump: %s\n", end.note.c_str());
     std::fprintf(io.err, "ringdump: %" PRIu64 " events delivered, %" PRIu64 " lost (%s)\n",
                  delivered, lost, totals.c_str());
@@ -680,22 +747,53 @@ int Stats(const StatsOptions& options, const Io& io)
     Backoff backoff;
     std::string note;
     int code = EXIT_OK;
+    // Attached: where each reader began, and where the account of its ring ends once its
+    // reading ended (the producer exited, died, or detached it), as for watch.
+    std::vector<Span> spans;
+    std::vector<std::optional<uint64_t>> ended;
+    if (session) {
+        for (const auto& reader : session->readers()) {
+            spans.push_back(SpanOf(*reader));
+        }
+        ended.resize(spans.size());
+    }
+    // Stats consumes the events without looking at them. Up to `batch` events of reader i;
+    // false once its ring has ended or failed (`note` and `code` say how; `failed`: not by
+    // the producer exiting, dying or detaching it).
+    bool failed = false;
+    const auto consume = [&](size_t i, size_t batch, size_t& work) {
+        RingReader& reader = *session->readers()[i];
+        auto polled = reader.Poll([](const EventView&) {}, batch);
+        if (polled) {
+            work += polled.value();
+            return true;
+        }
+        const Error& e = polled.error();
+        if (note.find(e.message()) == std::string::npos) {
+            note += (note.empty() ? "" : "; ") + e.message();
+        }
+        if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
+            ended[i] = reader.Info().seq;
+            const int why = e.code() == ErrorCode::Stale ? EXIT_UNAVAILABLE
+                            : DetachedByProducer(reader) ? EXIT_DETACHED
+                                                         : EXIT_OK;
+            if (code == EXIT_OK) code = why;
+        } else {
+            ended[i] = reader.next_seq().value_or(0);
+            code = e.code() == ErrorCode::Corrupt ? EXIT_CORRUPT : EXIT_UNAVAILABLE;
+            failed = true;
+        }
+        return false;
+    };
+    bool counted_out = false;
     while (!Stopped(io)) {
         if (session) {
             size_t work = 0;
-            for (const auto& reader : session->readers()) {
-                // Stats consumes the events without looking at them.
-                auto polled = reader->Poll([](const EventView&) {}, POLL_BATCH);
-                if (!polled) {
-                    note = polled.error().message();
-                    code = polled.error().code() == ErrorCode::Detached  ? EXIT_OK
-                           : polled.error().code() == ErrorCode::Corrupt ? EXIT_CORRUPT
-                                                                         : EXIT_UNAVAILABLE;
-                    break;
-                }
-                work += polled.value();
+            bool go_on = true;
+            for (size_t i = 0; i < spans.size() && go_on; ++i) {
+                go_on = consume(i, POLL_BATCH, work);
             }
-            if (!note.empty()) break;
+            if (!go_on) break;
             if (Clock::now() < next) {
                 backoff.Idle(work);
                 continue;
@@ -710,6 +808,7 @@ int Stats(const StatsOptions& options, const Io& io)
         if (!after) {
             note = after.error().message();
             code = EXIT_UNAVAILABLE;
+            failed = true;
             break;
         }
         const double dt = std::chrono::duration<double>(now - last).count();
@@ -722,7 +821,41 @@ int Stats(const StatsOptions& options, const Io& io)
         before = std::move(after);
         last = now;
         next += interval;
-        if (++ticks == options.count) break;
+        if (++ticks == options.count) {
+            counted_out = true;
+            break;
+        }
+    }
+    if (session && !counted_out && !failed) {
+        // Ended by SIGINT/SIGTERM, or by the producer: a last report, for the time since the
+        // previous one, whose losses include the events each ring attempted and this reader
+        // did not read (dropped after its last read). The events attempted before a stop are
+        // read first, if the rings still hold them.
+        for (size_t i = 0; i < spans.size(); ++i) {
+            if (ended[i]) continue;
+            const RingReader& reader = *session->readers()[i];
+            const uint64_t stop_seq = reader.Info().seq;
+            size_t work = 1;
+            while (!ended[i] && work != 0 && reader.next_seq().value_or(0) < stop_seq) {
+                work = 0;
+                consume(i, POLL_BATCH, work);
+            }
+            if (!ended[i]) ended[i] = stop_seq;
+        }
+        auto after = sample();
+        if (after) {
+            const auto now = Clock::now();
+            const double dt = std::max(std::chrono::duration<double>(now - last).count(), 1e-9);
+            const double t = std::chrono::duration<double>(now - start).count();
+            for (size_t i = 0; i < after->size() && i < before->size(); ++i) {
+                const RingTail tail = TailOf(*session->readers()[i], spans[i], *ended[i]);
+                (*after)[i].lost += tail.lost;
+                AppendStatsLine(out, options.json, true, t, dt, (*after)[i], (*before)[i]);
+            }
+            if (!WriteOut(io, out, true)) {
+                return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+            }
+        }
     }
     if (!note.empty()) std::fprintf(io.err, "ringdump: %s\n", note.c_str());
     return code;
@@ -920,8 +1053,17 @@ int Capture(const CaptureOptions& options, const Io& io)
 
     // Complete files whatever ended the capture.
     uint64_t delivered = 0, lost = 0;
-    const std::string totals = Totals(*session, delivered, lost);
+    const std::string totals = Totals(*session, end.tails, delivered, lost);
     if (native) {
+        // The events lost after the last one read, so the file accounts for every seq.
+        for (size_t i = 0; i < end.tails.size(); ++i) {
+            const RingTail& tail = end.tails[i];
+            if (tail.lost == 0 && tail.skipped == 0) continue;
+            if (auto ok = native->WriteGap(uint8_t(i), tail.lost, tail.skipped, tail.next_seq);
+                !ok && failure.empty()) {
+                failure = ok.error().message();
+            }
+        }
         if (auto ok = native->Finish(UnixNowNs()); !ok && failure.empty()) {
             failure = ok.error().message();
         }
