@@ -431,6 +431,38 @@ TEST(RingdumpCaptureFileTest, WhatIsWrittenReadsBack)
     fs::remove(path);
 }
 
+TEST(RingdumpCaptureFileTest, AWriterDroppedWithoutFinishLeavesACaptureCutShort)
+{
+    auto schema = EventSchema::Builtin();
+    ASSERT_TRUE(schema);
+    const fs::path path = TempPath("dropped");
+    CaptureHeader header;
+    header.rings = {"net"};
+    header.first_seq = {0};
+    header.events = schema->events();
+    header.schema.assign(schema->bytes().begin(), schema->bytes().end());
+    {
+        auto writer = CaptureWriter::Create(path, header);
+        ASSERT_TRUE(writer) << writer.error().message();
+        ASSERT_TRUE((*writer)->Write(0, {.type = 1, .seq = 0}));
+        ASSERT_TRUE((*writer)->Write(0, {.type = 1, .seq = 1}));
+    }
+    // Both events were written whole, with no end frame after them.
+    auto reader = CaptureReader::Open(path);
+    ASSERT_TRUE(reader) << reader.error().message();
+    uint8_t ring = 0;
+    Record r;
+    ASSERT_EQ((*reader)->Next(ring, r).value(), CaptureItem::Event);
+    ASSERT_EQ((*reader)->Next(ring, r).value(), CaptureItem::Event);
+    EXPECT_EQ(r.seq, 1u);
+    ASSERT_EQ((*reader)->Next(ring, r).value(), CaptureItem::End);
+    EXPECT_FALSE((*reader)->complete());
+    EXPECT_NE((*reader)->cut_short().find("so what came after its 2 events is missing"),
+              std::string::npos)
+        << (*reader)->cut_short();
+    fs::remove(path);
+}
+
 TEST(RingdumpCaptureFileTest, EveryDamagedByteAndEveryCutIsDetected)
 {
     auto schema = EventSchema::Builtin();

@@ -287,6 +287,8 @@ CaptureWriter::~CaptureWriter() { (void)Close(); }
 Result<void> CaptureWriter::Close()
 {
     if (m_fd.get() < 0) return m_failed ? Result<void>{*m_failed} : Result<void>{};
+    // Whole frames gathered since the last flush (none after Finish()) go to the file first.
+    if (!m_failed) (void)Flush();
     if (m_failed) {
         m_fd.Reset();
         return *m_failed;

@@ -183,7 +183,8 @@ public:
     //! The same for `path`, in the directory it names (not checked: see OpenOutputDirectory).
     static Result<std::unique_ptr<CaptureWriter>> Create(const std::filesystem::path& path,
                                                          const CaptureHeader& header);
-    //! Closes the file; without Finish() it has no end frame and reads as cut short.
+    //! Writes the frames gathered so far and closes the file; without Finish() it has no end
+    //! frame and reads as cut short.
     ~CaptureWriter();
     CaptureWriter(const CaptureWriter&) = delete;
     CaptureWriter& operator=(const CaptureWriter&) = delete;
