@@ -67,10 +67,14 @@ trap cleanup EXIT
 
 say() { printf '\n== %s\n' "$*"; }
 
-# attach SOCK: lists the rings (all off), then attaches `ringdump watch` to every ring
-# (events to $work/events.txt) and, once every ring is on, live `ringdump stats`.
+# attach SOCK [RING...]: lists the rings (all off), then attaches `ringdump watch` to every
+# ring (events to $work/events.txt) and, once every ring is on, live `ringdump stats` of the
+# RINGs the load fires (default: every ring).
 attach() {
     local sock=$1
+    shift
+    local stats_rings=()
+    for ring in "$@"; do stats_rings+=(--ring "$ring"); done
     say "ringdump list (rings are off until someone attaches)"
     "$ringdump" list --control "$sock"
 
@@ -83,7 +87,7 @@ attach() {
             break
         sleep 0.05
     done
-    "$ringdump" stats --control "$sock" --no-attach --interval 1 &
+    "$ringdump" stats --control "$sock" --no-attach --interval 1 "${stats_rings[@]}" &
     stats_pid=$!
     pids+=("$stats_pid")
 }
@@ -135,7 +139,8 @@ testnode_demo() {
     fi
     echo "listening for P2P peers on 127.0.0.1:$port"
 
-    attach "$sock"
+    # The pings and blocks below fire the net and validation rings only.
+    attach "$sock" net validation
 
     say "ping load: $pings pings at $rate/s"
     "$loadgen" --connect "127.0.0.1:$port" ping --count "$pings" --rate "$rate" | tee "$work/ping.out"

@@ -378,6 +378,74 @@ bool Suspend(pid_t pid)
     return ProcessState(pid) == 'T';
 }
 
+//! Little-endian integers of a capture file, read here from the layout in
+//! tools/ringdump/README.md, not with ringdump's reader.
+uint64_t Le(const std::string& bytes, size_t at, int size)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < size; ++i) {
+        v |= uint64_t(uint8_t(bytes[at + i])) << (8 * i);
+    }
+    return v;
+}
+
+//! A native capture: its preamble and header, then its frames whole (size, CRC, body).
+struct CaptureFrames {
+    std::string head;
+    std::vector<std::string> frames;
+    std::vector<size_t> offsets; //!< byte offset of each frame in the file
+
+    explicit CaptureFrames(const std::string& file)
+    {
+        const size_t header_end = 20 + Le(file, 12, 4);
+        head = file.substr(0, header_end);
+        for (size_t at = header_end; at + 8 <= file.size();) {
+            const size_t size = 8 + Le(file, at, 4);
+            offsets.push_back(at);
+            frames.push_back(file.substr(at, size));
+            at += size;
+        }
+    }
+    //! The index of the event frame of ring index `ring` with seq `seq` (frames.size() if none).
+    size_t Find(uint8_t ring, uint64_t seq) const
+    {
+        for (size_t i = 0; i < frames.size(); ++i) {
+            if (frames[i][8] == 1 && uint8_t(frames[i][9]) == ring && Le(frames[i], 16, 8) == seq) {
+                return i;
+            }
+        }
+        return frames.size();
+    }
+    //! The file with frame `without` left out (if < frames.size()), and `extra` inserted
+    //! before frame `at`.
+    std::string Join(size_t without, size_t at = ~size_t{0}, const std::string& extra = "") const
+    {
+        std::string out = head;
+        for (size_t i = 0; i < frames.size(); ++i) {
+            if (i == at) out += extra;
+            if (i != without) out += frames[i];
+        }
+        return out;
+    }
+};
+
+//! Stops `ringdump` (SIGSTOP), has the producer of a 4 KiB ring flood it with 300 mempool
+//! events, which it mostly drops, and continues it. The events the producer dropped.
+uint64_t FloodWhileStopped(TestProducer& producer, Ringdump& ringdump)
+{
+    EXPECT_TRUE(Suspend(ringdump.pid()));
+    const std::string flood = producer.Command("flood 300");
+    ringdump.Kill(SIGCONT);
+    uint64_t dropped = 0, attempted = 0;
+    EXPECT_EQ(
+        std::sscanf(flood.c_str(), "done full=%" SCNu64 " seq=%" SCNu64, &dropped, &attempted), 2)
+        << flood;
+    EXPECT_EQ(attempted, 300u);
+    EXPECT_GT(dropped, 0u);
+    EXPECT_LT(dropped, 300u);
+    return dropped;
+}
+
 // --- list -----------------------------------------------------------------------------------
 
 TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
@@ -610,6 +678,104 @@ TEST(RingdumpWatchTest, ASlowReaderSeesEveryDroppedEventCounted)
         << watch.Stderr();
 }
 
+TEST(RingdumpWatchTest, DropsAfterTheLastReadAreALostLineWhenTheProducerExits)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    const uint64_t dropped = FloodWhileStopped(producer, watch);
+    // The producer exits with the drops last: no later event reveals the gap.
+    producer.process().CloseStdin();
+    ASSERT_EQ(producer.process().Wait(), 0);
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0) << watch.Stderr();
+    const uint64_t delivered = 300 - dropped;
+    ASSERT_EQ(lines.size(), delivered + 1);
+    EXPECT_EQ(lines.back(),
+              R"({"lost":)" + std::to_string(dropped) + R"(,"ring":"mempool","before_seq":300})");
+    EXPECT_TRUE(Contains(watch.Stderr(), std::to_string(delivered) + " events delivered, " +
+                                             std::to_string(dropped) + " lost (mempool " +
+                                             std::to_string(delivered) + "/" +
+                                             std::to_string(dropped) + ")"))
+        << watch.Stderr();
+
+    // The same in the text format.
+    TestProducer second{4096};
+    ASSERT_TRUE(second.ready());
+    Ringdump text{{"watch", "--control", second.control(), "--ring", "mempool"}};
+    ASSERT_EQ(second.WaitOn({"mempool"}), "on");
+    const uint64_t text_dropped = FloodWhileStopped(second, text);
+    second.process().CloseStdin();
+    ASSERT_EQ(second.process().Wait(), 0);
+    const std::vector<std::string> text_lines = text.ReadAll();
+    EXPECT_EQ(text.Wait(), 0) << text.Stderr();
+    ASSERT_FALSE(text_lines.empty());
+    EXPECT_EQ(text_lines.back(), "-- lost " + std::to_string(text_dropped) +
+                                     " events of ring mempool before seq 300 --");
+}
+
+TEST(RingdumpWatchTest, AReaderDetachedByTheProducerExitsWithCode5AndCountsWhatItMissed)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    Ringdump fast{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"},
+                  /*stdout_to_file=*/true};
+    Ringdump slow{{"watch", "--control", producer.control(), "--json", "--ring", "mempool"}};
+    ASSERT_EQ(producer.Command("wait-readers mempool 2"), "readers 2");
+    // Once it printed an event, the slow one reads its ring (it is past attaching).
+    ASSERT_EQ(producer.Command("marker"), "done");
+    const std::string marker = slow.ReadLine();
+    ASSERT_TRUE(Contains(marker, R"("event":"rejected","seq":0,)")) << marker;
+    ASSERT_TRUE(Suspend(slow.pid()));
+    // The stopped reader keeps the ring full while the other reads: after a second of that
+    // the producer detaches it.
+    std::string flood;
+    bool evicted = false;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!evicted && std::chrono::steady_clock::now() < deadline) {
+        flood = producer.Command("flood 20");
+        const Outcome list = RunRingdump({"list", "--control", producer.control(), "--json"});
+        for (const std::string& line : list.lines) {
+            evicted |= Contains(line, R"({"ring":"mempool",)") &&
+                       Contains(line, R"("readers_evicted":1,)");
+        }
+    }
+    ASSERT_TRUE(evicted) << "the stopped reader was never detached";
+    uint64_t attempted = 0, full = 0;
+    ASSERT_EQ(std::sscanf(flood.c_str(), "done full=%" SCNu64 " seq=%" SCNu64, &full, &attempted),
+              2)
+        << flood;
+
+    slow.Kill(SIGCONT);
+    const std::vector<std::string> lines = slow.ReadAll();
+    EXPECT_EQ(slow.Wait(), 5) << slow.Stderr();
+    EXPECT_TRUE(Contains(slow.Stderr(), "ringdump: the reader of ring 'mempool' was detached by "
+                                        "the producer (it kept the ring full while another "
+                                        "reader waited; read faster or ask for fewer events)"))
+        << slow.Stderr();
+    // It read only the marker before it was stopped; everything the ring attempted after it,
+    // until the reader found itself detached, is lost to it, as a line and in the summary.
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], R"({"lost":)" + std::to_string(attempted - 1) +
+                            R"(,"ring":"mempool","before_seq":)" + std::to_string(attempted) + "}");
+    EXPECT_TRUE(Contains(slow.Stderr(), "1 events delivered, " + std::to_string(attempted - 1) +
+                                            " lost (mempool 1/" + std::to_string(attempted - 1) +
+                                            ")"))
+        << slow.Stderr();
+
+    // The other reader lost what the stopped one made the ring drop, and every event of the
+    // ring is accounted for in its summary too.
+    fast.Kill(SIGINT);
+    EXPECT_EQ(fast.Wait(), 0);
+    uint64_t delivered = 0, lost = 0;
+    ASSERT_EQ(std::sscanf(fast.Stderr().c_str(), "ringdump: %" SCNu64 " events delivered, %" SCNu64,
+                          &delivered, &lost),
+              2)
+        << fast.Stderr();
+    EXPECT_EQ(delivered + lost, attempted) << fast.Stderr();
+}
+
 TEST(RingdumpWatchTest, SigintEndsWatchCleanlyAfterPrintingWhatWasRead)
 {
     TestProducer producer;
@@ -725,6 +891,36 @@ TEST(RingdumpStatsTest, ReportsEachIntervalAttachedOrNot)
     ASSERT_EQ(text.lines.size(), 2u);
     EXPECT_TRUE(Contains(text.lines[0], "events/s")) << text.lines[0];
     EXPECT_TRUE(Contains(text.lines[1], "validation")) << text.lines[1];
+
+    // --ring is repeatable, as for watch (scripts/demo.sh gives it twice).
+    const Outcome two =
+        RunRingdump({"stats", "--control", producer.control(), "--no-attach", "--ring", "net",
+                     "--ring", "validation", "--interval", "0.05", "--count", "1"});
+    ASSERT_EQ(two.code, 0) << two.err;
+    ASSERT_EQ(two.lines.size(), 3u);
+    EXPECT_TRUE(Contains(two.lines[1], "net")) << two.lines[1];
+    EXPECT_TRUE(Contains(two.lines[2], "validation")) << two.lines[2];
+}
+
+TEST(RingdumpStatsTest, ALastReportCountsDropsAfterTheLastRead)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    // No report before the end: the last one is the only one.
+    Ringdump stats{{"stats", "--control", producer.control(), "--json", "--ring", "mempool",
+                    "--interval", "3600"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    const uint64_t dropped = FloodWhileStopped(producer, stats);
+    stats.Kill(SIGINT);
+    const std::vector<std::string> lines = stats.ReadAll();
+    EXPECT_EQ(stats.Wait(), 0) << stats.Stderr();
+    ASSERT_EQ(lines.size(), 1u);
+    const auto json = JsonParser::Parse(lines[0]);
+    ASSERT_TRUE(json) << lines[0];
+    EXPECT_EQ(json->Get("ring")->text, "mempool");
+    EXPECT_EQ(json->Get("delivered")->text, std::to_string(300 - dropped));
+    EXPECT_EQ(json->Get("lost")->text, std::to_string(dropped));
+    EXPECT_EQ(json->Get("dropped_full")->text, std::to_string(dropped));
 }
 
 // --- capture and read -----------------------------------------------------------------------
@@ -883,25 +1079,216 @@ TEST(RingdumpCaptureTest, MessageCaptureFilesMatchBitcoinCoreByteForByte)
     }
 }
 
-TEST(RingdumpCaptureTest, MessageCaptureAloneTakesOnlyMessagesAndAppends)
+TEST(RingdumpCaptureTest, MessageCaptureAloneTakesOnlyMessagesAndNeverAppends)
 {
     TestProducer producer;
     ASSERT_TRUE(producer.ready());
     TempDir dir;
-    for (int round = 0; round < 2; ++round) {
+    {
         Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
                           "--format", "capturemessage", "--lossless", "--count", "2"}};
         ASSERT_EQ(producer.WaitOn({"net"}), "on");
         ASSERT_EQ(producer.Command("emit-all"), "done"); // two messages among 20 events
         ASSERT_EQ(capture.Wait(), 0) << capture.Stderr();
-        ASSERT_EQ(producer.Command("wait-off net"), "off");
     }
-    const std::string recv = ReadFile(dir.path() / "127.0.0.1_18444" / "msgs_recv.dat");
-    const std::string sent = ReadFile(dir.path() / "[2001_db8__1]_8333" / "msgs_sent.dat");
-    ASSERT_EQ(recv.size(), 2 * (24 + PING_NONCE.size()));
-    ASSERT_EQ(sent.size(), 2 * (24 + CF_PAYLOAD.size()));
+    const fs::path recv_path = dir.path() / "127.0.0.1_18444" / "msgs_recv.dat";
+    const fs::path sent_path = dir.path() / "[2001_db8__1]_8333" / "msgs_sent.dat";
+    const std::string recv = ReadFile(recv_path);
+    const std::string sent = ReadFile(sent_path);
+    ASSERT_EQ(recv.size(), 24 + PING_NONCE.size());
+    ASSERT_EQ(sent.size(), 24 + CF_PAYLOAD.size());
     EXPECT_EQ(recv.substr(8, 16), std::string("ping\0\0\0\0\0\0\0\0\x08\0\0\0", 16));
     EXPECT_EQ(sent.substr(8, 16), std::string("getcfcheckpt\x2c\x01\0\0", 16));
+
+    // A second capture into the same directory is refused before it attaches: unlike the
+    // node, ringdump never appends to a file it did not create.
+    const Outcome again =
+        RunRingdump({"capture", "--control", producer.control(), "--out", dir.path().string(),
+                     "--format", "capturemessage", "--count", "2"});
+    EXPECT_EQ(again.code, 1);
+    EXPECT_TRUE(Contains(again.err, "ringdump: --out " + dir.path().string() + " already holds '"))
+        << again.err;
+    EXPECT_TRUE(Contains(again.err, "give a new or empty directory")) << again.err;
+    EXPECT_EQ(ReadFile(recv_path), recv);
+    EXPECT_EQ(ReadFile(sent_path), sent);
+}
+
+TEST(RingdumpCaptureTest, AnOutDirectoryOthersCanWriteIsRefused)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    const fs::path open = dir.path() / "open";
+    fs::create_directories(open);
+    ASSERT_EQ(::chmod(open.c_str(), 0777), 0);
+    for (const char* format : {"native", "capturemessage"}) {
+        const Outcome out = RunRingdump({"capture", "--control", producer.control(), "--out",
+                                         open.string(), "--format", format, "--count", "1"});
+        EXPECT_EQ(out.code, 1) << format;
+        EXPECT_TRUE(Contains(out.err, "ringdump: --out " + open.string() +
+                                          " can be written by every user (mode 0777), who could "
+                                          "plant files or links in it for the capture to write "
+                                          "into; give a directory only you can write (chmod "
+                                          "go-w, or mode 0700)\n"))
+            << out.err;
+        EXPECT_TRUE(fs::is_empty(open)) << format;
+    }
+    // Refused before attaching: the rings were never turned on.
+    const Outcome list = RunRingdump({"list", "--control", producer.control(), "--json"});
+    for (const std::string& line : list.lines) {
+        EXPECT_TRUE(Contains(line, "\"state\":\"off\"")) << line;
+    }
+    // The same folder once only its owner can write it.
+    ASSERT_EQ(::chmod(open.c_str(), 0755), 0);
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", open.string(),
+                      "--format", "native", "--count", "20", "--lossless"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+}
+
+TEST(RingdumpCaptureTest, APlantedFolderOrLinkIsNeverWrittenThrough)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    const fs::path target = dir.path() / "victim.txt";
+    WriteFile(target, "the victim's file\n");
+    const auto plant = [&](const fs::path& out, bool theirs) {
+        const fs::path peer = out / "127.0.0.1_18444";
+        fs::create_directories(peer);
+        fs::create_symlink(target, peer / "msgs_recv.dat");
+        if (theirs) {
+            // Made by someone else: another user's folder with their link in it.
+            ASSERT_EQ(::lchown((peer / "msgs_recv.dat").c_str(), 65534, 65534), 0);
+            ASSERT_EQ(::chown(peer.c_str(), 65534, 65534), 0);
+            ASSERT_EQ(::chmod(peer.c_str(), 0777), 0);
+        }
+    };
+
+    // Planted before the capture: refused before attaching.
+    for (const bool theirs : {false, true}) {
+        const fs::path out = dir.path() / (theirs ? "theirs" : "before");
+        fs::create_directories(out);
+        plant(out, theirs);
+        const Outcome refused =
+            RunRingdump({"capture", "--control", producer.control(), "--out", out.string(),
+                         "--format", "capturemessage", "--count", "1"});
+        EXPECT_EQ(refused.code, 1);
+        EXPECT_TRUE(Contains(refused.err, "ringdump: --out " + out.string() +
+                                              " already holds '127.0.0.1_18444', and --format "
+                                              "capturemessage writes only into folders it creates"))
+            << refused.err;
+    }
+
+    // Planted while the capture runs (only its own user, root here, can write its folder):
+    // the folder is not the capture's, so it stops with an error instead of following it.
+    const fs::path out = dir.path() / "during";
+    fs::create_directories(out);
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", out.string(), "--format",
+                      "capturemessage", "--lossless"}};
+    ASSERT_EQ(producer.WaitOn({"net"}), "on");
+    plant(out, false);
+    ASSERT_EQ(producer.Command("emit-messages"), "done");
+    EXPECT_EQ(capture.Wait(), 2);
+    EXPECT_TRUE(
+        Contains(capture.Stderr(), "ringdump: " + (out / "127.0.0.1_18444").string() +
+                                       " already exists, and ringdump writes only into folders it "
+                                       "creates; give a new or empty --out directory\n"))
+        << capture.Stderr();
+
+    EXPECT_EQ(ReadFile(target), "the victim's file\n");
+    EXPECT_TRUE(fs::is_symlink(out / "127.0.0.1_18444" / "msgs_recv.dat"));
+}
+
+TEST(RingdumpCaptureTest, AKilledCaptureReadsAsCutShortWithEveryEventItHeld)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    const fs::path file = dir.path() / "c" / "capture.trcap";
+    Ringdump capture{{"capture", "--control", producer.control(), "--out",
+                      (dir.path() / "c").string(), "--format", "native"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    // Once the rings are empty again, ringdump has written what it read to the file.
+    Outcome read;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    do {
+        read = RunRingdump({"read", file.string(), "--json"});
+    } while (read.lines.size() < ALL_EVENTS && std::chrono::steady_clock::now() < deadline);
+    ASSERT_EQ(read.lines.size(), ALL_EVENTS) << read.err;
+    capture.Kill(SIGKILL);
+    EXPECT_EQ(capture.Wait(), 128 + SIGKILL);
+
+    read = RunRingdump({"read", file.string(), "--json"});
+    EXPECT_EQ(read.code, 6);
+    EXPECT_EQ(CheckAllEvents(read.lines), "");
+    EXPECT_TRUE(Contains(read.err, "ringdump: " + file.string() +
+                                       ": the capture was cut short at byte " +
+                                       std::to_string(fs::file_size(file)) +
+                                       ": it has no end record (ringdump was killed, or the disk "
+                                       "filled up), so what came after its 20 events is "
+                                       "missing; those are intact\n"))
+        << read.err;
+}
+
+TEST(RingdumpCaptureTest, DropsAfterTheLastReadAreInTheCaptureAndItsTotals)
+{
+    TestProducer producer{4096};
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                      "--format", "native", "--ring", "mempool"}};
+    ASSERT_EQ(producer.WaitOn({"mempool"}), "on");
+    const uint64_t dropped = FloodWhileStopped(producer, capture);
+    // No event follows the drops to reveal them: the capture's end must.
+    capture.Kill(SIGINT);
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    const uint64_t delivered = 300 - dropped;
+    EXPECT_TRUE(Contains(capture.Stderr(), std::to_string(delivered) + " events delivered, " +
+                                               std::to_string(dropped) + " lost (mempool " +
+                                               std::to_string(delivered) + "/" +
+                                               std::to_string(dropped) + ")"))
+        << capture.Stderr();
+
+    const Outcome read = RunRingdump({"read", (dir.path() / "capture.trcap").string(), "--json"});
+    EXPECT_EQ(read.code, 0) << read.err;
+    ASSERT_EQ(read.lines.size(), delivered + 1);
+    for (uint64_t i = 0; i < delivered; ++i) {
+        ASSERT_TRUE(Contains(read.lines[i], ",\"seq\":" + std::to_string(i) + ",")) << i;
+    }
+    EXPECT_EQ(read.lines.back(),
+              R"({"lost":)" + std::to_string(dropped) + R"(,"ring":"mempool","before_seq":300})");
+}
+
+TEST(RingdumpCaptureTest, ACaptureOfSomeEventsBesideAReaderOfAllReadsAsComplete)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    // The other reader turns every net event on: the capture's reader passes over the six it
+    // did not ask for, and the file must account for their seqs without calling them lost.
+    Ringdump all{{"watch", "--control", producer.control(), "--json", "--ring", "net"},
+                 /*stdout_to_file=*/true};
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                      "--format", "native", "--event", "net:closed_connection", "--lossless"}};
+    ASSERT_EQ(producer.Command("wait-readers net 2"), "readers 2");
+    ASSERT_EQ(producer.Command("emit-all"), "done"); // net seqs 0-6; closed_connection is 6
+    ASSERT_EQ(producer.Command("emit-all"), "done"); // and 13
+    capture.Kill(SIGINT);
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    EXPECT_TRUE(Contains(capture.Stderr(), "2 events delivered, 0 lost (net 2/0)"))
+        << capture.Stderr();
+    const Outcome read = RunRingdump({"read", (dir.path() / "capture.trcap").string(), "--json"});
+    EXPECT_EQ(read.code, 0) << read.err;
+    ASSERT_EQ(read.lines.size(), 2u);
+    EXPECT_TRUE(Contains(read.lines[0], R"("event":"closed_connection","seq":6,)"))
+        << read.lines[0];
+    EXPECT_TRUE(Contains(read.lines[1], R"("event":"closed_connection","seq":13,)"))
+        << read.lines[1];
+    all.Kill(SIGINT);
+    EXPECT_EQ(all.Wait(), 0);
 }
 
 TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)
@@ -924,21 +1311,31 @@ TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)
         return RunRingdump({"read", path.string(), "--json"});
     };
 
-    // The end record: frame header, kind and padding, end time, ring count, two counters
-    // per ring.
-    const size_t end_frame = 8 + 1 + 7 + 8 + 2 + 16 * ALL_RINGS.size();
+    // The end record: frame header, kind and padding, end time, frame count, ring count,
+    // three counters per ring.
+    const size_t end_frame = 8 + 1 + 7 + 8 + 8 + 2 + 24 * ALL_RINGS.size();
 
-    // Cut inside the last event: the events before it are printed, then the error.
+    // Cut inside the last event: ringdump writes whole frames, so this is damage. The
+    // events before it are printed, then the error.
     const Outcome cut = read(good.substr(0, good.size() - end_frame - 10));
     EXPECT_EQ(cut.code, 4);
     EXPECT_EQ(cut.lines.size(), ALL_EVENTS - 1);
     EXPECT_TRUE(Contains(cut.err, "truncated")) << cut.err;
 
-    // Cut exactly before the end record: complete events, but the capture was cut short.
-    const Outcome unfinished = read(good.substr(0, good.size() - end_frame));
-    EXPECT_EQ(unfinished.code, 4);
-    EXPECT_EQ(unfinished.lines.size(), ALL_EVENTS);
-    EXPECT_TRUE(Contains(unfinished.err, "without its end record")) << unfinished.err;
+    // Cut exactly before the end record, as a killed ringdump leaves it: every event is
+    // printed, then it says the capture is incomplete, with its own exit code.
+    const size_t unfinished_size = good.size() - end_frame;
+    const Outcome unfinished = read(good.substr(0, unfinished_size));
+    EXPECT_EQ(unfinished.code, 6);
+    EXPECT_EQ(CheckAllEvents(unfinished.lines), "");
+    EXPECT_TRUE(Contains(unfinished.err,
+                         "ringdump: " + (dir.path() / "damaged.trcap").string() +
+                             ": the capture was cut short at byte " +
+                             std::to_string(unfinished_size) +
+                             ": it has no end record (ringdump was killed, or the disk filled "
+                             "up), so what came after its 20 events is missing; those are "
+                             "intact\n"))
+        << unfinished.err;
 
     // A flipped bit in the last event's payload, and one in the header's schema.
     for (const size_t at : {good.size() - end_frame - 1, size_t{200}}) {
@@ -957,15 +1354,109 @@ TEST(RingdumpReadTest, DamagedCaptureFilesAreClearErrors)
     EXPECT_EQ(read(good + "trailing").code, 4);
 
     std::string newer = good;
-    newer[8] = 2; // format version
+    newer[8] = 3; // format version
     const Outcome version = read(newer);
     EXPECT_EQ(version.code, 3);
-    EXPECT_TRUE(Contains(version.err, "capture format version 2, this ringdump reads version 1"))
+    EXPECT_TRUE(Contains(version.err, "capture format version 3, this ringdump reads version 2"))
         << version.err;
+    // Version 1 files cannot prove themselves complete: refused, not read unchecked.
+    std::string older = good;
+    older[8] = 1;
+    const Outcome old_version = read(older);
+    EXPECT_EQ(old_version.code, 3);
+    EXPECT_TRUE(Contains(old_version.err, "capture format version 1, this ringdump reads "
+                                          "version 2; read it with the ringdump that wrote it"))
+        << old_version.err;
 
     const Outcome missing = RunRingdump({"read", (dir.path() / "nothing.trcap").string()});
     EXPECT_EQ(missing.code, 2);
     EXPECT_TRUE(Contains(missing.err, "cannot open")) << missing.err;
+}
+
+TEST(RingdumpReadTest, ACaptureWithAFrameCutOutAddedOrReplayedIsCorrupt)
+{
+    TempDir dir;
+    {
+        TestProducer producer;
+        ASSERT_TRUE(producer.ready());
+        Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                          "--format", "native", "--count", "20", "--lossless"}};
+        ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+        ASSERT_EQ(producer.Command("emit-all"), "done");
+        ASSERT_EQ(capture.Wait(), 0) << capture.Stderr();
+    }
+    const std::string good = ReadFile(dir.path() / "capture.trcap");
+    const CaptureFrames c{good};
+    ASSERT_EQ(c.frames.size(), ALL_EVENTS + 1); // and the end record
+    const fs::path path = dir.path() / "altered.trcap";
+    const auto read = [&](const std::string& bytes) {
+        WriteFile(path, bytes);
+        return RunRingdump({"read", path.string(), "--json"});
+    };
+    const auto error = [&](const std::string& what) {
+        return "ringdump: " + path.string() + ": " + what + "\n";
+    };
+    // Ring 0 is net (seqs 0-6), ring 3 validation (one event, seq 0).
+    const size_t net2 = c.Find(0, 2), net3 = c.Find(0, 3), net4 = c.Find(0, 4);
+    const size_t net5 = c.Find(0, 5), net6 = c.Find(0, 6), validation0 = c.Find(3, 0);
+    ASSERT_LT(std::max({net2, net3, net4, net5, net6, validation0}), c.frames.size());
+
+    // A whole event frame cut out, every checksum intact: the next frame of its ring does
+    // not follow, and nothing recorded as lost explains it.
+    const Outcome cut = read(c.Join(net3));
+    EXPECT_EQ(cut.code, 4);
+    const size_t net4_now = c.offsets[net4] - c.frames[net3].size();
+    EXPECT_TRUE(
+        Contains(cut.err, error("ring 'net': the event frame at byte " + std::to_string(net4_now) +
+                                " has seq 4, but since seq 2 in the frame at byte " +
+                                std::to_string(c.offsets[net2]) +
+                                " it records 0 events lost and 0 skipped: 1 event "
+                                "missing from the capture (frames were cut out; the "
+                                "file was altered)")))
+        << cut.err;
+    EXPECT_EQ(cut.lines.size(), net3); // the events before it
+
+    // The only event of a ring cut out: the end record's totals do not match.
+    const Outcome cut_last = read(c.Join(validation0));
+    EXPECT_EQ(cut_last.code, 4);
+    const size_t end_now = c.offsets.back() - c.frames[validation0].size();
+    EXPECT_TRUE(Contains(
+        cut_last.err, error("ring 'validation': the end record at byte " + std::to_string(end_now) +
+                            " counts 1 event delivered, the file holds 0 (no frame of the "
+                            "ring): frames were cut out or added (the file was altered)")))
+        << cut_last.err;
+    EXPECT_EQ(cut_last.lines.size(), ALL_EVENTS - 1);
+
+    // An earlier frame replayed further on: its seq goes back.
+    const Outcome replayed = read(c.Join(c.frames.size(), net6, c.frames[c.Find(0, 1)]));
+    EXPECT_EQ(replayed.code, 4);
+    EXPECT_TRUE(
+        Contains(replayed.err,
+                 error("ring 'net': the event frame at byte " + std::to_string(c.offsets[net6]) +
+                       " has seq 1, which is not after seq 5 in the frame at byte " +
+                       std::to_string(c.offsets[net5]) +
+                       ": a frame was replayed, duplicated or moved (the file was "
+                       "altered)")))
+        << replayed.err;
+    EXPECT_EQ(replayed.lines.size(), net6);
+
+    // A frame written twice.
+    const Outcome duplicated = read(c.Join(c.frames.size(), net3, c.frames[net2]));
+    EXPECT_EQ(duplicated.code, 4);
+    EXPECT_TRUE(
+        Contains(duplicated.err,
+                 error("ring 'net': the event frame at byte " + std::to_string(c.offsets[net3]) +
+                       " has seq 2, which is not after seq 2 in the frame at byte " +
+                       std::to_string(c.offsets[net2]) +
+                       ": a frame was replayed, duplicated or moved (the file was "
+                       "altered)")))
+        << duplicated.err;
+    EXPECT_EQ(duplicated.lines.size(), net3);
+
+    // The untouched file still reads whole.
+    const Outcome whole = read(good);
+    EXPECT_EQ(whole.code, 0) << whole.err;
+    EXPECT_EQ(CheckAllEvents(whole.lines), "");
 }
 
 // --- command line and errors ----------------------------------------------------------------

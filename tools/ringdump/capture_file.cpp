@@ -8,7 +8,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
-#include <stdio_ext.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -108,13 +107,6 @@ private:
     bool m_ok{true};
 };
 
-void PutLe32(uint8_t* at, uint32_t v)
-{
-    for (int i = 0; i < 4; ++i) {
-        at[i] = uint8_t(v >> (8 * i));
-    }
-}
-
 uint32_t GetLe32(const uint8_t* at)
 {
     uint32_t v = 0;
@@ -131,34 +123,92 @@ Error IoError(const std::string& what, const std::filesystem::path& path, int er
 
 } // namespace
 
-Result<void> CreatePrivateDirectories(const std::filesystem::path& dir)
+int Fd::Reset()
 {
-    std::filesystem::path at;
-    for (const auto& part : dir) {
-        at /= part;
-        if (::mkdir(at.c_str(), 0700) == 0 || errno == EEXIST) continue;
-        return IoError("cannot create", at, errno);
-    }
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-        return Error{ErrorCode::SystemError, dir.string() + " exists and is not a directory"};
-    }
-    return {};
+    if (m_fd < 0) return 0;
+    return ::close(std::exchange(m_fd, -1));
 }
 
-Result<int> OpenPrivateFile(const std::filesystem::path& path, bool exclusive)
+Result<Fd> OpenOutputDirectory(const std::filesystem::path& dir, bool create)
 {
-    const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_APPEND);
-    const int fd = ::open(path.c_str(), flags, 0600);
-    if (fd < 0) {
+    if (create) {
+        std::filesystem::path at;
+        for (const auto& part : dir) {
+            at /= part;
+            if (::mkdir(at.c_str(), 0700) == 0 || errno == EEXIST) continue;
+            return IoError("cannot create", at, errno);
+        }
+    }
+    // O_NOFOLLOW: the directory itself, never where a link planted in its place points.
+    Fd fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (fd.get() < 0) {
+        const int err = errno;
+        struct stat st;
+        if (err == ENOENT) {
+            return Error{ErrorCode::NotFound, dir.string() + " does not exist"};
+        }
+        if (::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+            return Error{ErrorCode::InvalidArgument,
+                         dir.string() + " is a symbolic link; give the directory itself"};
+        }
+        if (err == ENOTDIR) {
+            return Error{ErrorCode::InvalidArgument, dir.string() + " is not a directory"};
+        }
+        return IoError("cannot open", dir, err);
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return IoError("cannot open", dir, errno);
+    if (st.st_uid != ::geteuid()) {
+        return Error{ErrorCode::InvalidArgument,
+                     dir.string() + " belongs to uid " + std::to_string(st.st_uid) +
+                         ", not to you (uid " + std::to_string(::geteuid()) +
+                         "), who could change it under the capture; give a directory of your own"};
+    }
+    if ((st.st_mode & 022) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof(mode), "%04o", unsigned(st.st_mode & 07777));
+        return Error{ErrorCode::InvalidArgument,
+                     dir.string() + " can be written by " +
+                         ((st.st_mode & 002) ? "every user" : "its group") + " (mode " + mode +
+                         "), who could plant files or links in it for the capture to write "
+                         "into; give a directory only you can write (chmod go-w, or mode 0700)"};
+    }
+    return fd;
+}
+
+Result<Fd> CreateFileAt(int dir_fd, const std::string& name, const std::filesystem::path& shown)
+{
+    // O_EXCL|O_NOFOLLOW: a new file, never one already there nor a link's target.
+    Fd fd{
+        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    if (fd.get() < 0) {
         const int err = errno;
         if (err == EEXIST) {
             return Error{ErrorCode::AlreadyExists,
-                         path.string() + " already exists; choose another --out directory or "
-                                         "move the earlier capture away"};
+                         shown.string() + " already exists, and ringdump writes only files it "
+                                          "creates; choose another --out directory or move the "
+                                          "earlier capture away"};
         }
-        return IoError(exclusive ? "cannot create" : "cannot open", path, err);
+        return IoError("cannot create", shown, err);
     }
+    return fd;
+}
+
+Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
+                             const std::filesystem::path& shown)
+{
+    if (::mkdirat(dir_fd, name.c_str(), 0700) != 0) {
+        const int err = errno;
+        if (err == EEXIST) {
+            return Error{ErrorCode::AlreadyExists,
+                         shown.string() + " already exists, and ringdump writes only into "
+                                          "folders it creates; give a new or empty --out "
+                                          "directory"};
+        }
+        return IoError("cannot create", shown, err);
+    }
+    Fd fd{::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (fd.get() < 0) return IoError("cannot open", shown, errno);
     return fd;
 }
 
@@ -176,6 +226,16 @@ uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc)
 Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesystem::path& path,
                                                              const CaptureHeader& header)
 {
+    const std::filesystem::path parent = path.has_parent_path() ? path.parent_path() : ".";
+    Fd dir{::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (dir.get() < 0) return IoError("cannot open", parent, errno);
+    return Create(dir.get(), path.filename().string(), path, header);
+}
+
+Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(int dir_fd, const std::string& name,
+                                                             const std::filesystem::path& path,
+                                                             const CaptureHeader& header)
+{
     Encoder h;
     h.U32(header.abi_version);
     h.U32(0);
@@ -187,9 +247,13 @@ Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesyst
     if (header.rings.size() > 255) {
         return Error{ErrorCode::InvalidArgument, "a capture holds at most 255 rings"};
     }
+    std::unique_ptr<CaptureWriter> writer{new CaptureWriter};
     h.U16(uint16_t(header.rings.size()));
-    for (const std::string& ring : header.rings) {
-        if (auto ok = h.Str(ring); !ok) return ok.error();
+    for (size_t i = 0; i < header.rings.size(); ++i) {
+        if (auto ok = h.Str(header.rings[i]); !ok) return ok.error();
+        const uint64_t first = i < header.first_seq.size() ? header.first_seq[i] : UNKNOWN_SEQ;
+        h.U64(first);
+        writer->m_totals.push_back({.next_seq = first});
     }
     h.U16(uint16_t(header.events.size()));
     for (const EventDesc& e : header.events) {
@@ -201,25 +265,20 @@ Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(const std::filesyst
     h.U32(uint32_t(header.schema.size()));
     h.Bytes(header.schema);
 
-    std::unique_ptr<CaptureWriter> writer{new CaptureWriter};
     writer->m_path = path;
-    // Exclusive: never overwrite an earlier capture.
-    auto fd = OpenPrivateFile(path, /*exclusive=*/true);
+    // Exclusive: never overwrite an earlier capture, never write through a link.
+    auto fd = CreateFileAt(dir_fd, name, path);
     if (!fd) return fd.error();
-    writer->m_file = ::fdopen(fd.value(), "wb");
-    if (!writer->m_file) {
-        const int err = errno;
-        ::close(fd.value());
-        return IoError("cannot create", path, err);
-    }
-    std::setvbuf(writer->m_file, nullptr, _IOFBF, WRITE_BUFFER);
-    uint8_t preamble[PREAMBLE_SIZE];
-    std::memcpy(preamble, CAPTURE_MAGIC, sizeof(CAPTURE_MAGIC));
-    PutLe32(preamble + 8, CAPTURE_FORMAT_VERSION);
-    PutLe32(preamble + 12, uint32_t(h.bytes().size()));
-    PutLe32(preamble + 16, Crc32(h.bytes()));
-    if (auto ok = writer->Put(preamble, sizeof(preamble)); !ok) return ok.error();
-    if (auto ok = writer->Put(h.bytes().data(), h.bytes().size()); !ok) return ok.error();
+    writer->m_fd = std::move(fd.value());
+    Encoder preamble;
+    preamble.Bytes({reinterpret_cast<const uint8_t*>(CAPTURE_MAGIC), sizeof(CAPTURE_MAGIC)});
+    preamble.U32(CAPTURE_FORMAT_VERSION);
+    preamble.U32(uint32_t(h.bytes().size()));
+    preamble.U32(Crc32(h.bytes()));
+    writer->m_buffer = std::move(preamble.bytes());
+    writer->m_buffer.insert(writer->m_buffer.end(), h.bytes().begin(), h.bytes().end());
+    // On disk at once: a capture killed before its first event still reads (as cut short).
+    if (auto ok = writer->Flush(); !ok) return ok.error();
     return writer;
 }
 
@@ -227,35 +286,65 @@ CaptureWriter::~CaptureWriter() { (void)Close(); }
 
 Result<void> CaptureWriter::Close()
 {
-    if (!m_file) return {};
-    std::FILE* file = m_file;
-    m_file = nullptr;
+    if (m_fd.get() < 0) return m_failed ? Result<void>{*m_failed} : Result<void>{};
+    // Whole frames gathered since the last flush (none after Finish()) go to the file first.
+    if (!m_failed) (void)Flush();
     if (m_failed) {
-        __fpurge(file);
-        std::fclose(file);
+        m_fd.Reset();
         return *m_failed;
     }
-    if (std::fclose(file) != 0) return IoError("cannot write", m_path, errno);
+    if (m_fd.Reset() != 0) return IoError("cannot write", m_path, errno);
     return {};
 }
 
-Result<void> CaptureWriter::Put(const void* data, size_t size)
+Result<void> CaptureWriter::Flush()
 {
     if (m_failed) return *m_failed;
-    if (!m_file) return Error{ErrorCode::InvalidArgument, "the capture file is closed"};
-    if (size != 0 && std::fwrite(data, 1, size, m_file) != size) {
-        // Out of space, or an I/O error: stop here. What stdio still holds is dropped, so
-        // closing the file does not add to a frame that is already incomplete.
-        m_failed = IoError("cannot write", m_path, errno);
-        __fpurge(m_file);
-        return *m_failed;
+    if (m_fd.get() < 0) return Error{ErrorCode::InvalidArgument, "the capture file is closed"};
+    size_t done = 0;
+    while (done < m_buffer.size()) {
+        const ssize_t n = ::write(m_fd.get(), m_buffer.data() + done, m_buffer.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            // Out of space, or an I/O error: stop here, and cut the file back to its last
+            // whole frame, so it reads as cut short rather than damaged.
+            m_failed = IoError("cannot write", m_path, n < 0 ? errno : ENOSPC);
+            (void)!::ftruncate(m_fd.get(), off_t(m_bytes));
+            m_buffer.clear();
+            return *m_failed;
+        }
+        done += size_t(n);
     }
-    m_bytes += size;
+    m_bytes += m_buffer.size();
+    m_buffer.clear();
+    return {};
+}
+
+Result<void> CaptureWriter::Frame(std::span<const uint8_t> body, std::span<const uint8_t> payload)
+{
+    if (m_failed) return *m_failed;
+    const uint64_t size = uint64_t{body.size()} + payload.size();
+    if (size > MAX_FRAME_SIZE) {
+        return Error{ErrorCode::InvalidArgument, "a record of " + std::to_string(payload.size()) +
+                                                     " bytes is over the capture's frame limit"};
+    }
+    Encoder frame;
+    frame.U32(uint32_t(size));
+    frame.U32(Crc32(payload, Crc32(body)));
+    m_buffer.insert(m_buffer.end(), frame.bytes().begin(), frame.bytes().end());
+    m_buffer.insert(m_buffer.end(), body.begin(), body.end());
+    m_buffer.insert(m_buffer.end(), payload.begin(), payload.end());
+    ++m_frames;
+    if (m_buffer.size() >= WRITE_BUFFER) return Flush();
     return {};
 }
 
 Result<void> CaptureWriter::Write(uint8_t ring, const Record& record)
 {
+    if (ring >= m_totals.size()) {
+        return Error{ErrorCode::InvalidArgument,
+                     "ring index " + std::to_string(ring) + " is not in the capture's header"};
+    }
     Encoder fixed;
     fixed.U8(FRAME_EVENT);
     fixed.U8(ring);
@@ -265,18 +354,35 @@ Result<void> CaptureWriter::Write(uint8_t ring, const Record& record)
     fixed.U64(record.seq);
     fixed.U64(record.timestamp_ns);
     fixed.U64(record.lost_before);
-    const uint64_t body = uint64_t{EVENT_FRAME_FIXED_SIZE} + record.payload.size();
-    if (body > MAX_FRAME_SIZE) {
-        return Error{ErrorCode::InvalidArgument, "a record of " +
-                                                     std::to_string(record.payload.size()) +
-                                                     " bytes is over the capture's frame limit"};
+    fixed.U64(record.skipped_before);
+    if (auto ok = Frame(fixed.bytes(), record.payload); !ok) return ok;
+    CaptureTotals& t = m_totals[ring];
+    ++t.delivered;
+    t.lost += record.lost_before;
+    t.next_seq = record.seq + 1;
+    return {};
+}
+
+Result<void> CaptureWriter::WriteGap(uint8_t ring, uint64_t lost, uint64_t skipped,
+                                     uint64_t next_seq)
+{
+    if (ring >= m_totals.size()) {
+        return Error{ErrorCode::InvalidArgument,
+                     "ring index " + std::to_string(ring) + " is not in the capture's header"};
     }
-    uint8_t frame[FRAME_HEADER_SIZE];
-    PutLe32(frame, uint32_t(body));
-    PutLe32(frame + 4, Crc32(record.payload, Crc32(fixed.bytes())));
-    if (auto ok = Put(frame, sizeof(frame)); !ok) return ok;
-    if (auto ok = Put(fixed.bytes().data(), fixed.bytes().size()); !ok) return ok;
-    return Put(record.payload.data(), record.payload.size());
+    Encoder e;
+    e.U8(FRAME_GAP);
+    e.U8(ring);
+    for (int i = 0; i < 6; ++i) {
+        e.U8(0);
+    }
+    e.U64(lost);
+    e.U64(skipped);
+    e.U64(next_seq);
+    if (auto ok = Frame(e.bytes()); !ok) return ok;
+    m_totals[ring].lost += lost;
+    m_totals[ring].next_seq = next_seq;
+    return {};
 }
 
 Result<void> CaptureWriter::WriteClock(int64_t clock_offset_ns)
@@ -287,34 +393,27 @@ Result<void> CaptureWriter::WriteClock(int64_t clock_offset_ns)
         e.U8(0);
     }
     e.U64(uint64_t(clock_offset_ns));
-    uint8_t frame[FRAME_HEADER_SIZE];
-    PutLe32(frame, uint32_t(e.bytes().size()));
-    PutLe32(frame + 4, Crc32(e.bytes()));
-    if (auto ok = Put(frame, sizeof(frame)); !ok) return ok;
-    return Put(e.bytes().data(), e.bytes().size());
+    return Frame(e.bytes());
 }
 
-Result<void> CaptureWriter::Finish(const CaptureEnd& end)
+Result<void> CaptureWriter::Finish(uint64_t end_unix_ns)
 {
     Encoder e;
     e.U8(FRAME_END);
     for (int i = 0; i < 7; ++i) {
         e.U8(0);
     }
-    e.U64(end.end_unix_ns);
-    e.U16(uint16_t(end.rings.size()));
-    for (const CaptureTotals& t : end.rings) {
+    e.U64(end_unix_ns);
+    e.U64(m_frames);
+    e.U16(uint16_t(m_totals.size()));
+    for (const CaptureTotals& t : m_totals) {
         e.U64(t.delivered);
         e.U64(t.lost);
+        e.U64(t.next_seq);
     }
-    uint8_t frame[FRAME_HEADER_SIZE];
-    PutLe32(frame, uint32_t(e.bytes().size()));
-    PutLe32(frame + 4, Crc32(e.bytes()));
-    if (auto ok = Put(frame, sizeof(frame)); !ok) {
-        (void)Close();
-        return ok;
-    }
-    if (auto ok = Put(e.bytes().data(), e.bytes().size()); !ok) {
+    auto ok = Frame(e.bytes());
+    if (ok) ok = Flush();
+    if (!ok) {
         (void)Close();
         return ok;
     }
@@ -357,6 +456,8 @@ Result<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::filesystem
     if (got < sizeof(preamble)) return reader->Corrupt("truncated inside its first 20 bytes");
     const uint32_t version = GetLe32(preamble + 8);
     if (version != CAPTURE_FORMAT_VERSION) {
+        // Version 1 files cannot prove themselves complete: no first seqs, skipped counts or
+        // frame count. Reading them as if they were would print a check it cannot make.
         return Error{ErrorCode::VersionMismatch,
                      path.string() + ": capture format version " + std::to_string(version) +
                          ", this ringdump reads version " + std::to_string(CAPTURE_FORMAT_VERSION) +
@@ -390,6 +491,7 @@ Result<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::filesystem
     const uint16_t rings = d.U16();
     for (uint16_t i = 0; i < rings && d.ok(); ++i) {
         h.rings.push_back(d.Str());
+        h.first_seq.push_back(d.U64());
     }
     const uint16_t events = d.U16();
     for (uint16_t i = 0; i < events && d.ok(); ++i) {
@@ -405,6 +507,10 @@ Result<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::filesystem
     if (!d.ok()) return reader->Corrupt("its header is shorter than its contents claim");
     if (h.rings.size() > 255) return reader->Corrupt("its header lists more than 255 rings");
     reader->m_clock_offset_ns = h.clock_offset_ns;
+    for (const uint64_t first : h.first_seq) {
+        reader->m_counted.push_back({.next_seq = first});
+    }
+    reader->m_last_frame.assign(h.rings.size(), 0);
     return reader;
 }
 
@@ -413,17 +519,108 @@ CaptureReader::~CaptureReader()
     if (m_file) std::fclose(m_file);
 }
 
-Result<bool> CaptureReader::Next(uint8_t& ring, Record& record)
+namespace {
+
+std::string Events(uint64_t n) { return std::to_string(n) + (n == 1 ? " event" : " events"); }
+
+} // namespace
+
+Result<void> CaptureReader::Follow(uint8_t ring, uint64_t seq, uint64_t lost, uint64_t skipped,
+                                   uint64_t frame_pos, uint8_t kind)
+{
+    CaptureTotals& counted = m_counted[ring];
+    uint64_t& last_frame = m_last_frame[ring];
+    // An event frame has its own seq; a gap frame the one after the events it stands for.
+    const bool event = kind == FRAME_EVENT;
+    const std::string at = "ring '" + m_header.rings[ring] + "': the " +
+                           (event ? "event frame at byte " : "gap frame at byte ") +
+                           std::to_string(frame_pos) + (event ? " has seq " : " ends before seq ") +
+                           std::to_string(seq);
+    if (counted.next_seq != UNKNOWN_SEQ) {
+        const uint64_t next = counted.next_seq;
+        // Where the ring was: its previous frame, or where its reader started.
+        const std::string after = last_frame != 0
+                                      ? "seq " + std::to_string(next - 1) +
+                                            " in the frame at byte " + std::to_string(last_frame)
+                                      : "the ring's start at seq " + std::to_string(next);
+        if (seq < next) {
+            return Corrupt(at + ", which is not after " + after +
+                           ": a frame was replayed, duplicated or moved (the file was altered)");
+        }
+        uint64_t want = 0;
+        const bool overflow = __builtin_add_overflow(next, lost, &want) ||
+                              __builtin_add_overflow(want, skipped, &want);
+        if (overflow || seq < want) {
+            return Corrupt(at + ", but it records " + Events(lost) + " lost and " +
+                           std::to_string(skipped) + " skipped since " + after +
+                           ": its counts do not add up (the file was altered)");
+        }
+        if (seq > want) {
+            return Corrupt(at + ", but since " + after + " it records " + Events(lost) +
+                           " lost and " + std::to_string(skipped) +
+                           " skipped: " + Events(seq - want) +
+                           " missing from the capture (frames were cut out; the file was "
+                           "altered)");
+        }
+    }
+    counted.lost += lost;
+    last_frame = frame_pos;
+    return {};
+}
+
+Result<void> CaptureReader::CheckEnd(uint64_t frame_pos) const
+{
+    const std::string at = "the end record at byte " + std::to_string(frame_pos);
+    for (size_t i = 0; i < m_counted.size(); ++i) {
+        const CaptureTotals& said = m_end.rings[i];
+        const CaptureTotals& found = m_counted[i];
+        const std::string ring = "ring '" + m_header.rings[i] + "': " + at;
+        const std::string last = m_last_frame[i] != 0
+                                     ? " (its last frame is at byte " +
+                                           std::to_string(m_last_frame[i]) + ", before seq " +
+                                           std::to_string(found.next_seq) + ")"
+                                     : " (no frame of the ring)";
+        if (said.delivered != found.delivered) {
+            return Corrupt(ring + " counts " + Events(said.delivered) +
+                           " delivered, the file holds " + std::to_string(found.delivered) + last +
+                           ": frames were cut out or added (the file was altered)");
+        }
+        if (said.lost != found.lost) {
+            return Corrupt(ring + " counts " + Events(said.lost) + " lost, the frames record " +
+                           std::to_string(found.lost) + last + " (the file was altered)");
+        }
+        if (said.next_seq != found.next_seq) {
+            return Corrupt(ring + " says the ring's next seq was " + std::to_string(said.next_seq) +
+                           ", the frames end before seq " + std::to_string(found.next_seq) + last +
+                           ": frames were cut out or added (the file was altered)");
+        }
+    }
+    // Frames that carry no seq (clock frames, kinds of later versions) are counted too.
+    if (m_end.frames != m_frames) {
+        return Corrupt(at + " counts " + std::to_string(m_end.frames) +
+                       " frames before it, the file has " + std::to_string(m_frames) +
+                       ": frames were cut out or added (the file was altered)");
+    }
+    return {};
+}
+
+Result<CaptureItem> CaptureReader::Next(uint8_t& ring, Record& record)
 {
     for (;;) {
         const uint64_t frame_pos = m_pos;
         uint8_t frame[FRAME_HEADER_SIZE];
         const size_t got = std::fread(frame, 1, sizeof(frame), m_file);
         if (got == 0 && std::feof(m_file)) {
-            if (m_ended) return false;
-            return Corrupt("ends at byte " + std::to_string(frame_pos) +
-                           " without its end record: the capture was cut short (killed, or "
-                           "the disk filled up); the events before that point are intact");
+            if (!m_ended && m_cut_short.empty()) {
+                // The writer writes whole frames only: the end of a frame and of the file is
+                // where a killed ringdump (or a full disk) stopped it.
+                m_cut_short = m_path.string() + ": the capture was cut short at byte " +
+                              std::to_string(frame_pos) +
+                              ": it has no end record (ringdump was killed, or the disk filled "
+                              "up), so what came after its " +
+                              Events(m_events) + " is missing; those are intact";
+            }
+            return CaptureItem::End;
         }
         if (m_ended) {
             return Corrupt(std::to_string(m_size - frame_pos) +
@@ -432,7 +629,8 @@ Result<bool> CaptureReader::Next(uint8_t& ring, Record& record)
         }
         if (got < sizeof(frame)) {
             return Corrupt("truncated: " + std::to_string(got) +
-                           " bytes of a frame header at byte " + std::to_string(frame_pos));
+                           " bytes of a frame header at byte " + std::to_string(frame_pos) +
+                           " (ringdump writes whole frames: the file was cut or damaged)");
         }
         const uint32_t size = GetLe32(frame);
         const uint64_t left =
@@ -440,7 +638,8 @@ Result<bool> CaptureReader::Next(uint8_t& ring, Record& record)
         if (size > left || size > MAX_FRAME_SIZE) {
             return Corrupt("truncated: the frame at byte " + std::to_string(frame_pos) +
                            " claims " + std::to_string(size) + " bytes, " + std::to_string(left) +
-                           " are left");
+                           " are left (ringdump writes whole frames: the file was cut or "
+                           "damaged)");
         }
         if (size == 0) return Corrupt("empty frame at byte " + std::to_string(frame_pos));
         m_body.resize(size);
@@ -454,6 +653,28 @@ Result<bool> CaptureReader::Next(uint8_t& ring, Record& record)
         }
         Decoder d{m_body};
         const uint8_t kind = d.U8();
+        if (kind == FRAME_END) {
+            d.Bytes(7);
+            m_end.end_unix_ns = d.U64();
+            m_end.frames = d.U64();
+            const uint16_t rings = d.U16();
+            m_end.rings.clear();
+            for (uint16_t i = 0; i < rings && d.ok(); ++i) {
+                CaptureTotals t;
+                t.delivered = d.U64();
+                t.lost = d.U64();
+                t.next_seq = d.U64();
+                m_end.rings.push_back(t);
+            }
+            if (!d.ok() || rings != m_header.rings.size()) {
+                return Corrupt("the end record at byte " + std::to_string(frame_pos) +
+                               " is malformed");
+            }
+            if (auto ok = CheckEnd(frame_pos); !ok) return ok.error();
+            m_ended = true;
+            continue; // nothing may follow; the next read checks that
+        }
+        ++m_frames;
         if (kind == FRAME_EVENT) {
             if (size < EVENT_FRAME_FIXED_SIZE) {
                 return Corrupt("the event frame at byte " + std::to_string(frame_pos) +
@@ -466,31 +687,39 @@ Result<bool> CaptureReader::Next(uint8_t& ring, Record& record)
             record.seq = d.U64();
             record.timestamp_ns = d.U64();
             record.lost_before = d.U64();
+            record.skipped_before = d.U64();
             record.payload = d.Bytes(d.left());
             if (ring >= m_header.rings.size()) {
                 return Corrupt("the event frame at byte " + std::to_string(frame_pos) +
                                " names ring " + std::to_string(ring) + " of " +
                                std::to_string(m_header.rings.size()));
             }
-            return true;
-        }
-        if (kind == FRAME_END) {
-            d.Bytes(7);
-            m_end.end_unix_ns = d.U64();
-            const uint16_t rings = d.U16();
-            m_end.rings.clear();
-            for (uint16_t i = 0; i < rings && d.ok(); ++i) {
-                CaptureTotals t;
-                t.delivered = d.U64();
-                t.lost = d.U64();
-                m_end.rings.push_back(t);
+            if (auto ok = Follow(ring, record.seq, record.lost_before, record.skipped_before,
+                                 frame_pos, FRAME_EVENT);
+                !ok) {
+                return ok.error();
             }
-            if (!d.ok() || rings != m_header.rings.size()) {
-                return Corrupt("the end record at byte " + std::to_string(frame_pos) +
+            ++m_counted[ring].delivered;
+            m_counted[ring].next_seq = record.seq + 1;
+            ++m_events;
+            return CaptureItem::Event;
+        }
+        if (kind == FRAME_GAP) {
+            ring = d.U8();
+            d.Bytes(6);
+            const uint64_t lost = d.U64();
+            const uint64_t skipped = d.U64();
+            const uint64_t next_seq = d.U64();
+            if (!d.ok() || d.left() != 0 || ring >= m_header.rings.size()) {
+                return Corrupt("the gap record at byte " + std::to_string(frame_pos) +
                                " is malformed");
             }
-            m_ended = true;
-            continue; // nothing may follow; the next read checks that
+            if (auto ok = Follow(ring, next_seq, lost, skipped, frame_pos, FRAME_GAP); !ok) {
+                return ok.error();
+            }
+            m_counted[ring].next_seq = next_seq;
+            record = Record{.seq = next_seq, .lost_before = lost, .skipped_before = skipped};
+            return CaptureItem::Gap;
         }
         if (kind == FRAME_CLOCK) {
             d.Bytes(7);

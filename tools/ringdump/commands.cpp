@@ -9,15 +9,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <dirent.h>
+#include <fcntl.h>
 #include <functional>
 #include <optional>
 #include <thread>
+#include <unistd.h>
 
 #include "capture_file.h"
 #include "clock_tracker.h"
 #include "event_format.h"
 #include "event_schema.h"
 #include "message_capture.h"
+#include <sys/stat.h>
 
 namespace tracering::ringdump {
 namespace {
@@ -43,8 +47,6 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t OUTPUT_CHUNK = 64 << 10;
 //! Records taken from one ring before the next ring gets its turn.
 constexpr size_t POLL_BATCH = 1024;
-//! Batches per ring read after a stop request, so stopping takes bounded time.
-constexpr int DRAIN_BATCHES = 16;
 //! Records read before their space is handed back to the producer within a batch.
 constexpr size_t RELEASE_EVERY = 64;
 
@@ -134,10 +136,61 @@ enum class Take {
     Abort,   //!< the handler failed and reported it
 };
 
+//! Whether the producer detached `reader` (a slow reader, a bad cursor, its lease ended),
+//! rather than exiting after the reader read everything: on a clean exit the producer seals
+//! its rings and leaves each reader's line as it was, while a detach marks the line Detached,
+//! which RingReader::Info() leaves out of its readers.
+bool DetachedByProducer(const RingReader& reader)
+{
+    const RingInfo info = reader.Info();
+    return std::none_of(info.readers.begin(), info.readers.end(),
+                        [&](const ReaderInfo& r) { return r.slot == reader.slot(); });
+}
+
+//! Where a reader began, and its skipped count at the last event it delivered: what the
+//! account of its ring at the end (TailOf) starts from.
+struct Span {
+    std::optional<uint64_t> first_seq; //!< the seq it started at, once known
+    uint64_t skipped{0};
+};
+
+Span SpanOf(const RingReader& reader) { return {reader.next_seq(), reader.stats().skipped}; }
+
+//! The events of a ring after the last one its reader delivered that are in no output yet.
+struct RingTail {
+    uint64_t lost{0};               //!< dropped by the producer, or never read (a detached reader)
+    uint64_t skipped{0};            //!< other readers' events it passed over
+    uint64_t next_seq{UNKNOWN_SEQ}; //!< the account ends before this seq
+};
+
+//! The tail of `reader`'s ring up to `end_seq` (or as far as it read, if further): losses it
+//! has not reported, which are the drops it passed while skipping other readers' events, and
+//! every event the ring attempted that it did not read (dropped after its last read, or
+//! still in the ring when it was detached).
+RingTail TailOf(const RingReader& reader, const Span& span, uint64_t end_seq)
+{
+    RingTail tail;
+    const ReaderStats& s = reader.stats();
+    tail.skipped = s.skipped - span.skipped;
+    const std::optional<uint64_t> next = reader.next_seq();
+    if (!next) return tail; // it read nothing and does not know where it began
+    tail.next_seq = std::max(end_seq, *next);
+    if (span.first_seq) {
+        // Every seq from its start is delivered, skipped, reported lost, or in the tail.
+        const uint64_t accounted = s.delivered + s.skipped + s.lost;
+        const uint64_t attempted = tail.next_seq - *span.first_seq;
+        tail.lost = attempted > accounted ? attempted - accounted : 0;
+    } else {
+        tail.lost = tail.next_seq - *next;
+    }
+    return tail;
+}
+
 struct PumpEnd {
     int code{EXIT_OK};
     bool aborted{false};
-    std::string note; //!< why reading ended early, for stderr
+    std::string note;            //!< why reading ended early, for stderr
+    std::vector<RingTail> tails; //!< one per reader of the session
 
     //! Adds `what` to the note, once.
     void Note(const std::string& what)
@@ -149,25 +202,36 @@ struct PumpEnd {
 
 //! Reads the session's rings round robin and hands each record to `take`, until `count`
 //! records were counted (0: no limit), `deadline` passed, io.stop was set, the producer went
-//! away, or `take` aborted. Calls `idle` whenever the rings are empty; `idle` returning
-//! false aborts as well.
+//! away or detached a reader, or `take` aborted. Calls `idle` whenever the rings are empty;
+//! `idle` returning false aborts as well.
+//!
+//! Stopped (io.stop, the deadline, or a reader detached by the producer), it first reads
+//! the events each ring attempted before the stop. At the end, PumpEnd::tails accounts for
+//! every event of each ring up to where its reading ended (the producer's final seq when it
+//! exited or died, its seq at the stop or the detach; with `count` reached, what was read)
+//! that was not delivered: the caller reports those as lost.
 PumpEnd Pump(Session& session, const Io& io, uint64_t count,
              std::optional<Clock::time_point> deadline,
-             const std::function<Take(size_t, const EventView&)>& take,
+             const std::function<Take(size_t, const Record&)>& take,
              const std::function<bool()>& idle)
 {
     const auto& readers = session.readers();
     uint64_t counted = 0;
     PumpEnd end;
-    // Rings whose reader was detached (the producer exited after everything it wrote was
-    // read, or reset the ring). The others are still read to their end.
-    std::vector<bool> finished(readers.size(), false);
+    std::vector<Span> spans;
+    for (const auto& reader : readers) {
+        spans.push_back(SpanOf(*reader));
+    }
+    // Per ring, once its reading ended (the producer exited, died, or detached its reader):
+    // the seq its account ends at. The other rings are still read to their end.
+    std::vector<std::optional<uint64_t>> ended(readers.size());
     size_t unfinished = readers.size();
     bool producer_died = false;
+    bool detached = false;
     const auto limit_reached = [&] { return count && counted >= count; };
     // One batch of ring i; false once reading must end.
     const auto poll = [&](size_t i, size_t& work) {
-        if (finished[i]) return true;
+        if (ended[i]) return true;
         RingReader& reader = *readers[i];
         const uint64_t limit = std::min<uint64_t>(count ? count - counted : POLL_BATCH, POLL_BATCH);
         // Record by record rather than Poll(), so that reading stops at the record `take`
@@ -179,7 +243,11 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
             next = reader.Next(view);
             if (!next || !next.value()) break;
             ++n;
-            switch (take(i, view)) {
+            Record record = RecordOf(view);
+            const uint64_t skipped = reader.stats().skipped;
+            record.skipped_before = skipped - spans[i].skipped;
+            spans[i].skipped = skipped;
+            switch (take(i, record)) {
             case Take::Counted:
                 ++counted;
                 break;
@@ -195,16 +263,19 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
         work = n;
         if (!next) {
             const Error& e = next.error();
-            // The ring has ended (the producer exited, died, or reset it) after everything in
-            // it was read; the other rings are read to their end too.
             if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
+                // The ring has ended: the producer exited or died after everything in it was
+                // read, or detached this reader. What it attempted until now and this reader
+                // did not deliver is lost to it.
                 end.Note(e.message());
-                if (e.code() == ErrorCode::Stale) producer_died = true;
-                finished[i] = true;
-                if (--unfinished > 0) return true;
-                end.code = producer_died ? EXIT_UNAVAILABLE : EXIT_OK;
-                end.aborted = true;
-                return false;
+                ended[i] = reader.Info().seq;
+                --unfinished;
+                if (e.code() == ErrorCode::Stale) {
+                    producer_died = true;
+                } else if (DetachedByProducer(reader)) {
+                    detached = true;
+                }
+                return unfinished > 0;
             }
             end.note = e.message();
             end.code = e.code() == ErrorCode::Corrupt ? EXIT_CORRUPT : EXIT_UNAVAILABLE;
@@ -214,7 +285,7 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
         return !end.aborted && !limit_reached();
     };
     Backoff backoff;
-    while (!Stopped(io)) {
+    while (!Stopped(io) && !detached) {
         if (deadline && Clock::now() >= *deadline) break;
         size_t work = 0;
         bool go_on = true;
@@ -230,43 +301,47 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
         }
         backoff.Idle(work);
     }
-    if (Stopped(io)) {
-        // Events already in the rings when the user stopped us belong to what they saw
-        // happen: take them too, within bounds, as the producer may keep writing.
-        bool go_on = !end.aborted && !limit_reached();
-        for (size_t i = 0; i < readers.size() && go_on; ++i) {
-            for (int batch = 0; batch < DRAIN_BATCHES && go_on; ++batch) {
+    if (!end.aborted && !limit_reached()) {
+        // Stopped by the user, the deadline or a detach: the events the rings attempted
+        // before the stop belong to what the user saw happen. Read them (no more than a ring
+        // held: the rest were dropped), as the producer may keep writing; any not read are
+        // lost.
+        for (size_t i = 0; i < readers.size() && !end.aborted && !limit_reached(); ++i) {
+            if (ended[i]) continue;
+            const uint64_t stop_seq = readers[i]->Info().seq;
+            bool go_on = true;
+            while (go_on && !ended[i] && readers[i]->next_seq().value_or(0) < stop_seq) {
                 size_t polled = 0;
                 go_on = poll(i, polled);
                 if (polled == 0) break;
             }
-        }
-        // What a producer that kept writing added beyond those bounds is not ours to read,
-        // but the user learns how much there was.
-        uint64_t unread = 0;
-        for (size_t i = 0; i < readers.size() && !limit_reached(); ++i) {
-            const std::optional<uint64_t> next_seq = readers[i]->next_seq();
-            const uint64_t attempted = readers[i]->Info().seq;
-            if (!finished[i] && next_seq && attempted > *next_seq) unread += attempted - *next_seq;
-        }
-        if (unread) {
-            end.Note(std::to_string(unread) +
-                     " more events were written (or dropped) after the last one read");
+            if (!ended[i]) ended[i] = stop_seq;
         }
     }
+    for (size_t i = 0; i < readers.size(); ++i) {
+        // Reading ended early (--count, an error): the account ends where the reader is.
+        const uint64_t end_seq = ended[i].value_or(readers[i]->next_seq().value_or(0));
+        end.tails.push_back(TailOf(*readers[i], spans[i], end_seq));
+    }
+    if (end.code == EXIT_OK && detached) end.code = EXIT_DETACHED;
+    if (end.code == EXIT_OK && producer_died) end.code = EXIT_UNAVAILABLE;
     return end;
 }
 
-//! "net 7/0, mempool 4/1": delivered/lost per ring, from the readers' own counters.
-std::string Totals(Session& session, uint64_t& delivered, uint64_t& lost)
+//! "net 7/0, mempool 4/1": delivered/lost per ring, from the readers' own counters and the
+//! tails of their rings.
+std::string Totals(Session& session, const std::vector<RingTail>& tails, uint64_t& delivered,
+                   uint64_t& lost)
 {
     std::vector<std::string> parts;
-    for (const auto& reader : session.readers()) {
-        const ReaderStats& s = reader->stats();
+    const auto& readers = session.readers();
+    for (size_t i = 0; i < readers.size(); ++i) {
+        const ReaderStats& s = readers[i]->stats();
+        const uint64_t ring_lost = s.lost + (i < tails.size() ? tails[i].lost : 0);
         delivered += s.delivered;
-        lost += s.lost;
-        parts.push_back(reader->name() + " " + std::to_string(s.delivered) + "/" +
-                        std::to_string(s.lost));
+        lost += ring_lost;
+        parts.push_back(readers[i]->name() + " " + std::to_string(s.delivered) + "/" +
+                        std::to_string(ring_lost));
     }
     return Join(parts);
 }
@@ -518,9 +593,8 @@ int Watch(const WatchOptions& options, const Io& io)
     }
     std::string out;
     uint64_t corrupt = 0;
-    const auto take = [&](size_t ring, const EventView& view) {
+    const auto take = [&](size_t ring, const Record& record) {
         if (clock.Update()) format.SetClockOffset(clock.offset());
-        const Record record = RecordOf(view);
         if (record.lost_before) format.AppendLoss(out, rings[ring], record.lost_before, record.seq);
         auto table = format.Decode(record);
         Take taken = Take::Skipped;
@@ -542,9 +616,14 @@ int Watch(const WatchOptions& options, const Io& io)
     };
     const PumpEnd end = Pump(*session, io, options.count, std::nullopt, take,
                              [&] { return WriteOut(io, out, true); });
+    // Events lost after the last one read are a line of the output too, not only a number.
+    for (size_t i = 0; i < end.tails.size(); ++i) {
+        const RingTail& tail = end.tails[i];
+        if (tail.lost) format.AppendLoss(out, rings[i], tail.lost, tail.next_seq);
+    }
     const bool written = WriteOut(io, out, true);
     uint64_t delivered = 0, lost = 0;
-    const std::string totals = Totals(*session, delivered, lost);
+    const std::string totals = Totals(*session, end.tails, delivered, lost);
     if (!end.note.empty()) std::fprintf(io.err, "ringdump: %s\n", end.note.c_str());
     std::fprintf(io.err, "ringdump: %" PRIu64 " events delivered, %" PRIu64 " lost (%s)\n",
                  delivered, lost, totals.c_str());
@@ -689,22 +768,53 @@ int Stats(const StatsOptions& options, const Io& io)
     Backoff backoff;
     std::string note;
     int code = EXIT_OK;
+    // Attached: where each reader began, and where the account of its ring ends once its
+    // reading ended (the producer exited, died, or detached it), as for watch.
+    std::vector<Span> spans;
+    std::vector<std::optional<uint64_t>> ended;
+    if (session) {
+        for (const auto& reader : session->readers()) {
+            spans.push_back(SpanOf(*reader));
+        }
+        ended.resize(spans.size());
+    }
+    // Stats consumes the events without looking at them. Up to `batch` events of reader i;
+    // false once its ring has ended or failed (`note` and `code` say how; `failed`: not by
+    // the producer exiting, dying or detaching it).
+    bool failed = false;
+    const auto consume = [&](size_t i, size_t batch, size_t& work) {
+        RingReader& reader = *session->readers()[i];
+        auto polled = reader.Poll([](const EventView&) {}, batch);
+        if (polled) {
+            work += polled.value();
+            return true;
+        }
+        const Error& e = polled.error();
+        if (note.find(e.message()) == std::string::npos) {
+            note += (note.empty() ? "" : "; ") + e.message();
+        }
+        if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
+            ended[i] = reader.Info().seq;
+            const int why = e.code() == ErrorCode::Stale ? EXIT_UNAVAILABLE
+                            : DetachedByProducer(reader) ? EXIT_DETACHED
+                                                         : EXIT_OK;
+            if (code == EXIT_OK) code = why;
+        } else {
+            ended[i] = reader.next_seq().value_or(0);
+            code = e.code() == ErrorCode::Corrupt ? EXIT_CORRUPT : EXIT_UNAVAILABLE;
+            failed = true;
+        }
+        return false;
+    };
+    bool counted_out = false;
     while (!Stopped(io)) {
         if (session) {
             size_t work = 0;
-            for (const auto& reader : session->readers()) {
-                // Stats consumes the events without looking at them.
-                auto polled = reader->Poll([](const EventView&) {}, POLL_BATCH);
-                if (!polled) {
-                    note = polled.error().message();
-                    code = polled.error().code() == ErrorCode::Detached  ? EXIT_OK
-                           : polled.error().code() == ErrorCode::Corrupt ? EXIT_CORRUPT
-                                                                         : EXIT_UNAVAILABLE;
-                    break;
-                }
-                work += polled.value();
+            bool go_on = true;
+            for (size_t i = 0; i < spans.size() && go_on; ++i) {
+                go_on = consume(i, POLL_BATCH, work);
             }
-            if (!note.empty()) break;
+            if (!go_on) break;
             if (Clock::now() < next) {
                 backoff.Idle(work);
                 continue;
@@ -719,6 +829,7 @@ int Stats(const StatsOptions& options, const Io& io)
         if (!after) {
             note = after.error().message();
             code = EXIT_UNAVAILABLE;
+            failed = true;
             break;
         }
         const double dt = std::chrono::duration<double>(now - last).count();
@@ -731,13 +842,111 @@ int Stats(const StatsOptions& options, const Io& io)
         before = std::move(after);
         last = now;
         next += interval;
-        if (++ticks == options.count) break;
+        if (++ticks == options.count) {
+            counted_out = true;
+            break;
+        }
+    }
+    if (session && !counted_out && !failed) {
+        // Ended by SIGINT/SIGTERM, or by the producer: a last report, for the time since the
+        // previous one, whose losses include the events each ring attempted and this reader
+        // did not read (dropped after its last read). The events attempted before a stop are
+        // read first, if the rings still hold them.
+        for (size_t i = 0; i < spans.size(); ++i) {
+            if (ended[i]) continue;
+            const RingReader& reader = *session->readers()[i];
+            const uint64_t stop_seq = reader.Info().seq;
+            size_t work = 1;
+            while (!ended[i] && work != 0 && reader.next_seq().value_or(0) < stop_seq) {
+                work = 0;
+                consume(i, POLL_BATCH, work);
+            }
+            if (!ended[i]) ended[i] = stop_seq;
+        }
+        auto after = sample();
+        if (after) {
+            const auto now = Clock::now();
+            const double dt = std::max(std::chrono::duration<double>(now - last).count(), 1e-9);
+            const double t = std::chrono::duration<double>(now - start).count();
+            for (size_t i = 0; i < after->size() && i < before->size(); ++i) {
+                const RingTail tail = TailOf(*session->readers()[i], spans[i], *ended[i]);
+                (*after)[i].lost += tail.lost;
+                AppendStatsLine(out, options.json, true, t, dt, (*after)[i], (*before)[i]);
+            }
+            if (!WriteOut(io, out, true)) {
+                return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+            }
+        }
     }
     if (!note.empty()) std::fprintf(io.err, "ringdump: %s\n", note.c_str());
     return code;
 }
 
 // --- capture --------------------------------------------------------------------------------
+
+namespace {
+
+//! The name of one entry of the directory `dir_fd` other than "." and "..", or "" if it has
+//! none (or cannot be listed; creating the files then reports why).
+std::string AnyEntry(int dir_fd)
+{
+    const int fd = ::dup(dir_fd);
+    if (fd < 0) return {};
+    DIR* dir = ::fdopendir(fd);
+    if (!dir) {
+        ::close(fd);
+        return {};
+    }
+    std::string found;
+    while (const dirent* entry = ::readdir(dir)) {
+        const std::string_view name{entry->d_name};
+        if (name != "." && name != "..") {
+            found = name;
+            break;
+        }
+    }
+    ::closedir(dir);
+    return found;
+}
+
+//! Opens (and with `create`, creates) the capture's --out directory into `dir`, refusing one
+//! that others can change (OpenOutputDirectory). Without `create` (before attaching), a
+//! directory that does not exist yet is fine, and one that exists is also refused if it
+//! already holds the native capture, or for -capturemessages files if it is not empty: those
+//! are written only into folders this capture creates. What appears in it later (only its
+//! owner can add anything) is refused by the exclusive creates (CreateFileAt,
+//! CreateDirectoryAt).
+int OpenOut(const CaptureOptions& options, bool create, const Io& io, Fd& dir)
+{
+    auto opened = OpenOutputDirectory(options.out_dir, create);
+    if (!opened) {
+        const Error& e = opened.error();
+        if (!create && e.code() == ErrorCode::NotFound) return EXIT_OK;
+        return Fail(io, e.code() == ErrorCode::InvalidArgument ? EXIT_USAGE : EXIT_UNAVAILABLE,
+                    "--out " + e.message());
+    }
+    dir = std::move(opened.value());
+    if (create) return EXIT_OK;
+    struct stat st;
+    if (options.native && ::fstatat(dir.get(), CAPTURE_FILE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        return Fail(io, EXIT_USAGE,
+                    (options.out_dir / CAPTURE_FILE_NAME).string() +
+                        " already exists; choose another --out directory or move the earlier "
+                        "capture away");
+    }
+    if (options.capture_messages) {
+        if (const std::string entry = AnyEntry(dir.get()); !entry.empty()) {
+            return Fail(io, EXIT_USAGE,
+                        "--out " + options.out_dir.string() + " already holds '" + entry +
+                            "', and --format capturemessage writes only into folders it "
+                            "creates (never appending to an earlier capture's files or to "
+                            "files planted there); give a new or empty directory");
+        }
+    }
+    return EXIT_OK;
+}
+
+} // namespace
 
 int Capture(const CaptureOptions& options, const Io& io)
 {
@@ -776,12 +985,10 @@ int Capture(const CaptureOptions& options, const Io& io)
         }
     }
     const std::filesystem::path native_path = options.out_dir / CAPTURE_FILE_NAME;
-    std::error_code ec;
-    if (options.native && std::filesystem::exists(native_path, ec)) {
-        return Fail(io, EXIT_USAGE,
-                    native_path.string() + " already exists; choose another --out directory or "
-                                           "move the earlier capture away");
-    }
+    // An --out that exists is checked before attaching, so a refusal costs the producer
+    // nothing; it is created (and checked again) only once attached.
+    Fd out_dir;
+    if (int code = OpenOut(options, /*create=*/false, io, out_dir); code != EXIT_OK) return code;
     std::unique_ptr<ControlClient> client;
     if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
     std::unique_ptr<Session> session;
@@ -791,9 +998,7 @@ int Capture(const CaptureOptions& options, const Io& io)
     auto schema = ProducerSchema(*session, io, schema_code);
     if (!schema) return schema_code;
 
-    if (auto made = CreatePrivateDirectories(options.out_dir); !made) {
-        return Fail(io, EXIT_UNAVAILABLE, made.error().message());
-    }
+    if (int code = OpenOut(options, /*create=*/true, io, out_dir); code != EXIT_OK) return code;
     const SegmentInfo& segment = session->consumer().info();
     std::vector<std::string> rings;
     for (const auto& reader : session->readers()) {
@@ -810,9 +1015,12 @@ int Capture(const CaptureOptions& options, const Io& io)
         header.start_unix_ns = UnixNowNs();
         header.segment_name = segment.name;
         header.rings = rings;
+        for (const auto& reader : session->readers()) {
+            header.first_seq.push_back(reader->next_seq().value_or(UNKNOWN_SEQ));
+        }
         header.events = schema->events();
         header.schema.assign(schema->bytes().begin(), schema->bytes().end());
-        auto created = CaptureWriter::Create(native_path, header);
+        auto created = CaptureWriter::Create(out_dir.get(), CAPTURE_FILE_NAME, native_path, header);
         if (!created) {
             return Fail(io,
                         created.error().code() == ErrorCode::AlreadyExists ? EXIT_USAGE
@@ -822,10 +1030,10 @@ int Capture(const CaptureOptions& options, const Io& io)
         native = std::move(created.value());
     }
     std::optional<MessageCapture> messages;
-    if (options.capture_messages) messages.emplace(options.out_dir, clock.offset());
+    if (options.capture_messages) messages.emplace(out_dir.get(), options.out_dir, clock.offset());
 
     std::string failure;
-    const auto take = [&](size_t ring, const EventView& view) {
+    const auto take = [&](size_t ring, const Record& record) {
         if (clock.Update()) {
             if (native) {
                 if (auto ok = native->WriteClock(clock.offset()); !ok) {
@@ -835,7 +1043,6 @@ int Capture(const CaptureOptions& options, const Io& io)
             }
             if (messages) messages->SetClockOffset(clock.offset());
         }
-        const Record record = RecordOf(view);
         if (native) {
             if (auto ok = native->Write(uint8_t(ring), record); !ok) {
                 failure = ok.error().message();
@@ -855,18 +1062,32 @@ int Capture(const CaptureOptions& options, const Io& io)
         deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(options.duration_s));
     }
-    const PumpEnd end = Pump(*session, io, options.count, deadline, take, [] { return true; });
+    // While the rings are empty, what was captured goes to the file: a capture killed later
+    // still holds it.
+    const auto idle = [&] {
+        if (!native) return true;
+        if (auto ok = native->Flush(); !ok) {
+            failure = ok.error().message();
+            return false;
+        }
+        return true;
+    };
+    const PumpEnd end = Pump(*session, io, options.count, deadline, take, idle);
 
     // Complete files whatever ended the capture.
     uint64_t delivered = 0, lost = 0;
-    const std::string totals = Totals(*session, delivered, lost);
+    const std::string totals = Totals(*session, end.tails, delivered, lost);
     if (native) {
-        CaptureEnd capture_end;
-        capture_end.end_unix_ns = UnixNowNs();
-        for (const auto& reader : session->readers()) {
-            capture_end.rings.push_back({reader->stats().delivered, reader->stats().lost});
+        // The events lost after the last one read, so the file accounts for every seq.
+        for (size_t i = 0; i < end.tails.size(); ++i) {
+            const RingTail& tail = end.tails[i];
+            if (tail.lost == 0 && tail.skipped == 0) continue;
+            if (auto ok = native->WriteGap(uint8_t(i), tail.lost, tail.skipped, tail.next_seq);
+                !ok && failure.empty()) {
+                failure = ok.error().message();
+            }
         }
-        if (auto ok = native->Finish(capture_end); !ok && failure.empty()) {
+        if (auto ok = native->Finish(UnixNowNs()); !ok && failure.empty()) {
             failure = ok.error().message();
         }
         std::fprintf(io.err, "ringdump: wrote %s (%" PRIu64 " bytes)\n", native_path.c_str(),
@@ -931,9 +1152,13 @@ int Read(const ReadOptions& options, const Io& io)
             WriteOut(io, out, true);
             return Fail(io, EXIT_CORRUPT, next.error().message());
         }
-        if (!next.value()) break;
+        if (next.value() == CaptureItem::End) break;
         format.SetClockOffset((*reader)->clock_offset_ns());
         const std::string& name = header.rings[ring];
+        if (next.value() == CaptureItem::Gap) {
+            if (record.lost_before) format.AppendLoss(out, name, record.lost_before, record.seq);
+            continue;
+        }
         if (record.lost_before) format.AppendLoss(out, name, record.lost_before, record.seq);
         auto table = format.Decode(record);
         if (!table) {
@@ -953,6 +1178,10 @@ int Read(const ReadOptions& options, const Io& io)
         }
     }
     if (!WriteOut(io, out, true)) return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+    if (!Stopped(io) && !(*reader)->complete()) {
+        // Every event it holds was printed and checked; the user learns it is not all.
+        return Fail(io, EXIT_CUT_SHORT, (*reader)->cut_short());
+    }
     return EXIT_OK;
 }
 

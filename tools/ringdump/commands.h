@@ -28,6 +28,12 @@ inline constexpr int EXIT_USAGE = 1;       //!< bad command line
 inline constexpr int EXIT_UNAVAILABLE = 2; //!< cannot connect, attach, open or write
 inline constexpr int EXIT_MISMATCH = 3;    //!< ABI, schema or capture format mismatch
 inline constexpr int EXIT_CORRUPT = 4;     //!< corrupt data in a ring or a capture file
+//! The producer detached a reader (a slow reader evicted, an invalid cursor, the lease
+//! ended): what was read is printed, and what the ring attempted since is counted as lost.
+inline constexpr int EXIT_DETACHED = 5;
+//! read: a capture file without its end record (killed, a full disk); every event in it
+//! was printed and checked, what came after is missing.
+inline constexpr int EXIT_CUT_SHORT = 6;
 
 struct Io {
     std::FILE* out{stdout};

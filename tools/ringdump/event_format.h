@@ -42,6 +42,10 @@ struct Record {
     uint64_t seq{0};
     uint64_t timestamp_ns{0};
     uint64_t lost_before{0}; //!< events of the ring missing right before this one
+    //! Events of the ring right before this one that its reader passed over: other readers'
+    //! events, which this one did not ask for (not lost; a capture counts them to prove
+    //! itself complete).
+    uint64_t skipped_before{0};
     std::span<const uint8_t> payload;
 
     bool truncated() const { return flags & RECORD_FLAG_TRUNCATED; }

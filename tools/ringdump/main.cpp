@@ -31,12 +31,19 @@ extern "C" void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 constexpr const char* EXIT_CODES =
     "Exit codes:\n"
     "  0  success (also after SIGINT/SIGTERM ended a command cleanly, or the producer exited)\n"
-    "  1  usage: a bad command line, an unknown ring or event, an existing capture file\n"
+    "  1  usage: a bad command line, an unknown ring or event, an existing capture file, an\n"
+    "     --out directory that others can write or that is not yours (capturemessage: one\n"
+    "     that is not empty)\n"
     "  2  cannot connect or attach (no producer at that path, permission denied, a ring\n"
     "     that already has 8 readers), cannot open or write a file, or the producer died\n"
     "     without shutting down (after everything it wrote was read)\n"
     "  3  ABI, schema or capture format version mismatch\n"
-    "  4  corrupt data in a ring or in a capture file\n";
+    "  4  corrupt data in a ring or in a capture file (damaged, or altered: a frame cut\n"
+    "     out, added, duplicated or replayed)\n"
+    "  5  the producer detached the reader (evicted as a slow reader, or an invalid\n"
+    "     cursor): what was read is printed, the events since are counted as lost\n"
+    "  6  read: the capture was cut short (no end record: ringdump was killed, or the disk\n"
+    "     filled up); every event in it was printed, later ones are missing\n";
 
 constexpr const char* MAIN_HELP =
     "ringdump: read the events of a tracering producer (Bitcoin Core's tracepoints)\n"
@@ -74,8 +81,9 @@ constexpr const char* WATCH_HELP =
     "                      [--json] [--peer ID]\n"
     "\n"
     "Attaches and prints one line per event, and a line for every gap in a ring's sequence\n"
-    "numbers: nothing is lost silently. SIGINT or SIGTERM ends it after the output is\n"
-    "flushed; a summary of events delivered and lost per ring goes to stderr.\n"
+    "numbers, also for events dropped after the last one read: nothing is lost silently.\n"
+    "SIGINT or SIGTERM ends it after the events written before it were printed and the\n"
+    "output flushed; a summary of events delivered and lost per ring goes to stderr.\n"
     "\n"
     "  --control PATH        the producer's control socket\n"
     "  --ring R              attach ring R (net, mempool, utxocache, validation,\n"
@@ -100,7 +108,9 @@ constexpr const char* STATS_HELP =
     "                      [--no-attach] [--json]\n"
     "\n"
     "Every interval, per ring: events/s, bytes/s, events delivered and lost (gaps), and the\n"
-    "producer's drops by cause. Attaches the rings and consumes their events.\n"
+    "producer's drops by cause. Attaches the rings and consumes their events; ended by\n"
+    "SIGINT/SIGTERM or the producer, a last report counts the events dropped after the\n"
+    "last one read as lost too.\n"
     "\n"
     "  --control PATH   the producer's control socket\n"
     "  --interval S     seconds between reports (default 1; fractions allowed)\n"
@@ -125,9 +135,11 @@ constexpr const char* CAPTURE_HELP =
     "  --format capturemessage  Bitcoin Core's -capturemessages layout from the\n"
     "                           net:inbound_message and net:outbound_message events:\n"
     "                           DIR/<addr, ':' replaced by '_'>/msgs_recv.dat and\n"
-    "                           msgs_sent.dat (appended). Refuses --payload-limit\n"
+    "                           msgs_sent.dat, into a new or empty DIR (never appended\n"
+    "                           to existing files). Refuses --payload-limit\n"
     "                           Both formats may be given (repeat --format, or a,b).\n"
-    "  --out DIR                the output directory (created if needed)\n"
+    "  --out DIR                the output directory (created 0700 if needed); it must be\n"
+    "                           yours and writable by nobody else (mode & 022 == 0)\n"
     "  --lossless               the producer waits for ringdump instead of dropping\n"
     "  --lossless-wait MS       longest such wait per event, 0-10000 ms (default 100)\n"
     "  --count N                stop after N events\n"
@@ -141,8 +153,11 @@ constexpr const char* READ_HELP =
     "\n"
     "Prints a native capture file (from 'ringdump capture --format native') exactly as\n"
     "watch prints events, using the schema stored in the file. Every length and checksum\n"
-    "is checked: a truncated or damaged file is an error (exit code 4) after the events\n"
-    "before the damage were printed.\n"
+    "is checked, and per ring that the sequence numbers, losses and the end record's\n"
+    "totals account for every event: a damaged file, or one with a frame cut out, added,\n"
+    "duplicated or replayed, is an error (exit code 4) after the events before the damage\n"
+    "were printed. A capture cut short (no end record) prints every event it holds, then\n"
+    "says so (exit code 6).\n"
     "\n"
     "  --json   JSON lines, as watch --json\n"
     "\n";
@@ -393,7 +408,7 @@ int RunStats(Options& o, const Io& io)
                 return Usage("stats", "--interval must be at least 0.001 s");
             }
         } else if (o.Is("--ring")) {
-            ok = o.Value(value);
+            ok = o.Value(value, /*repeatable=*/true);
             options.rings.push_back(value);
         } else if (o.Is("--count")) {
             ok = o.U64(options.count);

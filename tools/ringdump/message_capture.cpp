@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <limits>
 #include <unistd.h>
 
@@ -40,8 +41,8 @@ const T* Message(const Record& record)
 
 } // namespace
 
-MessageCapture::MessageCapture(std::filesystem::path dir, int64_t clock_offset_ns)
-    : m_dir{std::move(dir)}, m_clock_offset_ns{clock_offset_ns}
+MessageCapture::MessageCapture(int dir_fd, std::filesystem::path dir, int64_t clock_offset_ns)
+    : m_dir_fd{dir_fd}, m_dir{std::move(dir)}, m_clock_offset_ns{clock_offset_ns}
 {
 }
 
@@ -59,24 +60,61 @@ std::string MessageCapture::PeerDirectory(std::string_view addr)
 
 Result<MessageCapture::OpenFile*> MessageCapture::File(const std::string& peer, bool inbound)
 {
-    const std::filesystem::path path = m_dir / peer / (inbound ? "msgs_recv.dat" : "msgs_sent.dat");
-    if (const auto it = m_files.find(path); it != m_files.end()) return &it->second;
-    if (m_files.size() >= MAX_OPEN_FILES) {
+    const std::string name = inbound ? "msgs_recv.dat" : "msgs_sent.dat";
+    const std::filesystem::path path = m_dir / peer / name;
+    const auto known = m_files.find(path);
+    if (known != m_files.end() && known->second.fd >= 0) return &known->second;
+    if (m_open >= MAX_OPEN_FILES) {
         if (auto ok = Close(); !ok) return ok.error();
     }
-    if (auto ok = CreatePrivateDirectories(path.parent_path()); !ok) return ok.error();
-    // Append, as the node does: records of an earlier capture of the same peer stay.
-    auto fd = OpenPrivateFile(path, /*exclusive=*/false);
-    if (!fd) return fd.error();
-    struct stat st;
-    if (::fstat(fd.value(), &st) != 0) {
-        const int err = errno;
-        ::close(fd.value());
+    const auto identity = [](int fd, const std::filesystem::path& what) -> Result<Identity> {
+        struct stat st;
+        if (::fstat(fd, &st) != 0) {
+            return Error{ErrorCode::SystemError,
+                         "cannot open " + what.string() + ": " + std::strerror(errno)};
+        }
+        return Identity{st.st_dev, st.st_ino};
+    };
+    const auto replaced = [](const std::filesystem::path& what) {
         return Error{ErrorCode::SystemError,
-                     "cannot open " + path.string() + ": " + std::strerror(err)};
+                     what.string() + " was replaced since this capture created it; it is not "
+                                     "written to again"};
+    };
+    // The peer's folder: one this capture creates now, or created before and finds unchanged.
+    Fd folder;
+    if (const auto it = m_peers.find(peer); it == m_peers.end()) {
+        auto made = CreateDirectoryAt(m_dir_fd, peer, m_dir / peer);
+        if (!made) return made.error();
+        auto id = identity(made->get(), m_dir / peer);
+        if (!id) return id.error();
+        folder = std::move(made.value());
+        m_peers.emplace(peer, id.value());
+    } else {
+        folder =
+            Fd{::openat(m_dir_fd, peer.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+        if (folder.get() < 0) return replaced(m_dir / peer);
+        auto id = identity(folder.get(), m_dir / peer);
+        if (!id) return id.error();
+        if (!(id.value() == it->second)) return replaced(m_dir / peer);
     }
-    m_peers.insert(peer);
-    return &m_files.emplace(path, OpenFile{fd.value(), uint64_t(st.st_size)}).first->second;
+    if (known == m_files.end()) {
+        // New, never through a link: nothing at this path was there before the capture.
+        auto created = CreateFileAt(folder.get(), name, path);
+        if (!created) return created.error();
+        auto id = identity(created->get(), path);
+        if (!id) return id.error();
+        ++m_open;
+        return &m_files.emplace(path, OpenFile{created->Release(), 0, id.value()}).first->second;
+    }
+    // Reopened after too many were open: the same file, appended to where it ended.
+    Fd fd{::openat(folder.get(), name.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)};
+    if (fd.get() < 0) return replaced(path);
+    auto id = identity(fd.get(), path);
+    if (!id) return id.error();
+    if (!(id.value() == known->second.id)) return replaced(path);
+    known->second.fd = fd.Release();
+    ++m_open;
+    return &known->second;
 }
 
 Result<void> MessageCapture::Add(const Record& record)
@@ -161,11 +199,13 @@ Result<void> MessageCapture::Close()
 {
     std::string failed;
     for (auto& [path, file] : m_files) {
+        if (file.fd < 0) continue;
         if (::close(file.fd) != 0 && failed.empty()) {
             failed = path.string() + ": " + std::strerror(errno);
         }
+        file.fd = -1;
     }
-    m_files.clear();
+    m_open = 0;
     if (!failed.empty()) return Error{ErrorCode::SystemError, "cannot write " + failed};
     return {};
 }

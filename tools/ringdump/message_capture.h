@@ -20,6 +20,11 @@
 //! The time is the event's monotonic timestamp moved to UNIX time with the segment's clock
 //! offset. The folder is named from the event's `addr` (the node's m_addr_name, which for
 //! inbound and IP peers is the same "host:port" as the CNode::addr the node uses).
+//!
+//! Unlike the node, it writes only into folders and files it created itself (new, mode 0700
+//! and 0600, never through a symbolic link), under a directory opened once: a folder or file
+//! already at a peer's path, an earlier capture's or one planted there, is refused and never
+//! opened, so a capture cannot be made to append to a file of someone else's choosing.
 
 #include <tracering/result.h>
 
@@ -27,11 +32,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <string>
 #include <string_view>
 
 #include "event_format.h"
+#include <sys/types.h>
 
 namespace tracering::ringdump {
 
@@ -48,18 +53,20 @@ public:
         uint64_t unwritable{0};
     };
 
-    //! Writes under `dir` (created if needed), appending to existing files as the node does.
-    MessageCapture(std::filesystem::path dir, int64_t clock_offset_ns);
+    //! Writes under the directory `dir_fd` (from OpenOutputDirectory; it must stay open while
+    //! this capture writes), which messages call `dir`.
+    MessageCapture(int dir_fd, std::filesystem::path dir, int64_t clock_offset_ns);
     ~MessageCapture();
     MessageCapture(const MessageCapture&) = delete;
     MessageCapture& operator=(const MessageCapture&) = delete;
 
-    //! Appends a message event to its peer's file; other events are ignored. Fails only if
-    //! a file cannot be written (SystemError); the file is then cut back to its last whole
-    //! record, so a later capture appending to it still parses. Files are created 0600 and
-    //! folders 0700, as the node (umask 077) makes them.
+    //! Appends a message event to its peer's file; other events are ignored. Fails if a
+    //! file cannot be written (SystemError; the file is then cut back to its last whole
+    //! record, so it still parses), or if the peer's folder or file was not created by this
+    //! capture (AlreadyExists: something was there first; SystemError: it was replaced since).
+    //! Files are created 0600 and folders 0700, as the node (umask 077) makes them.
     Result<void> Add(const Record& record);
-    //! Closes every file, reporting any write error.
+    //! Closes every file, reporting any write error. Add() may open them again.
     Result<void> Close();
     //! Messages added from now on get UNIX time with this offset (see ClockTracker).
     void SetClockOffset(int64_t clock_offset_ns) { m_clock_offset_ns = clock_offset_ns; }
@@ -72,16 +79,25 @@ public:
     static std::string PeerDirectory(std::string_view addr);
 
 private:
+    //! Which file or folder this capture created: it is reopened only if it is still that.
+    struct Identity {
+        dev_t dev{0};
+        ino_t ino{0};
+        bool operator==(const Identity&) const = default;
+    };
     struct OpenFile {
-        int fd{-1};
+        int fd{-1};       //!< -1 while closed (too many open; Add() reopens it)
         uint64_t size{0}; //!< bytes in the file: every record so far was written whole
+        Identity id;
     };
     Result<OpenFile*> File(const std::string& peer, bool inbound);
 
+    int m_dir_fd;
     std::filesystem::path m_dir;
     int64_t m_clock_offset_ns;
-    std::map<std::filesystem::path, OpenFile> m_files;
-    std::set<std::string> m_peers;
+    std::map<std::filesystem::path, OpenFile> m_files; //!< every file this capture created
+    size_t m_open{0};                                  //!< of m_files, those open now
+    std::map<std::string, Identity> m_peers;           //!< the folders this capture created
     Counts m_counts;
     std::string m_buffer;
 };
