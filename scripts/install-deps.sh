@@ -8,7 +8,7 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config git
     libboost-dev
     libflatbuffers-dev flatbuffers-compiler python3-flatbuffers
-    libcapnp-dev capnproto libssl-dev
+    libcapnp-dev capnproto libssl-dev zlib1g-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
     systemtap-sdt-dev
     python3 python3-pytest pybind11-dev python3-dev

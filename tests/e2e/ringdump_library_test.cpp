@@ -480,6 +480,17 @@ std::string ReadWhole(const fs::path& path)
     }
 }
 
+TEST(RingdumpCaptureFileTest, Crc32IsTheIeeeCrcAndChains)
+{
+    // The check value of CRC-32/ISO-HDLC (what zlib, gzip and PNG use) for "123456789".
+    const std::string text = "123456789";
+    const std::span<const uint8_t> bytes{reinterpret_cast<const uint8_t*>(text.data()),
+                                         text.size()};
+    EXPECT_EQ(Crc32(bytes), 0xCBF43926u);
+    EXPECT_EQ(Crc32(bytes.subspan(4), Crc32(bytes.first(4))), 0xCBF43926u);
+    EXPECT_EQ(Crc32({}), 0u);
+}
+
 TEST(RingdumpCaptureFileTest, WhatIsWrittenReadsBack)
 {
     auto schema = EventSchema::Builtin();

@@ -3,6 +3,7 @@
 
 #include "capture_file.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <sys/stat.h>
+#include <zlib.h>
 
 namespace tracering::ringdump {
 namespace {
@@ -20,19 +22,6 @@ constexpr uint32_t PREAMBLE_SIZE = 20;
 constexpr uint32_t MAX_HEADER_SIZE = 64u << 20;
 constexpr size_t WRITE_BUFFER = 1 << 20;
 
-constexpr std::array<uint32_t, 256> MakeCrcTable()
-{
-    std::array<uint32_t, 256> table{};
-    for (uint32_t i = 0; i < 256; ++i) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; ++k) {
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        }
-        table[i] = c;
-    }
-    return table;
-}
-constexpr std::array<uint32_t, 256> CRC_TABLE = MakeCrcTable();
 
 //! Little-endian encoding into a byte string.
 class Encoder
@@ -214,11 +203,13 @@ Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
 
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc)
 {
-    crc = ~crc;
-    for (uint8_t b : bytes) {
-        crc = CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8);
+    // zlib's crc32() takes at most UINT_MAX bytes per call.
+    while (!bytes.empty()) {
+        const size_t n = std::min<size_t>(bytes.size(), std::numeric_limits<unsigned>::max());
+        crc = uint32_t(::crc32(crc, bytes.data(), unsigned(n)));
+        bytes = bytes.subspan(n);
     }
-    return ~crc;
+    return crc;
 }
 
 // --- Writer ---------------------------------------------------------------------------------

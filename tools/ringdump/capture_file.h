@@ -136,7 +136,7 @@ Result<Fd> CreateFileAt(int dir_fd, const std::string& name, const std::filesyst
 Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
                              const std::filesystem::path& shown);
 
-//! CRC-32 (IEEE 802.3, reflected, as zlib's crc32()); chain calls through `crc`.
+//! CRC-32 (IEEE 802.3, reflected) by zlib's crc32(); chain calls through `crc`.
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
 
 struct CaptureHeader {
