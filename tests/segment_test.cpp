@@ -220,11 +220,11 @@ TEST_F(SegmentTest, SchemaOutsideItsPlaceIsCorrupt)
     const uint64_t offset = header()->schema_offset;
     const uint64_t size = header()->schema_size;
     for (const auto& [bad_offset, bad_size] : std::vector<std::pair<uint64_t, uint64_t>>{
-             {offset + 1, size},                         // misaligned
-             {0, size},                                  // over the header
-             {offset, MAX_SCHEMA_SIZE + 1},              // too big
+             {offset + 1, size},                          // misaligned
+             {0, size},                                   // over the header
+             {offset, MAX_SCHEMA_SIZE + 1},               // too big
              {header()->rings[0].data_offset - 16, size}, // into the ring data
-             {~uint64_t{0} - 15, 32},                    // wraps around
+             {~uint64_t{0} - 15, 32},                     // wraps around
          }) {
         header()->schema_offset = bad_offset;
         header()->schema_size = bad_size;

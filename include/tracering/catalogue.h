@@ -30,10 +30,10 @@ struct CatalogueRing {
 
 struct CatalogueEvent {
     uint16_t type{0};
-    std::string ring;     //!< the tracepoint context and ring, "net"
-    std::string name;     //!< the tracepoint name, "inbound_message"
-    std::string table;    //!< the table's full name, "tracering.net.InboundMessage"
-    uint32_t object{0};   //!< index of the table in reflection::Schema::objects()
+    std::string ring;   //!< the tracepoint context and ring, "net"
+    std::string name;   //!< the tracepoint name, "inbound_message"
+    std::string table;  //!< the table's full name, "tracering.net.InboundMessage"
+    uint32_t object{0}; //!< index of the table in reflection::Schema::objects()
 };
 
 struct Catalogue {

@@ -44,7 +44,7 @@ struct RingRequest {
     std::vector<std::string> events; //!< event names (e.g. "flush"); empty = all of them
     bool lossless{false};            //!< producer waits (bounded) instead of dropping
     uint32_t lossless_wait_ms{DEFAULT_LOSSLESS_WAIT_MS}; //!< the bound, <= MAX_LOSSLESS_WAIT_MS
-    uint64_t payload_limit{0};       //!< cut message payloads to this many bytes; 0 = whole
+    uint64_t payload_limit{0}; //!< cut message payloads to this many bytes; 0 = whole
 };
 
 class Session;

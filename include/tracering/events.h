@@ -117,7 +117,7 @@ static_assert(CatalogueIsValid(), "schemas/*.fbs: every event must be numbered i
 //! Tracepoint names as constants, for TRACERING_TRACEPOINT(context, event, ...):
 //! `tp::net::inbound_message` is EventType::NetInboundMessage.
 #define TRACERING_X(Ring, ring, Table, event, type)                                                \
-    namespace tp::ring {                                                                       \
+    namespace tp::ring {                                                                           \
     inline constexpr EventType event = EventType::Ring##Table;                                     \
     }
 TRACERING_FOR_EACH_EVENT(TRACERING_X)

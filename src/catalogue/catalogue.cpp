@@ -81,8 +81,7 @@ Result<Catalogue> ReadCatalogue(const reflection::Schema& schema)
     if (out.rings.empty()) return Fail("the schema declares no enum tracering.Ring");
     for (size_t i = 0; i < out.rings.size(); ++i) {
         if (out.rings[i].index != i) {
-            return Fail("ring " + out.rings[i].name + " is " +
-                        std::to_string(out.rings[i].index) +
+            return Fail("ring " + out.rings[i].name + " is " + std::to_string(out.rings[i].index) +
                         "; tracering.Ring must number its rings 0, 1, 2, ... without gaps");
         }
     }
@@ -109,11 +108,13 @@ Result<Catalogue> ReadCatalogue(const reflection::Schema& schema)
         }
         char* end = nullptr;
         const unsigned long type = std::strtoul(number->c_str(), &end, 10);
-        if (number->empty() || *end != '\0' || !std::isdigit(static_cast<unsigned char>((*number)[0]))) {
+        if (number->empty() || *end != '\0' ||
+            !std::isdigit(static_cast<unsigned char>((*number)[0]))) {
             return Fail(where + ": event number '" + *number + "' is not a number");
         }
         const uint32_t first = uint32_t{ring->index} * EVENTS_PER_RING;
-        if (type == 0 || type >= FIRST_USER_TYPE || type < first || type >= first + EVENTS_PER_RING) {
+        if (type == 0 || type >= FIRST_USER_TYPE || type < first ||
+            type >= first + EVENTS_PER_RING) {
             return Fail(where + ": event " + *number + " is outside ring " + ring->name +
                         "'s numbers " + std::to_string(first) + ".." +
                         std::to_string(first + EVENTS_PER_RING - 1) + " (0 is padding)");

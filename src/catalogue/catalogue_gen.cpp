@@ -81,8 +81,8 @@ int main(int argc, char** argv)
     cat << "\n\n//! X(Ring, ring, Table, event, type) for each table with (event: type), by type.\n"
            "#define TRACERING_FOR_EACH_EVENT(X)";
     for (const tracering::CatalogueEvent& e : catalogue.events) {
-        cat << " \\\n    X(" << PascalCase(e.ring) << ", " << e.ring << ", "
-            << PascalCase(e.name) << ", " << e.name << ", " << e.type << ")";
+        cat << " \\\n    X(" << PascalCase(e.ring) << ", " << e.ring << ", " << PascalCase(e.name)
+            << ", " << e.name << ", " << e.type << ")";
     }
     cat << "\n\n#define TRACERING_RING_COUNT " << catalogue.rings.size()
         << "\n#define TRACERING_EVENT_COUNT " << catalogue.events.size()
@@ -100,7 +100,8 @@ int main(int argc, char** argv)
     for (size_t i = 0; i < bfbs.size(); ++i) {
         bytes << (i % 16 == 0 ? "\n    " : " ") << unsigned(bfbs[i]) << ",";
     }
-    bytes << "\n};\n} // namespace tracering::detail\n\n#endif // TRACERING_DETAIL_SCHEMA_BYTES_H\n";
+    bytes
+        << "\n};\n} // namespace tracering::detail\n\n#endif // TRACERING_DETAIL_SCHEMA_BYTES_H\n";
 
     if (!WriteIfChanged(argv[2], cat.str())) return Fail(std::string{"cannot write "} + argv[2]);
     if (!WriteIfChanged(argv[3], bytes.str())) return Fail(std::string{"cannot write "} + argv[3]);

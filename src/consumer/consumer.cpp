@@ -331,9 +331,9 @@ const ReaderControl* Consumer::ReaderLines(uint32_t index) const
 RingInfo Consumer::InfoAt(uint32_t index) const
 {
     const RingDescriptor& d = m_rings[index];
-    RingInfo info =
-        Snapshot(index, d, reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset),
-                 ReaderLines(index), m_info.max_readers, nullptr, 0);
+    RingInfo info = Snapshot(
+        index, d, reinterpret_cast<const RingControl*>(m_segment->data() + d.control_offset),
+        ReaderLines(index), m_info.max_readers, nullptr, 0);
     for (const CatalogueEvent& e : m_catalogue.events) {
         if (e.ring == info.name) info.events.push_back({e.type, e.name});
     }

@@ -300,12 +300,12 @@ public:
             options.payload_limit = ring.getPayloadLimit();
             const uint32_t wait_ms = ring.getLosslessWaitMs();
             static_assert(msg::MAX_LOSSLESS_WAIT_MS == MAX_LOSSLESS_WAIT_MS &&
-                              msg::DEFAULT_LOSSLESS_WAIT_MS == DEFAULT_LOSSLESS_WAIT_MS);
+                          msg::DEFAULT_LOSSLESS_WAIT_MS == DEFAULT_LOSSLESS_WAIT_MS);
             if (wait_ms > MAX_LOSSLESS_WAIT_MS) {
                 return fail(msg::ControlError::Code::INVALID_ARGUMENT,
                             "lossless wait of " + std::to_string(wait_ms) + " ms for ring '" +
-                                name + "' is over the " +
-                                std::to_string(MAX_LOSSLESS_WAIT_MS) + " ms limit");
+                                name + "' is over the " + std::to_string(MAX_LOSSLESS_WAIT_MS) +
+                                " ms limit");
             }
             options.lossless_wait_ns = uint64_t{wait_ms} * 1'000'000;
             if (ring.getEvents().size() > 0) {
@@ -321,8 +321,9 @@ public:
                         }
                         return fail(msg::ControlError::Code::INVALID_ARGUMENT,
                                     "ring '" + name + "' of this producer has no event '" +
-                                        event.cStr() + "' (its schemas may be older than the "
-                                                       "consumer's); its events are: " +
+                                        event.cStr() +
+                                        "' (its schemas may be older than the "
+                                        "consumer's); its events are: " +
                                         known);
                     }
                     options.event_mask |= uint64_t{1} << (static_cast<uint16_t>(info->type) -

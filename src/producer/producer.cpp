@@ -1,8 +1,8 @@
 // Copyright (c) The tracering developers
 // Distributed under the MIT software license.
 
-#include <tracering/producer.h>
 #include <tracering/detail/schema_bytes.h>
+#include <tracering/producer.h>
 #include <tracering/schema_hash.h>
 
 #include <array>
@@ -136,8 +136,8 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     // Layout: header page, ring control lines, reader lines, the schema, then page-aligned
     // data areas.
     const uint64_t page = PageSize();
-    const uint64_t schema_offset =
-        AlignUp(ReaderControlOffset(SUBSYSTEM_COUNT, SUBSYSTEM_COUNT, 0, MAX_READERS), SCHEMA_ALIGN);
+    const uint64_t schema_offset = AlignUp(
+        ReaderControlOffset(SUBSYSTEM_COUNT, SUBSYSTEM_COUNT, 0, MAX_READERS), SCHEMA_ALIGN);
     constexpr uint64_t schema_size = sizeof(detail::SCHEMA_BYTES);
     static_assert(schema_size <= MAX_SCHEMA_SIZE, "schemas/*.fbs outgrew MAX_SCHEMA_SIZE");
     uint64_t size = AlignUp(schema_offset + schema_size, page);

@@ -67,9 +67,8 @@ int main(int argc, char** argv)
         backoff.Idle(polled.value());
     }
     const ReaderStats& s = reader.stats();
-    std::printf("end delivered=%llu lost=%llu unknown=%llu\n",
-                static_cast<unsigned long long>(s.delivered),
-                static_cast<unsigned long long>(s.lost),
-                static_cast<unsigned long long>(s.unknown));
+    std::printf(
+        "end delivered=%llu lost=%llu unknown=%llu\n", static_cast<unsigned long long>(s.delivered),
+        static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.unknown));
     return done ? 0 : 1;
 }

@@ -58,7 +58,7 @@ struct Output {
 //! Starts `argv`, tells `producer` to emit once the net ring has a reader (after
 //! `attached_line` when the program prints one), and collects everything the program prints.
 Output RunAgainst(ProducerProcess& producer, const std::vector<std::string>& argv,
-               const std::string& attached_line = "")
+                  const std::string& attached_line = "")
 {
     Output run;
     test::Subprocess child{argv};
@@ -93,7 +93,8 @@ TEST(SchemaEvolutionTest, OldConsumerReadsANewerProducerAndCountsItsNewEvent)
 {
     ProducerProcess producer{EVOLUTION_PRODUCER_V2};
     ASSERT_TRUE(producer.Ready());
-    const Output run = RunAgainst(producer, {EVOLUTION_CONSUMER_V1, producer.control()}, "attached");
+    const Output run =
+        RunAgainst(producer, {EVOLUTION_CONSUMER_V1, producer.control()}, "attached");
     EXPECT_EQ(run.code, 0) << Joined(run.lines);
     // The fields it knows, the new field ignored; the new event delivered, flagged, counted.
     EXPECT_EQ(run.lines, (std::vector<std::string>{
@@ -108,7 +109,8 @@ TEST(SchemaEvolutionTest, NewConsumerReadsAnOlderProducerWithDefaultsForNewField
 {
     ProducerProcess producer{EVOLUTION_PRODUCER_V1};
     ASSERT_TRUE(producer.Ready());
-    const Output run = RunAgainst(producer, {EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
+    const Output run =
+        RunAgainst(producer, {EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
     EXPECT_EQ(run.code, 0) << Joined(run.lines);
     EXPECT_EQ(run.lines, (std::vector<std::string>{
                              "message peer=7 msg=ping note=-",
@@ -121,7 +123,8 @@ TEST(SchemaEvolutionTest, SameVersionsAgreeOnEverything)
 {
     ProducerProcess producer{EVOLUTION_PRODUCER_V2};
     ASSERT_TRUE(producer.Ready());
-    const Output run = RunAgainst(producer, {EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
+    const Output run =
+        RunAgainst(producer, {EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
     EXPECT_EQ(run.code, 0) << Joined(run.lines);
     EXPECT_EQ(run.lines, (std::vector<std::string>{
                              "message peer=7 msg=ping note=from v2",
@@ -148,8 +151,9 @@ TEST(SchemaEvolutionTest, OlderRingdumpPrintsEveryFieldAndEventOfANewerProducer)
     ProducerProcess producer{EVOLUTION_PRODUCER_V2};
     ASSERT_TRUE(producer.Ready());
     // ringdump is built from v1; the segment's schema tells it about v2's additions.
-    const Output run = RunAgainst(producer, {RINGDUMP_BINARY, "watch", "--control", producer.control(),
-                                          "--ring", "net", "--json", "--count", "3"});
+    const Output run =
+        RunAgainst(producer, {RINGDUMP_BINARY, "watch", "--control", producer.control(), "--ring",
+                              "net", "--json", "--count", "3"});
     ASSERT_EQ(run.code, 0) << Joined(run.lines);
     ASSERT_EQ(run.lines.size(), 3u) << Joined(run.lines);
     EXPECT_TRUE(Contains(run.lines[0], "\"msg_type\":\"ping\"")) << run.lines[0];
@@ -167,9 +171,9 @@ TEST(SchemaEvolutionTest, OlderRingdumpPrintsEveryFieldAndEventOfANewerProducer)
     EXPECT_EQ(list.Wait(), 0);
     EXPECT_TRUE(Contains(listed, "evolution_probe")) << listed;
 
-    const Output only = RunAgainst(producer, {RINGDUMP_BINARY, "watch", "--control",
-                                           producer.control(), "--event", "net:evolution_probe",
-                                           "--json", "--count", "1"});
+    const Output only =
+        RunAgainst(producer, {RINGDUMP_BINARY, "watch", "--control", producer.control(), "--event",
+                              "net:evolution_probe", "--json", "--count", "1"});
     ASSERT_EQ(only.code, 0) << Joined(only.lines);
     ASSERT_EQ(only.lines.size(), 1u) << Joined(only.lines);
     EXPECT_TRUE(Contains(only.lines[0], "\"event\":\"evolution_probe\"")) << only.lines[0];

@@ -10,9 +10,9 @@
 #include <fcntl.h>
 #include <limits>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <sys/stat.h>
-#include <zlib.h>
 
 namespace tracering::ringdump {
 namespace {

@@ -325,7 +325,8 @@ bool LosslessWait(Options& o, uint32_t& out)
     uint64_t ms = 0;
     if (!o.U64(ms)) return false;
     // The help text above says 0-10000 and 100.
-    static_assert(tracering::MAX_LOSSLESS_WAIT_MS == 10'000 && tracering::DEFAULT_LOSSLESS_WAIT_MS == 100);
+    static_assert(tracering::MAX_LOSSLESS_WAIT_MS == 10'000 &&
+                  tracering::DEFAULT_LOSSLESS_WAIT_MS == 100);
     if (ms > tracering::MAX_LOSSLESS_WAIT_MS) {
         return o.Fail("--lossless-wait must be 0 to 10000 ms (the producer's limit), not " +
                       std::to_string(ms));
