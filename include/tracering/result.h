@@ -23,7 +23,7 @@ enum class ErrorCode {
     AlreadyExists,    //!< a live producer already owns that name
     Stale,            //!< the producer that made the segment is gone
     NotReady,         //!< the producer is still creating the segment
-    VersionMismatch,  //!< ABI or schema differs between the two sides
+    VersionMismatch,  //!< the ABI (or a file format) differs between the two sides
     Corrupt,          //!< the segment's contents break the ABI's rules
     Busy,             //!< the ring already has a reader
     Detached,         //!< the producer detached this reader (lease ended, cursor violation)

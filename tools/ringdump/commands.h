@@ -26,7 +26,7 @@ namespace tracering::ringdump {
 inline constexpr int EXIT_OK = 0;
 inline constexpr int EXIT_USAGE = 1;       //!< bad command line
 inline constexpr int EXIT_UNAVAILABLE = 2; //!< cannot connect, attach, open or write
-inline constexpr int EXIT_MISMATCH = 3;    //!< ABI, schema or capture format mismatch
+inline constexpr int EXIT_MISMATCH = 3;    //!< ABI or capture format version mismatch
 inline constexpr int EXIT_CORRUPT = 4;     //!< corrupt data in a ring or a capture file
 //! The producer detached a reader (a slow reader evicted, an invalid cursor, the lease
 //! ended): what was read is printed, and what the ring attempted since is counted as lost.

@@ -37,7 +37,7 @@ constexpr const char* EXIT_CODES =
     "  2  cannot connect or attach (no producer at that path, permission denied, a ring\n"
     "     that already has 8 readers), cannot open or write a file, or the producer died\n"
     "     without shutting down (after everything it wrote was read)\n"
-    "  3  ABI, schema or capture format version mismatch\n"
+    "  3  ABI or capture format version mismatch (schemas may differ)\n"
     "  4  corrupt data in a ring or in a capture file (damaged, or altered: a frame cut\n"
     "     out, added, duplicated or replayed)\n"
     "  5  the producer detached the reader (evicted as a slow reader, or an invalid\n"
