@@ -13,14 +13,14 @@
 // Besides ASan and UBSan: a JSON line is one line, and the payload is a heap block of its
 // exact size, so reading past it is caught.
 
-#include "event_schema.h"
+#include "decode/event_schema.h"
 
 #include <tracering/events.h>
 
 #include <cstring>
 #include <memory>
 
-#include "event_format.h"
+#include "decode/event_format.h"
 #include "inputs.h"
 #include "util.h"
 

@@ -21,8 +21,8 @@
 #include <unistd.h>
 #include <utility>
 
-#include "event_format.h"
-#include "event_schema.h"
+#include "decode/event_format.h"
+#include "decode/event_schema.h"
 #include "inputs.h"
 #include "util.h"
 

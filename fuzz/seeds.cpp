@@ -32,7 +32,7 @@
 #include "capture_file.h"
 #include "commands.h"
 #include "event_samples.h"
-#include "event_schema.h"
+#include "decode/event_schema.h"
 #include "inputs.h"
 #include "util.h"
 #include <sys/mman.h>

@@ -19,8 +19,8 @@
 
 #include "capture_file.h"
 #include "clock_tracker.h"
-#include "event_format.h"
-#include "event_schema.h"
+#include "decode/event_format.h"
+#include "decode/event_schema.h"
 #include "json.h"
 #include "message_capture.h"
 #include <sys/resource.h>

@@ -67,8 +67,8 @@
 #include <utility>
 #include <vector>
 
-#include "event_format.h"
-#include "event_schema.h"
+#include "decode/event_format.h"
+#include "decode/event_schema.h"
 
 namespace tracering::ringdump {
 

@@ -18,8 +18,8 @@
 
 #include "capture_file.h"
 #include "clock_tracker.h"
-#include "event_format.h"
-#include "event_schema.h"
+#include "decode/event_format.h"
+#include "decode/event_schema.h"
 #include "message_capture.h"
 #include <sys/stat.h>
 

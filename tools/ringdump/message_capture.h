@@ -35,7 +35,7 @@
 #include <string>
 #include <string_view>
 
-#include "event_format.h"
+#include "decode/event_format.h"
 #include <sys/types.h>
 
 namespace tracering::ringdump {

@@ -1,8 +1,8 @@
 // Copyright (c) The tracering developers
 // Distributed under the MIT software license.
 
-#ifndef TRACERING_RINGDUMP_EVENT_SCHEMA_H
-#define TRACERING_RINGDUMP_EVENT_SCHEMA_H
+#ifndef TRACERING_DECODE_EVENT_SCHEMA_H
+#define TRACERING_DECODE_EVENT_SCHEMA_H
 
 //! @file
 //! The event catalogue ringdump prints from: a binary FlatBuffers schema (.bfbs) with the
@@ -87,4 +87,4 @@ private:
 
 } // namespace tracering::ringdump
 
-#endif // TRACERING_RINGDUMP_EVENT_SCHEMA_H
+#endif // TRACERING_DECODE_EVENT_SCHEMA_H

@@ -1,8 +1,8 @@
 // Copyright (c) The tracering developers
 // Distributed under the MIT software license.
 
-#ifndef TRACERING_RINGDUMP_EVENT_FORMAT_H
-#define TRACERING_RINGDUMP_EVENT_FORMAT_H
+#ifndef TRACERING_DECODE_EVENT_FORMAT_H
+#define TRACERING_DECODE_EVENT_FORMAT_H
 
 //! @file
 //! Printing events, one line each, driven by FlatBuffers reflection over the event schema:
@@ -29,11 +29,37 @@
 #include <string>
 #include <string_view>
 
-#include "event_schema.h"
+#include "decode/event_schema.h"
 
 namespace tracering::ringdump {
 
-struct Scalar;
+//! A scalar read from a table or struct, widened without loss.
+struct Scalar {
+    bool is_float{false};
+    bool is_signed{false};
+    uint64_t bits{0}; //!< the integer (two's complement when signed)
+    double real{0};
+};
+
+//! One field of an event as EventFormatter::ValueOf() classifies it: what AppendEvent prints
+//! for it, before any formatting. The Python module (python/) converts these to objects.
+struct FieldValue {
+    enum class Kind {
+        Null,      //!< an absent string, vector, table or optional scalar
+        Scalar,    //!< `scalar`; a bool when the field's type is, an enum value when `enum_value`
+        String,    //!< `text`, as the payload holds it (not checked for UTF-8)
+        Bytes,     //!< `bytes`: a byte vector or byte array, in the payload
+        Hash,      //!< `bytes`: a tracering.Hash256 in wire order; shown reversed (display hex)
+        Composite, //!< a table, a struct, or a vector or array of other things: see AppendFieldJson
+    };
+    Kind kind{Kind::Null};
+    Scalar scalar;
+    //! The enum value the schema names for `scalar`; nullptr if the type is no enum, or the
+    //! value is newer than the schema (then the number itself is the value).
+    const reflection::EnumVal* enum_value{nullptr};
+    std::string_view text;
+    std::span<const uint8_t> bytes;
+};
 
 //! One record as ringdump handles it, read from a ring or from a capture file.
 struct Record {
@@ -78,6 +104,16 @@ public:
     Result<void> AppendEvent(std::string& out, std::string_view ring, const Record& record,
                              const flatbuffers::Table* table) const;
     static constexpr uint64_t MAX_VALUES = uint64_t{1} << 20;
+    //! Field `field` of the event table `table` (from Decode()), classified: the one place
+    //! that knows how each kind of field is shown, for AppendEvent and for the Python module.
+    FieldValue ValueOf(const reflection::Field& field, const flatbuffers::Table& table) const
+    {
+        return ValueAt(field, reinterpret_cast<const uint8_t*>(&table), /*in_struct=*/false);
+    }
+    //! Appends field `field` of `table` as JSON, as AppendEvent does in Style::Json: for
+    //! FieldValue::Kind::Composite values. Corrupt, with nothing appended, past MAX_VALUES.
+    Result<void> AppendFieldJson(std::string& out, const reflection::Field& field,
+                                 const flatbuffers::Table& table) const;
     //! Appends the line that marks `lost` missing events of `ring` before seq `before_seq`.
     void AppendLoss(std::string& out, std::string_view ring, uint64_t lost,
                     uint64_t before_seq) const;
@@ -88,6 +124,8 @@ public:
     std::string EventName(uint16_t type) const;
 
 private:
+    FieldValue ValueAt(const reflection::Field& field, const uint8_t* base, bool in_struct) const;
+    const reflection::EnumVal* EnumValueOf(const reflection::Type& type, const Scalar& s) const;
     void AppendFields(std::string& out, uint32_t object_index, const uint8_t* table_or_struct,
                       bool is_struct, bool top, int depth) const;
     void AppendFieldValue(std::string& out, const reflection::Field& field, const uint8_t* base,
@@ -124,4 +162,4 @@ std::string EnumDisplayName(std::string_view schema_name);
 
 } // namespace tracering::ringdump
 
-#endif // TRACERING_RINGDUMP_EVENT_FORMAT_H
+#endif // TRACERING_DECODE_EVENT_FORMAT_H

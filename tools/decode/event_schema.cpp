@@ -1,7 +1,7 @@
 // Copyright (c) The tracering developers
 // Distributed under the MIT software license.
 
-#include "event_schema.h"
+#include "decode/event_schema.h"
 
 #include <tracering/catalogue.h>
 #include <tracering/detail/schema_bytes.h>

@@ -1,7 +1,7 @@
 // Copyright (c) The tracering developers
 // Distributed under the MIT software license.
 
-#include "event_format.h"
+#include "decode/event_format.h"
 
 #include <algorithm>
 #include <charconv>
@@ -13,14 +13,6 @@
 namespace tracering::ringdump {
 
 using reflection::BaseType;
-
-//! A scalar read from a table or struct, widened without loss.
-struct Scalar {
-    bool is_float{false};
-    bool is_signed{false};
-    uint64_t bits{0}; //!< the integer (two's complement when signed)
-    double real{0};
-};
 
 namespace {
 
@@ -410,22 +402,95 @@ void EventFormatter::AppendScalar(std::string& out, const reflection::Type& type
         out += s.bits ? "true" : "false";
         return;
     }
-    const auto* enums = m_schema.schema().enums();
-    if (type.index() >= 0 && uint32_t(type.index()) < enums->size() && !s.is_float) {
-        const reflection::Enum& e = *enums->Get(uint32_t(type.index()));
-        for (const reflection::EnumVal* v : *e.values()) {
-            if (uint64_t(v->value()) != s.bits) continue;
-            const std::string name = EnumDisplayName(v->name()->string_view());
-            if (top && m_style == Style::Text) {
-                out += name;
-            } else {
-                AppendJsonString(out, name);
-            }
-            return;
+    if (const reflection::EnumVal* v = EnumValueOf(type, s)) {
+        const std::string name = EnumDisplayName(v->name()->string_view());
+        if (top && m_style == Style::Text) {
+            out += name;
+        } else {
+            AppendJsonString(out, name);
         }
-        // A value this schema does not name (from a newer producer): the number itself.
+        return;
     }
     AppendNumber(out, s);
+}
+
+const reflection::EnumVal* EventFormatter::EnumValueOf(const reflection::Type& type,
+                                                       const Scalar& s) const
+{
+    const auto* enums = m_schema.schema().enums();
+    if (type.index() < 0 || uint32_t(type.index()) >= enums->size() || s.is_float) return nullptr;
+    for (const reflection::EnumVal* v : *enums->Get(uint32_t(type.index()))->values()) {
+        if (uint64_t(v->value()) == s.bits) return v;
+    }
+    return nullptr; // a value this schema does not name (from a newer producer)
+}
+
+FieldValue EventFormatter::ValueAt(const reflection::Field& field, const uint8_t* base,
+                                   bool in_struct) const
+{
+    const reflection::Type& type = *field.type();
+    const BaseType kind = type.base_type();
+    const auto* table = reinterpret_cast<const flatbuffers::Table*>(base);
+    // Inside a struct every field is inline at its offset; in a table it may be absent.
+    const uint8_t* at = in_struct ? base + field.offset() : table->GetAddressOf(field.offset());
+    FieldValue v;
+    if (IsScalar(kind)) {
+        if (!at && field.optional()) return v;
+        v.kind = FieldValue::Kind::Scalar;
+        v.scalar = at ? ReadScalar(kind, at) : DefaultScalar(field, kind);
+        if (kind != reflection::Bool) v.enum_value = EnumValueOf(type, v.scalar);
+        return v;
+    }
+    if (!at) return v;
+    v.kind = FieldValue::Kind::Composite;
+    switch (kind) {
+    case reflection::String:
+        v.kind = FieldValue::Kind::String;
+        v.text = table->GetPointer<const flatbuffers::String*>(field.offset())->string_view();
+        break;
+    case reflection::Obj:
+        if (type.index() == m_hash_struct) {
+            v.kind = FieldValue::Kind::Hash;
+            v.bytes = {
+                at, size_t(m_schema.schema().objects()->Get(uint32_t(type.index()))->bytesize())};
+        }
+        break;
+    case reflection::Vector:
+        if ((type.element() == reflection::UByte || type.element() == reflection::Byte) &&
+            type.index() < 0) {
+            const auto* vec =
+                table->GetPointer<const flatbuffers::Vector<uint8_t>*>(field.offset());
+            v.kind = FieldValue::Kind::Bytes;
+            v.bytes = {vec->Data(), vec->size()};
+        }
+        break;
+    case reflection::Array:
+        if (type.element() == reflection::UByte || type.element() == reflection::Byte) {
+            v.kind = FieldValue::Kind::Bytes;
+            v.bytes = {at, size_t(type.fixed_length())};
+        }
+        break;
+    default:
+        v.kind = FieldValue::Kind::Null;
+    }
+    return v;
+}
+
+Result<void> EventFormatter::AppendFieldJson(std::string& out, const reflection::Field& field,
+                                             const flatbuffers::Table& table) const
+{
+    const size_t start = out.size();
+    m_values_left = MAX_VALUES;
+    // Below the top level, AppendFieldValue writes JSON in either style.
+    AppendFieldValue(out, field, reinterpret_cast<const uint8_t*>(&table), /*in_struct=*/false,
+                     /*top=*/false, 0);
+    if (m_values_left == 0) {
+        out.resize(start);
+        return Error{ErrorCode::Corrupt, "field " + field.name()->str() + " expands to more than " +
+                                             std::to_string(MAX_VALUES) +
+                                             " values; its schema or payload is hostile"};
+    }
+    return {};
 }
 
 void EventFormatter::AppendFields(std::string& out, uint32_t object_index, const uint8_t* base,
@@ -469,32 +534,27 @@ void EventFormatter::AppendFieldValue(std::string& out, const reflection::Field&
         out += "null";
         return;
     }
-    if (IsScalar(kind)) {
-        if (!at && field.optional()) {
-            out += "null";
-            return;
-        }
-        return AppendScalar(out, type, kind, at ? ReadScalar(kind, at) : DefaultScalar(field, kind),
-                            top);
-    }
-    if (!at) {
+    const FieldValue value = ValueAt(field, base, in_struct);
+    switch (value.kind) {
+    case FieldValue::Kind::Null:
         out += "null";
         return;
+    case FieldValue::Kind::Scalar:
+        return AppendScalar(out, type, kind, value.scalar, top);
+    case FieldValue::Kind::String:
+        return AppendJsonString(out, value.text);
+    case FieldValue::Kind::Bytes:
+        return AppendBytes(out, value.bytes, /*reversed=*/false, top);
+    case FieldValue::Kind::Hash:
+        return AppendBytes(out, value.bytes, /*reversed=*/true, top);
+    case FieldValue::Kind::Composite:
+        break;
     }
     switch (kind) {
-    case reflection::String: {
-        const auto* s = table->GetPointer<const flatbuffers::String*>(field.offset());
-        AppendJsonString(out, s->string_view());
-        return;
-    }
     case reflection::Obj: {
         const reflection::Object& object = *objects.Get(uint32_t(type.index()));
         if (object.is_struct()) {
-            if (type.index() == m_hash_struct) {
-                AppendBytes(out, {at, size_t(object.bytesize())}, /*reversed=*/true, top);
-            } else {
-                AppendFields(out, uint32_t(type.index()), at, /*is_struct=*/true, false, depth + 1);
-            }
+            AppendFields(out, uint32_t(type.index()), at, /*is_struct=*/true, false, depth + 1);
         } else {
             const auto* sub = table->GetPointer<const flatbuffers::Table*>(field.offset());
             AppendFields(out, uint32_t(type.index()), reinterpret_cast<const uint8_t*>(sub),
@@ -507,10 +567,6 @@ void EventFormatter::AppendFieldValue(std::string& out, const reflection::Field&
         const BaseType element = type.element();
         const uint8_t* data = vec->Data();
         const size_t n = vec->size();
-        if ((element == reflection::UByte || element == reflection::Byte) && type.index() < 0) {
-            AppendBytes(out, {data, n}, /*reversed=*/false, top);
-            return;
-        }
         out += '[';
         for (size_t i = 0; i < n && Spend(); ++i) {
             if (i) out += ',';
@@ -546,10 +602,6 @@ void EventFormatter::AppendFieldValue(std::string& out, const reflection::Field&
     case reflection::Array: {
         const BaseType element = type.element();
         const size_t n = type.fixed_length();
-        if (element == reflection::UByte || element == reflection::Byte) {
-            AppendBytes(out, {at, n}, /*reversed=*/false, top);
-            return;
-        }
         out += '[';
         for (size_t i = 0; i < n && Spend(); ++i) {
             if (i) out += ',';
