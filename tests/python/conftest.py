@@ -1,0 +1,133 @@
+# Copyright (c) The tracering developers
+# Distributed under the MIT software license.
+"""The harness of the Python module's tests: real tracering-testnode and tracering-loadgen
+processes (paths from TRACERING_TESTNODE and TRACERING_LOADGEN, which CTest sets), and a raw
+P2P peer for what loadgen never sends. Waits are on state, with a deadline, never sleeps."""
+
+import hashlib
+import itertools
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+import tracering
+
+TESTNODE = os.environ.get("TRACERING_TESTNODE", "build/tools/testnode/tracering-testnode")
+LOADGEN = os.environ.get("TRACERING_LOADGEN", "build/tools/loadgen/tracering-loadgen")
+RINGDUMP = os.environ.get("TRACERING_RINGDUMP", "build/tools/ringdump/ringdump")
+REGTEST_MAGIC = bytes.fromhex("fabfb5da")
+TIMEOUT = 30.0
+_names = itertools.count()
+
+
+class TestNode:
+    """tracering-testnode on 127.0.0.1 with a control socket in `directory`."""
+
+    def __init__(self, directory):
+        self.socket = os.path.join(str(directory), "node.sock")
+        name = "py-%d-%d" % (os.getpid(), next(_names))
+        self.proc = subprocess.Popen(
+            [TESTNODE, "--listen", "127.0.0.1:0", "--control", self.socket, "--name", name],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("ready "):
+            self.proc.kill()
+            raise RuntimeError("%s did not print 'ready PORT' (got %r; stderr: %s)"
+                               % (TESTNODE, line, self.proc.stderr.read()))
+        self.port = int(line.split()[1])
+        self.endpoint = "127.0.0.1:%d" % self.port
+
+    def loadgen(self, *args):
+        """Runs tracering-loadgen against the node to its end; fails the test if it fails."""
+        run = subprocess.run([LOADGEN, "--connect", self.endpoint, *args], capture_output=True,
+                             text=True, timeout=TIMEOUT * 2)
+        assert run.returncode == 0, "loadgen %s exited %d: %s%s" % (
+            " ".join(args), run.returncode, run.stdout, run.stderr)
+        return run
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(TIMEOUT)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def node(tmp_path):
+    n = TestNode(tmp_path)
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def client(node):
+    return tracering.connect(node.socket)
+
+
+def p2p_message(command, payload):
+    """A P2P v1 message: magic, command, length, checksum (sha256d), payload."""
+    checksum = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    return (REGTEST_MAGIC + command.encode().ljust(12, b"\0") + struct.pack("<I", len(payload))
+            + checksum + payload)
+
+
+class RawPeer:
+    """A TCP connection to the node that sends whatever bytes it is given."""
+
+    def __init__(self, node):
+        self.sock = socket.create_connection(("127.0.0.1", node.port), timeout=TIMEOUT)
+        host, port = self.sock.getsockname()
+        self.addr = "%s:%d" % (host, port)
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def wait_for_close(self):
+        """True once the node closed the connection (recv returns b"")."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                if self.sock.recv(4096) == b"":
+                    return True
+            except ConnectionResetError:
+                return True
+        return False
+
+    def close(self):
+        self.sock.close()
+
+
+def collect(session, done, timeout=TIMEOUT):
+    """Reads events as dicts until done(events) is true; fails naming what arrived if
+    `timeout` seconds pass first."""
+    events = []
+    deadline = time.monotonic() + timeout
+    while not done(events):
+        left = deadline - time.monotonic()
+        assert left > 0, "timed out after %d events: %s" % (len(events), events[-5:])
+        for ev in session.poll(4096, timeout=min(left, 0.5)):
+            events.append(ev.as_dict())
+    return events
+
+
+def wait_until(predicate, what, timeout=TIMEOUT):
+    """Polls predicate() until it is true; fails with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting until " + what
+        time.sleep(0.01)
+
+
+def ring(client, name):
+    return next(r for r in client.rings() if r.name == name)
