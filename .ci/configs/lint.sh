@@ -29,8 +29,9 @@ if command -v shellcheck >/dev/null; then
     echo "shellcheck: clean"
 fi
 
-ci_step "python syntax (functional tests, benchmark chain)"
-for script in contrib/bitcoin-core/test/functional/*.py bench/bitcoind/*.py; do
+ci_step "python syntax (functional tests, benchmarks, the module and its tests)"
+for script in contrib/bitcoin-core/test/functional/*.py bench/bitcoind/*.py bench/*.py \
+    python/tracering/*.py tests/python/*.py; do
     python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$script"
 done
 
