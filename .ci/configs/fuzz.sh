@@ -23,7 +23,8 @@ CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja \
     -DTRACERING_FUZZ=ON \
     -DTRACERING_BUILD_TESTS=OFF \
     -DTRACERING_BUILD_BENCH=OFF \
-    -DTRACERING_BUILD_TOOLS=ON
+    -DTRACERING_BUILD_TOOLS=ON \
+    -DTRACERING_BUILD_PYTHON=OFF
 
 ci_step "build the fuzz targets and the seed writer"
 cmake --build "$BUILD_DIR" --parallel "$CI_JOBS" --target tracering_fuzzers tracering_fuzz_seeds
