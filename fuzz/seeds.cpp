@@ -31,8 +31,8 @@
 
 #include "capture_file.h"
 #include "commands.h"
-#include "event_samples.h"
 #include "decode/event_schema.h"
+#include "event_samples.h"
 #include "inputs.h"
 #include "util.h"
 #include <sys/mman.h>
