@@ -45,6 +45,12 @@ for t in "$HERE"/functional/*.py; do
 done
 
 export TRACERING_BIN_DIR="$BIN"
+# The tracering Python module that build-bitcoind.sh installed with the tools.
+PYTHON_MODULE_DIR="$(find "$WORK/tracering/lib" -path '*/dist-packages/tracering/__init__.py' -printf '%h\n' 2>/dev/null | head -n 1)"
+[ -n "$PYTHON_MODULE_DIR" ] ||
+    die "no tracering Python module under $WORK/tracering/lib; install pybind11-dev and python3-dev, then run build-bitcoind.sh again"
+PYTHONPATH="$(dirname "$PYTHON_MODULE_DIR")${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
 TMP_ROOT="$(mktemp -d /tmp/tracering-functional.XXXXXX)"
 passed=()
 failed=()
