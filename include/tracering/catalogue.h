@@ -18,6 +18,7 @@
 #include <flatbuffers/reflection.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct Catalogue {
 //! its ring's range; its name the table's name in snake_case. `schema` must have passed
 //! reflection::VerifySchemaBuffer. Errors are Corrupt and name the table and the rule.
 Result<Catalogue> ReadCatalogue(const reflection::Schema& schema);
+//! The same for schema bytes not verified yet: runs reflection::VerifySchemaBuffer first
+//! (Corrupt "the schema (N bytes) is not a binary FlatBuffers schema" if it fails).
+Result<Catalogue> ReadCatalogue(std::span<const uint8_t> bfbs);
 
 //! "InboundMessage" -> "inbound_message", and back.
 std::string SnakeCase(const std::string& pascal);

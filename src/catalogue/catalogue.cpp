@@ -134,4 +134,14 @@ Result<Catalogue> ReadCatalogue(const reflection::Schema& schema)
     return out;
 }
 
+Result<Catalogue> ReadCatalogue(std::span<const uint8_t> bfbs)
+{
+    flatbuffers::Verifier verifier{bfbs.data(), bfbs.size()};
+    if (bfbs.empty() || !reflection::VerifySchemaBuffer(verifier)) {
+        return Fail("the schema (" + std::to_string(bfbs.size()) +
+                    " bytes) is not a binary FlatBuffers schema (.bfbs)");
+    }
+    return ReadCatalogue(*reflection::GetSchema(bfbs.data()));
+}
+
 } // namespace tracering

@@ -14,8 +14,6 @@
 
 #include <tracering/catalogue.h>
 
-#include <flatbuffers/reflection.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -57,13 +55,7 @@ int main(int argc, char** argv)
     std::ifstream in{argv[1], std::ios::binary};
     if (!in) return Fail(std::string{"cannot read "} + argv[1]);
     const std::vector<uint8_t> bfbs{std::istreambuf_iterator<char>{in}, {}};
-    flatbuffers::Verifier verifier{bfbs.data(), bfbs.size()};
-    if (!reflection::VerifySchemaBuffer(verifier)) {
-        return Fail(std::string{argv[1]} + " is not a binary FlatBuffers schema");
-    }
-    const reflection::Schema& schema = *reflection::GetSchema(bfbs.data());
-
-    auto read = tracering::ReadCatalogue(*reflection::GetSchema(bfbs.data()));
+    auto read = tracering::ReadCatalogue(bfbs);
     if (!read) return Fail(std::string{argv[1]} + ": " + read.error().message());
     const tracering::Catalogue& catalogue = read.value();
     if (catalogue.events.empty()) return Fail("the schemas declare no table with (event: N)");

@@ -4,8 +4,6 @@
 #include <tracering/consumer.h>
 #include <tracering/producer.h>
 
-#include <flatbuffers/reflection.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,18 +18,6 @@
 
 namespace tracering {
 namespace {
-
-//! Whether `bytes` is a binary FlatBuffers schema; the reflection verifier checks every
-//! offset in it before anything reads through them.
-Result<void> VerifySchema(const std::vector<uint8_t>& bytes)
-{
-    flatbuffers::Verifier verifier{bytes.data(), bytes.size()};
-    if (bytes.empty() || !reflection::VerifySchemaBuffer(verifier)) {
-        return Error{ErrorCode::Corrupt, "the producer's schema (" + std::to_string(bytes.size()) +
-                                             " bytes) is not a binary FlatBuffers schema"};
-    }
-    return {};
-}
 
 std::string Hex(uint64_t v)
 {
@@ -288,11 +274,8 @@ Consumer::FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::
     }
     std::vector<uint8_t> schema(shm.data() + schema_offset,
                                 shm.data() + schema_offset + schema_size);
-    if (auto ok = VerifySchema(schema); !ok) {
-        return Error{ErrorCode::Corrupt, path + ": " + ok.error().message()};
-    }
+    auto catalogue = ReadCatalogue(schema);
     info.schema_size = schema_size;
-    auto catalogue = ReadCatalogue(*reflection::GetSchema(schema.data()));
     if (!catalogue) {
         return Error{ErrorCode::Corrupt,
                      path + ": the producer's schema: " + catalogue.error().message()};

@@ -244,12 +244,7 @@ Result<EventSchema> EventSchema::Builtin()
 
 Result<EventSchema> EventSchema::FromProducer_untrusted(std::vector<uint8_t> bfbs)
 {
-    flatbuffers::Verifier verifier{bfbs.data(), bfbs.size()};
-    if (!reflection::VerifySchemaBuffer(verifier)) {
-        return Error{ErrorCode::Corrupt,
-                     "the producer's schema is not a valid binary FlatBuffers schema (.bfbs)"};
-    }
-    auto catalogue = ReadCatalogue(*reflection::GetSchema(bfbs.data()));
+    auto catalogue = ReadCatalogue(bfbs);
     if (!catalogue) return catalogue.error();
     std::vector<EventDesc> events;
     for (const CatalogueEvent& e : catalogue->events) {
