@@ -32,6 +32,7 @@ class TestNode:
     def __init__(self, directory):
         self.socket = os.path.join(str(directory), "node.sock")
         name = "py-%d-%d" % (os.getpid(), next(_names))
+        self.segment = "/dev/shm/tracering." + name
         self.proc = subprocess.Popen(
             [TESTNODE, "--listen", "127.0.0.1:0", "--control", self.socket, "--name", name],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -61,6 +62,12 @@ class TestNode:
             self.kill(signal.SIGTERM)
         self.proc.stdout.close()
         self.proc.stderr.close()
+        # A node that exits removes its segment; one killed with SIGKILL cannot.
+        if self.proc.returncode == -signal.SIGKILL:
+            try:
+                os.unlink(self.segment)
+            except FileNotFoundError:
+                pass
 
 
 @pytest.fixture
