@@ -10,14 +10,16 @@ nobody reads (a lossless lease keeps every event), then drained four ways, each 
   poll        len(session.poll(4096)) until empty                (Events, in lists)
   count       session.count(timeout=0)                           (no Python objects)
 
-Prints ns per event and events per second for each; the target for `iterate` is at most
-1000 ns per small event. Run from the repository after a build:
+Each way runs REPEAT times (default 5), in turns; prints the median ns per event, the range,
+and the median events per second. The target for `iterate` and `attribute` is at most 1000 ns
+per small event. Run from the repository after a build:
 
-  PYTHONPATH=build/python /usr/bin/python3 bench/python_events.py [PINGS]
+  PYTHONPATH=build/python /usr/bin/python3 bench/python_events.py [PINGS [REPEAT]]
 """
 
 import os
 import select
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,8 +65,17 @@ def drain_count(session):
     return session.count(timeout=0)
 
 
+def clock_source():
+    try:
+        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def main():
     pings = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     with tempfile.TemporaryDirectory() as tmp:
         sock = os.path.join(tmp, "node.sock")
         node = subprocess.Popen([TESTNODE, "--listen", "127.0.0.1:0", "--control", sock,
@@ -74,19 +85,27 @@ def main():
             select.select([node.stdout], [], [], 30)
             port = int(node.stdout.readline().split()[1])
             client = tracering.connect(sock)
-            print("%d pings (ping and pong events on the net ring), each way timed alone"
-                  % pings)
-            for name, drain in (("attribute", drain_attribute), ("iterate", drain_iterate),
-                                ("poll", drain_poll), ("count", drain_count)):
-                with client.attach(["net"], events=["inbound_message", "outbound_message"],
-                                   lossless=True) as session:
-                    fill(port, pings)
-                    start = time.perf_counter()
-                    n = drain(session)
-                    seconds = time.perf_counter() - start
-                    lost = session.lost
-                print("%-10s %8d events  %7.1f ns/event  %6.2f M events/s  lost %d"
-                      % (name, n, seconds * 1e9 / n, n / seconds / 1e6, lost))
+            print("%d pings (ping and pong events on the net ring), each way timed alone, "
+                  "%d times; clock source %s" % (pings, repeat, clock_source()))
+            ways = (("attribute", drain_attribute), ("iterate", drain_iterate),
+                    ("poll", drain_poll), ("count", drain_count))
+            ns = {name: [] for name, _ in ways}
+            for _ in range(repeat):
+                for name, drain in ways:
+                    with client.attach(["net"], events=["inbound_message", "outbound_message"],
+                                       lossless=True) as session:
+                        fill(port, pings)
+                        start = time.perf_counter()
+                        n = drain(session)
+                        seconds = time.perf_counter() - start
+                        if session.lost or n < 2 * pings:
+                            sys.exit("%s: read %d events, lost %d; expected at least %d and "
+                                     "none lost" % (name, n, session.lost, 2 * pings))
+                    ns[name].append(seconds * 1e9 / n)
+            for name, _ in ways:
+                median = statistics.median(ns[name])
+                print("%-10s %7.1f ns/event (%.1f-%.1f)  %6.2f M events/s"
+                      % (name, median, min(ns[name]), max(ns[name]), 1e3 / median))
         finally:
             node.terminate()
             node.wait()

@@ -12,8 +12,11 @@
 
 #include <flatbuffers/reflection.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -145,34 +148,100 @@ struct SessionState {
     std::optional<EventFormatter> formatter;  //!< over the producer's schema
     std::unordered_map<uint16_t, py::object> event_names;
     std::unordered_map<const reflection::EnumVal*, py::object> enum_names;
+    //! What Event::GetAttr needs to know of a record type, built the first time an event of
+    //! that type is asked for an attribute (TypeOf).
+    struct TypeAttrs {
+        //! Every header attribute of Event (HEADER_ATTRS) by name, mapped to -1 - its index,
+        //! and every field of the type's table that does not share a header attribute's
+        //! name, mapped to its index in `fields`: one dict lookup tells what a name is.
+        py::dict names;
+        //! The table's fields (EventSchema::FieldsInOrder); empty for an unknown type.
+        const std::vector<const reflection::Field*>* fields{nullptr};
+    };
+    std::unordered_map<uint16_t, TypeAttrs> types;
     int64_t clock_offset_ns{0};
     //! Bumped whenever the records handed out so far are given back to the producer: an
     //! event of an older generation is no longer current, and its fields are refused.
     uint64_t generation{0};
-    std::vector<Record> batch;
-    size_t batch_next{0};
+    //! Per reader: records fetched (RingReader::Next) and not handed out yet, in seq order.
+    //! Their space stays the reader's until its queue is empty and it is released (Fetch).
+    std::vector<std::deque<Record>> queues;
+    //! Per reader: its last fetch stopped at its limit, so the ring may hold more now.
+    std::vector<bool> limited;
+    //! Per reader: the latest timestamp fetched from it so far.
+    std::vector<uint64_t> latest_ns;
     bool closed{false};
 
-    //! Gives every record handed out back to the producer.
+    size_t Queued() const
+    {
+        size_t n = 0;
+        for (const auto& q : queues)
+            n += q.size();
+        return n;
+    }
+
+    //! Gives every record fetched back to the producer, handed out or not.
     void ReleaseAll()
     {
-        for (RingReader* r : readers)
-            r->Release();
-        batch.clear();
-        batch_next = 0;
+        for (size_t i = 0; i < readers.size(); ++i) {
+            readers[i]->Release();
+            queues[i].clear();
+            limited[i] = false;
+        }
         ++generation;
     }
 
-    //! Fills `batch` with what the readers have now; true if it got anything. Readers that
-    //! fail are set aside with their error (after their last record, RingReader::Next).
-    bool Fill(size_t max_events)
+    //! The next record of the session, in timestamp order across its rings and seq order
+    //! within each; nullopt if none can be handed out now (`may_fetch` false: none without
+    //! fetching). Runs without the GIL.
+    //!
+    //! The order across rings: the record with the earliest timestamp among the readers'
+    //! first queued records goes out, unless a reader whose last fetch stopped at its limit
+    //! (limited) has fetched only earlier timestamps than it: that ring may hold earlier
+    //! records still, so it is fetched first (Fetch). A limited reader that still has records
+    //! queued has one no later than its latest, so the earliest record passes every limited
+    //! reader's latest once those with empty queues were fetched: one Fetch is enough.
+    //! Events are thus in order as the rings held them; a record written after a fetch with
+    //! an earlier timestamp (its writer was stopped between taking the time and committing)
+    //! can follow later ones of other rings.
+    std::optional<Record> Take(bool may_fetch, size_t fetch_limit)
     {
-        for (size_t i = 0; i < readers.size() && batch.size() < max_events; ++i) {
+        for (bool fetched = false;; fetched = true) {
+            size_t best = SIZE_MAX;
+            uint64_t horizon = UINT64_MAX;
+            for (size_t i = 0; i < queues.size(); ++i) {
+                if (!queues[i].empty() &&
+                    (best == SIZE_MAX || queues[i].front().record.timestamp_ns <
+                                             queues[best].front().record.timestamp_ns)) {
+                    best = i;
+                }
+                if (limited[i]) horizon = std::min(horizon, latest_ns[i]);
+            }
+            if (best != SIZE_MAX && queues[best].front().record.timestamp_ns <= horizon) {
+                Record r = queues[best].front();
+                queues[best].pop_front();
+                return r;
+            }
+            if (!may_fetch || fetched) return std::nullopt;
+            Fetch(fetch_limit);
+        }
+    }
+
+    //! Releases every reader whose queue is empty (what it handed out goes back to the
+    //! producer: events handed out before are no longer current) and fetches up to `limit`
+    //! records from each. Readers that fail are set aside with their error (after their last
+    //! record, RingReader::Next).
+    void Fetch(size_t limit)
+    {
+        ++generation;
+        for (size_t i = 0; i < readers.size(); ++i) {
+            if (!queues[i].empty()) continue;
+            readers[i]->Release();
+            limited[i] = false;
             if (errors[i]) continue;
-            ringdump::Record rec;
             EventView view;
-            const size_t limit = std::min(max_events, batch.size() + BATCH);
-            while (batch.size() < limit) {
+            size_t got = 0;
+            while (got < limit) {
                 Result<bool> next = readers[i]->Next(view);
                 if (!next) {
                     errors[i] = next.error();
@@ -180,13 +249,16 @@ struct SessionState {
                     break;
                 }
                 if (!next.value()) break;
-                batch.push_back(Record{uint32_t(i), ringdump::RecordOf(view)});
+                queues[i].push_back(Record{uint32_t(i), ringdump::RecordOf(view)});
+                latest_ns[i] = std::max(latest_ns[i], queues[i].back().record.timestamp_ns);
+                ++got;
             }
+            limited[i] = got == limit;
         }
-        return !batch.empty();
     }
 
-    bool AllFailed() const { return error_order.size() == readers.size(); }
+    //! Every reader failed, and everything they read before was handed out.
+    bool AllFailed() const { return error_order.size() == readers.size() && Queued() == 0; }
 
     //! The error of the first reader that failed, raised as Python sees it: a producer that
     //! exited or died is ProducerGone, whatever the reader reported.
@@ -237,18 +309,22 @@ struct SessionState {
         return name;
     }
 
-    //! Waits, without the GIL, until a record is there, every reader failed, or `deadline`.
-    //! Checks for Python signals every SIGNAL_CHECK_INTERVAL. True if `batch` has records.
-    bool WaitFill(size_t max_events, std::optional<std::chrono::steady_clock::time_point> deadline)
+    const TypeAttrs& TypeOf(uint16_t type);
+
+    //! The next record (Take), waiting without the GIL until there is one, every reader
+    //! failed, or `deadline`; checks for Python signals every SIGNAL_CHECK_INTERVAL.
+    std::optional<Record> WaitTake(size_t fetch_limit,
+                                   std::optional<std::chrono::steady_clock::time_point> deadline)
     {
+        if (std::optional<Record> r = Take(/*may_fetch=*/false, fetch_limit)) return r;
         Backoff backoff;
         for (;;) {
-            bool got = false;
+            std::optional<Record> got;
             const auto check_at = std::chrono::steady_clock::now() + SIGNAL_CHECK_INTERVAL;
             {
                 py::gil_scoped_release unlocked;
                 for (;;) {
-                    got = Fill(max_events);
+                    got = Take(/*may_fetch=*/true, fetch_limit);
                     if (got || AllFailed()) break;
                     const auto now = std::chrono::steady_clock::now();
                     if ((deadline && now >= *deadline) || now >= check_at) break;
@@ -256,11 +332,37 @@ struct SessionState {
                 }
             }
             if (got || AllFailed()) return got;
-            if (deadline && std::chrono::steady_clock::now() >= *deadline) return false;
+            if (deadline && std::chrono::steady_clock::now() >= *deadline) return std::nullopt;
             if (PyErr_CheckSignals() != 0) throw py::error_already_set();
         }
     }
 };
+
+//! The header attributes of every Event, in the order Event::Header() numbers them.
+constexpr std::array<const char*, 8> HEADER_ATTRS{"ring",  "event",   "type",        "seq",
+                                                  "ts_ns", "unix_ns", "lost_before", "truncated"};
+
+const SessionState::TypeAttrs& SessionState::TypeOf(uint16_t type)
+{
+    auto it = types.find(type);
+    if (it != types.end()) return it->second;
+    TypeAttrs attrs;
+    py::dict& table = attrs.names;
+    const auto add = [&](const char* name, long slot) {
+        py::str key = py::reinterpret_steal<py::str>(PyUnicode_InternFromString(name));
+        if (!key) throw py::error_already_set();
+        if (!table.contains(key)) table[key] = py::int_(slot);
+    };
+    for (size_t i = 0; i < HEADER_ATTRS.size(); ++i)
+        add(HEADER_ATTRS[i], -1 - long(i));
+    const int32_t index = formatter->schema().TableIndexOf(type);
+    if (index >= 0) {
+        attrs.fields = &formatter->schema().FieldsInOrder(uint32_t(index));
+        for (size_t i = 0; i < attrs.fields->size(); ++i)
+            add((*attrs.fields)[i]->name()->c_str(), long(i));
+    }
+    return types.emplace(type, std::move(attrs)).first->second;
+}
 
 //! Bytes in the ring (a payload field), exported through the buffer protocol: Python sees
 //! them as a read-only memoryview that keeps the session's mapping alive.
@@ -297,6 +399,11 @@ public:
     }
     uint64_t lost_before() const { return m_record.record.lost_before; }
     bool truncated() const { return m_record.record.truncated(); }
+
+    //! What `ev.<name>` reads, for Event's tp_getattro: a header value or a field, found with
+    //! one lookup in the type's attribute table; anything else (methods, dunders) goes the
+    //! generic way, and an unknown name raises AttributeError naming the fields.
+    static PyObject* GetAttr(PyObject* self, PyObject* name);
 
     //! Field `name` by its schema name; AttributeError (naming the fields) if there is none.
     py::object Field(const std::string& name)
@@ -360,6 +467,30 @@ public:
                 names.append(f->name()->str());
         }
         return names;
+    }
+
+    //! Header attribute number `i` (HEADER_ATTRS).
+    py::object Header(long i) const
+    {
+        switch (i) {
+        case 0:
+            return ring();
+        case 1:
+            return event();
+        case 2:
+            return py::int_(type());
+        case 3:
+            return py::int_(seq());
+        case 4:
+            return py::int_(ts_ns());
+        case 5:
+            return py::int_(unix_ns());
+        case 6:
+            return py::int_(lost_before());
+        case 7:
+            return py::bool_(truncated());
+        }
+        return py::none();
     }
 
     std::string Repr() const
@@ -448,6 +579,34 @@ private:
     bool m_decoded{false};
 };
 
+PyObject* Event::GetAttr(PyObject* self, PyObject* name)
+{
+    try {
+        auto* instance = reinterpret_cast<py::detail::instance*>(self);
+        Event& ev = *static_cast<Event*>(instance->get_value_and_holder().value_ptr());
+        const SessionState::TypeAttrs& attrs = ev.m_state->TypeOf(ev.type());
+        PyObject* slot = PyDict_GetItemWithError(attrs.names.ptr(), name);
+        if (!slot) {
+            if (PyErr_Occurred()) return nullptr;
+            PyObject* generic = PyObject_GenericGetAttr(self, name);
+            if (generic || !PyErr_ExceptionMatches(PyExc_AttributeError)) return generic;
+            PyErr_Clear();
+            return ev.Field(py::cast<std::string>(name)).release().ptr();
+        }
+        const long i = PyLong_AsLong(slot);
+        if (i < 0) return ev.Header(-1 - i).release().ptr();
+        const flatbuffers::Table* table = ev.Table(); // known type: never nullptr
+        return ev.Value(*(*attrs.fields)[size_t(i)], *table, /*copy_bytes=*/false).release().ptr();
+    } catch (py::error_already_set& e) {
+        e.restore();
+    } catch (py::builtin_exception& e) {
+        e.set_error();
+    } catch (const std::exception& e) {
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+    }
+    return nullptr;
+}
+
 //! The Python session: a context manager whose end gives the lease back.
 class PySession
 {
@@ -465,14 +624,12 @@ public:
     std::optional<Event> Next(std::optional<double> timeout)
     {
         m_state->CheckOpen();
-        if (m_state->batch_next == m_state->batch.size()) {
-            m_state->ReleaseAll();
-            if (!m_state->WaitFill(SIZE_MAX, DeadlineAfter(timeout))) {
-                if (m_state->AllFailed()) m_state->RaiseReaderError();
-                return std::nullopt;
-            }
+        std::optional<Record> r = m_state->WaitTake(BATCH, DeadlineAfter(timeout));
+        if (!r) {
+            if (m_state->AllFailed()) m_state->RaiseReaderError();
+            return std::nullopt;
         }
-        return Event{m_state, m_state->batch[m_state->batch_next++]};
+        return Event{m_state, *r};
     }
 
     //! Up to `max_events` events, waiting at most `timeout` seconds for the first. They stay
@@ -482,16 +639,17 @@ public:
         m_state->CheckOpen();
         py::list out;
         if (max_events == 0) return out;
-        // Events the iterator fetched and has not handed out yet come first, unreleased.
-        if (m_state->batch_next == m_state->batch.size()) {
-            m_state->ReleaseAll();
-            if (!m_state->WaitFill(max_events, DeadlineAfter(timeout)) && m_state->AllFailed()) {
-                m_state->RaiseReaderError();
-            }
+        // Events fetched and not handed out yet come first; a fetch (which ends the events
+        // handed out before) happens only for the first event of the list.
+        const size_t fetch_limit = std::max(BATCH, max_events);
+        std::optional<Record> r = m_state->WaitTake(fetch_limit, DeadlineAfter(timeout));
+        if (!r) {
+            if (m_state->AllFailed()) m_state->RaiseReaderError();
+            return out;
         }
-        while (m_state->batch_next < m_state->batch.size() && out.size() < max_events) {
-            out.append(py::cast(Event{m_state, m_state->batch[m_state->batch_next++]}));
-        }
+        do {
+            out.append(py::cast(Event{m_state, *r}));
+        } while (out.size() < max_events && (r = m_state->Take(/*may_fetch=*/false, fetch_limit)));
         return out;
     }
 
@@ -500,7 +658,7 @@ public:
     uint64_t Count(std::optional<uint64_t> max_events, std::optional<double> timeout)
     {
         m_state->CheckOpen();
-        uint64_t n = m_state->batch.size() - m_state->batch_next;
+        uint64_t n = m_state->Queued();
         m_state->ReleaseAll();
         const uint64_t limit = max_events.value_or(UINT64_MAX);
         auto deadline = DeadlineAfter(timeout);
@@ -587,6 +745,25 @@ private:
 struct EventIterator {
     PySession* session; // kept alive by keep_alive<0, 1> on events()
     std::optional<double> timeout;
+
+    //! tp_iternext: the next event, or nullptr without an error set at the end.
+    static PyObject* IterNext(PyObject* self)
+    {
+        try {
+            auto* instance = reinterpret_cast<py::detail::instance*>(self);
+            auto& it = *static_cast<EventIterator*>(instance->get_value_and_holder().value_ptr());
+            std::optional<Event> ev = it.session->Next(it.timeout);
+            if (!ev) return nullptr;
+            return py::cast(std::move(*ev)).release().ptr();
+        } catch (py::error_already_set& e) {
+            e.restore();
+        } catch (py::builtin_exception& e) {
+            e.set_error();
+        } catch (const std::exception& e) {
+            PyErr_SetString(PyExc_RuntimeError, e.what());
+        }
+        return nullptr;
+    }
 };
 
 class PyClient
@@ -631,6 +808,9 @@ public:
             state->readers.push_back(reader.get());
             state->ring_names.push_back(py::str(reader->name()));
             state->errors.emplace_back();
+            state->queues.emplace_back();
+            state->limited.push_back(false);
+            state->latest_ns.push_back(0);
         }
         return std::make_unique<PySession>(std::move(state));
     }
@@ -793,8 +973,8 @@ PYBIND11_MODULE(_tracering, m)
                    " dropped=" + std::to_string(r.dropped()) + ">";
         });
 
-    py::class_<Event>(m, "Event")
-        .def_property_readonly("ring", &Event::ring)
+    py::class_<Event> event_class(m, "Event");
+    event_class.def_property_readonly("ring", &Event::ring)
         .def_property_readonly("event", &Event::event)
         .def_property_readonly("type", &Event::type)
         .def_property_readonly("seq", &Event::seq)
@@ -802,18 +982,26 @@ PYBIND11_MODULE(_tracering, m)
         .def_property_readonly("unix_ns", &Event::unix_ns)
         .def_property_readonly("lost_before", &Event::lost_before)
         .def_property_readonly("truncated", &Event::truncated)
-        .def("__getattr__", &Event::Field)
         .def("as_dict", &Event::AsDict)
         .def("__dir__", &Event::Dir)
         .def("__repr__", &Event::Repr);
+    // Fields are attributes by their schema names: a slot of our own instead of __getattr__,
+    // which Python calls only after a failed lookup has raised and cleared an AttributeError.
+    auto* event_type = reinterpret_cast<PyTypeObject*>(event_class.ptr());
+    event_type->tp_getattro = &Event::GetAttr;
+    PyType_Modified(event_type);
 
-    py::class_<EventIterator>(m, "_EventIterator")
-        .def("__iter__", [](EventIterator& it) -> EventIterator& { return it; })
+    py::class_<EventIterator> iterator_class(m, "_EventIterator");
+    iterator_class.def("__iter__", [](EventIterator& it) -> EventIterator& { return it; })
         .def("__next__", [](EventIterator& it) {
             std::optional<Event> ev = it.session->Next(it.timeout);
             if (!ev) throw py::stop_iteration();
             return std::move(*ev);
         });
+    // A for-loop calls the slot directly: no pybind11 dispatch per event.
+    auto* iterator_type = reinterpret_cast<PyTypeObject*>(iterator_class.ptr());
+    iterator_type->tp_iternext = &EventIterator::IterNext;
+    PyType_Modified(iterator_type);
 
     py::class_<PySession>(m, "Session")
         .def(

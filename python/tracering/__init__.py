@@ -17,6 +17,10 @@ connect(socket_path, timeout=5.0) -> Client
 Session (a context manager; leaving the with-block gives the lease back)
     events(timeout=None): iterates events; ends after `timeout` seconds without one.
     poll(max_events=1024, timeout=0.0): a list of the events there now.
+        Both give each ring's events in seq order and the session's rings merged by
+        timestamp, as far as they hold them when read: an event committed after a read
+        but timestamped before it (its writer thread was preempted) can come after later
+        events of other rings; ev.ts_ns tells.
     count(max_events=None, timeout=1.0): reads and counts events without making objects.
     stats(), lost, close().
 Event

@@ -60,6 +60,8 @@ def test_event_fields_are_attributes_while_current(node, client):
         assert ev.size == 8 and ev.addr.startswith("127.0.0.1:") and ev.event == "inbound_message"
         assert ev.unix_ns > ev.ts_ns > 0
         assert "msg_type" in dir(ev)
+        assert getattr(ev, "msg_type") == "ping" and hasattr(ev, "as_dict")
+        assert not hasattr(ev, "no_such_field")
         with pytest.raises(AttributeError, match="its fields: peer_id, addr"):
             ev.no_such_field
         kept = ev.as_dict()
@@ -67,6 +69,34 @@ def test_event_fields_are_attributes_while_current(node, client):
         with pytest.raises(tracering.Error, match="no longer current"):
             ev.msg_type
         assert ev.seq == kept["seq"] and kept["msg_type"] == "ping"
+
+
+def test_rings_read_together_come_in_timestamp_order(node, client):
+    txs = 1000  # 4 fetches of each ring (256 records per reader per fetch)
+    with client.attach(["net", "mempool"], events=["inbound_message", "mempool:added"],
+                       lossless=True) as session:
+        node.loadgen("txs", "--count", str(txs))
+        events = [(ev.ring, ev.event, ev.ts_ns, ev.seq) for ev in session.events(timeout=0)]
+        assert session.lost == 0
+    assert [ts for _, _, ts, _ in events] == sorted(ts for _, _, ts, _ in events)
+    for name in ("net", "mempool"):
+        seqs = [seq for ring_name, _, _, seq in events if ring_name == name]
+        assert seqs == list(range(len(seqs)))
+    # The node adds a transaction to its mempool after the message that carried it.
+    received = added = 0
+    for ring_name, _, _, _ in events:
+        received += ring_name == "net"
+        added += ring_name == "mempool"
+        assert added <= received
+    assert added == txs
+
+
+def test_poll_returns_up_to_max_events_at_once(node, client):
+    with client.attach(["net"], events=["inbound_message"], lossless=True) as session:
+        node.loadgen("ping", "--count", str(PINGS))
+        # The pings (and the handshake's messages) are in the ring once loadgen has its pongs.
+        assert len(session.poll(4096)) > PINGS
+        assert session.poll(4096) == []
 
 
 def test_connection_open_and_close(node, client):
