@@ -6,8 +6,13 @@
 # It needs Bitcoin Core's source: ../shared/bitcoin-core/bitcoin-31.x-*.tar.xz beside the
 # repository, or BITCOIN_SOURCE (a tarball or a source folder). Without one it says so and
 # skips (exit 0), so that a clone elsewhere still passes.
+#
+# The tests never run as root: run as root, this stage makes the system user
+# tracering-functional (TRACERING_TEST_USER names another) if it is missing and runs them as
+# that user (run.sh --user); otherwise they run as the user running CI.
 set -euo pipefail
 CI_NAME=bitcoind
+TEST_USER="${TRACERING_TEST_USER:-tracering-functional}"
 # shellcheck source-path=SCRIPTDIR source=../common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
@@ -31,7 +36,19 @@ ci_step "dependencies"
 ci_step "build the patched bitcoind (ccache: $(command -v ccache >/dev/null && echo yes || echo no))"
 JOBS="$CI_JOBS" ./contrib/bitcoin-core/build-bitcoind.sh "${source_arg[@]}"
 
-ci_step "functional tests on the real node"
-./contrib/bitcoin-core/test/run.sh
+# The tests run as an unprivileged user, as a node and its readers would: root passes the
+# permission checks of the socket, the segment and -traceringgroup that they test. As root,
+# CI makes a system user for them (no home, no login shell; kept for the next run).
+if [ "$(id -u)" = 0 ]; then
+    getent passwd "$TEST_USER" >/dev/null ||
+        useradd --system --user-group --no-create-home --home-dir / --shell /usr/sbin/nologin \
+            "$TEST_USER"
+    ci_step "functional tests on the real node, as the system user $TEST_USER ($(id "$TEST_USER"))"
+    ./contrib/bitcoin-core/test/run.sh --user "$TEST_USER"
+else
+    ci_step "functional tests on the real node, as $(id -un) (CI does not run as root here," \
+        "so the tests run as its own user and no test user is made)"
+    ./contrib/bitcoin-core/test/run.sh
+fi
 
 ci_step "passed"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Install: installs tracering into a scratch prefix and builds a separate project against it
-# with find_package(tracering COMPONENTS producer consumer) (tests/install/run.sh).
+# Install: installs tracering (libraries, tools, the Python module) into a scratch prefix,
+# builds a separate project against it with find_package(tracering COMPONENTS producer
+# consumer), and imports the installed Python module from the prefix to read a ping flood
+# from the installed tracering-testnode (tests/install/run.sh; the module check says so when
+# it is skipped because the module was not built).
 set -euo pipefail
 CI_NAME=install
 # shellcheck source-path=SCRIPTDIR source=../common.sh

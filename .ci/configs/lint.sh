@@ -31,7 +31,7 @@ fi
 
 ci_step "python syntax (functional tests, benchmarks, the module and its tests)"
 for script in contrib/bitcoin-core/test/functional/*.py bench/bitcoind/*.py bench/*.py \
-    python/tracering/*.py tests/python/*.py; do
+    python/tracering/*.py tests/python/*.py tests/install/*.py; do
     python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$script"
 done
 

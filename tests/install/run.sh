@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Install test: builds and installs tracering into a temporary prefix, then builds and runs
-# the project in tests/install against it with find_package(tracering COMPONENTS ...).
+# Install test: builds and installs tracering (libraries, tools, the Python module) into a
+# temporary prefix, then builds and runs the project in tests/install against it with
+# find_package(tracering COMPONENTS ...), and checks the installed Python module with
+# tests/install/check_python.py: imported from the prefix alone, it reads a ping flood that
+# the installed tracering-loadgen sends to the installed tracering-testnode. The module is
+# optional (built when pybind11 and Python's headers are found); without it that check is
+# skipped, saying so and why.
 #
 #   tests/install/run.sh [work-dir]
 #
@@ -42,13 +47,16 @@ step() { echo "== install test: $*"; }
 rm -rf "$PREFIX" "$TEST_BUILD" "$BOGUS_BUILD"
 
 step "configure tracering ($BUILD)"
+# The tools are built and installed too: the Python module needs them, and its check runs
+# the installed test node and load generator.
 cmake -S "$ROOT" -B "$BUILD" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$PREFIX" \
     -DTRACERING_INSTALL=ON \
     -DTRACERING_BUILD_TESTS=OFF \
     -DTRACERING_BUILD_BENCH=OFF \
-    -DTRACERING_BUILD_TOOLS=OFF
+    -DTRACERING_BUILD_TOOLS=ON \
+    -DTRACERING_BUILD_PYTHON=ON 2>&1 | tee "$WORK/configure.log"
 
 step "build tracering"
 cmake --build "$BUILD" --parallel "$JOBS"
@@ -82,6 +90,31 @@ if ! grep -q "no component 'bogus'" "$WORK/bogus.log"; then
     echo "install test: FAILED: unclear error for an unknown component:" >&2
     cat "$WORK/bogus.log" >&2
     exit 1
+fi
+
+step "the Python module, installed in $PREFIX"
+shopt -s nullglob
+module_dirs=("$PREFIX"/lib/python3*/dist-packages/tracering)
+shopt -u nullglob
+if ! ninja -C "$BUILD" -t query tracering_python >/dev/null 2>&1; then
+    # The build has no target for the module; the configure step said why.
+    reason="$(grep -o 'pybind11 or Python 3 headers not found.*' "$WORK/configure.log" || true)"
+    echo "install test: SKIPPED the Python module check: ${reason:-the build has no module" \
+        "(tracering_python), see $WORK/configure.log}"
+else
+    if [ ${#module_dirs[@]} -ne 1 ] || [ ! -f "${module_dirs[0]}/__init__.py" ]; then
+        echo "install test: FAILED: the Python module was built but is not installed in" \
+            "$PREFIX/lib/python3.N/dist-packages/tracering (found: ${module_dirs[*]:-nothing})" >&2
+        exit 1
+    fi
+    # The interpreter the module was built for (CMake's choice), else python3.N of its folder.
+    python="$(sed -n 's/^_Python3_EXECUTABLE:INTERNAL=//p' "$BUILD/CMakeCache.txt")"
+    if [ -z "$python" ]; then
+        python="$(basename "$(dirname "$(dirname "${module_dirs[0]}")")")"
+    fi
+    # A clean environment and a scratch working directory: only the prefix can provide it.
+    (cd "$WORK" && env -i PATH="$PATH" HOME="$WORK" PYTHONPATH="$(dirname "${module_dirs[0]}")" \
+        PYTHONDONTWRITEBYTECODE=1 "$python" -s "$ROOT/tests/install/check_python.py" "$PREFIX" "$WORK")
 fi
 
 echo "install test: passed"
