@@ -16,6 +16,9 @@ PACKAGES=(
     # Bitcoin Core with tracering (contrib/bitcoin-core/build-bitcoind.sh): libevent, SQLite
     # for the wallet, and ccache, which makes rebuilds of it cheap.
     libevent-dev libsqlite3-dev ccache
+    # tracering-extractor (tools/extractor): protobuf for peer-observer's events (and a Python
+    # decoder of them), the NATS client library it publishes with, and a NATS server for tests.
+    protobuf-compiler libprotobuf-dev python3-protobuf libnats-dev nats-server
 )
 for arg in "$@"; do
     case "$arg" in

@@ -15,8 +15,14 @@ namespace {
 constexpr size_t MIN_INPUT_SIZE = 32 + 4 + 1 + 4;
 constexpr size_t MIN_OUTPUT_SIZE = 8 + 1;
 
-//! Reads one transaction at the reader's position into `info`. `txid`: hash it.
-bool ReadTransaction(Reader& r, TransactionInfo& info, bool txid)
+Error Malformed(const char* what, const std::string& detail)
+{
+    return Error{ErrorCode::Corrupt, std::string{what} + ": " + detail};
+}
+
+} // namespace
+
+bool ReadTransaction(Reader& r, TransactionInfo& info, TxHashes hashes)
 {
     const size_t start = r.pos();
     int32_t version;
@@ -87,27 +93,23 @@ bool ReadTransaction(Reader& r, TransactionInfo& info, bool txid)
     info.segwit = flags != 0;
     info.total_size = r.pos() - start;
     info.base_size = info.segwit ? 4 + (body_end - body) + 4 : info.total_size;
-    if (txid) {
+    if (hashes != TxHashes::None) {
         thread_local DoubleSha256 hasher;
         const std::span<const uint8_t> all = r.Since(start);
         if (info.segwit) {
             hasher.Write(all.subspan(0, 4));
             hasher.Write(all.subspan(body - start, body_end - body));
             hasher.Write(all.subspan(locktime_at - start, 4));
+            info.txid = hasher.Finalize();
+            if (hashes == TxHashes::TxidAndWtxid) info.wtxid = hasher.Write(all).Finalize();
         } else {
-            hasher.Write(all);
+            // Without witnesses both hash the same bytes.
+            info.txid = hasher.Write(all).Finalize();
+            if (hashes == TxHashes::TxidAndWtxid) info.wtxid = info.txid;
         }
-        info.txid = hasher.Finalize();
     }
     return true;
 }
-
-Error Malformed(const char* what, const std::string& detail)
-{
-    return Error{ErrorCode::Corrupt, std::string{what} + ": " + detail};
-}
-
-} // namespace
 
 BlockHeader ParseBlockHeader(std::span<const uint8_t, BLOCK_HEADER_SIZE> bytes)
 {
@@ -135,7 +137,7 @@ Result<TransactionInfo> ParseTransaction(std::span<const uint8_t> payload)
 {
     Reader r{payload};
     TransactionInfo info;
-    if (ReadTransaction(r, info, /*txid=*/true) && !r.empty()) {
+    if (ReadTransaction(r, info, TxHashes::TxidAndWtxid) && !r.empty()) {
         r.Fail(std::to_string(r.remaining()) + " bytes after the transaction");
     }
     if (!r.ok()) return Malformed("malformed transaction", r.error());
@@ -172,7 +174,7 @@ Result<BlockInfo> ParseBlock(std::span<const uint8_t> payload, Txids txids)
     uint64_t base_size = BLOCK_HEADER_SIZE + CompactSizeLength(count);
     for (uint64_t i = 0; i < count; ++i) {
         TransactionInfo tx;
-        if (!ReadTransaction(r, tx, hash_txs)) {
+        if (!ReadTransaction(r, tx, hash_txs ? TxHashes::Txid : TxHashes::None)) {
             return Malformed("malformed block",
                              "transaction " + std::to_string(i) + ": " + r.error());
         }

@@ -16,7 +16,7 @@
 //!
 //! input = prevout (32-byte txid, u32 index), script (CompactSize + bytes), u32 sequence;
 //! output = i64 value, script. The txid hashes the serialization without marker, flag and
-//! witnesses; weight = base_size * 3 + total_size.
+//! witnesses, the wtxid (BIP141) all of it; weight = base_size * 3 + total_size.
 
 #include <tracering/result.h>
 
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "p2p/hash.h"
+#include "p2p/serialize.h"
 
 namespace tracering::p2p {
 
@@ -43,7 +44,8 @@ struct BlockHeader {
 
 //! What one transaction holds.
 struct TransactionInfo {
-    Hash256 txid{}; //!< left zero when not asked for (ParseBlock without txids)
+    Hash256 txid{};  //!< left zero when not asked for (ParseBlock without txids)
+    Hash256 wtxid{}; //!< hash of the whole serialization; left zero unless asked for
     uint64_t inputs{0};
     uint64_t outputs{0};
     bool segwit{false};
@@ -73,10 +75,20 @@ struct BlockInfo {
     std::vector<Hash256> txids;
 };
 
+//! Which hashes ReadTransaction computes: hashing costs about as much as reading.
+enum class TxHashes : uint8_t { None, Txid, TxidAndWtxid };
+
+//! Reads one transaction at `r`'s position into `info`, checking its structure (counts
+//! bounded by the bytes left, witness flags as Bitcoin Core checks them); its serialization
+//! is then `r.Since(start)` for the `start` position before the call. False (with the error
+//! in `r`) for bytes that are not a transaction.
+bool ReadTransaction(Reader& r, TransactionInfo& info, TxHashes hashes);
+
 BlockHeader ParseBlockHeader(std::span<const uint8_t, BLOCK_HEADER_SIZE> bytes);
 void SerializeBlockHeader(const BlockHeader& header, std::span<uint8_t, BLOCK_HEADER_SIZE> out);
 
-//! Parses a `tx` payload: exactly one transaction, nothing after it. Computes the txid.
+//! Parses a `tx` payload: exactly one transaction, nothing after it. Computes the txid and
+//! the wtxid.
 Result<TransactionInfo> ParseTransaction(std::span<const uint8_t> payload);
 
 enum class Txids : bool { Skip, Compute };

@@ -73,6 +73,17 @@ Hash256 DoubleSha256Of(std::span<const uint8_t> data)
     return hasher.Write(data).Finalize();
 }
 
+std::array<uint8_t, 32> Sha3_256(std::span<const uint8_t> data)
+{
+    std::array<uint8_t, 32> out;
+    unsigned int length = 0;
+    if (EVP_Digest(data.data(), data.size(), out.data(), &length, EVP_sha3_256(), nullptr) != 1 ||
+        length != out.size()) {
+        Fatal("EVP_Digest(SHA3-256)");
+    }
+    return out;
+}
+
 std::string Hex(std::span<const uint8_t> bytes)
 {
     static constexpr char DIGITS[] = "0123456789abcdef";

@@ -5,7 +5,8 @@
 #define TRACERING_P2P_HASH_H
 
 //! @file
-//! Bitcoin's double SHA-256 ("Hash" in Bitcoin Core), on OpenSSL's libcrypto.
+//! Bitcoin's double SHA-256 ("Hash" in Bitcoin Core), and the SHA3-256 of Tor v3 onion
+//! address checksums, on OpenSSL's libcrypto.
 
 #include <array>
 #include <cstdint>
@@ -47,6 +48,9 @@ private:
 //! SHA256(SHA256(data)), with a context kept per thread (creating one costs more than
 //! hashing a ping).
 Hash256 DoubleSha256Of(std::span<const uint8_t> data);
+
+//! SHA3-256(data), once: Tor v3 onion addresses carry two bytes of it as their checksum.
+std::array<uint8_t, 32> Sha3_256(std::span<const uint8_t> data);
 
 //! Lowercase hex of `bytes` in the order given.
 std::string Hex(std::span<const uint8_t> bytes);

@@ -11,6 +11,12 @@ bool Reader::Fail(const std::string& message)
     return false;
 }
 
+bool Reader::AddContext(const std::string& context)
+{
+    if (!m_error.empty()) m_error.insert(0, context);
+    return false;
+}
+
 bool Reader::Need(size_t n, const char* what)
 {
     if (!m_error.empty()) return false;

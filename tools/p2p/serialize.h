@@ -61,6 +61,9 @@ public:
     bool ReadVarBytes(std::span<const uint8_t>& out, const char* what, uint64_t max = MAX_SIZE);
     //! Records a failure found by the caller (a value out of range); returns false.
     bool Fail(const std::string& message);
+    //! Puts `context` (e.g. "transaction 12: ") before the failure recorded so far, if any,
+    //! to say where in a repeated structure it happened; returns false.
+    bool AddContext(const std::string& context);
 
 private:
     bool Need(size_t n, const char* what);

@@ -27,14 +27,21 @@ const char* SubjectName(Subject subject);
 
 struct Converted {
     Subject subject;
-    std::string bytes;        //!< a serialized event.Event, every required field set
-    bool undecodable{false};  //!< a P2P payload sent as Unknown because it did not decode
+    std::string bytes;       //!< a serialized event.Event, every required field set
+    bool undecodable{false}; //!< a P2P payload sent as Unknown because it did not decode
+    //! When `undecodable`: why, e.g. "malformed tx: 1 bytes after the last field, at byte
+    //! 554", or that the reader's payload limit cut the payload.
+    std::string error;
 };
 
 //! Converts `event` (of the net, mempool or validation ring, by EventView::type()),
 //! timestamped `unix_ms` (milliseconds since the UNIX epoch: the envelope's timestamp).
 //! nullopt for an event peer-observer has no message for, or one whose table does not
 //! verify (the caller counts it as skipped).
+//!
+//! A message payload decodes only when whole: read the net ring without a payload limit
+//! (RingRequest::payload_limit 0), or cut messages go out as Unknown, undecodable.
+//! Thread-safe: it keeps no state between calls.
 std::optional<Converted> Convert(const EventView& event, uint64_t unix_ms);
 
 } // namespace tracering::extractor
