@@ -290,11 +290,13 @@ private:
         }
         if (converted->undecodable) {
             m_counters.of(converted->subject).undecodable.fetch_add(1, std::memory_order_relaxed);
-            if (LogEnabled(LogLevel::Debug)) {
-                Log(LogLevel::Debug,
-                    "%s ring seq %llu: a P2P payload that does not decode, "
-                    "published as Unknown",
-                    std::string{RingName(ring)}.c_str(), (unsigned long long)view.seq());
+            uint64_t held_back = 0;
+            if (m_undecodable_log.Allow(held_back)) {
+                Log(LogLevel::Info,
+                    "%s ring seq %llu: a P2P payload that does not decode (%s), published as "
+                    "Unknown and counted as undecodable (%llu more since the last such line)",
+                    std::string{RingName(ring)}.c_str(), (unsigned long long)view.seq(),
+                    converted->error.c_str(), (unsigned long long)held_back);
             }
         }
         m_publisher.Publish(converted->subject, converted->bytes);
@@ -391,6 +393,7 @@ private:
     std::vector<Reader> m_readers;
     uint64_t m_last_pid{0};
     std::string m_waiting_for;
+    LogLimiter m_undecodable_log;
     Clock::time_point m_waiting_logged;
     Clock::time_point m_next_stats;
 };
