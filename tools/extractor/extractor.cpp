@@ -7,6 +7,7 @@
 #include <tracering/control.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -15,7 +16,6 @@
 #include "extractor/convert/convert.h"
 #include "log.h"
 #include "metrics_server.h"
-#include "ringdump/clock_tracker.h"
 
 namespace tracering::extractor {
 namespace {
@@ -74,13 +74,43 @@ bool DetachedByProducer(const RingReader& reader)
                         [&](const ReaderInfo& r) { return r.slot == reader.slot(); });
 }
 
+//! Record time (CLOCK_MONOTONIC ns) to UNIX time: the offset UnixClockOffsetNow() measures,
+//! measured again every second, and adopted when it moved by more than 0.1 ms (the system
+//! time was stepped, e.g. by NTP), so events keep their true UNIX time; the same rule as
+//! ringdump's ClockTracker, whose header is ringdump's own.
+class UnixClock
+{
+public:
+    static constexpr int64_t STEP_NS = 100'000;
+    static constexpr std::chrono::seconds INTERVAL{1};
+
+    //! `timestamp_ns` as milliseconds since the UNIX epoch.
+    uint64_t Ms(uint64_t timestamp_ns) const
+    {
+        const int64_t unix_ns = int64_t(timestamp_ns) + m_offset;
+        return unix_ns > 0 ? uint64_t(unix_ns) / 1'000'000 : 0;
+    }
+    void Update()
+    {
+        const Clock::time_point now = Clock::now();
+        if (now - m_measured < INTERVAL) return;
+        m_measured = now;
+        const int64_t offset = UnixClockOffsetNow();
+        if (std::llabs(offset - m_offset) > STEP_NS) m_offset = offset;
+    }
+
+private:
+    int64_t m_offset{UnixClockOffsetNow()};
+    Clock::time_point m_measured{Clock::now()};
+};
+
 class Loop
 {
 public:
     Loop(const ExtractorOptions& options, const std::atomic<bool>& stop, Counters& counters,
          NatsPublisher& publisher)
         : m_options{options}, m_stop{stop}, m_counters{counters},
-          m_publisher{publisher}, m_plans{MakePlans(options)}, m_clock{UnixClockOffsetNow}
+          m_publisher{publisher}, m_plans{MakePlans(options)}
     {
     }
 
@@ -274,9 +304,7 @@ private:
     {
         RingCounters& counters = m_counters.of(ring);
         counters.read.fetch_add(1, std::memory_order_relaxed);
-        const int64_t unix_ns = int64_t(view.timestamp_ns()) + m_clock.offset();
-        const uint64_t unix_ms = unix_ns > 0 ? uint64_t(unix_ns) / 1'000'000 : 0;
-        std::optional<Converted> converted = Convert(view, unix_ms);
+        std::optional<Converted> converted = Convert(view, m_clock.Ms(view.timestamp_ns()));
         if (!converted) {
             counters.skipped.fetch_add(1, std::memory_order_relaxed);
             if (LogEnabled(LogLevel::Debug)) {
@@ -387,7 +415,7 @@ private:
     Counters& m_counters;
     NatsPublisher& m_publisher;
     std::vector<Plan> m_plans;
-    ringdump::ClockTracker m_clock;
+    UnixClock m_clock;
     std::unique_ptr<ControlClient> m_client;
     std::unique_ptr<Session> m_session;
     std::vector<Reader> m_readers;
