@@ -152,11 +152,8 @@ public:
         }
         if (m_session) {
             // Stopped: what the rings hold now belongs to what happened before the stop.
-            for (size_t i = 0; i < m_readers.size(); ++i) {
-                std::optional<Error> error;
-                while (!error && PollReader(i, error) > 0) {
-                }
-            }
+            for (size_t i = 0; i < m_readers.size(); ++i)
+                Drain(i);
             CloseSession();
         }
         return EXIT_OK;
@@ -300,6 +297,17 @@ private:
         return n;
     }
 
+    //! Reads what reader `i`'s ring attempted up to now (not what the node writes meanwhile,
+    //! which could go on for ever), or until it ends; the rest becomes its tail.
+    void Drain(size_t i)
+    {
+        const Reader& r = m_readers[i];
+        const uint64_t until = r.reader->Info().seq;
+        std::optional<Error> error;
+        while (!error && r.reader->next_seq().value_or(0) < until && PollReader(i, error) > 0) {
+        }
+    }
+
     void Handle(Ring ring, const EventView& view)
     {
         RingCounters& counters = m_counters.of(ring);
@@ -381,10 +389,7 @@ private:
     void EndSession(const Error& error, size_t ended)
     {
         for (size_t i = 0; i < m_readers.size(); ++i) {
-            if (i == ended) continue;
-            std::optional<Error> other;
-            while (!other && PollReader(i, other) > 0) {
-            }
+            if (i != ended) Drain(i);
         }
         const Reader& r = m_readers[ended];
         const std::string ring{RingName(r.ring)};
