@@ -33,7 +33,7 @@ constexpr int RING_COUNT = 3;
 std::string_view RingName(Ring ring);
 
 struct RingCounters {
-    //! Writer: the main loop (Extractor). Events read from the ring.
+    //! Writer: the main loop (Loop, extractor.cpp). Events read from the ring.
     std::atomic<uint64_t> read{0};
     //! Writer: the main loop. Events the node dropped before the extractor read them (gaps in
     //! the ring's sequence numbers, ReaderStats::lost, and what the ring attempted after the
