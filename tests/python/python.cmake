@@ -3,6 +3,8 @@
 # tests/CMakeLists.txt when the module is built (python/CMakeLists.txt).            label python
 
 file(GLOB _python_tests RELATIVE ${CMAKE_CURRENT_LIST_DIR} ${CMAKE_CURRENT_LIST_DIR}/test_*.py)
+# The extractor's tests need the extractor, not the module: extractor.cmake registers them.
+list(REMOVE_ITEM _python_tests test_extractor.py)
 foreach(_file ${_python_tests})
   get_filename_component(_name ${_file} NAME_WE)
   add_test(NAME Python.${_name}

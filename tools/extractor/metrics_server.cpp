@@ -1,0 +1,193 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+#include "metrics_server.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <string_view>
+#include <unistd.h>
+
+#include "log.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace tracering::extractor {
+namespace {
+
+//! A request must arrive within this long; a client that sends nothing is dropped.
+constexpr int REQUEST_TIMEOUT_MS = 2000;
+//! The request line and headers Answer() reads at most.
+constexpr size_t MAX_REQUEST = 8192;
+
+std::string ErrnoText(int error) { return std::strerror(error); }
+
+void SendAll(int fd, std::string_view data)
+{
+    while (!data.empty()) {
+        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return; // the scraper went away: nothing to tell it
+        data.remove_prefix(size_t(n));
+    }
+}
+
+} // namespace
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address,
+                                                            const Counters& counters)
+{
+    // HOST:PORT, with an IPv6 host in brackets.
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+        return Error{ErrorCode::InvalidArgument,
+                     "--metrics-address '" + address + "' is not HOST:PORT (e.g. 127.0.0.1:8285)"};
+    }
+    std::string host = address.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    const std::string port_text = address.substr(colon + 1);
+    uint16_t port = 0;
+    const auto parsed =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (parsed.ec != std::errc{} || parsed.ptr != port_text.data() + port_text.size()) {
+        return Error{ErrorCode::InvalidArgument, "--metrics-address '" + address +
+                                                     "': the port must be 0-65535, not '" +
+                                                     port_text + "'"};
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    addrinfo* found = nullptr;
+    if (const int rc = ::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &found); rc != 0) {
+        return Error{ErrorCode::InvalidArgument, "--metrics-address '" + address +
+                                                     "': cannot resolve '" + host +
+                                                     "': " + ::gai_strerror(rc)};
+    }
+    std::unique_ptr<MetricsServer> server{new MetricsServer{counters}};
+    int error = 0;
+    for (addrinfo* a = found; a && server->m_listen < 0; a = a->ai_next) {
+        const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            error = errno;
+            continue;
+        }
+        const int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 16) != 0) {
+            error = errno;
+            ::close(fd);
+            continue;
+        }
+        server->m_listen = fd;
+    }
+    ::freeaddrinfo(found);
+    if (server->m_listen < 0) {
+        return Error{ErrorCode::SystemError,
+                     "cannot listen on --metrics-address " + address + ": " + ErrnoText(error) +
+                         (error == EADDRINUSE ? " (another program, or another extractor, has "
+                                                "that port: give another one)"
+                                              : "")};
+    }
+    sockaddr_storage bound{};
+    socklen_t length = sizeof(bound);
+    ::getsockname(server->m_listen, reinterpret_cast<sockaddr*>(&bound), &length);
+    char text[INET6_ADDRSTRLEN] = "?";
+    uint16_t bound_port = 0;
+    if (bound.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&bound);
+        ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+        bound_port = ntohs(in6->sin6_port);
+        server->m_address = "[" + std::string{text} + "]:" + std::to_string(bound_port);
+    } else {
+        const auto* in4 = reinterpret_cast<const sockaddr_in*>(&bound);
+        ::inet_ntop(AF_INET, &in4->sin_addr, text, sizeof(text));
+        bound_port = ntohs(in4->sin_port);
+        server->m_address = std::string{text} + ":" + std::to_string(bound_port);
+    }
+    if (::pipe2(server->m_wake, O_CLOEXEC) != 0) {
+        return Error{ErrorCode::SystemError, "pipe for the metrics thread: " + ErrnoText(errno)};
+    }
+    server->m_thread = std::thread{[s = server.get()] { s->Serve(); }};
+    return server;
+}
+
+MetricsServer::~MetricsServer()
+{
+    if (m_thread.joinable()) {
+        const char byte = 0;
+        (void)!::write(m_wake[1], &byte, 1);
+        m_thread.join();
+    }
+    for (const int fd : {m_listen, m_wake[0], m_wake[1]}) {
+        if (fd >= 0) ::close(fd);
+    }
+}
+
+void MetricsServer::Serve()
+{
+    for (;;) {
+        pollfd fds[2] = {{m_listen, POLLIN, 0}, {m_wake[0], POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            Log(LogLevel::Error, "metrics endpoint stopped: poll: %s", ErrnoText(errno).c_str());
+            return;
+        }
+        if (fds[1].revents) return;
+        if (!(fds[0].revents & POLLIN)) continue;
+        const int connection = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
+        if (connection < 0) continue; // the client gave up already, or out of descriptors
+        Answer(connection);
+        ::close(connection);
+    }
+}
+
+void MetricsServer::Answer(int connection)
+{
+    std::string request;
+    char buffer[1024];
+    while (request.find("\r\n\r\n") == std::string::npos && request.size() < MAX_REQUEST) {
+        pollfd fd{connection, POLLIN, 0};
+        if (::poll(&fd, 1, REQUEST_TIMEOUT_MS) <= 0) return;
+        const ssize_t n = ::recv(connection, buffer, sizeof(buffer), 0);
+        if (n <= 0) return;
+        request.append(buffer, size_t(n));
+    }
+    // "GET /metrics HTTP/1.1": the method and the path, without a query.
+    const size_t line_end = request.find("\r\n");
+    const std::string_view line{request.data(), line_end == std::string::npos ? 0 : line_end};
+    const size_t space = line.find(' ');
+    const std::string_view method = line.substr(0, space);
+    std::string_view path =
+        space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+    path = path.substr(0, path.find(' '));
+    path = path.substr(0, path.find('?'));
+    std::string status = "200 OK";
+    std::string body;
+    std::string type = "text/plain; version=0.0.4; charset=utf-8";
+    if (method != "GET" && method != "HEAD") {
+        status = "405 Method Not Allowed";
+        type = "text/plain; charset=utf-8";
+        body = "only GET /metrics\n";
+    } else if (path != "/metrics" && path != "/") {
+        status = "404 Not Found";
+        type = "text/plain; charset=utf-8";
+        body = "the metrics are at /metrics\n";
+    } else {
+        body = PrometheusText(m_counters);
+    }
+    std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+                           "\r\nContent-Length: " + std::to_string(body.size()) +
+                           "\r\nConnection: close\r\n\r\n";
+    if (method != "HEAD") response += body;
+    SendAll(connection, response);
+}
+
+} // namespace tracering::extractor
