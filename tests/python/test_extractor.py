@@ -173,6 +173,8 @@ def test_message_over_max_payload_is_counted_as_refused(tmp_path, node):
     nats = NatsServer(tmp_path, max_payload=256 << 10)
     subscriber = Subscriber(nats)
     ex = Extractor(tmp_path, nats, "--lossless", control=node.socket)
+    ex.wait_log(r"takes messages of at most 262144 bytes: larger ones \(big blocks\) will be "
+                r"refused and counted as refused; set max_payload: 5MB")
     ex.wait_log("attached to the node")
     try:
         node.loadgen("blocks", "--count", "1", "--file", BLOCK_FILE)

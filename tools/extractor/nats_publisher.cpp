@@ -12,6 +12,30 @@ namespace tracering::extractor {
 //! nats.c calls these on its own callback thread (one for the whole library), with the
 //! publisher as closure. They only write the connection fields of Counters and log; the
 //! publisher's own state belongs to the main loop.
+namespace {
+//! The max_payload below which a block event can be refused: a 4,000,000-byte block (Bitcoin
+//! Core's largest P2P message) becomes a somewhat larger Block message, with every
+//! transaction's raw bytes and hashes (tools/extractor/README.md).
+constexpr int64_t ADVISED_MAX_PAYLOAD = 5 * 1024 * 1024;
+
+//! The line for a connection made (`what`: "connected" or "reconnected"), and a warning when
+//! the server's max_payload is too small for the largest events.
+void LogConnected(const char* what, const std::string& url, natsConnection* connection,
+                  const char* tail)
+{
+    const int64_t max_payload = natsConnection_GetMaxPayload(connection);
+    Log(LogLevel::Info, "%s NATS at %s (max_payload %lld bytes)%s", what, url.c_str(),
+        (long long)max_payload, tail);
+    if (max_payload < ADVISED_MAX_PAYLOAD) {
+        Log(LogLevel::Warn,
+            "NATS at %s takes messages of at most %lld bytes: larger ones (big blocks) will be "
+            "refused and counted as refused; set max_payload: 5MB in nats-server's "
+            "configuration, as for peer-observer's ebpf-extractor",
+            url.c_str(), (long long)max_payload);
+    }
+}
+} // namespace
+
 struct NatsPublisher::Callbacks {
     static std::string LastError(natsConnection* connection)
     {
@@ -25,8 +49,7 @@ struct NatsPublisher::Callbacks {
     {
         auto* self = static_cast<NatsPublisher*>(closure);
         self->m_counters.nats_connected.store(1, std::memory_order_relaxed);
-        Log(LogLevel::Info, "connected to NATS at %s (max_payload %lld bytes)", self->m_url.c_str(),
-            (long long)natsConnection_GetMaxPayload(connection));
+        LogConnected("connected to", self->m_url, connection, "");
     }
     static void Disconnected(natsConnection* connection, void* closure)
     {
@@ -44,8 +67,7 @@ struct NatsPublisher::Callbacks {
         auto* self = static_cast<NatsPublisher*>(closure);
         self->m_counters.nats_connected.store(1, std::memory_order_relaxed);
         self->m_counters.nats_reconnects.fetch_add(1, std::memory_order_relaxed);
-        Log(LogLevel::Info, "reconnected to NATS at %s (max_payload %lld bytes); publishing again",
-            self->m_url.c_str(), (long long)natsConnection_GetMaxPayload(connection));
+        LogConnected("reconnected to", self->m_url, connection, "; publishing again");
     }
     static void Closed(natsConnection* connection, void* closure)
     {
@@ -135,8 +157,7 @@ Result<void> NatsPublisher::Open(bool first)
     }
     if (s == NATS_OK) {
         m_counters.nats_connected.store(1, std::memory_order_relaxed);
-        Log(LogLevel::Info, "connected to NATS at %s (max_payload %lld bytes)", m_url.c_str(),
-            (long long)natsConnection_GetMaxPayload(connection));
+        LogConnected("connected to", m_url, connection, "");
     } else if (s == NATS_NOT_YET_CONNECTED) {
         Log(LogLevel::Warn,
             "NATS at %s is not reachable yet; trying every second, and events read meanwhile "
