@@ -28,8 +28,9 @@
 #   TEST.py/     each test's --tmpdir: its test_framework.log and its nodes' data directories
 # The folder, and all the tests write in it, belongs to the user they run as; with --user,
 # functional/ and stage/ stay root's, read-only to it. A passing run removes the folder. After
-# a failed test the folder is kept, and the failed test's TEST.py/ named. Exit code 0 when
-# every test passed, 1 otherwise.
+# a failed test the folder is kept, and the failed test's TEST.py/ named. A test that skips
+# (the framework's exit code 77: a bitcoind without what it needs) says why in its output and
+# is listed as skipped. Exit code 0 when no test failed, 1 otherwise.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -217,22 +218,33 @@ for path in sys.argv[2:]:
     die "the tests cannot run from $TMP_ROOT as ${RUN_USER:-$(id -un)}: see above"
 
 passed=()
+skipped=()
 failed=()
 for t in "${tests[@]}"; do
     start=$SECONDS
     echo "== $t"
+    code=0
     # shellcheck disable=SC2086 # TEST_ARGS is a list of arguments
-    if "${RUNNER[@]}" python3 "$FUNC/$t" --configfile="$CONFIG" --cachedir="$TMP_ROOT/cache" \
-        --tmpdir="$TMP_ROOT/$t" ${TEST_ARGS:-}; then
-        passed+=("$t ($((SECONDS - start)) s)")
-        rm -rf "${TMP_ROOT:?}/$t"
-    else
-        failed+=("$t ($((SECONDS - start)) s, logs in $TMP_ROOT/$t)")
-    fi
+    "${RUNNER[@]}" python3 "$FUNC/$t" --configfile="$CONFIG" --cachedir="$TMP_ROOT/cache" \
+        --tmpdir="$TMP_ROOT/$t" ${TEST_ARGS:-} || code=$?
+    case "$code" in
+        0)
+            passed+=("$t ($((SECONDS - start)) s)")
+            rm -rf "${TMP_ROOT:?}/$t"
+            ;;
+        77) # the framework's TEST_EXIT_SKIPPED; the test printed why
+            skipped+=("$t")
+            rm -rf "${TMP_ROOT:?}/$t"
+            ;;
+        *) failed+=("$t ($((SECONDS - start)) s, logs in $TMP_ROOT/$t)") ;;
+    esac
 done
 
 echo
 echo "passed: ${#passed[@]}${passed[*]:+: ${passed[*]}}"
+if [ ${#skipped[@]} -ne 0 ]; then
+    echo "skipped: ${#skipped[@]}: ${skipped[*]} (the reason is in each test's output above)"
+fi
 if [ ${#failed[@]} -ne 0 ]; then
     KEEP=1
     echo "FAILED: ${#failed[@]}: ${failed[*]}"
