@@ -9,7 +9,8 @@ what the node's RPCs report.
 - The extractor finds the node as an operator gives it: `--datadir <datadir> --chain regtest`
   names <datadir>/regtest/tracering.sock, and the node lists it as the reader of the three
   rings. It runs as peer-observer would run it, without --lossless.
-- netmsg: a P2P peer's version handshake (the Version variant with what each side sent), and
+- netmsg: a P2P peer's version handshake (the Version variant with what each side sent, and
+  the node's getheaders with the genesis block as its locator, in internal byte order), and
   a `ping` RPC's ping to the peer with the peer's pong (the same nonce); every message's
   Metadata is the peer's getpeerinfo entry (id, address, inbound connection type), and its
   sizes, per message type and direction, add up to getpeerinfo's bytes per message.
@@ -19,7 +20,7 @@ what the node's RPCs report.
   transactions, inputs, a connection time).
 - mempool: a wallet send's Added (txid in internal byte order, vsize, fee in satoshis) as
   getmempoolentry reports it; mining it, its Removed (reason "block", entry time).
-- Each envelope's timestamp is the UNIX time in ms at which the test saw the step happen.
+- Each envelope's timestamp (UNIX ms) lies within the test's clock readings around its step.
 - SIGINT: exit code 0, and a last stats line with nothing lost, refused, failed, unconfirmed,
   skipped or undecodable, and as many messages published per subject as the subscriber got.
 
@@ -246,10 +247,18 @@ class ExtractorTraceringTest(BitcoinTestFramework):
         assert_equal((received.sender.ipv4, received.sender.port), ("0.0.0.0", 0))
         # What the node sent.
         network = node.getnetworkinfo()
-        assert_equal((sent.version, sent.user_agent, sent.start_height, sent.services),
-                     (network["protocolversion"], network["subversion"], node.getblockcount(),
-                      int(network["localservices"], 16)))
+        services = int(network["localservices"], 16)
+        assert_equal((sent.version, sent.user_agent, sent.start_height, sent.services, sent.sender.services),
+                     (network["protocolversion"], network["subversion"], node.getblockcount(), services, services))
+        # Each side's clock, in UNIX seconds.
+        for version in (received, sent):
+            assert start / 1000 - 1 <= version.timestamp <= end / 1000 + 1, version.timestamp
         assert_equal(sorted(e.leaf.meta.inbound for e in of(events, "verack")), [False, True])
+        # Hashes in P2P messages are in internal byte order too. The node starts its headers
+        # sync with its first peer that serves blocks; its chain is the genesis block alone.
+        [getheaders] = of(events, "getheaders")
+        assert_equal((getheaders.leaf.meta.inbound, list(getheaders.body.locator_hashes), getheaders.body.stop_hash),
+                     (False, [internal(node.getblockhash(0))], bytes(32)))
 
         self.log.info("Metadata sizes add up to getpeerinfo's bytes per message type, both ways")
 
