@@ -2,7 +2,8 @@
 # Distributed under the MIT software license.
 """tracering-extractor against real processes: tracering-testnode (and tracering-loadgen or a
 raw peer loading it), nats-server, and a NATS subscriber that decodes every message as
-peer-observer's event.Event (conftest.py). Registered by extractor.cmake, label extractor."""
+peer-observer's event.Event (conftest.py, extractor_harness.py). Registered by
+extractor.cmake, label extractor."""
 
 import calendar
 import hashlib
@@ -14,8 +15,9 @@ import time
 
 import pytest
 
-from conftest import (EXTRACTOR, LOADGEN, TIMEOUT, Extractor, NatsServer, RawPeer, Subscriber,
-                      TestNode, p2p_message, wait_until)
+from conftest import (LOADGEN, TIMEOUT, NatsServer, RawPeer, TestNode, p2p_message,
+                      wait_until)
+from extractor_harness import EXTRACTOR, Extractor, Subscriber
 
 BLOCK_FILE = os.environ.get("TRACERING_BLOCK413567", "../fixtures/block413567.raw")
 PINGS = 5000

@@ -18,18 +18,22 @@
 #
 # Nothing is written into the build, and each run has its own folder,
 # $TMPDIR/tracering-functional.XXXXXX, so that runs side by side do not meet:
-#   functional/  the tests, tracering_util.py and copies of the build's test_framework/ and
-#                combine_logs.py
+#   functional/  the tests, tracering_util.py, the extractor's test harness
+#                (tests/python/extractor_harness.py) and copies of the build's test_framework/
+#                and combine_logs.py
 #   stage/       with --user: bitcoind and bitcoin-cli (hard links to the build's when on the
 #                same filesystem and readable by everyone, copies otherwise), a config.ini
-#                naming them, and the tracering tools and Python module build-bitcoind.sh
-#                installed
+#                naming them, the tracering tools and Python module build-bitcoind.sh
+#                installed, and the extractor's .proto files (tools/extractor/proto), from
+#                which the extractor's test generates its decoder
 #   cache/       the framework's cached chain, made by the first test that needs it
 #   TEST.py/     each test's --tmpdir: its test_framework.log and its nodes' data directories
 # The folder, and all the tests write in it, belongs to the user they run as; with --user,
 # functional/ and stage/ stay root's, read-only to it. A passing run removes the folder. After
-# a failed test the folder is kept, and the failed test's TEST.py/ named. Exit code 0 when
-# every test passed, 1 otherwise.
+# a failed test the folder is kept, and the failed test's TEST.py/ named. A test that skips
+# (the framework's exit code 77: a bitcoind without what it needs, or
+# interface_tracering_extractor.py without nats-server) says why in its output and is listed
+# as skipped. Exit code 0 when no test failed, 1 otherwise.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -133,6 +137,8 @@ mkdir "$FUNC"
 for t in "$HERE"/functional/*.py; do
     install -m 0755 "$t" "$FUNC/$(basename "$t")"
 done
+# The extractor's test harness, shared with its pytest tests, imported from beside the tests.
+install -m 0644 "$ROOT/tests/python/extractor_harness.py" "$FUNC/extractor_harness.py"
 cp -R --dereference "$BUILD/test/functional/test_framework" "$FUNC/test_framework"
 # combine_logs.py, which a failed test's last lines name beside test_framework/.
 for f in combine_logs.py combined_log_template.html; do
@@ -142,6 +148,8 @@ find "$FUNC/test_framework" -name __pycache__ -prune -exec rm -rf {} +
 chmod -R u+rwX,go+rX,go-w "$FUNC"
 
 BITCOIND="$BUILD/bin/bitcoind"
+# The schema of what tracering-extractor publishes, for interface_tracering_extractor.py.
+PROTO_DIR="$ROOT/tools/extractor/proto"
 PYTHON_PATH="$(dirname "$PYTHON_MODULE_DIR")${PYTHONPATH:+:$PYTHONPATH}"
 if [ -n "$RUN_USER" ]; then
     # The user may be unable to enter the clone or the build (a clone under /root), so it
@@ -174,6 +182,9 @@ if [ -n "$RUN_USER" ]; then
     for f in "$PYTHON_MODULE_DIR"/*; do
         if [ -f "$f" ]; then stage "$f" "$STAGE/tracering/python/tracering/$(basename "$f")" 0644; fi
     done
+    # Copies (a few small files), keeping the folders protoc's imports name.
+    cp -R "$PROTO_DIR" "$STAGE/proto"
+    PROTO_DIR="$STAGE/proto"
     # The framework runs BUILDDIR/bin/bitcoind. SRCDIR and RPCAUTH stay as they were: only
     # Bitcoin Core's IPC and rpcauth tests read them, none of these.
     sed "s|^BUILDDIR=.*|BUILDDIR=$STAGE|" "$CONFIG" >"$STAGE/config.ini"
@@ -198,7 +209,8 @@ else
 fi
 # No bytecode files: nothing is written into the build's tracering install (PYTHONPATH
 # without --user), and nothing fails to be written into the read-only functional/.
-RUNNER+=(TRACERING_BIN_DIR="$BIN" PYTHONPATH="$PYTHON_PATH" PYTHONDONTWRITEBYTECODE=1)
+RUNNER+=(TRACERING_BIN_DIR="$BIN" TRACERING_EXTRACTOR_PROTO="$PROTO_DIR" PYTHONPATH="$PYTHON_PATH"
+    PYTHONDONTWRITEBYTECODE=1)
 cd "$TMP_ROOT"
 if [ -n "$RUN_USER" ] && ! "${RUNNER[@]}" test -w "$TMP_ROOT" -a -x "$TMP_ROOT"; then
     die "$RUN_USER cannot enter $TMP_ROOT: every folder above it must be open to that user;" \
@@ -217,22 +229,33 @@ for path in sys.argv[2:]:
     die "the tests cannot run from $TMP_ROOT as ${RUN_USER:-$(id -un)}: see above"
 
 passed=()
+skipped=()
 failed=()
 for t in "${tests[@]}"; do
     start=$SECONDS
     echo "== $t"
+    code=0
     # shellcheck disable=SC2086 # TEST_ARGS is a list of arguments
-    if "${RUNNER[@]}" python3 "$FUNC/$t" --configfile="$CONFIG" --cachedir="$TMP_ROOT/cache" \
-        --tmpdir="$TMP_ROOT/$t" ${TEST_ARGS:-}; then
-        passed+=("$t ($((SECONDS - start)) s)")
-        rm -rf "${TMP_ROOT:?}/$t"
-    else
-        failed+=("$t ($((SECONDS - start)) s, logs in $TMP_ROOT/$t)")
-    fi
+    "${RUNNER[@]}" python3 "$FUNC/$t" --configfile="$CONFIG" --cachedir="$TMP_ROOT/cache" \
+        --tmpdir="$TMP_ROOT/$t" ${TEST_ARGS:-} || code=$?
+    case "$code" in
+        0)
+            passed+=("$t ($((SECONDS - start)) s)")
+            rm -rf "${TMP_ROOT:?}/$t"
+            ;;
+        77) # the framework's TEST_EXIT_SKIPPED; the test printed why
+            skipped+=("$t")
+            rm -rf "${TMP_ROOT:?}/$t"
+            ;;
+        *) failed+=("$t ($((SECONDS - start)) s, logs in $TMP_ROOT/$t)") ;;
+    esac
 done
 
 echo
 echo "passed: ${#passed[@]}${passed[*]:+: ${passed[*]}}"
+if [ ${#skipped[@]} -ne 0 ]; then
+    echo "skipped: ${#skipped[@]}: ${skipped[*]} (the reason is in each test's output above)"
+fi
 if [ ${#failed[@]} -ne 0 ]; then
     KEEP=1
     echo "FAILED: ${#failed[@]}: ${failed[*]}"

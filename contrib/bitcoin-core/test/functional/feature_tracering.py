@@ -19,7 +19,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from test_framework.test_framework import BitcoinTestFramework
+from test_framework.test_framework import BitcoinTestFramework, SkipTest
 from test_framework.test_node import ErrorMatch
 from test_framework.util import assert_equal
 
@@ -46,7 +46,7 @@ class TraceringFeatureTest(BitcoinTestFramework):
     def skip_test_if_missing_module(self):
         self.skip_if_platform_not_linux()
         if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise self.skip_test_exception("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
 
     def run_test(self):
         node = self.nodes[0]

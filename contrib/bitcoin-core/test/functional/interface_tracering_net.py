@@ -33,7 +33,7 @@ from io import BytesIO
 import tracering
 from test_framework.messages import CBlockHeader, MAX_HEADERS_RESULTS, msg_getheaders, msg_headers, msg_version
 from test_framework.p2p import P2P_SUBVERSION, P2P_VERSION, P2PInterface
-from test_framework.test_framework import BitcoinTestFramework
+from test_framework.test_framework import BitcoinTestFramework, SkipTest
 from test_framework.util import assert_equal, assert_greater_than
 
 from tracering_util import socket_path
@@ -69,7 +69,7 @@ class NetTraceringTest(BitcoinTestFramework):
     def skip_test_if_missing_module(self):
         self.skip_if_platform_not_linux()
         if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise self.skip_test_exception("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
 
     def attach(self, *events, **options):
         return self.client.attach(["net"], events=list(events), lossless=True, **options)

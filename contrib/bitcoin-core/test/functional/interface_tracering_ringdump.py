@@ -16,7 +16,7 @@ tracering-loadgen and by the node's own RPCs.
 import json
 from decimal import Decimal
 
-from test_framework.test_framework import BitcoinTestFramework
+from test_framework.test_framework import BitcoinTestFramework, SkipTest
 from test_framework.util import assert_equal, assert_greater_than
 
 from tracering_util import (
@@ -46,7 +46,7 @@ class TraceringRingdumpTest(BitcoinTestFramework):
         self.skip_if_platform_not_linux()
         self.skip_if_no_wallet()
         if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise self.skip_test_exception("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
 
     def run_test(self):
         node = self.nodes[0]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from test_framework.messages import msg_getheaders, msg_ping
 from test_framework.p2p import P2PInterface
-from test_framework.test_framework import BitcoinTestFramework
+from test_framework.test_framework import BitcoinTestFramework, SkipTest
 from test_framework.util import assert_equal
 
 from tracering_util import RingdumpProcess, loadgen
@@ -55,7 +55,7 @@ class TraceringCaptureTest(BitcoinTestFramework):
     def skip_test_if_missing_module(self):
         self.skip_if_platform_not_linux()
         if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise self.skip_test_exception("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
 
     def run_test(self):
         node = self.nodes[0]
