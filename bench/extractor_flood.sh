@@ -74,9 +74,7 @@ done
 [[ $JOBS =~ ^[12]$ ]] || die_usage "JOBS must be 1 or 2 (got '$JOBS')"
 CONDS=(a x)
 
-NATS_SERVER=$(command -v nats-server || PATH=/usr/sbin:/usr/local/sbin command -v nats-server || true)
-[ -n "$NATS_SERVER" ] || die "nats-server not found (Debian: apt-get install nats-server)" 1
-command -v curl >/dev/null 2>&1 || die "curl not found (it reads the extractor's metrics)" 1
+find_nats_server
 if [ "$PIN" = 1 ]; then
     command -v taskset >/dev/null 2>&1 || die "--pin needs taskset (util-linux)" 1
     [ "$(nproc)" -ge 2 ] || die "--pin needs at least 2 CPUs, this machine has $(nproc)" 1
@@ -114,22 +112,6 @@ cpu_ticks() {
         die "cannot read /proc/$1/stat"
 }
 
-# metric URL NAME LABEL: one value of the extractor's Prometheus endpoint.
-metric() {
-    curl -sf "$1" | awk -v m="tracering_extractor_$2{$3}" '$1 == m {print $2}'
-}
-
-# The extractor's events handled so far (published, refused, failed or skipped) and read.
-handled() {
-    curl -sf "$1" | awk '
-        /^tracering_extractor_messages_(published|refused|failed)_total/ {h += $2}
-        /^tracering_extractor_events_skipped_total/ {h += $2}
-        /^tracering_extractor_events_read_total/ {r += $2}
-        END {print h + 0, r + 0}'
-}
-
-now() { date +%s.%N; }
-
 pinning
 
 RESULTS=$WORK/results.tsv
@@ -148,20 +130,11 @@ run_condition() {
     local node=$NODE port=$PORT
     local extractor="" nats="" url=""
     if [ "$cond" = x ]; then
-        local nats_port
-        nats_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-        printf 'listen: 127.0.0.1:%s\n' "$nats_port" >"$dir/nats.conf"
-        "${AUX_CPU[@]}" "$NATS_SERVER" -c "$dir/nats.conf" >"$dir/nats.out" 2>&1 &
-        nats=$!
-        PIDS+=("$nats")
-        "${AUX_CPU[@]}" "$EXTRACTOR" --control "$sock" -a "127.0.0.1:$nats_port" \
-            --metrics-address 127.0.0.1:0 --stats-interval 0 >"$dir/extractor.out" 2>&1 &
-        extractor=$!
-        PIDS+=("$extractor")
-        wait_for "$dir/extractor.out" 'attached to the node' "$extractor" "tracering-extractor"
-        wait_for "$dir/extractor.out" 'connected to NATS' "$extractor" "tracering-extractor"
-        url="http://$(grep -oE 'metrics at http://[^ ]+' "$dir/extractor.out" | sed 's|metrics at http://||')"
-        sleep 0.2
+        start_nats "$dir"
+        nats=$NATS_PID
+        start_extractor "$dir" "$EXTRACTOR" --control "$sock"
+        extractor=$EXTRACTOR_PID
+        url=$EXTRACTOR_URL
     fi
     local -a rate_flag=()
     [ -n "$RATE" ] && rate_flag=(--rate "$RATE")
@@ -172,15 +145,12 @@ run_condition() {
         [ "$STATUS" = 0 ] || die "run $SERIAL ($cond): the warm-up load failed: $(tail -n 3 "$dir/warmup.err")"
     fi
 
-    local h0=0 r0=0 h1=0 r1=0 lost0=0 lost1=0 t0 t1 x0=0 x1=0 n0=0 n1=0 last_change
+    local h0=0 h1=0 lost0=0 lost1=0 t0 t1 x0=0 x1=0 n0=0 n1=0
     if [ -n "$url" ]; then
         # The warm-up's events are handled before the measured load starts.
-        for _ in $(seq 300); do
-            read -r h0 r0 < <(handled "$url")
-            [ "$h0" = "$r0" ] && break
-            sleep 0.1
-        done
-        lost0=$(metric "$url" events_lost_total 'ring="net"')
+        extractor_settled "$url"
+        h0=$HANDLED
+        lost0=$(extractor_metric "$url" events_lost_total 'ring="net"')
         x0=$(cpu_ticks "$extractor")
         n0=$(cpu_ticks "$nats")
     fi
@@ -195,20 +165,10 @@ run_condition() {
     t1=""
     if [ -n "$url" ]; then
         # Until the extractor has handled everything it read and reads nothing more.
-        local prev=-1
-        last_change=$(now)
-        for _ in $(seq 600); do
-            read -r h1 r1 < <(handled "$url")
-            if [ "$r1" != "$prev" ] || [ "$h1" != "$r1" ]; then
-                prev=$r1
-                last_change=$(now)
-            elif awk -v a="$(now)" -v b="$last_change" 'BEGIN {exit !(a - b > 0.3)}'; then
-                break
-            fi
-            sleep 0.05
-        done
-        t1=$last_change
-        lost1=$(metric "$url" events_lost_total 'ring="net"')
+        extractor_drained "$url"
+        h1=$HANDLED
+        t1=$LAST_CHANGE
+        lost1=$(extractor_metric "$url" events_lost_total 'ring="net"')
         x1=$(cpu_ticks "$extractor")
         n1=$(cpu_ticks "$nats")
         stop "$extractor" TERM

@@ -162,3 +162,105 @@ start_consumer() {
     wait_for "$out" '^attached' "$CONSUMER_PID" "tracering-count-consumer"
     sleep 0.2
 }
+
+# ---------------------------------------------------------------------------------------------
+# tracering-extractor and nats-server (bench/extractor_flood.sh, bench/bitcoind/ping_flood.sh)
+
+# find_nats_server: sets NATS_SERVER (on PATH, or in /usr/sbin, /usr/local/sbin), or dies.
+find_nats_server() {
+    NATS_SERVER=$(command -v nats-server || PATH=/usr/sbin:/usr/local/sbin command -v nats-server || true)
+    [ -n "$NATS_SERVER" ] || die "nats-server not found (Debian: apt-get install nats-server)" 1
+    command -v curl >/dev/null 2>&1 || die "curl not found (it reads the extractor's metrics)" 1
+}
+
+# start_nats DIR: nats-server on AUX_CPU, on a free port of 127.0.0.1, configured by
+# DIR/nats.conf with max_payload 5MB as peer-observer asks (events carry whole blocks), its
+# output in DIR/nats.out. Sets NATS_PID and NATS_PORT.
+start_nats() {
+    local dir=$1
+    NATS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+        die "cannot find a free TCP port (python3 needed)"
+    printf 'listen: 127.0.0.1:%s\nmax_payload: 5MB\n' "$NATS_PORT" >"$dir/nats.conf"
+    "${AUX_CPU[@]}" "$NATS_SERVER" -c "$dir/nats.conf" >"$dir/nats.out" 2>&1 &
+    NATS_PID=$!
+    PIDS+=("$NATS_PID")
+}
+
+# start_extractor DIR BIN FLAG...: tracering-extractor BIN on AUX_CPU, free-running, publishing
+# to NATS_PORT, its metrics on a free port, the stats line only at exit; FLAGs name the node
+# (--control PATH, or --datadir DIR --chain CHAIN). Its log in DIR/extractor.out. Waits until
+# it has attached to the node and connected to NATS. Sets EXTRACTOR_PID and EXTRACTOR_URL.
+start_extractor() {
+    local dir=$1 bin=$2
+    shift 2
+    "${AUX_CPU[@]}" "$bin" "$@" -a "127.0.0.1:$NATS_PORT" --metrics-address 127.0.0.1:0 \
+        --stats-interval 0 >"$dir/extractor.out" 2>&1 &
+    EXTRACTOR_PID=$!
+    PIDS+=("$EXTRACTOR_PID")
+    wait_for "$dir/extractor.out" 'attached to the node' "$EXTRACTOR_PID" "tracering-extractor"
+    wait_for "$dir/extractor.out" 'connected to NATS' "$EXTRACTOR_PID" "tracering-extractor"
+    EXTRACTOR_URL="http://$(grep -oE 'metrics at http://[^ ]+' "$dir/extractor.out" | sed 's|metrics at http://||')"
+    sleep 0.2
+}
+
+# extractor_metric URL NAME LABEL: one value of the extractor's Prometheus endpoint.
+extractor_metric() {
+    curl -sf "$1" | awk -v m="tracering_extractor_$2{$3}" '$1 == m {print $2}'
+}
+
+# extractor_handled URL: the extractor's events handled so far (published, refused, failed or
+# skipped) and read, on one line.
+extractor_handled() {
+    curl -sf "$1" | awk '
+        /^tracering_extractor_messages_(published|refused|failed)_total/ {h += $2}
+        /^tracering_extractor_events_skipped_total/ {h += $2}
+        /^tracering_extractor_events_read_total/ {r += $2}
+        END {print h + 0, r + 0}'
+}
+
+now() { date +%s.%N; }
+
+# extractor_settled URL: waits (30 s at most) until the extractor has handled everything it
+# read. Sets HANDLED and READ.
+extractor_settled() {
+    for _ in $(seq 300); do
+        read -r HANDLED READ < <(extractor_handled "$1")
+        [ "$HANDLED" = "$READ" ] && return 0
+        sleep 0.1
+    done
+}
+
+# extractor_drained URL: waits (30 s at most) until the extractor has handled everything it
+# read and has read nothing more for 0.3 s. Sets HANDLED, READ and LAST_CHANGE (the time, as
+# `now` gives it, at which its counts last moved).
+extractor_drained() {
+    local prev=-1
+    LAST_CHANGE=$(now)
+    for _ in $(seq 600); do
+        read -r HANDLED READ < <(extractor_handled "$1")
+        if [ "$READ" != "$prev" ] || [ "$HANDLED" != "$READ" ]; then
+            prev=$READ
+            LAST_CHANGE=$(now)
+        elif awk -v a="$(now)" -v b="$LAST_CHANGE" 'BEGIN {exit !(a - b > 0.3)}'; then
+            return 0
+        fi
+        sleep 0.05
+    done
+}
+
+# extractor_stat FILE GROUP [NAME]: from the last `stats` line of the extractor's log FILE, the
+# value of NAME in GROUP (read, lost, skipped: per ring net, mempool, validation; published,
+# refused, failed, unconfirmed, undecodable: per subject netmsg, netconn, mempool,
+# validation), or without NAME the sum over GROUP; empty if there is no stats line.
+extractor_stat() {
+    grep -E '(^| )stats read ' "$1" | tail -n 1 | awk -v g="$2" -v k="${3:-}" '
+        {for (i = 1; i <= NF; ++i) {
+            if ($i ~ /^[a-z_]+$/) { group = $i; continue }
+            n = index($i, "=")
+            if (n == 0) continue
+            if (substr($i, 1, n - 1) ~ /^(attaches|nats_reconnects)$/) group = ""
+            if (group != g) continue
+            if (k == "" || substr($i, 1, n - 1) == k) { s += substr($i, n + 1); found = 1 }
+        }}
+        END {if (found) print s + 0}'
+}
