@@ -16,6 +16,7 @@ TRACERING_TOOLS=${TRACERING_TOOLS:-$REPO/build-bitcoin/tracering/bin}
 RINGDUMP=${RINGDUMP:-}
 LOADGEN=${LOADGEN:-}
 COUNT_CONSUMER=${COUNT_CONSUMER:-}
+EXTRACTOR=${EXTRACTOR:-}
 BENCH_BUILD=$REPO/build-bench
 BUILD=1
 JOBS=${JOBS:-2}
@@ -53,13 +54,14 @@ absolute() {
 
 # resolve_binaries NEED...: fills the defaults, builds tracering-count-consumer if asked for
 # and allowed, and checks that each needed binary (bitcoind bitcoin-cli loadgen ringdump
-# consumer) is executable.
+# consumer extractor) is executable.
 resolve_binaries() {
     BITCOIND=$(absolute "$BITCOIND")
     [ -n "$BITCOIN_CLI" ] || BITCOIN_CLI=$(dirname "$BITCOIND")/bitcoin-cli
     BITCOIN_CLI=$(absolute "$BITCOIN_CLI")
     LOADGEN=$(absolute "${LOADGEN:-$TRACERING_TOOLS/tracering-loadgen}")
     RINGDUMP=$(absolute "${RINGDUMP:-$TRACERING_TOOLS/ringdump}")
+    EXTRACTOR=$(absolute "${EXTRACTOR:-$TRACERING_TOOLS/tracering-extractor}")
     COUNT_CONSUMER=$(absolute "${COUNT_CONSUMER:-$BENCH_BUILD/bench/tracering-count-consumer}")
     local need
     for need in "$@"; do
@@ -84,6 +86,7 @@ resolve_binaries() {
         loadgen) bin=$LOADGEN; hint="build it with contrib/bitcoin-core/build-bitcoind.sh or give --loadgen PATH" ;;
         ringdump) bin=$RINGDUMP; hint="build it with contrib/bitcoin-core/build-bitcoind.sh or give --ringdump PATH" ;;
         consumer) bin=$COUNT_CONSUMER; hint="run without --no-build, or give --consumer PATH" ;;
+        extractor) bin=$EXTRACTOR; hint="build it with contrib/bitcoin-core/build-bitcoind.sh (with nats.c and protobuf installed) or give --extractor PATH" ;;
         *) die "resolve_binaries: unknown binary '$need'" ;;
         esac
         [ -x "$bin" ] || die "$need not found at $bin: $hint" 1
