@@ -325,6 +325,10 @@ def test_nats_credentials(tmp_path, node):
     (["--control", "s", "--no-p2pmsg-tracepoints", "--no-connection-tracepoints",
       "--no-mempool-tracepoints", "--no-validation-tracepoints"], "nothing to publish"),
     (["--control", "s", "--stats-interval", "soon"], "--stats-interval needs a number"),
+    (["--bitcoind-pid-file=/run/bitcoind.pid"], "--bitcoind-pid-file is an option of "
+     "peer-observer's ebpf-extractor, with no use here: the node is found by its control "
+     "socket; give --datadir DIR [--chain C] or --control PATH instead"),
+    (["--control", "s", "--no-idle-exit"], "this extractor never exits for want of events"),
 ])
 def test_usage_errors_say_what_was_wrong(args, message):
     run = subprocess.run([EXTRACTOR, *args], capture_output=True, text=True, timeout=TIMEOUT)

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "extractor.h"
 #include "log.h"
@@ -108,6 +109,24 @@ bool ParseSeconds(const char* text, double& out)
     return *text && errno == 0 && *end == '\0' && out >= 0 && out < 1e9;
 }
 
+//! What to do instead of an option of peer-observer's ebpf-extractor that this one does not
+//! take (`given` as written, with or without "=VALUE"), or nullptr for any other option: an
+//! operator replacing that extractor may bring its command line along.
+const char* EbpfExtractorOption(std::string_view given)
+{
+    given = given.substr(0, given.find('='));
+    if (given == "--bitcoind-path" || given == "--bitcoind-pid" || given == "--bitcoind-pid-file") {
+        return "the node is found by its control socket; give --datadir DIR [--chain C] or "
+               "--control PATH instead";
+    }
+    if (given == "--libbpf-debug") return "there is no eBPF program here; leave it out";
+    if (given == "--no-idle-exit") {
+        return "this extractor never exits for want of events (it waits for the node and "
+               "re-attaches); leave it out";
+    }
+    return nullptr;
+}
+
 enum LongOnly : int {
     CONTROL = 1000,
     DATADIR,
@@ -174,6 +193,11 @@ int main(int argc, char** argv)
         if (code == -1) break;
         if (code == '?') {
             const std::string given = optopt ? std::string{"-"} + char(optopt) : argv[optind - 1];
+            if (const char* instead = EbpfExtractorOption(given)) {
+                return Usage(given.substr(0, given.find('=')) +
+                             " is an option of peer-observer's ebpf-extractor, with no use here: " +
+                             instead);
+            }
             return Usage("unknown option " + given);
         }
         if (code == ':') {
