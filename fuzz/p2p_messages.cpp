@@ -17,14 +17,18 @@
 //   required field set: peer-observer's tools refuse an event without one);
 // - every string in it is UTF-8 (peer-observer's Rust decoder refuses one that is not);
 // - the metadata names the command and the payload's size;
-// - a payload the command's parser refuses goes out as Unknown, undecodable, with the payload
-//   as it is; one it accepts is undecodable only for text that is not UTF-8; a command
-//   without a decoder goes out as Unknown and is not undecodable.
+// - a payload goes out as Unknown, undecodable, with the payload as it is, exactly when the
+//   command's parser refuses it or holds what peer-observer's schema cannot (ConvertRefuses:
+//   text that is not UTF-8, a reject code outside BIP61, filterload flags outside BIP37, a
+//   cmpctblock prefilled index over 32 bits); a command without a decoder goes out as
+//   Unknown and is not undecodable.
 
 #include <tracering/bitcoin/net.h>
 #include <tracering/consumer.h>
 #include <tracering/producer.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -251,6 +255,27 @@ bool IsUtf8(std::string_view s)
     return true;
 }
 
+//! Whether Convert() refuses a payload that the parser of `command` accepts: what it holds
+//! has no place in peer-observer's schema (convert.cpp: DecodeVersion, DecodeReject,
+//! DecodeFilterLoad, DecodeCmpctBlock).
+bool ConvertRefuses(const std::string& command, Payload payload)
+{
+    if (command == "version") return !IsUtf8(p2p::ParseVersion(payload).value().user_agent);
+    if (command == "reject") {
+        constexpr std::array<uint8_t, 8> bip61{0x01, 0x10, 0x11, 0x12, 0x40, 0x41, 0x42, 0x43};
+        const p2p::Reject r = p2p::ParseReject(payload).value();
+        return std::find(bip61.begin(), bip61.end(), r.code) == bip61.end() || !IsUtf8(r.message) ||
+               !IsUtf8(r.reason);
+    }
+    if (command == "filterload") return p2p::ParseFilterLoad(payload).value().flags > 2;
+    if (command == "cmpctblock") {
+        for (const p2p::PrefilledTx& tx : p2p::ParseCmpctBlock(payload).value().prefilled) {
+            if (tx.diff_index > UINT32_MAX) return true;
+        }
+    }
+    return false;
+}
+
 //! Dies naming the first string field of `message` (recursively) that is not UTF-8.
 void CheckStrings(const google::protobuf::Message& message, const std::string& path)
 {
@@ -308,9 +333,10 @@ void CheckConverted(const extractor::Converted& converted, const std::string& co
     }
     if (!*accepted && !converted.undecodable)
         Die("a " + command + " payload its parser refuses is not undecodable");
-    if (*accepted && converted.undecodable &&
-        converted.error.find("not UTF-8") == std::string::npos) {
-        Die("a " + command + " payload its parser accepts is undecodable: " + converted.error);
+    if (*accepted && converted.undecodable != ConvertRefuses(command, payload)) {
+        Die("a " + command + " payload its parser accepts is " +
+            (converted.undecodable ? "undecodable: " + converted.error : "decoded") +
+            ", ConvertRefuses() says otherwise");
     }
     if (converted.undecodable) {
         if (message.msg_case() != pb_msg::MessageEvent::kUnknown ||
