@@ -269,7 +269,8 @@ bool ConvertRefuses(const std::string& command, Payload payload)
     }
     if (command == "filterload") return p2p::ParseFilterLoad(payload).value().flags > 2;
     if (command == "cmpctblock") {
-        for (const p2p::PrefilledTx& tx : p2p::ParseCmpctBlock(payload).value().prefilled) {
+        const p2p::CompactBlock block = p2p::ParseCmpctBlock(payload).value();
+        for (const p2p::PrefilledTx& tx : block.prefilled) {
             if (tx.diff_index > UINT32_MAX) return true;
         }
     }
