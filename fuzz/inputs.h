@@ -12,9 +12,12 @@
 
 #include <tracering/abi.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace tracering::fuzz {
@@ -187,6 +190,72 @@ struct EventSchemaInput {
         out.insert(out.end(), schema.begin(), schema.end());
         PutLe(out, type);
         PutLe(out, flags);
+        out.insert(out.end(), payload.begin(), payload.end());
+        return out;
+    }
+};
+
+// --- p2p_messages ---------------------------------------------------------------------------
+//
+// A P2P message as the node's net:inbound_message tracepoint passes it: its type (command)
+// and its payload.
+//
+//      0  u8   the command: P2P_COMMANDS[byte] when below P2P_COMMANDS.size(); otherwise
+//              the bytes that follow up to the first NUL (or the end) are the command
+//     ..  the payload (after the NUL, for a command spelled out)
+
+//! The commands a p2p_messages input names by their index: every message type
+//! tracering-extractor decodes (convert.cpp's Decoders()), then `sendtxrcncl`, which it
+//! sends as Unknown. Append only: the corpus names commands by these indexes.
+inline constexpr std::array<std::string_view, 37> P2P_COMMANDS{
+    "version",      "verack",     "addr",         "addrv2",      "sendaddrv2",  "inv",
+    "getdata",      "notfound",   "getblocks",    "getheaders",  "mempool",     "tx",
+    "block",        "headers",    "sendheaders",  "getaddr",     "ping",        "pong",
+    "merkleblock",  "filterload", "filteradd",    "filterclear", "getcfilters", "cfilter",
+    "getcfheaders", "cfheaders",  "getcfcheckpt", "cfcheckpt",   "sendcmpct",   "cmpctblock",
+    "getblocktxn",  "blocktxn",   "alert",        "reject",      "feefilter",   "wtxidrelay",
+    "sendtxrcncl"};
+
+//! Payloads larger than this are not fuzzed (the net ring of the target holds eight).
+inline constexpr size_t P2P_MAX_PAYLOAD = 512 * 1024;
+
+struct P2pMessageInput {
+    std::string command;
+    std::span<const uint8_t> payload;
+
+    static P2pMessageInput Decode(std::span<const uint8_t> bytes)
+    {
+        P2pMessageInput in;
+        if (bytes.empty()) return in;
+        const uint8_t selector = bytes[0];
+        std::span<const uint8_t> rest = bytes.subspan(1);
+        if (selector < P2P_COMMANDS.size()) {
+            in.command = P2P_COMMANDS[selector];
+            in.payload = rest;
+            return in;
+        }
+        size_t nul = 0;
+        while (nul < rest.size() && rest[nul] != 0)
+            ++nul;
+        in.command.assign(reinterpret_cast<const char*>(rest.data()), nul);
+        in.payload = rest.subspan(nul < rest.size() ? nul + 1 : nul);
+        return in;
+    }
+
+    //! By index when the command is one of P2P_COMMANDS, spelled out otherwise.
+    std::vector<uint8_t> Encode() const
+    {
+        std::vector<uint8_t> out;
+        size_t index = 0;
+        while (index < P2P_COMMANDS.size() && P2P_COMMANDS[index] != command)
+            ++index;
+        if (index < P2P_COMMANDS.size()) {
+            out.push_back(static_cast<uint8_t>(index));
+        } else {
+            out.push_back(0xff);
+            out.insert(out.end(), command.begin(), command.end());
+            out.push_back(0);
+        }
         out.insert(out.end(), payload.begin(), payload.end());
         return out;
     }

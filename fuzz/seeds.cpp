@@ -13,6 +13,11 @@
 //   emitting the samples (one whole, one with payloads cut to a limit).
 // - control_server: what the control client (ControlClient, Session) sends to a producer's
 //   control socket in a few real sessions, recorded by a proxy between the two.
+// - p2p_messages: real payloads of the messages a peer sends, serialized with tools/p2p
+//   from the transactions and header of mainnet block 413567 (tests/fixtures/) and made-up
+//   addresses: version, inv, addr, addrv2 with every BIP155 network, headers, getheaders,
+//   tx, block (the fixture cut to its first transactions, to keep the corpus small),
+//   cmpctblock, getblocktxn, blocktxn, ping, reject and a message without a decoder.
 //
 // Seeds hold pids, timestamps and positions of the run that wrote them, so two runs differ.
 
@@ -34,6 +39,11 @@
 #include "decode/event_schema.h"
 #include "event_samples.h"
 #include "inputs.h"
+#include "p2p/address.h"
+#include "p2p/builder.h"
+#include "p2p/messages.h"
+#include "p2p/protocol.h"
+#include "p2p/serialize.h"
 #include "util.h"
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -384,6 +394,157 @@ void ControlSeeds(const fs::path& dir, const fs::path& scratch)
               }));
 }
 
+// --- p2p_messages ---------------------------------------------------------------------------
+
+void WriteMessage(const fs::path& dir, const std::string& name, const std::string& command,
+                  std::span<const uint8_t> payload)
+{
+    P2pMessageInput input;
+    input.command = command;
+    input.payload = payload;
+    WriteSeed(dir, name, input.Encode());
+}
+
+//! The 80-byte header at the start of `block`.
+std::span<const uint8_t> HeaderOf(std::span<const uint8_t> block)
+{
+    return block.first(p2p::BLOCK_HEADER_SIZE);
+}
+
+void P2pMessageSeeds(const fs::path& dir)
+{
+    std::ifstream in{TRACERING_BLOCK413567, std::ios::binary};
+    const std::vector<uint8_t> fixture{std::istreambuf_iterator<char>{in}, {}};
+    const p2p::FullBlock full = Must(p2p::ParseFullBlock(fixture), "block 413567");
+    // The whole block is about 1 MB, the corpus' budget: its header and first transactions
+    // (the merkle root no longer matches them; the parsers check structure only).
+    constexpr size_t BLOCK_TXS = 40;
+    std::vector<uint8_t> block{HeaderOf(fixture).begin(), HeaderOf(fixture).end()};
+    p2p::WriteCompactSize(block, BLOCK_TXS);
+    for (size_t i = 0; i < BLOCK_TXS; ++i)
+        p2p::WriteBytes(block, full.transactions[i].raw);
+    WriteMessage(dir, "block-413567-first-40-txs", "block", block);
+    const p2p::TxEntry& coinbase = full.transactions[0];
+    const p2p::TxEntry& tx = full.transactions[1];
+    WriteMessage(dir, "tx-413567-1", "tx", tx.raw);
+    WriteMessage(dir, "tx-segwit", "tx", p2p::MakeTransaction(1, /*segwit=*/true));
+
+    p2p::VersionMessage version;
+    version.services = 0x409; // NODE_NETWORK | NODE_WITNESS | NODE_NETWORK_LIMITED
+    version.timestamp = 1'700'000'000;
+    version.addr_recv = p2p::NetAddress::FromIPv4({203, 0, 113, 7}, 8333);
+    version.addr_from = p2p::NetAddress::FromIPv4({0, 0, 0, 0}, 0, version.services);
+    version.nonce = 0x0123456789abcdef;
+    version.user_agent = "/Satoshi:27.0.0/";
+    version.start_height = 850'000;
+    WriteMessage(dir, "version", "version", p2p::SerializeVersion(version));
+    WriteMessage(dir, "verack", "verack", {});
+
+    std::vector<uint8_t> inv;
+    p2p::WriteCompactSize(inv, 3);
+    for (const auto& [type, hash] :
+         {std::pair{p2p::MSG_WTX, tx.wtxid}, std::pair{p2p::MSG_WITNESS_TX, tx.txid},
+          std::pair{p2p::MSG_BLOCK, full.hash}}) {
+        p2p::WriteU32(inv, type);
+        p2p::WriteBytes(inv, hash);
+    }
+    WriteMessage(dir, "inv", "inv", inv);
+
+    // addr: IPv4-mapped, IPv6, and an IPv6 address under the Tor v2 prefix.
+    const std::array<std::array<uint8_t, 16>, 3> v1_addresses{{
+        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 1},
+        {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+        {0xfd, 0x87, 0xd8, 0x7e, 0xeb, 0x43, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+    }};
+    std::vector<uint8_t> addr;
+    p2p::WriteCompactSize(addr, v1_addresses.size());
+    for (const auto& ip : v1_addresses) {
+        p2p::WriteU32(addr, 1'700'000'000);
+        p2p::WriteU64(addr, 0x409);
+        p2p::WriteBytes(addr, ip);
+        p2p::WriteU16BE(addr, 8333);
+    }
+    WriteMessage(dir, "addr", "addr", addr);
+
+    // addrv2: every BIP155 network (1 to 6) at its size, and an id BIP155 does not define.
+    std::vector<uint8_t> addrv2;
+    p2p::WriteCompactSize(addrv2, 7);
+    for (uint8_t id = 1; id <= 7; ++id) {
+        const size_t size = id <= 6 ? p2p::Bip155AddressSize(id) : 20;
+        p2p::WriteU32(addrv2, 1'700'000'000);
+        p2p::WriteCompactSize(addrv2, 0x409);
+        p2p::WriteU8(addrv2, id);
+        std::vector<uint8_t> bytes(size);
+        for (size_t i = 0; i < size; ++i)
+            bytes[i] = static_cast<uint8_t>(id * 31 + i);
+        if (id == 6) bytes[0] = 0xfc; // CJDNS addresses are in fc00::/8
+        p2p::WriteVarBytes(addrv2, bytes);
+        p2p::WriteU16BE(addrv2, 8333);
+    }
+    WriteMessage(dir, "addrv2-every-network", "addrv2", addrv2);
+
+    std::vector<uint8_t> headers;
+    p2p::WriteCompactSize(headers, 2);
+    for (int i = 0; i < 2; ++i) {
+        p2p::WriteBytes(headers, HeaderOf(fixture));
+        p2p::WriteCompactSize(headers, 0);
+    }
+    WriteMessage(dir, "headers", "headers", headers);
+
+    std::vector<uint8_t> locator;
+    p2p::WriteU32(locator, p2p::PROTOCOL_VERSION);
+    p2p::WriteCompactSize(locator, 2);
+    p2p::WriteBytes(locator, full.hash);
+    p2p::WriteBytes(locator, full.header.prev_block);
+    p2p::WriteBytes(locator, p2p::Hash256{});
+    WriteMessage(dir, "getheaders", "getheaders", locator);
+
+    // cmpctblock: the short ids of the block's transactions but the coinbase, which is sent
+    // in full (differential index 0).
+    std::vector<uint8_t> cmpct{HeaderOf(fixture).begin(), HeaderOf(fixture).end()};
+    p2p::WriteU64(cmpct, 0x1122334455667788);
+    p2p::WriteCompactSize(cmpct, BLOCK_TXS - 1);
+    for (size_t i = 1; i < BLOCK_TXS; ++i)
+        p2p::WriteBytes(cmpct, std::span{full.transactions[i].wtxid}.first(6));
+    p2p::WriteCompactSize(cmpct, 1);
+    p2p::WriteCompactSize(cmpct, 0);
+    p2p::WriteBytes(cmpct, coinbase.raw);
+    WriteMessage(dir, "cmpctblock", "cmpctblock", cmpct);
+
+    std::vector<uint8_t> getblocktxn;
+    p2p::WriteBytes(getblocktxn, full.hash);
+    p2p::WriteCompactSize(getblocktxn, 3);
+    for (const uint64_t diff : {1, 0, 5}) // indexes 1, 2 and 8
+        p2p::WriteCompactSize(getblocktxn, diff);
+    WriteMessage(dir, "getblocktxn", "getblocktxn", getblocktxn);
+    std::vector<uint8_t> blocktxn;
+    p2p::WriteBytes(blocktxn, full.hash);
+    p2p::WriteCompactSize(blocktxn, 3);
+    for (const size_t i : {1, 2, 8})
+        p2p::WriteBytes(blocktxn, full.transactions[i].raw);
+    WriteMessage(dir, "blocktxn", "blocktxn", blocktxn);
+
+    const std::array<uint8_t, 8> nonce = p2p::SerializeNonce(0x0123456789abcdef);
+    WriteMessage(dir, "ping", "ping", nonce);
+    WriteMessage(dir, "ping-before-bip31", "ping", {});
+
+    std::vector<uint8_t> reject;
+    const std::string_view rejected = "tx", reason = "bad-txns-inputs-missingorspent";
+    p2p::WriteVarBytes(reject,
+                       {reinterpret_cast<const uint8_t*>(rejected.data()), rejected.size()});
+    p2p::WriteU8(reject, 0x10); // REJECT_INVALID
+    p2p::WriteVarBytes(reject, {reinterpret_cast<const uint8_t*>(reason.data()), reason.size()});
+    p2p::WriteBytes(reject, tx.txid);
+    WriteMessage(dir, "reject", "reject", reject);
+
+    // sendtxrcncl (BIP330): version u32, salt u64; no decoder, sent as Unknown.
+    std::vector<uint8_t> sendtxrcncl;
+    p2p::WriteU32(sendtxrcncl, 1);
+    p2p::WriteU64(sendtxrcncl, 0xfeedfacecafebeef);
+    WriteMessage(dir, "sendtxrcncl", "sendtxrcncl", sendtxrcncl);
+    WriteMessage(dir, "unknown-command", "getmoney", nonce);
+}
+
 int Main(int argc, char** argv)
 {
     if (argc != 2) {
@@ -401,6 +562,7 @@ int Main(int argc, char** argv)
     EventSchemaSeeds(out / "event_schema", samples);
     CaptureSeeds(out / "capture_file", scratch);
     ControlSeeds(out / "control_server", scratch);
+    P2pMessageSeeds(out / "p2p_messages");
     return 0;
 }
 

@@ -2,7 +2,7 @@
 # Fuzz: the libFuzzer targets of fuzz/ built with clang (-fsanitize=fuzzer,address,undefined)
 # in build-fuzz/. Each target first runs its committed corpus (fuzz/corpus/<target>/, which
 # holds every crash found so far), then fuzzes from it for TRACERING_FUZZ_SECONDS (default
-# 15; about 1.5 minutes for the five). A crash, sanitizer report, leak, timeout or running
+# 15; about 2 minutes for the six). A crash, sanitizer report, leak, timeout or running
 # out of memory fails the stage; the input that did it is kept in build-fuzz/fuzz-artifacts/.
 # fuzz/README.md says how to run a target for longer and how to add a corpus entry.
 set -euo pipefail
@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 
 BUILD_DIR="${TRACERING_FUZZ_BUILD_DIR:-build-fuzz}"
 FUZZ_SECONDS="${TRACERING_FUZZ_SECONDS:-15}"
-TARGETS=(ring_reader event_view event_schema capture_file control_server)
+TARGETS=(ring_reader event_view event_schema capture_file control_server p2p_messages)
 
 ci_step "dependencies"
 ./scripts/install-deps.sh --fuzz

@@ -241,6 +241,29 @@ TEST(P2PMessagesTest, TransactionsCarryTxidWtxidAndTheirBytes)
         << extra.error().message();
 }
 
+// Found by fuzz/p2p_messages (corpus: crash-headers-tx-count-over-max-size): ParseHeaders
+// read each header's transaction count up to 2^64 - 1, ParseHeadersCount (and Bitcoin Core)
+// only up to MAX_SIZE, so the two disagreed on whether such a message is well formed.
+TEST(P2PMessagesTest, HeadersTransactionCountIsRangeCheckedLikeParseHeadersCount)
+{
+    for (const uint64_t tx_count : {MAX_SIZE, MAX_SIZE + 1, uint64_t{UINT64_MAX}}) {
+        std::vector<uint8_t> headers;
+        WriteCompactSize(headers, 1);
+        WriteBytes(headers, std::vector<uint8_t>(BLOCK_HEADER_SIZE, 0x5a));
+        WriteCompactSize(headers, tx_count);
+        const bool ok = tx_count <= MAX_SIZE;
+        EXPECT_EQ(ParseHeadersCount(headers).ok(), ok) << tx_count;
+        auto parsed = ParseHeaders(headers);
+        ASSERT_EQ(parsed.ok(), ok) << tx_count;
+        if (ok) {
+            EXPECT_EQ(parsed.value().size(), 1u);
+        } else {
+            EXPECT_TRUE(Contains(parsed.error().message(), "header transaction count"))
+                << parsed.error().message();
+        }
+    }
+}
+
 TEST(P2PMessagesTest, EveryPrefixOfAValidPayloadIsRefusedCleanly)
 {
     BlockBuilder builder{1200};

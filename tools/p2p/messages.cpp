@@ -209,7 +209,9 @@ Result<std::vector<HeaderEntry>> ParseHeaders(std::span<const uint8_t> payload)
         for (HeaderEntry& entry : headers) {
             uint64_t tx_count;
             ReadHeader(r, entry.header, entry.hash);
-            if (!r.ReadCompactSize(tx_count, "header transaction count", UINT64_MAX)) break;
+            // Range-checked (at most MAX_SIZE) as Bitcoin Core's ReadCompactSize reads it,
+            // and as ParseHeadersCount does: a larger count makes the message malformed.
+            if (!r.ReadCompactSize(tx_count, "header transaction count")) break;
         }
     }
     return Finish(r, std::move(headers), "headers");

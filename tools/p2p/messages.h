@@ -96,7 +96,7 @@ struct HeaderEntry {
 };
 
 //! `headers`: a count, then per entry an 80-byte header and a transaction count
-//! (CompactSize; read and ignored, as Bitcoin Core does).
+//! (CompactSize, at most MAX_SIZE; read and ignored, as Bitcoin Core does).
 Result<std::vector<HeaderEntry>> ParseHeaders(std::span<const uint8_t> payload);
 
 //! What `sendcmpct` (BIP152) carries.
