@@ -19,8 +19,8 @@
 // - the metadata names the command and the payload's size;
 // - a payload goes out as Unknown, undecodable, with the payload as it is, exactly when the
 //   command's parser refuses it or holds what peer-observer's schema cannot (ConvertRefuses:
-//   text that is not UTF-8, a reject code outside BIP61, filterload flags outside BIP37, a
-//   cmpctblock prefilled index over 32 bits); a command without a decoder goes out as
+//   text that is not UTF-8, a reject code outside BIP61, filterload flags outside BIP37); a
+//   command without a decoder goes out as
 //   Unknown and is not undecodable.
 
 #include <tracering/bitcoin/net.h>
@@ -268,12 +268,6 @@ bool ConvertRefuses(const std::string& command, Payload payload)
                !IsUtf8(r.reason);
     }
     if (command == "filterload") return p2p::ParseFilterLoad(payload).value().flags > 2;
-    if (command == "cmpctblock") {
-        const p2p::CompactBlock block = p2p::ParseCmpctBlock(payload).value();
-        for (const p2p::PrefilledTx& tx : block.prefilled) {
-            if (tx.diff_index > UINT32_MAX) return true;
-        }
-    }
     return false;
 }
 

@@ -206,14 +206,25 @@ TEST(P2PMessagesTest, GetBlockTxnIndexesAreDifferentiallyDecoded)
     EXPECT_EQ(request->block_hash, MakeHash(5));
     EXPECT_EQ(request->indexes, (std::vector<uint64_t>{0, 1, 7, 8}));
 
-    std::vector<uint8_t> overflow;
-    WriteBytes(overflow, MakeHash(5));
-    WriteCompactSize(overflow, 2);
-    WriteCompactSize(overflow, 1);
-    WriteCompactSize(overflow, UINT64_MAX - 1);
-    Result<BlockTxnRequest> bad = ParseGetBlockTxn(overflow);
-    ASSERT_FALSE(bad);
-    EXPECT_TRUE(Contains(bad.error().message(), "overflows 64 bits")) << bad.error().message();
+    // Bitcoin Core reads the indexes into 16 bits: 65535 is the last one it takes.
+    const auto request_of = [](uint64_t first, uint64_t second_diff) {
+        std::vector<uint8_t> out;
+        WriteBytes(out, MakeHash(5));
+        WriteCompactSize(out, 2);
+        WriteCompactSize(out, first);
+        WriteCompactSize(out, second_diff);
+        return out;
+    };
+    Result<BlockTxnRequest> last = ParseGetBlockTxn(request_of(1, MAX_BLOCK_TX_INDEX - 2));
+    ASSERT_TRUE(last) << last.error().message();
+    EXPECT_EQ(last->indexes, (std::vector<uint64_t>{1, MAX_BLOCK_TX_INDEX}));
+    for (const uint64_t diff : {MAX_BLOCK_TX_INDEX - 1, MAX_SIZE, UINT64_MAX - 1}) {
+        Result<BlockTxnRequest> bad = ParseGetBlockTxn(request_of(1, diff));
+        ASSERT_FALSE(bad) << diff;
+        EXPECT_TRUE(Contains(bad.error().message(), "over 65535") ||
+                    Contains(bad.error().message(), "exceeds the limit"))
+            << bad.error().message();
+    }
 }
 
 TEST(P2PMessagesTest, TransactionsCarryTxidWtxidAndTheirBytes)
@@ -259,6 +270,29 @@ TEST(P2PMessagesTest, HeadersTransactionCountIsRangeCheckedLikeParseHeadersCount
             EXPECT_EQ(parsed.value().size(), 1u);
         } else {
             EXPECT_TRUE(Contains(parsed.error().message(), "header transaction count"))
+                << parsed.error().message();
+        }
+    }
+}
+
+TEST(P2PMessagesTest, PrefilledIndexesFitSixteenBitsAsBitcoinCoreReadsThem)
+{
+    BlockBuilder builder{1200};
+    const std::span<const uint8_t> built = builder.Next();
+    const std::vector<uint8_t> tx = MakeTransaction(11, true);
+    for (const uint64_t diff_index : {MAX_BLOCK_TX_INDEX, MAX_BLOCK_TX_INDEX + 1, MAX_SIZE}) {
+        std::vector<uint8_t> cmpct{built.begin(), built.begin() + BLOCK_HEADER_SIZE};
+        WriteU64(cmpct, 42);
+        WriteCompactSize(cmpct, 0);
+        WriteCompactSize(cmpct, 1);
+        WriteCompactSize(cmpct, diff_index);
+        WriteBytes(cmpct, tx);
+        Result<CompactBlock> parsed = ParseCmpctBlock(cmpct);
+        ASSERT_EQ(parsed.ok(), diff_index <= MAX_BLOCK_TX_INDEX) << diff_index;
+        if (parsed) {
+            EXPECT_EQ(parsed->prefilled.at(0).diff_index, diff_index);
+        } else {
+            EXPECT_TRUE(Contains(parsed.error().message(), "prefilled index"))
                 << parsed.error().message();
         }
     }

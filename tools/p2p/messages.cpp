@@ -265,7 +265,7 @@ Result<CompactBlock> ParseCmpctBlock(std::span<const uint8_t> payload)
         block.prefilled.resize(prefilled);
         for (uint64_t i = 0; i < prefilled; ++i) {
             PrefilledTx& entry = block.prefilled[i];
-            r.ReadCompactSize(entry.diff_index, "prefilled index", UINT64_MAX);
+            r.ReadCompactSize(entry.diff_index, "prefilled index", MAX_BLOCK_TX_INDEX);
             if (!ReadTx(r, entry.tx)) {
                 r.AddContext("prefilled transaction " + std::to_string(i) + ": ");
                 break;
@@ -286,9 +286,12 @@ Result<BlockTxnRequest> ParseGetBlockTxn(std::span<const uint8_t> payload)
         uint64_t next = 0; // the smallest the next index can be
         for (uint64_t i = 0; i < count; ++i) {
             uint64_t diff;
-            if (!r.ReadCompactSize(diff, "index", UINT64_MAX)) break;
-            if (diff > UINT64_MAX - next || (next + diff == UINT64_MAX && i + 1 < count)) {
-                r.Fail("index " + std::to_string(i) + " overflows 64 bits");
+            if (!r.ReadCompactSize(diff, "index")) break;
+            // next <= MAX_BLOCK_TX_INDEX + 1 and diff <= MAX_SIZE: the sum cannot overflow.
+            if (next + diff > MAX_BLOCK_TX_INDEX) {
+                r.Fail("index " + std::to_string(i) + " is " + std::to_string(next + diff) +
+                       ", over " + std::to_string(MAX_BLOCK_TX_INDEX) +
+                       " (Bitcoin Core reads these indexes into 16 bits)");
                 break;
             }
             request.indexes[i] = next + diff;

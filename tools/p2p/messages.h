@@ -129,6 +129,10 @@ struct FullBlock {
 //! and bytes. A count of 0 is decoded (ParseBlock refuses it: no valid block has it).
 Result<FullBlock> ParseFullBlock(std::span<const uint8_t> payload);
 
+//! The largest transaction index BIP152 messages carry: Bitcoin Core reads prefilled
+//! indexes and `getblocktxn` indexes into 16 bits and refuses a message with a larger one.
+constexpr uint64_t MAX_BLOCK_TX_INDEX = 0xffff;
+
 //! A transaction sent in full in a `cmpctblock`.
 struct PrefilledTx {
     uint64_t diff_index{0}; //!< as sent: the index minus the previous one's, minus 1
@@ -145,8 +149,8 @@ struct CompactBlock {
 };
 
 //! `cmpctblock`: the header, a nonce u64, a count of 6-byte short ids, the short ids, a
-//! count of prefilled transactions, and each as its differential index (CompactSize) and
-//! the transaction.
+//! count of prefilled transactions, and each as its differential index (CompactSize, at most
+//! MAX_BLOCK_TX_INDEX) and the transaction.
 Result<CompactBlock> ParseCmpctBlock(std::span<const uint8_t> payload);
 
 //! What `getblocktxn` (BIP152) carries.
@@ -156,8 +160,8 @@ struct BlockTxnRequest {
 };
 
 //! `getblocktxn`: the block hash, a count, then the indexes differentially encoded (each
-//! CompactSize is the index minus the previous index minus 1); an index past 2^64 - 1 is an
-//! error.
+//! CompactSize is the index minus the previous index minus 1); an index past
+//! MAX_BLOCK_TX_INDEX is an error.
 Result<BlockTxnRequest> ParseGetBlockTxn(std::span<const uint8_t> payload);
 
 //! What `blocktxn` (BIP152) carries.

@@ -416,12 +416,7 @@ Result<void> DecodeCmpctBlock(Payload payload, pb_msg::MessageEvent& out)
         for (const auto& id : b.short_ids)
             block->add_short_ids(Bytes(id));
         for (const p2p::PrefilledTx& prefilled : b.prefilled) {
-            if (prefilled.diff_index > UINT32_MAX) {
-                // The schema's field has 32 bits; Bitcoin Core refuses more than 16.
-                return Error{ErrorCode::Corrupt, "malformed cmpctblock: prefilled index " +
-                                                     std::to_string(prefilled.diff_index) +
-                                                     " does not fit in 32 bits"};
-            }
+            // At most p2p::MAX_BLOCK_TX_INDEX (ParseCmpctBlock): fits the schema's 32 bits.
             primitives::PrefilledTransaction* tx = block->add_transactions();
             tx->set_diff_index(static_cast<uint32_t>(prefilled.diff_index));
             SetTransaction(prefilled.tx, *tx->mutable_tx());
