@@ -25,6 +25,14 @@ die() {
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 
+# cpu_ticks PID: utime + stime of the whole process in clock ticks (fields 14 and 15 of
+# /proc/PID/stat), threads that already exited included (they are in /proc/PID/stat, not in
+# /proc/PID/task/).
+cpu_ticks() {
+    awk '{s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13]}' "/proc/$1/stat" 2>/dev/null ||
+        die "cannot read /proc/$1/stat: the process is gone"
+}
+
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do

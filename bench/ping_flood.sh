@@ -178,12 +178,6 @@ trap 'log "interrupted; stopping what was started"; exit 130' INT TERM
 # stop PID SIGNAL: signals, waits up to 30 s, then kills; sets STATUS to its exit status.
 STATUS=0
 
-# CPU time of a process in clock ticks: utime + stime (fields 14 and 15 of /proc/PID/stat).
-cpu_ticks() {
-    awk '{s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13]}' "/proc/$1/stat" ||
-        die "cannot read /proc/$1/stat"
-}
-
 pinning
 
 # ---------------------------------------------------------------------------------------------

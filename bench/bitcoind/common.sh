@@ -132,13 +132,6 @@ for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1" || die "cannot find free TCP ports (python3 needed)"
 }
 
-# cpu_ticks PID: utime + stime of the whole process in clock ticks, threads that already
-# exited included (they are in /proc/PID/stat, not in /proc/PID/task/).
-cpu_ticks() {
-    awk '{s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13]}' "/proc/$1/stat" 2>/dev/null ||
-        die "cannot read /proc/$1/stat: the process is gone"
-}
-
 # cpu_ns PID: on-CPU ns of the process's live threads (schedstat); for windows in which no
 # thread exits.
 cpu_ns() {
