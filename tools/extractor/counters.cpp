@@ -15,10 +15,8 @@ uint64_t Load(const std::atomic<uint64_t>& counter)
     return counter.load(std::memory_order_relaxed);
 }
 
-//! One metric with a value per ring or per subject: HELP, TYPE and a line per label value.
-template <typename Key, size_t N, typename Name, typename Value>
-void Family(std::string& out, const char* metric, const char* label, const char* help,
-            const std::array<Key, N>& keys, Name name, Value value)
+//! The HELP and TYPE lines of a metric.
+void Header(std::string& out, const char* metric, const char* type, const char* help)
 {
     out += "# HELP tracering_extractor_";
     out += metric;
@@ -26,7 +24,17 @@ void Family(std::string& out, const char* metric, const char* label, const char*
     out += help;
     out += "\n# TYPE tracering_extractor_";
     out += metric;
-    out += " counter\n";
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+//! One metric with a value per ring or per subject: HELP, TYPE and a line per label value.
+template <typename Key, size_t N, typename Name, typename Value>
+void Family(std::string& out, const char* metric, const char* label, const char* help,
+            const std::array<Key, N>& keys, Name name, Value value)
+{
+    Header(out, metric, "counter", help);
     for (const Key key : keys) {
         out += "tracering_extractor_";
         out += metric;
@@ -43,15 +51,8 @@ void Family(std::string& out, const char* metric, const char* label, const char*
 void Single(std::string& out, const char* metric, const char* type, const char* help,
             uint64_t value)
 {
-    out += "# HELP tracering_extractor_";
-    out += metric;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE tracering_extractor_";
-    out += metric;
-    out += ' ';
-    out += type;
-    out += "\ntracering_extractor_";
+    Header(out, metric, type, help);
+    out += "tracering_extractor_";
     out += metric;
     out += ' ';
     out += std::to_string(value);
