@@ -19,7 +19,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from test_framework.test_framework import BitcoinTestFramework, SkipTest
+from test_framework.test_framework import BitcoinTestFramework
 from test_framework.test_node import ErrorMatch
 from test_framework.util import assert_equal
 
@@ -35,6 +35,7 @@ from tracering_util import (
     segment_of,
     shm_objects,
     socket_path,
+    skip_unless_tracering,
 )
 
 
@@ -44,9 +45,7 @@ class TraceringFeatureTest(BitcoinTestFramework):
         self.setup_clean_chain = True
 
     def skip_test_if_missing_module(self):
-        self.skip_if_platform_not_linux()
-        if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+        skip_unless_tracering(self)
 
     def run_test(self):
         node = self.nodes[0]

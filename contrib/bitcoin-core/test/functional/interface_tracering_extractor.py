@@ -45,7 +45,7 @@ from test_framework.util import assert_equal, assert_greater_than, p2p_port
 
 import extractor_harness
 from extractor_harness import Extractor, NatsServer, Subscriber
-from tracering_util import list_rings, socket_path, tool
+from tracering_util import list_rings, socket_path, tool, skip_unless_tracering
 
 COIN = 100_000_000
 # A v1 P2P message's header, which getpeerinfo's bytes per message type count and the
@@ -118,10 +118,8 @@ class ExtractorTraceringTest(BitcoinTestFramework):
         self.setup_clean_chain = True
 
     def skip_test_if_missing_module(self):
-        self.skip_if_platform_not_linux()
         self.skip_if_no_wallet()
-        if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+        skip_unless_tracering(self)
         # tool() fails, naming what to do, where TRACERING_BIN_DIR is not set up.
         self.extractor_path = Path(tool("ringdump")).parent / "tracering-extractor"
         if not os.access(self.extractor_path, os.X_OK):

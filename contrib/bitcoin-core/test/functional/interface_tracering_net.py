@@ -33,10 +33,10 @@ from io import BytesIO
 import tracering
 from test_framework.messages import CBlockHeader, MAX_HEADERS_RESULTS, msg_getheaders, msg_headers, msg_version
 from test_framework.p2p import P2P_SUBVERSION, P2P_VERSION, P2PInterface
-from test_framework.test_framework import BitcoinTestFramework, SkipTest
+from test_framework.test_framework import BitcoinTestFramework
 from test_framework.util import assert_equal, assert_greater_than
 
-from tracering_util import socket_path
+from tracering_util import socket_path, skip_unless_tracering
 
 # The USDT test's payload copy limit, here the session's payload_limit.
 MAX_MSG_DATA_LENGTH = 150
@@ -67,9 +67,7 @@ class NetTraceringTest(BitcoinTestFramework):
         self.extra_args = [[f"-maxconnections={MAX_CONNECTIONS}"]]
 
     def skip_test_if_missing_module(self):
-        self.skip_if_platform_not_linux()
-        if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+        skip_unless_tracering(self)
 
     def attach(self, *events, **options):
         return self.client.attach(["net"], events=list(events), lossless=True, **options)

@@ -16,7 +16,7 @@ tracering-loadgen and by the node's own RPCs.
 import json
 from decimal import Decimal
 
-from test_framework.test_framework import BitcoinTestFramework, SkipTest
+from test_framework.test_framework import BitcoinTestFramework
 from test_framework.util import assert_equal, assert_greater_than
 
 from tracering_util import (
@@ -27,6 +27,7 @@ from tracering_util import (
     no_losses,
     of,
     ringdump,
+    skip_unless_tracering,
 )
 
 PINGS = 50000
@@ -43,10 +44,8 @@ class TraceringRingdumpTest(BitcoinTestFramework):
         self.setup_clean_chain = True
 
     def skip_test_if_missing_module(self):
-        self.skip_if_platform_not_linux()
         self.skip_if_no_wallet()
-        if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+        skip_unless_tracering(self)
 
     def run_test(self):
         node = self.nodes[0]

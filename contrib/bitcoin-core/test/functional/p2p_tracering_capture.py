@@ -18,10 +18,10 @@ from pathlib import Path
 
 from test_framework.messages import msg_getheaders, msg_ping
 from test_framework.p2p import P2PInterface
-from test_framework.test_framework import BitcoinTestFramework, SkipTest
+from test_framework.test_framework import BitcoinTestFramework
 from test_framework.util import assert_equal
 
-from tracering_util import RingdumpProcess, loadgen
+from tracering_util import RingdumpProcess, loadgen, skip_unless_tracering
 
 PINGS = 2000
 
@@ -53,9 +53,7 @@ class TraceringCaptureTest(BitcoinTestFramework):
         self.extra_args = [["-capturemessages"]]
 
     def skip_test_if_missing_module(self):
-        self.skip_if_platform_not_linux()
-        if not self.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
-            raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
+        skip_unless_tracering(self)
 
     def run_test(self):
         node = self.nodes[0]

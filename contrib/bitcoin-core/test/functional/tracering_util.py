@@ -14,6 +14,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from test_framework.test_framework import SkipTest
 from test_framework.util import assert_equal, p2p_port
 
 RINGS = ["net", "mempool", "utxocache", "validation", "coin_selection"]
@@ -32,6 +33,14 @@ def tool(name):
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"{path} is not an executable; build it with contrib/bitcoin-core/build-bitcoind.sh")
     return str(path)
+
+
+def skip_unless_tracering(test):
+    """For a test's skip_test_if_missing_module(): skips it off Linux, or where bitcoind was
+    built without tracering."""
+    test.skip_if_platform_not_linux()
+    if not test.config["components"].getboolean("ENABLE_TRACERING", fallback=False):
+        raise SkipTest("bitcoind was built without tracering (-DWITH_TRACERING=ON)")
 
 
 def socket_path(node):
