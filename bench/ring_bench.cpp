@@ -453,6 +453,95 @@ BENCHMARK(BM_Ring_ProducerConsumer)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+//! Several node threads writing ping-sized inbound messages into one ring at once, read by one
+//! consumer (this thread). Each writer thread times its own loop: ns_per_event is the mean
+//! over writers of their time per event (on the project's 2 cores, 2 and 4 writers plus the
+//! reader share the cores, so it includes waiting for a core). events_per_second counts
+//! what the reader received.
+void BM_Ring_Writers(benchmark::State& state)
+{
+    const auto writers = static_cast<size_t>(state.range(0));
+    const bool lossless = state.range(1) != 0;
+    const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
+    const uint64_t events = smoke && std::strcmp(smoke, "0") != 0 ? 20'000 : 2'000'000;
+    Traced traced{lossless ? "mw-lossless" : "mw-lossy", Subsystem::Net, 1 << 22,
+                  /*drain=*/false, /*attach=*/false};
+    EnableOptions options;
+    options.lossless = lossless;
+    options.lossless_wait_ns = 1'000'000'000;
+    uint64_t delivered = 0, lost = 0;
+    double writer_ns = 0, seconds = 0;
+    for (auto _ : state) {
+        auto consumer = Consumer::Open(traced.producer().Name());
+        auto lease = std::move(traced.producer().Attach(Subsystem::Net, options).value());
+        auto ring = std::move((*consumer)->OpenReader("net", lease->Grant(Subsystem::Net)).value());
+        std::atomic<size_t> running{writers};
+        std::atomic<bool> go{false};
+        std::vector<double> busy(writers, 0);
+        std::vector<std::thread> threads;
+        for (size_t w = 0; w < writers; ++w) {
+            threads.emplace_back([&, w] {
+                while (!go.load(std::memory_order_acquire)) {
+                }
+                const uint64_t mine = events / writers;
+                const auto start = std::chrono::steady_clock::now();
+                for (uint64_t i = 0; i < mine; ++i) {
+                    TRACERING_TRACEPOINT(net, inbound_message, int64_t(w), "127.0.0.1:18444",
+                                         "inbound", "ping", sizeof(PING_NONCE), PING_NONCE);
+                }
+                busy[w] = std::chrono::duration<double, std::nano>(
+                              std::chrono::steady_clock::now() - start)
+                              .count() /
+                          double(mine);
+                running.fetch_sub(1, std::memory_order_release);
+            });
+        }
+        uint64_t got = 0, missed = 0;
+        const auto start = std::chrono::steady_clock::now();
+        go.store(true, std::memory_order_release);
+        Backoff backoff;
+        for (;;) {
+            const bool finished = running.load(std::memory_order_acquire) == 0;
+            auto n = ring->Poll(
+                [&](const EventView& ev) {
+                    missed += ev.lost_before();
+                    ++got;
+                },
+                1 << 16);
+            if (!n) {
+                state.SkipWithError(n.error().message().c_str());
+                break;
+            }
+            if (finished && n.value() == 0) break;
+            backoff.Idle(n.value());
+        }
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        for (auto& t : threads)
+            t.join();
+        for (double ns : busy)
+            writer_ns += ns / double(writers);
+        delivered += got;
+        lost += missed;
+    }
+    const double iterations = double(state.iterations());
+    state.counters["writers"] = double(writers);
+    state.counters["ns_per_event"] = iterations ? writer_ns / iterations : 0;
+    state.counters["delivered"] = double(delivered);
+    state.counters["lost"] = double(lost);
+    state.counters["events_per_second"] = seconds > 0 ? double(delivered) / seconds : 0;
+}
+BENCHMARK(BM_Ring_Writers)
+    ->ArgNames({"Writers", "Lossless"})
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({4, 0})
+    ->Args({1, 1})
+    ->Args({2, 1})
+    ->Args({4, 1})
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 } // namespace
 
 BENCHMARK_MAIN();
