@@ -135,7 +135,8 @@ public:
         RecordHeader header;
         std::memcpy(&header, at, sizeof(header));
         if (header.type != view.raw_type() || header.seq != view.seq() ||
-            header.timestamp_ns != view.timestamp_ns() ||
+            view.timestamp_ns() < header.timestamp_ns || // raised to its predecessor's, if at all
+
             header.length != view.size() + RECORD_HEADER_SIZE ||
             std::memcmp(at + RECORD_HEADER_SIZE, view.data(), view.size()) != 0) {
             Die("the view of the record at ring offset " + std::to_string(offset) +

@@ -285,14 +285,15 @@ TEST_P(RingTest, EndingTheLeaseCutsALosslessWaitShortAndStatsNeverWaitForIt)
     lossless.lossless = true;
     lossless.lossless_wait_ns = 8'000'000'000; // 8 s: far longer than anything below
     Attach(lossless);
-    // 100-byte payloads make 128-byte records: exactly this many fill the ring, no wait.
+    // 96-byte payloads make 128-byte records: exactly this many fill the ring, no wait.
+    static_assert(RECORD_HEADER_SIZE + 96 == 128);
     const uint64_t fit = capacity() / 128;
     for (uint64_t i = 0; i < fit; ++i)
-        ASSERT_TRUE(Write(i, 100));
+        ASSERT_TRUE(Write(i, 96));
     bool written = true;
-    std::thread writer{[&] { written = Write(fit, 100); }};
-    // The writer took its seq before it started to wait for the reader, who never reads.
-    while (stats().seq != fit + 1)
+    std::thread writer{[&] { written = Write(fit, 96); }};
+    // The writer waits for the reader, who never reads.
+    while (stats().writers_waiting != 1)
         std::this_thread::yield();
     using Clock = std::chrono::steady_clock;
     const auto start = Clock::now();

@@ -52,12 +52,14 @@
 //!
 //! Records inside a ring's data area are 8-byte aligned:
 //!
-//!     [u32 length][u16 type][u16 flags][u64 seq][u64 timestamp_ns][payload: a FlatBuffer]
+//!     [u64 commit][u32 length][u16 type][u16 flags][u64 seq][u64 timestamp_ns][payload]
 //!
-//! `length` counts the header and the payload, not the alignment padding after it; the next
-//! record starts at the next multiple of 8. Type 0 is a padding record that fills the space up
-//! to the end of the data area where a record would not fit; only its `length` and `type` are
-//! meaningful and it may be as short as 8 bytes. A record is at most `capacity / 8` bytes.
+//! The payload is a FlatBuffer. `length` counts the header and the payload, not the alignment
+//! padding after it; the next record starts at the next multiple of 8. Type 0 is a padding
+//! record that fills the space up to the end of the data area where a record would not fit;
+//! only its `length` and `type` are meaningful. Fewer than RECORD_HEADER_SIZE bytes before
+//! the end are padding without a header (readers skip them). `commit` is the producer's own
+//! (see RecordHeader). A record is at most `capacity / 8` bytes.
 
 #include <atomic>
 #include <cstddef>
@@ -69,7 +71,10 @@ namespace tracering {
 inline constexpr uint64_t MAGIC = 0x31474e4952435254; // "TRCRING1" read as little-endian bytes
 //! 3: the segment carries the producer's schema (SegmentHeader::schema_offset), so schemas
 //! evolve without a new ABI and consumers no longer compare schema hashes.
-inline constexpr uint32_t ABI_VERSION = 3;
+//! 4: several threads write a ring without a lock: records carry a commit word
+//! (RecordHeader::commit, 32-byte header) and RingControl::reserve_pos shows reservations
+//! that are not published yet.
+inline constexpr uint32_t ABI_VERSION = 4;
 inline constexpr uint32_t CACHE_LINE = 128;
 inline constexpr uint32_t HEADER_SIZE = 4096;
 inline constexpr uint32_t MAX_RINGS = 16;
@@ -80,8 +85,7 @@ inline constexpr uint32_t LEASE_CURSORS_SIZE = 4096;
 inline constexpr uint32_t RING_NAME_SIZE = 24;
 inline constexpr uint32_t SEGMENT_NAME_SIZE = 64;
 inline constexpr uint32_t RECORD_ALIGN = 8;
-inline constexpr uint32_t RECORD_HEADER_SIZE = 24;
-inline constexpr uint32_t MIN_PADDING_SIZE = 8;
+inline constexpr uint32_t RECORD_HEADER_SIZE = 32;
 //! Smallest and largest ring data area (both powers of two).
 inline constexpr uint64_t MIN_RING_CAPACITY = 4096;
 inline constexpr uint64_t MAX_RING_CAPACITY = uint64_t{1} << 32;
@@ -197,18 +201,24 @@ struct SegmentHeader {
 
 //! The producer's line for one ring in the main object. Consumers only read it.
 //!
-//! Memory ordering: everything a record holds is written before the release store of
-//! `write_pos` that covers it; a consumer that acquire-loads `write_pos` may read every byte
-//! below it. The counters are statistics: single writer (the ring's writer lock is held),
-//! relaxed stores; readers load them relaxed.
+//! Memory ordering: everything a record holds is written before the store of `write_pos`
+//! that covers it; a consumer that acquire-loads `write_pos` may read every byte below it.
+//! Several node threads write one ring at once (see RingWriter in src/producer/ring_writer.h
+//! for the protocol). The counters are statistics: writers add to them (relaxed RMW, on drop
+//! paths only) or store them (relaxed); readers load them relaxed.
 struct RingControl {
-    //! Bytes ever committed to this ring; one past the last whole record.
-    //! Writer: RingWriter::Write(), release store, after the record header and payload.
-    //! Readers: RingReader::Next(), acquire load (pairs with that store).
-    //! Invariant: read_pos <= write_pos <= read_pos + capacity for every attached reader.
+    //! Bytes ever published in this ring; one past the last whole record, in ring order.
+    //! Writers: RingWriter::Commit() (seq_cst store, by the writer of the record that starts
+    //! at it) and RingWriter::Publish() (seq_cst compare-and-swap, over records committed by
+    //! other writers); both release every byte below the new value. Readers:
+    //! RingReader::Next(), acquire load (pairs with those stores).
+    //! Invariant: read_pos <= write_pos <= reserve_pos <= read_pos + capacity for every
+    //! attached reader; write_pos only grows.
     alignas(CACHE_LINE) std::atomic<uint64_t> write_pos;
-    //! Events ever attempted (written or dropped) on this ring; the next record's seq.
-    //! Writer: RingWriter, relaxed store. Readers: relaxed load (statistics).
+    //! Events ever attempted (written or dropped) on this ring.
+    //! Writer: RingWriter::PublishAttempts(), relaxed; several writers race, and each stores
+    //! again until its value is current, so once writers pause it is exact. Readers: relaxed
+    //! load (statistics).
     std::atomic<uint64_t> seq;
     //! Incremented each time a reader is added to or removed from this ring.
     //! Writer: RingWriter (AddReader, RemoveReader), relaxed. Readers: tools, relaxed
@@ -246,6 +256,11 @@ struct RingControl {
     //! Readers detached because they kept the ring full longer than
     //! ProducerOptions::slow_reader_ms while another reader had room. Writer: RingWriter.
     std::atomic<uint64_t> readers_evicted;
+    //! Bytes ever reserved by writers (published or still being written), as
+    //! RingWriter::PublishAttempts() last stored it (relaxed, like `seq`). Readers: relaxed,
+    //! to tell a writer stopped in the middle of a record (reserve_pos stays ahead of
+    //! write_pos) from a quiet ring; RingReader::StuckWriter() reports it.
+    std::atomic<uint64_t> reserve_pos;
 };
 
 //! `ReaderControl::state`.
@@ -319,11 +334,19 @@ struct CursorSlot {
 
 //! The fixed header in front of every record.
 struct RecordHeader {
-    uint32_t length;       //!< header + payload bytes (not counting alignment padding)
-    uint16_t type;         //!< tracering::EventType; 0 = padding
-    uint16_t flags;        //!< RecordFlags
-    uint64_t seq;          //!< ring-wide sequence number of this event
-    uint64_t timestamp_ns; //!< SegmentHeader::clock_id time, read after space was reserved
+    //! The producer's own publication mark, meaningless to readers (they follow write_pos).
+    //! Writer: RingWriter, cleared when the space is reserved, set (seq_cst) when the record
+    //! is complete and an earlier record is still being written. Reader: RingWriter::Publish()
+    //! (acquire), to move write_pos over it.
+    uint64_t commit;
+    uint32_t length; //!< header + payload bytes (not counting alignment padding)
+    uint16_t type;   //!< tracering::EventType; 0 = padding
+    uint16_t flags;  //!< RecordFlags
+    uint64_t seq;    //!< ring-wide sequence number of this event
+    //! SegmentHeader::clock_id time, read by the writer while it reserved the space: in ring
+    //! order up to how early a CPU executes the counter read (nanoseconds); RingReader hands
+    //! out each record's as at least its predecessor's.
+    uint64_t timestamp_ns;
 };
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
@@ -385,6 +408,7 @@ static_assert(offsetof(RingControl, event_mask) == 88);
 static_assert(offsetof(RingControl, enabled) == 96);
 static_assert(offsetof(RingControl, lossless_downgrades) == 104);
 static_assert(offsetof(RingControl, readers_evicted) == 112);
+static_assert(offsetof(RingControl, reserve_pos) == 120);
 
 static_assert(std::is_standard_layout_v<ReaderControl>);
 static_assert(sizeof(ReaderControl) == CACHE_LINE);
@@ -412,11 +436,12 @@ static_assert(MAX_RINGS * sizeof(CursorSlot) <= LEASE_CURSORS_SIZE);
 
 static_assert(std::is_standard_layout_v<RecordHeader>);
 static_assert(sizeof(RecordHeader) == RECORD_HEADER_SIZE);
-static_assert(offsetof(RecordHeader, length) == 0);
-static_assert(offsetof(RecordHeader, type) == 4);
-static_assert(offsetof(RecordHeader, flags) == 6);
-static_assert(offsetof(RecordHeader, seq) == 8);
-static_assert(offsetof(RecordHeader, timestamp_ns) == 16);
+static_assert(offsetof(RecordHeader, commit) == 0);
+static_assert(offsetof(RecordHeader, length) == 8);
+static_assert(offsetof(RecordHeader, type) == 12);
+static_assert(offsetof(RecordHeader, flags) == 14);
+static_assert(offsetof(RecordHeader, seq) == 16);
+static_assert(offsetof(RecordHeader, timestamp_ns) == 24);
 
 //! Offset of ring `index`'s control line in the main object.
 constexpr uint64_t RingControlOffset(uint32_t index) noexcept

@@ -146,6 +146,14 @@ struct ReaderStats {
     uint64_t unknown{0};
 };
 
+//! A record that a producer thread reserved but has not finished writing for a while: every
+//! later record of the ring waits behind it (see RingReader::StuckWriter()).
+struct StuckRecord {
+    uint64_t position{0};      //!< where it starts (the ring's write_pos)
+    uint64_t bytes_waiting{0}; //!< bytes reserved after write_pos, this record included
+    uint64_t stuck_ns{0};      //!< how long write_pos has not moved while they waited
+};
+
 //! Reads one ring. Not thread-safe: one thread polls it.
 class RingReader
 {
@@ -212,6 +220,14 @@ public:
     const ReaderStats& stats() const noexcept { return m_stats; }
     //! The ring's producer-side counters now, with this reader's own backlog and idle time.
     RingInfo Info() const;
+    //! How long a record may stay reserved but unpublished before StuckWriter() reports it.
+    static constexpr uint64_t STUCK_REPORT_NS = 1'000'000'000;
+    //! Set while this reader has read everything published and a producer thread has left
+    //! a record half-written for STUCK_REPORT_NS or more (stopped in a debugger, or not
+    //! scheduled): the records reserved after it are published once it is done. Next() and
+    //! Poll() keep returning nothing meanwhile; tools report this instead of waiting in
+    //! silence. Updated by Next() when it finds nothing to read.
+    std::optional<StuckRecord> StuckWriter() const noexcept;
 
 private:
     friend class Consumer;
@@ -249,6 +265,15 @@ private:
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
     uint64_t m_next_liveness_check_ns{0};
+    //! The largest timestamp handed out: a record's timestamp may be a little before its
+    //! predecessor's (RecordHeader::timestamp_ns); it is handed out as at least this.
+    uint64_t m_last_timestamp{0};
+    //! write_pos when this reader first found a reservation ahead of it, and when (our
+    //! clock); m_unpublished_since_ns is 0 while there is none.
+    uint64_t m_unpublished_at{0};
+    uint64_t m_unpublished_since_ns{0};
+    uint64_t m_unpublished_bytes{0};
+    uint64_t m_unpublished_now_ns{0};
     bool m_abandoned{false};
     std::string m_gone; //!< why ProducerGone() said so
     ReaderStats m_stats;

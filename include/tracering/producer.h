@@ -206,6 +206,12 @@ public:
     //! payload of a known type, if the ring is enabled. Returns false if it was not written
     //! (ring off, or dropped and counted). Never blocks (except lossless), never throws.
     bool WriteRaw(Subsystem ring, uint16_t type, const void* payload, uint32_t size) noexcept;
+    //! WriteRaw() without the copy: `fill(dst, context)` writes the `size` payload bytes
+    //! straight into the ring. It runs on the calling thread in the middle of the record, so
+    //! it must not block: while it runs, records other threads write after it are reserved
+    //! but not yet visible to readers (RingReader::StuckWriter() reports a long stop).
+    bool WriteInPlace(Subsystem ring, uint16_t type, uint32_t size,
+                      void (*fill)(uint8_t* dst, void* context), void* context) noexcept;
 
     const std::string& Name() const noexcept;
     //! The control socket path, or "" when the producer serves none.

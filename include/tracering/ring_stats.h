@@ -56,6 +56,11 @@ struct RingStats {
     std::vector<ReaderInfo> readers;
     uint64_t generation{0}; //!< counts readers added and removed
     uint64_t write_pos{0};
+    //! Bytes reserved by writers: ahead of write_pos while records are being written.
+    uint64_t reserve_pos{0};
+    //! Node threads waiting for a lossless reader to make room right now (the producer's
+    //! own Stats() only; 0 from a consumer's view).
+    uint32_t writers_waiting{0};
     uint64_t seq{0}; //!< events attempted (written or dropped)
     uint64_t dropped_full{0};
     uint64_t dropped_too_big{0};

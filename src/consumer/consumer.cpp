@@ -71,6 +71,7 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
     r.reader_count = c->reader_count.load(std::memory_order_relaxed);
     r.generation = c->generation.load(std::memory_order_relaxed);
     r.write_pos = c->write_pos.load(std::memory_order_acquire);
+    r.reserve_pos = c->reserve_pos.load(std::memory_order_relaxed);
     r.seq = c->seq.load(std::memory_order_relaxed);
     r.dropped_full = c->dropped_full.load(std::memory_order_relaxed);
     r.dropped_too_big = c->dropped_too_big.load(std::memory_order_relaxed);
@@ -497,6 +498,20 @@ Result<bool> RingReader::Next(EventView& view)
             // Pairs with the producer's release store: every byte below it is complete.
             const uint64_t write_pos = m_control->write_pos.load(std::memory_order_acquire);
             if (write_pos == m_pos) {
+                // A reservation ahead of what is published: a writer is in the middle of a
+                // record. Note since when, for StuckWriter().
+                const uint64_t reserved = m_control->reserve_pos.load(std::memory_order_relaxed);
+                if (reserved > write_pos && reserved - write_pos <= m_capacity) {
+                    const uint64_t now = detail::MonotonicNs();
+                    if (m_unpublished_since_ns == 0 || m_unpublished_at != write_pos) {
+                        m_unpublished_at = write_pos;
+                        m_unpublished_since_ns = now;
+                    }
+                    m_unpublished_bytes = reserved - write_pos;
+                    m_unpublished_now_ns = now;
+                } else {
+                    m_unpublished_since_ns = 0;
+                }
                 if (m_header->producer_state.load(std::memory_order_acquire) !=
                     static_cast<uint32_t>(ProducerState::Exited)) {
                     if (!ProducerGone()) return false;
@@ -517,16 +532,29 @@ Result<bool> RingReader::Next(EventView& view)
                                " is not within one capacity ahead of the reader");
             }
             m_write_pos_cache = write_pos;
+            m_unpublished_since_ns = 0;
         }
         const uint64_t offset = m_pos & m_mask;
         const uint8_t* at = m_data + offset;
+        const uint64_t available = m_write_pos_cache - m_pos;
+        if (m_capacity - offset < RECORD_HEADER_SIZE) {
+            // Too little room for a header before the end: padding without one.
+            const uint64_t left = m_capacity - offset;
+            if (left > available) {
+                return Corrupt(std::to_string(left) + " bytes before the end of the ring are " +
+                               "not all published (" + std::to_string(available) + " are)");
+            }
+            m_pos += left;
+            m_stats.bytes += left;
+            ++m_stats.padding;
+            continue;
+        }
         uint32_t length;
         uint16_t type;
         std::memcpy(&length, at + offsetof(RecordHeader, length), sizeof(length));
         std::memcpy(&type, at + offsetof(RecordHeader, type), sizeof(type));
-        const uint64_t available = m_write_pos_cache - m_pos;
         if (type == static_cast<uint16_t>(EventType::Padding)) {
-            if (length != m_capacity - offset || length < MIN_PADDING_SIZE || length > available) {
+            if (length != m_capacity - offset || length > available) {
                 return Corrupt("padding record of " + std::to_string(length) +
                                " bytes does not end at the end of the ring");
             }
@@ -573,7 +601,10 @@ Result<bool> RingReader::Next(EventView& view)
                            ? static_cast<uint16_t>(header.flags & ~RECORD_FLAG_LOSS_PRECEDES)
                            : header.flags;
         view.m_seq = header.seq;
-        view.m_timestamp_ns = header.timestamp_ns;
+        // Writers read the clock while reserving, so a record may be a few nanoseconds before
+        // its predecessor: handed out no earlier than it.
+        m_last_timestamp = std::max(m_last_timestamp, header.timestamp_ns);
+        view.m_timestamp_ns = m_last_timestamp;
         view.m_known = bit < EVENTS_PER_RING_MAX && ((m_known_mask >> bit) & 1) != 0;
         if (!view.m_known && header.type < static_cast<uint16_t>(EventType::UserFirst)) {
             ++m_stats.unknown;
@@ -613,6 +644,16 @@ void Backoff::Idle(size_t work)
         const uint32_t us = std::min<uint32_t>(uint32_t{1} << shift, m_max_sleep_us);
         std::this_thread::sleep_for(std::chrono::microseconds(us));
     }
+}
+
+std::optional<StuckRecord> RingReader::StuckWriter() const noexcept
+{
+    if (m_unpublished_since_ns == 0 ||
+        m_unpublished_now_ns - m_unpublished_since_ns < STUCK_REPORT_NS) {
+        return std::nullopt;
+    }
+    return StuckRecord{m_unpublished_at, m_unpublished_bytes,
+                       m_unpublished_now_ns - m_unpublished_since_ns};
 }
 
 RingInfo RingReader::Info() const

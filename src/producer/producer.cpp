@@ -275,8 +275,8 @@ Producer::~Producer()
     for (auto& ring : impl.rings) {
         if (ring) ring->Seal();
     }
-    // Publishes every ring's final write_pos (the release stores in RingWriter::Write came
-    // before Seal took each lock) to a reader that acquire-loads producer_state.
+    // Publishes every ring's final write_pos (Seal waited for the records reserved before it
+    // to be published) to a reader that acquire-loads producer_state.
     impl.header()->producer_state.store(static_cast<uint32_t>(ProducerState::Exited),
                                         std::memory_order_release);
     // Closing the sessions releases their leases; sealed rings are not reset by that.
@@ -392,6 +392,13 @@ Result<std::unique_ptr<Lease>> Producer::Attach(const std::vector<LeaseRequest>&
             if (added.result == detail::RingWriter::AddResult::Sealed) {
                 return Error{ErrorCode::Detached, "the producer is shutting down"};
             }
+            if (added.result == detail::RingWriter::AddResult::Stuck) {
+                return Error{ErrorCode::Busy,
+                             "ring '" + std::string{SUBSYSTEM_NAMES[index]} +
+                                 "': a writer thread has been in the middle of a record for " +
+                                 std::to_string(detail::RingWriter::STUCK_WAIT_NS / 1'000'000) +
+                                 " ms, so no new reader can start yet; try again"};
+            }
             std::string pids;
             for (const ReaderInfo& r : writer.Stats().readers) {
                 pids += (pids.empty() ? "" : ", ") + std::to_string(r.pid);
@@ -427,6 +434,17 @@ bool Producer::WriteRaw(Subsystem ring, uint16_t type, const void* payload, uint
     return writer.Write(type, size, 0, [&](uint8_t* dst) {
         if (size) std::memcpy(dst, payload, size);
     }) == detail::DropCause::None;
+}
+
+bool Producer::WriteInPlace(Subsystem ring, uint16_t type, uint32_t size,
+                            void (*fill)(uint8_t* dst, void* context), void* context) noexcept
+{
+    const auto index = static_cast<uint16_t>(ring);
+    if (index >= SUBSYSTEM_COUNT || type == 0 || fill == nullptr) return false;
+    detail::RingWriter& writer = *m_impl->rings[index];
+    if (!writer.enabled()) return false;
+    return writer.Write(type, size, 0, [&](uint8_t* dst) { fill(dst, context); }) ==
+           detail::DropCause::None;
 }
 
 const std::string& Producer::Name() const noexcept { return m_impl->options.name; }

@@ -4,6 +4,7 @@
 #include "producer/ring_writer.h"
 
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "common/reader_progress.h"
@@ -13,19 +14,124 @@ namespace tracering::detail {
 
 std::atomic<RingWriter*> g_event_writers[EVENT_SLOTS]{};
 
+namespace {
+uint64_t RandomSecret() noexcept
+{
+    std::random_device device;
+    return (uint64_t{device()} << 32) ^ device() ^ MonotonicNs();
+}
+} // namespace
+
+RingWriter::RingWriter(Subsystem subsystem, RingControl* control, ReaderControl* reader_lines,
+                       uint32_t max_readers, uint8_t* data, uint64_t capacity, bool global,
+                       uint64_t tsc_mult, uint64_t slow_reader_ns) noexcept
+    : m_subsystem{subsystem}, m_control{control}, m_lines{reader_lines},
+      m_max_readers{std::min(max_readers, MAX_READERS)}, m_data{data},
+      m_capacity{capacity}, m_mask{capacity - 1}, m_max_record{capacity / MAX_RECORD_DIVISOR},
+      m_slow_reader_ns{slow_reader_ns}, m_secret{RandomSecret()}, m_global{global}, m_clock{
+                                                                                        tsc_mult}
+{
+}
+
+void RingWriter::Publish(uint64_t w) noexcept
+{
+    for (;;) {
+        if (w >= (ReservedPos() & ~SEALED)) return; // nothing reserved after w
+        const uint64_t offset = w & m_mask;
+        // seq_cst: the other half of the Dekker pair described in the class comment.
+        if (CommitWord(m_data + offset).load(std::memory_order_seq_cst) != CommitValue(w)) {
+            return; // its writer is still at it, and publishes it when done
+        }
+        const uint64_t left = m_capacity - offset;
+        uint64_t next;
+        if (left < RECORD_HEADER_SIZE) {
+            next = w + left; // padding without a header
+        } else {
+            const auto* h = reinterpret_cast<const RecordHeader*>(m_data + offset);
+            const uint64_t length = h->length;
+            if (h->type == static_cast<uint16_t>(EventType::Padding)) {
+                next = w + left;
+            } else {
+                next = w + AlignedRecordSize(length);
+            }
+        }
+        // Fails if another writer published it first; then go on from where that one got.
+        if (m_control->write_pos.compare_exchange_strong(w, next, std::memory_order_seq_cst,
+                                                         std::memory_order_seq_cst)) {
+            w = next;
+        }
+    }
+}
+
+DropCause RingWriter::Drop(DropCause cause) noexcept
+{
+    Reservation cur = LoadReservation();
+    while (!CompareExchange(m_reserve, cur, Reservation{cur.pos, cur.seq + 1})) {
+    }
+    PublishAttempts();
+    switch (cause) {
+    case DropCause::TooBig:
+        Count(m_control->dropped_too_big);
+        break;
+    case DropCause::Full:
+        Count(m_control->dropped_full);
+        break;
+    case DropCause::Timeout:
+        Count(m_control->dropped_timeout);
+        break;
+    case DropCause::ReaderReset:
+        Count(m_control->dropped_reader_reset);
+        break;
+    case DropCause::None:
+    case DropCause::Disabled:
+        return cause;
+    }
+    m_loss_pending.store(true, std::memory_order_relaxed);
+    return cause;
+}
+
+DropCause RingWriter::MakeRoom(uint64_t end) noexcept
+{
+    if (m_slow.try_lock()) {
+        const DropCause cause = WaitForRoom(end);
+        m_slow.unlock();
+        return cause;
+    }
+    // Another writer is in the slow path: it refreshes the tail. Re-check for a while, but
+    // never wait for that writer itself.
+    const uint64_t start = MonotonicNs();
+    const uint64_t patience =
+        std::max(SLOW_SPIN_NS, m_lossless_wait_ns.load(std::memory_order_relaxed));
+    for (uint32_t spins = 0;; ++spins) {
+        if (TailHasRoom(end)) return DropCause::None;
+        if (!m_enabled.load(std::memory_order_relaxed)) return DropCause::ReaderReset;
+        if (m_slow.try_lock()) {
+            const DropCause cause = WaitForRoom(end);
+            m_slow.unlock();
+            return cause;
+        }
+        if (spins < 64) {
+            CpuRelax();
+        } else {
+            std::this_thread::yield();
+        }
+        if ((spins & 15) == 15 && MonotonicNs() - start > patience) return DropCause::Full;
+    }
+}
+
 void RingWriter::RefreshReaders() noexcept
 {
-    uint64_t tail = m_write_pos;
+    const uint64_t published = m_control->write_pos.load(std::memory_order_acquire);
+    uint64_t tail = ReservedPos() & ~SEALED;
     for (uint32_t i = 0; i < m_max_readers; ++i) {
         Reader& r = m_readers[i];
         if (!r.active) continue;
         // Pairs with the reader's release store: its reads of the records below read_pos
         // happened before we reuse their space.
         const uint64_t read_pos = r.cursor->read_pos.load(std::memory_order_acquire);
-        if ((read_pos & (RECORD_ALIGN - 1)) != 0 || read_pos < r.read_pos ||
-            read_pos > m_write_pos) {
+        if ((read_pos & (RECORD_ALIGN - 1)) != 0 || read_pos < r.read_pos || read_pos > published) {
             // A hostile or broken reader. Never trust it again: detach it, carry on.
-            Count(m_control->cursor_violations, m_cursor_violations);
+            Count(m_control->cursor_violations);
             DetachLocked(i, DetachReason::CursorViolation);
             continue;
         }
@@ -35,7 +141,7 @@ void RingWriter::RefreshReaders() noexcept
         }
         tail = std::min(tail, read_pos);
     }
-    m_tail = tail;
+    if (m_reader_count != 0) m_tail.store(tail, std::memory_order_release);
 }
 
 DropCause RingWriter::DropOrEvict(uint64_t end, DropCause cause) noexcept
@@ -51,20 +157,14 @@ DropCause RingWriter::DropOrEvict(uint64_t end, DropCause cause) noexcept
             if (r.blocked_since_ns == 0) {
                 r.blocked_since_ns = now;
             } else if (now - r.blocked_since_ns > m_slow_reader_ns) {
-                Count(m_control->readers_evicted, m_readers_evicted);
+                Count(m_control->readers_evicted);
                 DetachLocked(i, DetachReason::SlowReader);
                 evicted = true;
             }
         }
-        if (evicted && end - m_tail <= m_capacity) return DropCause::None;
+        if (evicted && TailHasRoom(end)) return DropCause::None;
     }
-    if (cause == DropCause::Timeout) {
-        Count(m_control->dropped_timeout, m_dropped_timeout);
-    } else {
-        Count(m_control->dropped_full, m_dropped_full);
-    }
-    m_loss_pending = true;
-    return cause;
+    return cause; // counted by Drop()
 }
 
 DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
@@ -72,7 +172,6 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
     RefreshReaders();
     if (m_reader_count == 0) {
         // Every reader was detached (bad cursors): nobody to write for.
-        Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
         return DropCause::ReaderReset;
     }
     // Readers with room are not blocking (any more).
@@ -91,7 +190,7 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         }
         if (r.lossless && r.read_pos != r.stalled_at && waiter == nullptr) waiter = &r;
     }
-    if (end - m_tail <= m_capacity) return DropCause::None;
+    if (TailHasRoom(end)) return DropCause::None;
     if (waiter == nullptr) {
         // Nobody to wait for (lossy readers, or lossless ones that have not moved since a
         // wait for them timed out: stopped or wedged, so each event would wait in vain).
@@ -106,6 +205,11 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
     // sleep briefly.
     const uint64_t start = MonotonicNs();
     const uint64_t allowed = std::min(waiter->wait_ns, waiter->budget->Available(start));
+    m_writers_waiting.fetch_add(1, std::memory_order_relaxed);
+    struct Done {
+        std::atomic<uint32_t>& count;
+        ~Done() { count.fetch_sub(1, std::memory_order_relaxed); }
+    } done{m_writers_waiting};
     const uint64_t deadline = start + allowed;
     LosslessBudget* const budget = waiter->budget;
     const size_t waiter_slot = static_cast<size_t>(waiter - m_readers.data());
@@ -127,17 +231,14 @@ DropCause RingWriter::WaitForRoom(uint64_t end) noexcept
         if (m_abort_waits.load(std::memory_order_relaxed) != 0) {
             // A lease is ending or the producer is stopping: do not make it wait.
             charge(MonotonicNs());
-            Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
-            m_loss_pending = true;
             return DropCause::ReaderReset;
         }
         RefreshReaders();
         if (m_reader_count == 0) {
             charge(MonotonicNs());
-            Count(m_control->dropped_reader_reset, m_dropped_reader_reset);
             return DropCause::ReaderReset;
         }
-        if (end - m_tail <= m_capacity) {
+        if (TailHasRoom(end)) {
             charge(MonotonicNs());
             return DropCause::None;
         }
@@ -168,7 +269,7 @@ void RingWriter::DowngradeLocked(uint32_t slot) noexcept
 {
     m_readers[slot].lossless = false;
     m_lines[slot].downgraded.store(1, std::memory_order_relaxed);
-    Count(m_control->lossless_downgrades, m_lossless_downgrades);
+    Count(m_control->lossless_downgrades);
 }
 
 void RingWriter::SetEventSwitches(uint64_t mask) noexcept
@@ -188,11 +289,13 @@ void RingWriter::RecomputeLocked() noexcept
     bool limit_none = false;
     uint32_t count = 0;
     uint32_t lossless = 0;
-    uint64_t tail = m_write_pos;
+    uint64_t longest_wait = 0;
+    uint64_t tail = ReservedPos() & ~SEALED;
     for (const Reader& r : m_readers) {
         if (!r.active) continue;
         ++count;
         lossless += r.lossless ? 1 : 0;
+        if (r.lossless) longest_wait = std::max(longest_wait, r.wait_ns);
         mask |= r.event_mask;
         // The largest limit anyone asked for, so every reader gets at least its own.
         if (r.payload_limit == 0) limit_none = true;
@@ -201,18 +304,22 @@ void RingWriter::RecomputeLocked() noexcept
     }
     if (limit_none) limit = 0;
     m_reader_count = count;
-    m_tail = tail;
-    m_event_mask = m_sealed ? 0 : mask;
-    m_enabled = !m_sealed && count != 0;
+    // Without readers the tail is unused (writers are off); a reader added later sets it.
+    if (count != 0) m_tail.store(tail, std::memory_order_release);
+    const uint64_t event_mask = m_sealed ? 0 : mask;
+    const bool enabled = !m_sealed && count != 0;
+    m_event_mask.store(event_mask, std::memory_order_relaxed);
+    m_enabled.store(enabled, std::memory_order_relaxed);
+    m_lossless_wait_ns.store(longest_wait, std::memory_order_relaxed);
     m_payload_limit.store(limit, std::memory_order_relaxed);
     m_control->payload_limit.store(limit, std::memory_order_relaxed);
-    m_control->event_mask.store(m_event_mask, std::memory_order_relaxed);
+    m_control->event_mask.store(event_mask, std::memory_order_relaxed);
     m_control->reader_count.store(count, std::memory_order_relaxed);
     m_control->lossless_readers.store(lossless, std::memory_order_relaxed);
-    m_control->enabled.store(m_enabled ? 1 : 0, std::memory_order_release);
-    // Under the lock: a RemoveReader() or a cursor violation right after this must find the
+    m_control->enabled.store(enabled ? 1 : 0, std::memory_order_release);
+    // Under m_slow: a RemoveReader() or a cursor violation right after this must find the
     // switches as they are now, not have them changed behind it.
-    SetEventSwitches(m_enabled ? m_event_mask : 0);
+    SetEventSwitches(enabled ? event_mask : 0);
 }
 
 void RingWriter::DetachLocked(uint32_t slot, DetachReason reason) noexcept
@@ -229,6 +336,21 @@ void RingWriter::DetachLocked(uint32_t slot, DetachReason reason) noexcept
     RecomputeLocked();
 }
 
+bool RingWriter::WaitPublished(uint64_t pos) const noexcept
+{
+    const uint64_t start = MonotonicNs();
+    for (uint32_t spins = 0;; ++spins) {
+        if (m_control->write_pos.load(std::memory_order_acquire) >= pos) return true;
+        if (spins < 64) {
+            CpuRelax();
+        } else if (MonotonicNs() - start > STUCK_WAIT_NS) {
+            return false;
+        } else {
+            std::this_thread::yield();
+        }
+    }
+}
+
 RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot* cursor,
                                         LosslessBudget* budget) noexcept
 {
@@ -240,11 +362,11 @@ RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot
     (void)::madvise(m_data, m_capacity, POPULATE_WRITE);
 #endif
     std::lock_guard table{m_table_mutex};
-    m_lock.lock();
+    LockOutWriters();
     Added added;
     if (m_sealed) {
         added.result = AddResult::Sealed;
-        m_lock.unlock();
+        m_slow.unlock();
         return added;
     }
     uint32_t slot = m_max_readers;
@@ -256,7 +378,19 @@ RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot
     }
     if (slot == m_max_readers) {
         added.result = AddResult::Full;
-        m_lock.unlock();
+        m_slow.unlock();
+        return added;
+    }
+    // Where the reader starts: a reservation word read atomically (a compare-and-swap with
+    // itself), so the position and the sequence number belong together: the record reserved
+    // next starts there and has at least that seq. The records reserved before it must be
+    // published before the reader may start there.
+    Reservation at = LoadReservation();
+    while (!CompareExchange(m_reserve, at, at)) {
+    }
+    if (!WaitPublished(at.pos)) {
+        added.result = AddResult::Stuck;
+        m_slow.unlock();
         return added;
     }
     Reader& r = m_readers[slot];
@@ -267,21 +401,21 @@ RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot
     r.budget = budget;
     r.active = true;
     r.lossless = options.lossless;
-    r.read_pos = m_write_pos;
+    r.read_pos = at.pos;
     r.event_mask = options.event_mask;
     r.payload_limit = options.payload_limit;
     r.wait_ns = options.lossless_wait_ns;
     r.stalled_at = NO_STALL;
     // Drops before the first reader are nobody's loss.
-    if (m_reader_count == 0) m_loss_pending = false;
+    if (m_reader_count == 0) m_loss_pending.store(false, std::memory_order_relaxed);
     // The cursor memory is fresh and not handed over yet: we write its start once.
-    cursor->read_pos.store(m_write_pos, std::memory_order_relaxed);
+    cursor->read_pos.store(at.pos, std::memory_order_relaxed);
     cursor->heartbeat_ns.store(MonotonicNs(), std::memory_order_relaxed);
     ReaderControl& line = m_lines[slot];
     line.state.store(static_cast<uint32_t>(ReaderState::Reading), std::memory_order_relaxed);
     line.detach_reason.store(static_cast<uint32_t>(DetachReason::None), std::memory_order_relaxed);
-    line.attach_pos.store(m_write_pos, std::memory_order_relaxed);
-    line.attach_seq.store(m_seq, std::memory_order_relaxed);
+    line.attach_pos.store(at.pos, std::memory_order_relaxed);
+    line.attach_seq.store(at.seq, std::memory_order_relaxed);
     line.event_mask.store(options.event_mask, std::memory_order_relaxed);
     line.payload_limit.store(options.payload_limit, std::memory_order_relaxed);
     line.lossless.store(options.lossless ? 1 : 0, std::memory_order_relaxed);
@@ -289,24 +423,27 @@ RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot
     line.reader_pid.store(options.pid, std::memory_order_relaxed);
     line.reader_uid.store(options.uid, std::memory_order_relaxed);
     line.waited_ns.store(0, std::memory_order_relaxed);
-    line.read_pos_seen.store(m_write_pos, std::memory_order_relaxed);
+    line.read_pos_seen.store(at.pos, std::memory_order_relaxed);
     // Publishes the line to a reader that acquires the generation it was granted.
     line.generation.store(++r.generation, std::memory_order_release);
     m_control->generation.store(++m_ring_generation, std::memory_order_relaxed);
+    // The first reader sets the tail before writers are switched on; a later one is at or
+    // after the tail already (it starts where writers have reserved up to).
+    if (m_reader_count == 0) m_tail.store(at.pos, std::memory_order_release);
     RecomputeLocked();
     added.result = AddResult::Added;
     added.slot = slot;
     added.generation = r.generation;
-    m_lock.unlock();
+    m_slow.unlock();
     return added;
 }
 
 void RingWriter::LockOutWriters() noexcept
 {
-    // A writer in a lossless wait holds the lock; make it give up now rather than after its
+    // A writer in a lossless wait holds m_slow; make it give up now rather than after its
     // whole bounded wait.
     m_abort_waits.fetch_add(1, std::memory_order_relaxed);
-    m_lock.lock();
+    m_slow.lock();
     m_abort_waits.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -330,19 +467,25 @@ void RingWriter::RemoveReader(uint32_t slot, uint64_t generation) noexcept
         r.cursor = nullptr;
         r.budget = nullptr;
     }
-    m_lock.unlock();
+    m_slow.unlock();
 }
 
 void RingWriter::Seal() noexcept
 {
     LockOutWriters();
-    // A writer that passed its switch check before this waits for the lock and then sees
-    // m_enabled false: the last record is the one whose write_pos store came before here.
-    // The switches are cleared under the lock, after m_sealed is set, so an AddReader()
-    // racing this cannot turn them on again afterwards (it checks m_sealed under the lock).
+    // No reservation succeeds after the bit is set; a writer that passed its switch check
+    // before finds it and writes nothing. The switches are cleared under m_slow, after
+    // m_sealed is set, so an AddReader() racing this cannot turn them on again (it checks
+    // m_sealed under m_slow).
+    Reservation cur = LoadReservation();
+    while (!CompareExchange(m_reserve, cur, Reservation{cur.pos | SEALED, cur.seq})) {
+    }
     m_sealed = true;
     RecomputeLocked();
-    m_lock.unlock();
+    m_slow.unlock();
+    // Records reserved before the seal are published before the producer says it exited,
+    // unless a writer thread stopped in the middle of one (readers then report it stuck).
+    (void)WaitPublished(cur.pos & ~SEALED);
 }
 
 RingStats RingWriter::Stats() const { return ReaderStats(MAX_READERS, 0); }
@@ -364,6 +507,8 @@ RingStats RingWriter::ReaderStats(uint32_t only_slot, uint64_t only_generation) 
     s.payload_limit = m_payload_limit.load(std::memory_order_relaxed);
     s.generation = c.generation.load(std::memory_order_relaxed);
     s.write_pos = c.write_pos.load(std::memory_order_relaxed);
+    s.reserve_pos = c.reserve_pos.load(std::memory_order_relaxed);
+    s.writers_waiting = m_writers_waiting.load(std::memory_order_relaxed);
     s.seq = c.seq.load(std::memory_order_relaxed);
     s.dropped_full = c.dropped_full.load(std::memory_order_relaxed);
     s.dropped_too_big = c.dropped_too_big.load(std::memory_order_relaxed);

@@ -24,18 +24,23 @@
 
 namespace tracering::detail {
 
-//! A process-local test-and-test-and-set lock. Uncontended, lock + unlock is one atomic
-//! exchange and one store. Contended, it spins briefly and then yields, since the holder is
-//! another node thread in the middle of a bounded write (never a consumer).
+//! A process-local test-and-test-and-set lock for a few instructions' worth of shared state
+//! (LosslessBudget, RingWriter's slow path and reader table). Uncontended, lock + unlock is
+//! one atomic exchange and one store. Contended, it spins briefly and then yields.
 class SpinLock
 {
 public:
     void lock() noexcept
     {
-        // Memory ordering: acquire pairs with the release in unlock(), so the next writer
-        // sees the previous writer's ring state (m_write_pos and friends).
+        // Memory ordering: acquire pairs with the release in unlock(), so the next holder
+        // sees what the previous one wrote under the lock.
         if (!m_locked.exchange(true, std::memory_order_acquire)) return;
         LockSlow();
+    }
+    bool try_lock() noexcept
+    {
+        return !m_locked.load(std::memory_order_relaxed) &&
+               !m_locked.exchange(true, std::memory_order_acquire);
     }
     void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
 
@@ -122,14 +127,71 @@ struct ReaderOptions {
     uint64_t uid{0};
 };
 
-//! The producer of one ring, with up to MAX_READERS readers. Writers on several threads are
-//! serialised by m_lock; inside the lock the ring is single-producer, and each reader
-//! consumes it independently from its own position.
+//! A ring's reservation word: where the next record starts and the next event's sequence
+//! number, changed together by one 16-byte compare-and-swap so that records lie in the ring in
+//! the order of their sequence numbers. Process-local (never in shared memory).
+struct alignas(16) Reservation {
+    uint64_t pos; //!< bytes ever reserved, with SEALED set once the ring is sealed
+    uint64_t seq; //!< events ever attempted (reserved or dropped)
+};
+
+//! One atomic 16-byte compare-and-swap of `*word` from `expected` to `desired`; on failure,
+//! `expected` receives the current value. Full barrier either way.
+inline bool CompareExchange(Reservation& word, Reservation& expected, Reservation desired) noexcept
+{
+#if defined(__x86_64__)
+    bool swapped;
+    __asm__ __volatile__("lock cmpxchg16b %1"
+                         : "=@ccz"(swapped), "+m"(word), "+a"(expected.pos), "+d"(expected.seq)
+                         : "b"(desired.pos), "c"(desired.seq)
+                         : "memory");
+    return swapped;
+#else
+    return __atomic_compare_exchange(&word, &expected, &desired, false, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST);
+#endif
+}
+
+//! The producer of one ring, with up to MAX_READERS readers. Any number of node threads write
+//! at once without a lock, and none of them ever waits for another one.
 //!
-//! Memory ordering: a record's bytes are written before the release store of
-//! RingControl::write_pos that covers them; a reader's acquire load of write_pos makes them
-//! visible. Each reader's release store of CursorSlot::read_pos, acquire-loaded here, orders
-//! its last read of a record before our reuse of that space.
+//! Writing a record (Write()):
+//!  1. Reserve: read the clock, then move the reservation word (`m_reserve`: position and
+//!     sequence number together) past the record with one 16-byte compare-and-swap. The clock
+//!     is read inside the retry loop, so a reservation that succeeds was preceded by no other
+//!     reservation after its clock read: timestamps follow the ring's order up to how early a
+//!     CPU may execute the time-stamp counter read (see RingReader for what readers do).
+//!  2. Fill the record in place (header, then payload); nobody else touches that space.
+//!  3. Publish: records become visible to readers only through RingControl::write_pos, which
+//!     moves over whole records in ring order. A writer whose record starts at write_pos
+//!     moves write_pos past it itself. Otherwise an earlier record is still being written:
+//!     the writer marks its own record committed (RecordHeader::commit) and leaves it; the
+//!     writer that moves write_pos up to it moves it on over every committed record it finds
+//!     (Publish()). So the last writer of a run publishes the whole run, and a writer
+//!     stopped in the middle of a record delays the publication of later records (readers
+//!     see RingControl::reserve_pos ahead of write_pos and report it), never another writer:
+//!     the others go on reserving until the ring is full and then drop and count.
+//!
+//! Memory ordering:
+//!  - A record's bytes are written before it is published: either by the writer's own store
+//!    of write_pos (release), or by its commit store (release) that a publishing writer
+//!    acquire-loads before its compare-and-swap of write_pos (release). Readers acquire-load
+//!    write_pos and may read every byte below it.
+//!  - Publishing has a Dekker shape: a writer finishing after its predecessor stores its
+//!    commit and then loads write_pos; the predecessor stores write_pos and then loads that
+//!    commit. Both pairs are sequentially consistent, so at least one of the two sees the
+//!    other's store and the record is published.
+//!  - Each reader's release store of CursorSlot::read_pos is acquire-loaded in the slow path
+//!    (RefreshReaders(), under m_slow), which release-stores the new tail in `m_tail`; writers
+//!    acquire-load `m_tail` before reserving, so a reader's last read of a record comes before
+//!    any writer's reuse of that space.
+//!
+//! The slow path: when `m_tail` says the ring has no room, the writer takes m_slow (try only:
+//! a writer never waits for the lock) and refreshes the readers' positions; with a lossless
+//! reader it waits for that reader as the previous design did, within the reader's wait and
+//! its lease's budget. Writers that find m_slow taken re-check the tail for a bounded spin
+//! (RingWriter::SLOW_SPIN_NS) and then drop as the ring being full; with a lossless reader
+//! they keep re-checking until that reader's wait has passed.
 //!
 //! Slow readers: a record is written when every reader has room for it. When one has not:
 //!  - if it asked for lossless delivery and its lease has budget left, the writer waits for
@@ -148,13 +210,7 @@ public:
     //! @param tsc_mult 0 for CLOCK_MONOTONIC timestamps, else the TSC calibration
     RingWriter(Subsystem subsystem, RingControl* control, ReaderControl* reader_lines,
                uint32_t max_readers, uint8_t* data, uint64_t capacity, bool global,
-               uint64_t tsc_mult, uint64_t slow_reader_ns) noexcept
-        : m_subsystem{subsystem}, m_control{control}, m_lines{reader_lines},
-          m_max_readers{std::min(max_readers, MAX_READERS)}, m_data{data},
-          m_capacity{capacity}, m_mask{capacity - 1}, m_max_record{capacity / MAX_RECORD_DIVISOR},
-          m_slow_reader_ns{slow_reader_ns}, m_global{global}, m_clock{tsc_mult}
-    {
-    }
+               uint64_t tsc_mult, uint64_t slow_reader_ns) noexcept;
     RingWriter(const RingWriter&) = delete;
     RingWriter& operator=(const RingWriter&) = delete;
 
@@ -169,65 +225,82 @@ public:
     //! Largest payload that fits in one record.
     uint64_t max_payload() const noexcept { return m_max_record - RECORD_HEADER_SIZE; }
 
+    //! Bit set in Reservation::pos once the ring is sealed: no reservation succeeds after it.
+    static constexpr uint64_t SEALED = uint64_t{1} << 63;
+    //! How long a writer that finds the slow path taken re-checks for room before it drops
+    //! (no lossless reader): about what a refresh of the readers' positions takes.
+    static constexpr uint64_t SLOW_SPIN_NS = 20'000;
+
     //! Writes one record whose payload is `payload_size` bytes, produced by
-    //! `fill(uint8_t* dst)` straight into the ring. Never waits for a consumer (unless a
-    //! reader asked for lossless delivery, and then within its wait and its lease's budget),
-    //! never allocates, never throws; a record that cannot be written is counted by cause and
-    //! still takes a sequence number.
+    //! `fill(uint8_t* dst)` straight into the ring. Never waits for another writer, nor for a
+    //! consumer (unless a reader asked for lossless delivery, and then within its wait and its
+    //! lease's budget), never allocates, never throws; a record that cannot be written is
+    //! counted by cause and still takes a sequence number.
     template <typename Fill>
     DropCause Write(uint16_t type, uint64_t payload_size, uint16_t flags, Fill&& fill) noexcept
     {
-        const uint64_t length = RECORD_HEADER_SIZE + payload_size;
-        m_lock.lock();
-        if (!m_enabled || !Selected(type)) {
-            // Turned off between the caller's check and the lock: not attempted for any reader.
-            m_lock.unlock();
+        if (!m_enabled.load(std::memory_order_relaxed) || !Selected(type)) {
+            // Turned off between the caller's check and here: not attempted for any reader.
             return DropCause::Disabled;
         }
-        const uint64_t seq = m_seq++;
-        m_control->seq.store(m_seq, std::memory_order_relaxed);
-        if (length > m_max_record) {
-            Count(m_control->dropped_too_big, m_dropped_too_big);
-            m_loss_pending = true;
-            m_lock.unlock();
-            return DropCause::TooBig;
-        }
+        const uint64_t length = RECORD_HEADER_SIZE + payload_size;
+        if (length > m_max_record) return Drop(DropCause::TooBig);
         const uint64_t record = AlignedRecordSize(length);
-        uint64_t pos = m_write_pos;
-        uint64_t offset = pos & m_mask;
-        const uint64_t padding = offset + record > m_capacity ? m_capacity - offset : 0;
-        const uint64_t end = pos + padding + record;
-        if (end - m_tail > m_capacity) {
-            const DropCause cause = WaitForRoom(end);
-            if (cause != DropCause::None) {
-                m_lock.unlock();
-                return cause;
+        Reservation cur = LoadReservation();
+        uint64_t offset, padding, end, timestamp;
+        for (;;) {
+            if (cur.pos & SEALED) return DropCause::Disabled;
+            // Read before the reservation succeeds: see the class comment.
+            timestamp = m_clock.Now();
+            offset = cur.pos & m_mask;
+            padding = offset + record > m_capacity ? m_capacity - offset : 0;
+            end = cur.pos + padding + record;
+            if (!TailHasRoom(end)) {
+                // A reservation read before another writer's: try again with the new one.
+                const Reservation now = LoadReservation();
+                if (now.pos != cur.pos) {
+                    cur = now;
+                    continue;
+                }
+                const DropCause cause = MakeRoom(end);
+                if (cause != DropCause::None) return Drop(cause);
+                cur = LoadReservation();
+                continue;
+            }
+            if (CompareExchange(m_reserve, cur, Reservation{end, cur.seq + 1})) break;
+        }
+        const uint64_t start = cur.pos;
+        const uint64_t seq = cur.seq;
+        PublishAttempts();
+        // Our commit words may hold an older lap's bytes: clear them first, so that a
+        // publishing writer never takes them for a commit (it also compares the position,
+        // which an older lap never has).
+        uint8_t* const record_at = m_data + ((start + padding) & m_mask);
+        CommitWord(record_at).store(0, std::memory_order_relaxed);
+        if (padding != 0) {
+            uint8_t* const pad = m_data + offset;
+            CommitWord(pad).store(0, std::memory_order_relaxed);
+            // Fewer than a header's bytes before the end hold no header: readers skip them.
+            if (padding >= RECORD_HEADER_SIZE) {
+                auto* h = reinterpret_cast<RecordHeader*>(pad);
+                h->length = static_cast<uint32_t>(padding);
+                h->type = static_cast<uint16_t>(EventType::Padding);
+                h->flags = 0;
             }
         }
-        if (padding != 0) {
-            // Only length and type of a padding record are meaningful; it may be 8 bytes.
-            auto* pad = reinterpret_cast<RecordHeader*>(m_data + offset);
-            pad->length = static_cast<uint32_t>(padding);
-            pad->type = static_cast<uint16_t>(EventType::Padding);
-            pad->flags = 0;
-            pos += padding;
-            offset = 0;
-        }
-        auto* header = reinterpret_cast<RecordHeader*>(m_data + offset);
+        auto* header = reinterpret_cast<RecordHeader*>(record_at);
         header->length = static_cast<uint32_t>(length);
         header->type = type;
-        header->flags =
-            static_cast<uint16_t>(flags | (m_loss_pending ? RECORD_FLAG_LOSS_PRECEDES : 0));
+        const bool loss = m_loss_pending.load(std::memory_order_relaxed) &&
+                          m_loss_pending.exchange(false, std::memory_order_relaxed);
+        header->flags = static_cast<uint16_t>(flags | (loss ? RECORD_FLAG_LOSS_PRECEDES : 0));
         header->seq = seq;
-        // Read after the space is reserved, under the lock: never goes backwards in a ring.
-        header->timestamp_ns = m_clock.Now();
-        fill(m_data + offset + RECORD_HEADER_SIZE);
-        m_loss_pending = false;
-        if (flags & RECORD_FLAG_TRUNCATED) Count(m_control->truncated, m_truncated);
-        m_write_pos = pos + record;
-        // Publishes the record (pairs with RingReader's acquire load of write_pos).
-        m_control->write_pos.store(m_write_pos, std::memory_order_release);
-        m_lock.unlock();
+        header->timestamp_ns = timestamp;
+        fill(record_at + RECORD_HEADER_SIZE);
+        if (flags & RECORD_FLAG_TRUNCATED) {
+            m_control->truncated.fetch_add(1, std::memory_order_relaxed);
+        }
+        Commit(start, padding, end);
         return DropCause::None;
     }
 
@@ -236,17 +309,21 @@ public:
         return m_control->enabled.load(std::memory_order_relaxed) != 0;
     }
 
-    enum class AddResult { Added, Sealed, Full };
+    enum class AddResult { Added, Sealed, Full, Stuck };
     struct Added {
         AddResult result{AddResult::Full};
         uint32_t slot{0};
         uint64_t generation{0}; //!< the reader owns `slot` while its line has this generation
     };
-    //! Adds a reader that starts at the current write position, with its cursor at `cursor`
-    //! (in its lease's memory, which must stay mapped until RemoveReader) and its lease's
-    //! lossless budget (which must outlive it too). Turns on the events it asks for.
+    //! Adds a reader that starts at the current reservation position once every record
+    //! before it is published (AddResult::Stuck if that takes longer than STUCK_WAIT_NS: a
+    //! writer thread stopped in the middle of a record), with its cursor at `cursor` (in its
+    //! lease's memory, which must stay mapped until RemoveReader) and its lease's lossless
+    //! budget (which must outlive it too). Turns on the events it asks for.
     Added AddReader(const ReaderOptions& options, CursorSlot* cursor,
                     LosslessBudget* budget) noexcept;
+    //! How long AddReader() and Seal() wait for records reserved before them to be published.
+    static constexpr uint64_t STUCK_WAIT_NS = 500'000'000;
     //! Takes the reader of `slot` away for good (its lease ended): the slot's generation moves
     //! on (unless the ring is sealed: a reader drains a stopped producer's records first), the
     //! producer stops reading its cursor and forgets it, and events nobody else asked for go
@@ -256,20 +333,21 @@ public:
     //! that lost the race to be the global one, whose rings must not turn off the winner's.
     void DetachFromSwitches() noexcept
     {
-        m_lock.lock();
+        m_slow.lock();
         m_global = false;
-        m_lock.unlock();
+        m_slow.unlock();
     }
     //! For the producer's shutdown: stops writing for good but keeps every reader's
     //! generation and position and every published record, so readers drain what was written
-    //! before they learn that the producer exited.
+    //! before they learn that the producer exited. Waits up to STUCK_WAIT_NS for records
+    //! reserved before it to be published.
     void Seal() noexcept;
     RingStats Stats() const;
     //! The ring's counters plus only the reader of `slot` (its backlog and idle time).
     RingStats ReaderStats(uint32_t slot, uint64_t generation) const;
 
 private:
-    //! One reader as the producer knows it. Guarded by m_lock; `cursor` is also guarded by
+    //! One reader as the producer knows it. Guarded by m_slow; `cursor` is also guarded by
     //! m_table_mutex (set and cleared holding both), so Stats() may follow it.
     struct Reader {
         CursorSlot* cursor{nullptr}; //!< null: slot free
@@ -285,41 +363,110 @@ private:
         uint64_t generation{0};       //!< its line's current generation
     };
 
-    //! With m_lock held: whether some reader asked for `type` (embedders' own types, from
-    //! EventType::UserFirst on, are not subject to the event mask).
+    //! The commit word at the start of the record (or padding) at `at`.
+    static std::atomic_ref<uint64_t> CommitWord(uint8_t* at) noexcept
+    {
+        return std::atomic_ref<uint64_t>{*reinterpret_cast<uint64_t*>(at)};
+    }
+    //! The value of a committed record's commit word at position `pos`: the position mixed
+    //! with a process-local secret, so that no older bytes there (another lap's record or a
+    //! peer's payload) pass for it.
+    uint64_t CommitValue(uint64_t pos) const noexcept { return pos ^ m_secret; }
+    //! Both halves of m_reserve, each loaded atomically; a torn pair only fails the next
+    //! compare-and-swap, which then returns the current value.
+    Reservation LoadReservation() const noexcept
+    {
+        return Reservation{ReservedPos(), std::atomic_ref<const uint64_t>{m_reserve.seq}.load(
+                                              std::memory_order_relaxed)};
+    }
+    uint64_t ReservedPos() const noexcept
+    {
+        return std::atomic_ref<const uint64_t>{m_reserve.pos}.load(std::memory_order_seq_cst);
+    }
+    //! Copies the reservation word to RingControl::seq and reserve_pos (statistics and stuck
+    //! detection). Stores race between writers; each writer stores again until what it
+    //! stored is the current value, so the last one leaves the exact count.
+    void PublishAttempts() noexcept
+    {
+        for (;;) {
+            const Reservation r = LoadReservation();
+            m_control->seq.store(r.seq, std::memory_order_relaxed);
+            m_control->reserve_pos.store(r.pos & ~SEALED, std::memory_order_relaxed);
+            if (std::atomic_ref<const uint64_t>{m_reserve.seq}.load(std::memory_order_relaxed) ==
+                r.seq) {
+                return;
+            }
+        }
+    }
+    //! Step 3 of Write() for the reservation [start, end) with `padding` bytes of padding.
+    void Commit(uint64_t start, uint64_t padding, uint64_t end) noexcept
+    {
+        if (m_control->write_pos.load(std::memory_order_acquire) == start) {
+            // Every earlier record is published, and nobody else moves write_pos from
+            // `start` (our commit words are clear): publish ours with a plain store.
+            m_control->write_pos.store(end, std::memory_order_seq_cst);
+            Publish(end);
+            return;
+        }
+        // An earlier record is still being written: its writer (or whoever publishes it)
+        // publishes ours. The record's commit first, then the padding's in front of it.
+        CommitWord(m_data + ((start + padding) & m_mask))
+            .store(CommitValue(start + padding), std::memory_order_seq_cst);
+        if (padding != 0) {
+            CommitWord(m_data + (start & m_mask))
+                .store(CommitValue(start), std::memory_order_seq_cst);
+        }
+        Publish(m_control->write_pos.load(std::memory_order_seq_cst));
+    }
+    //! Moves write_pos from `w` over every committed record that follows it.
+    void Publish(uint64_t w) noexcept;
+    //! A dropped event: takes its sequence number and counts it by cause.
+    DropCause Drop(DropCause cause) noexcept;
+    //! The slow path of a reservation ending at `end` that the cached tail does not allow.
+    //! None: there may be room now (reserve again).
+    DropCause MakeRoom(uint64_t end) noexcept;
+    //! Whether some reader asked for `type` (embedders' own types, from EventType::UserFirst
+    //! on, are not subject to the event mask).
     bool Selected(uint16_t type) const noexcept
     {
         const uint32_t bit = uint32_t(type) - RingFirstType(m_subsystem);
         return type >= static_cast<uint16_t>(EventType::UserFirst) ||
-               (bit < EVENTS_PER_RING_MAX && ((m_event_mask >> bit) & 1) != 0);
+               (bit < EVENTS_PER_RING_MAX &&
+                ((m_event_mask.load(std::memory_order_relaxed) >> bit) & 1) != 0);
     }
-    //! Called with m_lock held when the cached tail says the ring is full.
+    //! With m_slow held: waits for room for a record ending at `end` as the readers allow.
     DropCause WaitForRoom(uint64_t end) noexcept;
-    //! Acquire-loads and validates every reader's read_pos (a bad one detaches that reader)
-    //! and recomputes m_tail.
+    //! With m_slow held: acquire-loads and validates every reader's read_pos (a bad one
+    //! detaches that reader) and recomputes m_tail.
     void RefreshReaders() noexcept;
-    //! With m_lock held: whether reader `r` has room for a record ending at `end`.
+    //! With m_slow held: whether reader `r` has room for a record ending at `end`.
+    //! (`end` may be behind the reader: a writer's reservation attempt can be that old.)
     bool HasRoom(const Reader& r, uint64_t end) const noexcept
     {
-        return end - r.read_pos <= m_capacity;
+        return end <= r.read_pos + m_capacity;
     }
-    //! With m_lock held: the dropping side of a full ring; may detach overdue slow readers.
+    bool TailHasRoom(uint64_t end) const noexcept
+    {
+        return end <= m_tail.load(std::memory_order_acquire) + m_capacity;
+    }
+    //! With m_slow held: the dropping side of a full ring; may detach overdue slow readers.
     //! Returns None if that made room.
     DropCause DropOrEvict(uint64_t end, DropCause cause) noexcept;
-    //! With m_lock held: the reader of `slot` drops instead of being waited for, for good
+    //! With m_slow held: the reader of `slot` drops instead of being waited for, for good
     //! (its lease used up its lossless budget); the caller recomputes the union.
     void DowngradeLocked(uint32_t slot) noexcept;
-    //! With m_lock held: a reader leaves the ring (its line says why).
+    //! With m_slow held: a reader leaves the ring (its line says why).
     void DetachLocked(uint32_t slot, DetachReason reason) noexcept;
-    //! With m_lock held: recomputes the union of the readers' options and the switches.
+    //! With m_slow held: recomputes the union of the readers' options and the switches.
     void RecomputeLocked() noexcept;
-    //! Takes m_lock, asking a writer in a lossless wait to give up first.
+    //! Takes m_slow, asking a writer in a lossless wait to give up first.
     void LockOutWriters() noexcept;
+    //! Waits up to STUCK_WAIT_NS for write_pos to reach `pos`; false if it did not.
+    bool WaitPublished(uint64_t pos) const noexcept;
     void SetEventSwitches(uint64_t mask) noexcept;
-    //! Single writer (m_lock held): a relaxed store of a local count, no RMW on shm.
-    static void Count(std::atomic<uint64_t>& shared, uint64_t& local) noexcept
+    static void Count(std::atomic<uint64_t>& shared) noexcept
     {
-        shared.store(++local, std::memory_order_relaxed);
+        shared.fetch_add(1, std::memory_order_relaxed);
     }
 
     const Subsystem m_subsystem;
@@ -331,42 +478,49 @@ private:
     const uint64_t m_mask;
     const uint64_t m_max_record;
     const uint64_t m_slow_reader_ns;
+    //! Random, chosen at construction, never stored in shared memory by itself.
+    const uint64_t m_secret;
     //! Whether this ring drives the process-wide tracepoint switches. Cleared by
-    //! DetachFromSwitches() before any reader could be added, and only read under m_lock.
+    //! DetachFromSwitches() before any reader could be added, and only read under m_slow.
     bool m_global;
 
-    //! RemoveReader()/Seal() calls waiting for m_lock: while non-zero, a writer in a lossless
-    //! wait (which holds m_lock) gives up at once. A count, so one caller finishing does not
+    //! The reservation word: changed only by CompareExchange(), read by LoadReservation().
+    alignas(CACHE_LINE) Reservation m_reserve{0, 0};
+    //! The smallest read_pos of the active readers, as last validated. Writer: the slow path
+    //! and reader changes (m_slow held), release store. Readers: writers, acquire load.
+    alignas(CACHE_LINE) std::atomic<uint64_t> m_tail{0};
+    //! The union of the readers' events and whether the ring has a reader. Writer: m_slow
+    //! held. Readers: writers, relaxed (a writer that passes just before a change writes
+    //! one more record, as with any switch).
+    std::atomic<uint64_t> m_event_mask{0};
+    std::atomic<bool> m_enabled{false};
+    //! Set by a drop, taken by the next record (RECORD_FLAG_LOSS_PRECEDES); a hint only,
+    //! readers count their own losses from seq.
+    std::atomic<bool> m_loss_pending{false};
+    //! Process-local copy of the readers' payload limit, read by emitters before writing.
+    std::atomic<uint64_t> m_payload_limit{0};
+    //! Writers in a lossless wait (m_slow held) that others may wait alongside: the longest
+    //! lossless wait of the readers, 0 with none. Writer: m_slow held. Readers: relaxed.
+    std::atomic<uint64_t> m_lossless_wait_ns{0};
+    //! RemoveReader()/Seal() calls waiting for m_slow: while non-zero, a writer in a lossless
+    //! wait (which holds m_slow) gives up at once. A count, so one caller finishing does not
     //! cancel another's request. Relaxed: it only shortens a wait; the lock orders the rest.
     std::atomic<uint32_t> m_abort_waits{0};
-    mutable SpinLock m_lock;
-    //! Held (before m_lock) by AddReader/RemoveReader and by Stats, which follows readers'
-    //! cursor pointers without m_lock; node threads never take it.
+    //! Writers in a lossless wait now (RingStats::writers_waiting). Relaxed: statistics.
+    std::atomic<uint32_t> m_writers_waiting{0};
+    //! Held by the slow path, which only a writer that found the ring full enters, and by
+    //! reader changes; never waited for by a writer (see SLOW_SPIN_NS).
+    mutable SpinLock m_slow;
+    //! Held (before m_slow) by AddReader/RemoveReader and by Stats, which follows readers'
+    //! cursor pointers without m_slow; node threads never take it.
     mutable std::mutex m_table_mutex;
-    // Guarded by m_lock.
     RingClock m_clock;
+    // Guarded by m_slow.
     std::array<Reader, MAX_READERS> m_readers{};
     uint32_t m_reader_count{0}; //!< active readers
-    bool m_enabled{false};
     bool m_sealed{false};
-    bool m_loss_pending{false};
     static constexpr uint64_t NO_STALL = ~uint64_t{0};
-    uint64_t m_write_pos{0};
-    //! The smallest read_pos of the active readers (m_write_pos with none).
-    uint64_t m_tail{0};
-    uint64_t m_seq{0};
     uint64_t m_ring_generation{0};
-    uint64_t m_event_mask{0};
-    uint64_t m_dropped_full{0};
-    uint64_t m_dropped_too_big{0};
-    uint64_t m_dropped_reader_reset{0};
-    uint64_t m_dropped_timeout{0};
-    uint64_t m_cursor_violations{0};
-    uint64_t m_truncated{0};
-    uint64_t m_lossless_downgrades{0};
-    uint64_t m_readers_evicted{0};
-    //! Process-local copy of the readers' payload limit, read by emitters before the lock.
-    std::atomic<uint64_t> m_payload_limit{0};
 };
 
 } // namespace tracering::detail

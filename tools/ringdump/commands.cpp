@@ -200,6 +200,25 @@ struct PumpEnd {
     }
 };
 
+//! Says once per stopped record that a producer thread holds back the later records of
+//! `reader`'s ring (RingReader::StuckWriter()); `reported` is where it last said so.
+void WarnIfStuck(const Io& io, const RingReader& reader, std::optional<uint64_t>& reported)
+{
+    const std::optional<StuckRecord> stuck = reader.StuckWriter();
+    if (!stuck) {
+        reported.reset();
+        return;
+    }
+    if (reported == stuck->position) return;
+    reported = stuck->position;
+    std::fprintf(io.err,
+                 "ringdump: ring '%s': a producer thread has been in the middle of the record at "
+                 "position %" PRIu64 " for %.1f s; %" PRIu64
+                 " bytes of events reserved after it wait and follow once it finishes\n",
+                 reader.name().c_str(), stuck->position, double(stuck->stuck_ns) / 1e9,
+                 stuck->bytes_waiting);
+}
+
 //! Reads the session's rings round robin and hands each record to `take`, until `count`
 //! records were counted (0: no limit), `deadline` passed, io.stop was set, the producer went
 //! away or detached a reader, or `take` aborted. Calls `idle` whenever the rings are empty;
@@ -225,6 +244,7 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
     // Per ring, once its reading ended (the producer exited, died, or detached its reader):
     // the seq its account ends at. The other rings are still read to their end.
     std::vector<std::optional<uint64_t>> ended(readers.size());
+    std::vector<std::optional<uint64_t>> stuck_reported(readers.size());
     size_t unfinished = readers.size();
     bool producer_died = false;
     bool detached = false;
@@ -261,6 +281,7 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
         }
         reader.Release();
         work = n;
+        if (n == 0 && next) WarnIfStuck(io, reader, stuck_reported[i]);
         if (!next) {
             const Error& e = next.error();
             if (e.code() == ErrorCode::Detached || e.code() == ErrorCode::Stale) {
