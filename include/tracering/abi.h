@@ -71,9 +71,9 @@ namespace tracering {
 inline constexpr uint64_t MAGIC = 0x31474e4952435254; // "TRCRING1" read as little-endian bytes
 //! 3: the segment carries the producer's schema (SegmentHeader::schema_offset), so schemas
 //! evolve without a new ABI and consumers no longer compare schema hashes.
-//! 4: several threads write a ring without a lock: records carry a commit word
-//! (RecordHeader::commit, 32-byte header) and RingControl::reserve_pos shows reservations
-//! that are not published yet.
+//! 4: several threads write a ring without a lock: a record is complete once its commit word
+//! says so (RecordHeader::commit, 32-byte header, SegmentHeader::commit_key), and
+//! RingControl::write_pos counts bytes reserved.
 inline constexpr uint32_t ABI_VERSION = 4;
 inline constexpr uint32_t CACHE_LINE = 128;
 inline constexpr uint32_t HEADER_SIZE = 4096;
@@ -195,30 +195,33 @@ struct SegmentHeader {
     //! MAX_SCHEMA_SIZE bytes. Immutable, like the rest of the header.
     uint64_t schema_offset;
     uint64_t schema_size;
-    uint64_t reserved[13];
+    //! Random, chosen at creation: a complete record at position `pos` has
+    //! RecordHeader::commit == pos ^ commit_key. Immutable, like the rest of the header.
+    uint64_t commit_key;
+    uint64_t reserved[12];
     RingDescriptor rings[MAX_RINGS];
 };
 
 //! The producer's line for one ring in the main object. Consumers only read it.
 //!
-//! Memory ordering: everything a record holds is written before the store of `write_pos`
-//! that covers it; a consumer that acquire-loads `write_pos` may read every byte below it.
-//! Several node threads write one ring at once (see RingWriter in src/producer/ring_writer.h
-//! for the protocol). The counters are statistics: writers add to them (relaxed RMW, on drop
-//! paths only) or store them (relaxed); readers load them relaxed.
+//! Memory ordering: several node threads write one ring at once (see RingWriter in
+//! src/producer/ring_writer.h for the protocol). A record is published by the release store
+//! of its own commit word (RecordHeader::commit), not by anything here. The counters are
+//! statistics: writers add to them (relaxed RMW, on drop paths only) or store them (relaxed);
+//! readers load them relaxed.
 struct RingControl {
-    //! Bytes ever published in this ring; one past the last whole record, in ring order.
-    //! Writers: RingWriter::Commit() (seq_cst store, by the writer of the record that starts
-    //! at it) and RingWriter::Publish() (seq_cst compare-and-swap, over records committed by
-    //! other writers); both release every byte below the new value. Readers:
-    //! RingReader::Next(), acquire load (pairs with those stores).
-    //! Invariant: read_pos <= write_pos <= reserve_pos <= read_pos + capacity for every
-    //! attached reader; write_pos only grows.
+    //! Bytes ever reserved by writers: one past the last record that is complete or being
+    //! written. Writer: RingWriter::PublishAttempts() after each reservation, release store;
+    //! writers race, and each stores again until its value is current, so it may lag (or,
+    //! for an instant, step back) but ends exact. Readers: RingReader::Next(), acquire, to
+    //! tell "nothing reserved yet" from "a record is being written" (it never reads a record
+    //! before its commit word), and tools for backlogs.
+    //! Invariant (once writers pause): read_pos <= write_pos <= read_pos + capacity for every
+    //! attached reader.
     alignas(CACHE_LINE) std::atomic<uint64_t> write_pos;
     //! Events ever attempted (written or dropped) on this ring.
-    //! Writer: RingWriter::PublishAttempts(), relaxed; several writers race, and each stores
-    //! again until its value is current, so once writers pause it is exact. Readers: relaxed
-    //! load (statistics).
+    //! Writer: RingWriter::PublishAttempts(), relaxed, as `write_pos`. Readers: relaxed load
+    //! (statistics).
     std::atomic<uint64_t> seq;
     //! Incremented each time a reader is added to or removed from this ring.
     //! Writer: RingWriter (AddReader, RemoveReader), relaxed. Readers: tools, relaxed
@@ -256,11 +259,7 @@ struct RingControl {
     //! Readers detached because they kept the ring full longer than
     //! ProducerOptions::slow_reader_ms while another reader had room. Writer: RingWriter.
     std::atomic<uint64_t> readers_evicted;
-    //! Bytes ever reserved by writers (published or still being written), as
-    //! RingWriter::PublishAttempts() last stored it (relaxed, like `seq`). Readers: relaxed,
-    //! to tell a writer stopped in the middle of a record (reserve_pos stays ahead of
-    //! write_pos) from a quiet ring; RingReader::StuckWriter() reports it.
-    std::atomic<uint64_t> reserve_pos;
+    uint64_t reserved64;
 };
 
 //! `ReaderControl::state`.
@@ -334,10 +333,11 @@ struct CursorSlot {
 
 //! The fixed header in front of every record.
 struct RecordHeader {
-    //! The producer's own publication mark, meaningless to readers (they follow write_pos).
-    //! Writer: RingWriter, cleared when the space is reserved, set (seq_cst) when the record
-    //! is complete and an earlier record is still being written. Reader: RingWriter::Publish()
-    //! (acquire), to move write_pos over it.
+    //! `position ^ SegmentHeader::commit_key` once the record (or padding) at `position` is
+    //! complete; anything else means not yet (an older lap's bytes never match: their
+    //! position differs). Writer: RingWriter::Write(), cleared right after the space is
+    //! reserved, then a release store after every other byte of the record. Readers:
+    //! RingReader::Next(), acquire load before reading the record; RingWriter::Seal().
     uint64_t commit;
     uint32_t length; //!< header + payload bytes (not counting alignment padding)
     uint16_t type;   //!< tracering::EventType; 0 = padding
@@ -384,7 +384,8 @@ static_assert(offsetof(SegmentHeader, name) == 88);
 static_assert(offsetof(SegmentHeader, max_readers) == 152);
 static_assert(offsetof(SegmentHeader, schema_offset) == 160);
 static_assert(offsetof(SegmentHeader, schema_size) == 168);
-static_assert(offsetof(SegmentHeader, reserved) == 176);
+static_assert(offsetof(SegmentHeader, commit_key) == 176);
+static_assert(offsetof(SegmentHeader, reserved) == 184);
 static_assert(offsetof(SegmentHeader, rings) == 280);
 static_assert(sizeof(SegmentHeader) == 280 + MAX_RINGS * sizeof(RingDescriptor));
 static_assert(sizeof(SegmentHeader) <= HEADER_SIZE);
@@ -408,7 +409,7 @@ static_assert(offsetof(RingControl, event_mask) == 88);
 static_assert(offsetof(RingControl, enabled) == 96);
 static_assert(offsetof(RingControl, lossless_downgrades) == 104);
 static_assert(offsetof(RingControl, readers_evicted) == 112);
-static_assert(offsetof(RingControl, reserve_pos) == 120);
+static_assert(offsetof(RingControl, reserved64) == 120);
 
 static_assert(std::is_standard_layout_v<ReaderControl>);
 static_assert(sizeof(ReaderControl) == CACHE_LINE);

@@ -55,9 +55,7 @@ struct RingStats {
     //! The readers (the producer's own view lists them all; a session's stats only its own).
     std::vector<ReaderInfo> readers;
     uint64_t generation{0}; //!< counts readers added and removed
-    uint64_t write_pos{0};
-    //! Bytes reserved by writers: ahead of write_pos while records are being written.
-    uint64_t reserve_pos{0};
+    uint64_t write_pos{0};  //!< bytes reserved by writers (RingControl::write_pos)
     //! Node threads waiting for a lossless reader to make room right now (the producer's
     //! own Stats() only; 0 from a consumer's view).
     uint32_t writers_waiting{0};

@@ -71,7 +71,6 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
     r.reader_count = c->reader_count.load(std::memory_order_relaxed);
     r.generation = c->generation.load(std::memory_order_relaxed);
     r.write_pos = c->write_pos.load(std::memory_order_acquire);
-    r.reserve_pos = c->reserve_pos.load(std::memory_order_relaxed);
     r.seq = c->seq.load(std::memory_order_relaxed);
     r.dropped_full = c->dropped_full.load(std::memory_order_relaxed);
     r.dropped_too_big = c->dropped_too_big.load(std::memory_order_relaxed);
@@ -422,7 +421,9 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     }
     const uint64_t start = cursor->read_pos.load(std::memory_order_relaxed);
     const uint64_t write_pos = control->write_pos.load(std::memory_order_acquire);
-    if (start % RECORD_ALIGN != 0 || start > write_pos || write_pos - start > d.capacity) {
+    // write_pos lags reservations by an instant (RingControl::write_pos), so a start just
+    // past it is fine; the reader follows commit words, never write_pos.
+    if (start % RECORD_ALIGN != 0 || (write_pos > start && write_pos - start > d.capacity)) {
         return Error{ErrorCode::Corrupt,
                      "ring '" + ring_name + "': cursor " + std::to_string(start) +
                          " does not fit write position " + std::to_string(write_pos)};
@@ -430,7 +431,7 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     reader->m_generation = grant.generation;
     reader->m_pos = start;
     reader->m_released_pos = start;
-    reader->m_write_pos_cache = start;
+    reader->m_commit_key = reader->m_header->commit_key;
     // At its start we know the exact next seq; resuming a cursor moved since, we learn it
     // from the first record.
     reader->m_seq_known = start == attach_pos;
@@ -494,56 +495,57 @@ Result<bool> RingReader::Next(EventView& view)
         if (m_line->generation.load(std::memory_order_acquire) != m_generation) {
             return Detached();
         }
-        if (m_pos == m_write_pos_cache) {
-            // Pairs with the producer's release store: every byte below it is complete.
-            const uint64_t write_pos = m_control->write_pos.load(std::memory_order_acquire);
-            if (write_pos == m_pos) {
-                // A reservation ahead of what is published: a writer is in the middle of a
-                // record. Note since when, for StuckWriter().
-                const uint64_t reserved = m_control->reserve_pos.load(std::memory_order_relaxed);
-                if (reserved > write_pos && reserved - write_pos <= m_capacity) {
-                    const uint64_t now = detail::MonotonicNs();
-                    if (m_unpublished_since_ns == 0 || m_unpublished_at != write_pos) {
-                        m_unpublished_at = write_pos;
-                        m_unpublished_since_ns = now;
-                    }
-                    m_unpublished_bytes = reserved - write_pos;
-                    m_unpublished_now_ns = now;
-                } else {
-                    m_unpublished_since_ns = 0;
-                }
-                if (m_header->producer_state.load(std::memory_order_acquire) !=
-                    static_cast<uint32_t>(ProducerState::Exited)) {
-                    if (!ProducerGone()) return false;
-                    // It may have published more between our load and its death: those are
-                    // read first (it writes no more, so this ends).
-                    if (m_control->write_pos.load(std::memory_order_acquire) != m_pos) continue;
-                    return Error{ErrorCode::Stale, m_gone};
-                }
-                // Exited was release-stored after the last record was published, so this
-                // load sees the final write position: drain up to it before reporting.
-                if (m_control->write_pos.load(std::memory_order_acquire) == m_pos) {
-                    return Error{ErrorCode::Detached, "the producer has exited"};
-                }
-                continue;
-            }
-            if (write_pos < m_pos || write_pos - m_pos > m_capacity || write_pos % RECORD_ALIGN) {
-                return Corrupt("write position " + std::to_string(write_pos) +
-                               " is not within one capacity ahead of the reader");
-            }
-            m_write_pos_cache = write_pos;
-            m_unpublished_since_ns = 0;
-        }
         const uint64_t offset = m_pos & m_mask;
         const uint8_t* at = m_data + offset;
-        const uint64_t available = m_write_pos_cache - m_pos;
-        if (m_capacity - offset < RECORD_HEADER_SIZE) {
-            // Too little room for a header before the end: padding without one.
-            const uint64_t left = m_capacity - offset;
-            if (left > available) {
-                return Corrupt(std::to_string(left) + " bytes before the end of the ring are " +
-                               "not all published (" + std::to_string(available) + " are)");
+        const uint64_t left = m_capacity - offset;
+        // Pairs with the writer's release store of the commit word: the record is complete.
+        // Fewer than a header's bytes before the end are padding without a header, part of
+        // the reservation of the record at the start of the next lap: skipped once anything
+        // is reserved past them.
+        const bool complete =
+            left < RECORD_HEADER_SIZE
+                ? m_control->write_pos.load(std::memory_order_acquire) > m_pos
+                : std::atomic_ref<const uint64_t>{*reinterpret_cast<const uint64_t*>(at)}.load(
+                      std::memory_order_acquire) == (m_pos ^ m_commit_key);
+        if (!complete) {
+            // Nothing to read yet. A reservation at m_pos means a writer is in the middle of
+            // this record: note since when, for StuckWriter().
+            const uint64_t reserved = m_control->write_pos.load(std::memory_order_acquire);
+            const bool being_written = reserved > m_pos && reserved - m_pos <= m_capacity;
+            if (being_written) {
+                const uint64_t now = detail::MonotonicNs();
+                if (m_unpublished_since_ns == 0 || m_unpublished_at != m_pos) {
+                    m_unpublished_at = m_pos;
+                    m_unpublished_since_ns = now;
+                }
+                m_unpublished_bytes = reserved - m_pos;
+                m_unpublished_now_ns = now;
+            } else {
+                m_unpublished_since_ns = 0;
             }
+            if (m_header->producer_state.load(std::memory_order_acquire) !=
+                static_cast<uint32_t>(ProducerState::Exited)) {
+                if (!ProducerGone()) return false;
+                // It may have completed this record between our load and its death: read on
+                // (it writes no more, so this ends).
+                if (Complete(at, left)) continue;
+                return Error{ErrorCode::Stale, m_gone};
+            }
+            // Exited was release-stored after the producer waited for its writers to finish
+            // the records they had reserved: one more look, then the end.
+            if (Complete(at, left)) continue;
+            if (being_written) {
+                return Error{ErrorCode::Detached,
+                             "the producer has exited while one of its threads was writing the "
+                             "record at position " +
+                                 std::to_string(m_pos) + " of ring '" + m_name + "'; the " +
+                                 std::to_string(reserved - m_pos) +
+                                 " bytes reserved from there on are lost"};
+            }
+            return Error{ErrorCode::Detached, "the producer has exited"};
+        }
+        m_unpublished_since_ns = 0;
+        if (left < RECORD_HEADER_SIZE) {
             m_pos += left;
             m_stats.bytes += left;
             ++m_stats.padding;
@@ -554,7 +556,7 @@ Result<bool> RingReader::Next(EventView& view)
         std::memcpy(&length, at + offsetof(RecordHeader, length), sizeof(length));
         std::memcpy(&type, at + offsetof(RecordHeader, type), sizeof(type));
         if (type == static_cast<uint16_t>(EventType::Padding)) {
-            if (length != m_capacity - offset || length > available) {
+            if (length != left) {
                 return Corrupt("padding record of " + std::to_string(length) +
                                " bytes does not end at the end of the ring");
             }
@@ -564,11 +566,10 @@ Result<bool> RingReader::Next(EventView& view)
             continue;
         }
         const uint64_t record = AlignedRecordSize(length);
-        if (length < RECORD_HEADER_SIZE || length > m_max_record || record > available ||
-            offset + record > m_capacity) {
+        if (length < RECORD_HEADER_SIZE || length > m_max_record || record > left) {
             return Corrupt("record length " + std::to_string(length) + " is invalid (type " +
-                           std::to_string(type) + ", " + std::to_string(available) +
-                           " bytes published)");
+                           std::to_string(type) + ", " + std::to_string(left) +
+                           " bytes before the end of the ring)");
         }
         RecordHeader header;
         std::memcpy(&header, at, sizeof(header));
@@ -654,6 +655,14 @@ std::optional<StuckRecord> RingReader::StuckWriter() const noexcept
     }
     return StuckRecord{m_unpublished_at, m_unpublished_bytes,
                        m_unpublished_now_ns - m_unpublished_since_ns};
+}
+
+bool RingReader::Complete(const uint8_t* at, uint64_t left) const noexcept
+{
+    if (left < RECORD_HEADER_SIZE)
+        return m_control->write_pos.load(std::memory_order_acquire) > m_pos;
+    return std::atomic_ref<const uint64_t>{*reinterpret_cast<const uint64_t*>(at)}.load(
+               std::memory_order_acquire) == (m_pos ^ m_commit_key);
 }
 
 RingInfo RingReader::Info() const

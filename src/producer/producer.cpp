@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <string>
 #include <unistd.h>
 
@@ -191,6 +192,10 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     h->schema_hash = SCHEMA_HASH;
     h->schema_offset = schema_offset;
     h->schema_size = schema_size;
+    {
+        std::random_device device;
+        h->commit_key = (uint64_t{device()} << 32) ^ device() ^ detail::MonotonicNs();
+    }
     std::memcpy(impl.segment->data() + schema_offset, detail::SCHEMA_BYTES, schema_size);
     uint64_t tsc_mult = 0;
     if (options.clock != ClockSource::Monotonic && detail::TscUsable()) {
@@ -222,7 +227,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         impl.rings[i] = std::make_unique<detail::RingWriter>(
             static_cast<Subsystem>(i), control, lines, MAX_READERS,
             impl.segment->data() + data_offsets[i], options.capacities[i], impl.global, tsc_mult,
-            uint64_t{options.slow_reader_ms} * 1'000'000);
+            uint64_t{options.slow_reader_ms} * 1'000'000, h->commit_key);
     }
 
     for (uint32_t i = 0; i < SUBSYSTEM_COUNT; ++i)
@@ -391,13 +396,6 @@ Result<std::unique_ptr<Lease>> Producer::Attach(const std::vector<LeaseRequest>&
             // ~Lease removes the readers added so far: all or none.
             if (added.result == detail::RingWriter::AddResult::Sealed) {
                 return Error{ErrorCode::Detached, "the producer is shutting down"};
-            }
-            if (added.result == detail::RingWriter::AddResult::Stuck) {
-                return Error{ErrorCode::Busy,
-                             "ring '" + std::string{SUBSYSTEM_NAMES[index]} +
-                                 "': a writer thread has been in the middle of a record for " +
-                                 std::to_string(detail::RingWriter::STUCK_WAIT_NS / 1'000'000) +
-                                 " ms, so no new reader can start yet; try again"};
             }
             std::string pids;
             for (const ReaderInfo& r : writer.Stats().readers) {

@@ -4,7 +4,6 @@
 #include "producer/ring_writer.h"
 
 #include <chrono>
-#include <random>
 #include <thread>
 
 #include "common/reader_progress.h"
@@ -14,53 +13,15 @@ namespace tracering::detail {
 
 std::atomic<RingWriter*> g_event_writers[EVENT_SLOTS]{};
 
-namespace {
-uint64_t RandomSecret() noexcept
-{
-    std::random_device device;
-    return (uint64_t{device()} << 32) ^ device() ^ MonotonicNs();
-}
-} // namespace
-
 RingWriter::RingWriter(Subsystem subsystem, RingControl* control, ReaderControl* reader_lines,
                        uint32_t max_readers, uint8_t* data, uint64_t capacity, bool global,
-                       uint64_t tsc_mult, uint64_t slow_reader_ns) noexcept
+                       uint64_t tsc_mult, uint64_t slow_reader_ns, uint64_t commit_key) noexcept
     : m_subsystem{subsystem}, m_control{control}, m_lines{reader_lines},
       m_max_readers{std::min(max_readers, MAX_READERS)}, m_data{data},
       m_capacity{capacity}, m_mask{capacity - 1}, m_max_record{capacity / MAX_RECORD_DIVISOR},
-      m_slow_reader_ns{slow_reader_ns}, m_secret{RandomSecret()}, m_global{global}, m_clock{
+      m_slow_reader_ns{slow_reader_ns}, m_commit_key{commit_key}, m_global{global}, m_clock{
                                                                                         tsc_mult}
 {
-}
-
-void RingWriter::Publish(uint64_t w) noexcept
-{
-    for (;;) {
-        if (w >= (ReservedPos() & ~SEALED)) return; // nothing reserved after w
-        const uint64_t offset = w & m_mask;
-        // seq_cst: the other half of the Dekker pair described in the class comment.
-        if (CommitWord(m_data + offset).load(std::memory_order_seq_cst) != CommitValue(w)) {
-            return; // its writer is still at it, and publishes it when done
-        }
-        const uint64_t left = m_capacity - offset;
-        uint64_t next;
-        if (left < RECORD_HEADER_SIZE) {
-            next = w + left; // padding without a header
-        } else {
-            const auto* h = reinterpret_cast<const RecordHeader*>(m_data + offset);
-            const uint64_t length = h->length;
-            if (h->type == static_cast<uint16_t>(EventType::Padding)) {
-                next = w + left;
-            } else {
-                next = w + AlignedRecordSize(length);
-            }
-        }
-        // Fails if another writer published it first; then go on from where that one got.
-        if (m_control->write_pos.compare_exchange_strong(w, next, std::memory_order_seq_cst,
-                                                         std::memory_order_seq_cst)) {
-            w = next;
-        }
-    }
 }
 
 DropCause RingWriter::Drop(DropCause cause) noexcept
@@ -121,15 +82,15 @@ DropCause RingWriter::MakeRoom(uint64_t end) noexcept
 
 void RingWriter::RefreshReaders() noexcept
 {
-    const uint64_t published = m_control->write_pos.load(std::memory_order_acquire);
-    uint64_t tail = ReservedPos() & ~SEALED;
+    const uint64_t reserved = ReservedPos() & ~SEALED;
+    uint64_t tail = reserved;
     for (uint32_t i = 0; i < m_max_readers; ++i) {
         Reader& r = m_readers[i];
         if (!r.active) continue;
         // Pairs with the reader's release store: its reads of the records below read_pos
         // happened before we reuse their space.
         const uint64_t read_pos = r.cursor->read_pos.load(std::memory_order_acquire);
-        if ((read_pos & (RECORD_ALIGN - 1)) != 0 || read_pos < r.read_pos || read_pos > published) {
+        if ((read_pos & (RECORD_ALIGN - 1)) != 0 || read_pos < r.read_pos || read_pos > reserved) {
             // A hostile or broken reader. Never trust it again: detach it, carry on.
             Count(m_control->cursor_violations);
             DetachLocked(i, DetachReason::CursorViolation);
@@ -336,11 +297,26 @@ void RingWriter::DetachLocked(uint32_t slot, DetachReason reason) noexcept
     RecomputeLocked();
 }
 
-bool RingWriter::WaitPublished(uint64_t pos) const noexcept
+bool RingWriter::WaitCommitted(uint64_t end) const noexcept
 {
+    if (m_reader_count == 0) return true; // nobody reads what is left
     const uint64_t start = MonotonicNs();
-    for (uint32_t spins = 0;; ++spins) {
-        if (m_control->write_pos.load(std::memory_order_acquire) >= pos) return true;
+    uint64_t pos = m_tail.load(std::memory_order_acquire);
+    for (uint32_t spins = 0; pos < end; ++spins) {
+        const uint64_t offset = pos & m_mask;
+        const uint64_t left = m_capacity - offset;
+        if (left < RECORD_HEADER_SIZE) {
+            pos += left;
+            continue;
+        }
+        auto* at = m_data + offset;
+        if (CommitWord(at).load(std::memory_order_acquire) == CommitValue(pos)) {
+            const auto* h = reinterpret_cast<const RecordHeader*>(at);
+            pos += h->type == static_cast<uint16_t>(EventType::Padding)
+                       ? left
+                       : AlignedRecordSize(std::max<uint64_t>(h->length, RECORD_HEADER_SIZE));
+            continue;
+        }
         if (spins < 64) {
             CpuRelax();
         } else if (MonotonicNs() - start > STUCK_WAIT_NS) {
@@ -349,6 +325,7 @@ bool RingWriter::WaitPublished(uint64_t pos) const noexcept
             std::this_thread::yield();
         }
     }
+    return true;
 }
 
 RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot* cursor,
@@ -383,15 +360,9 @@ RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot
     }
     // Where the reader starts: a reservation word read atomically (a compare-and-swap with
     // itself), so the position and the sequence number belong together: the record reserved
-    // next starts there and has at least that seq. The records reserved before it must be
-    // published before the reader may start there.
+    // next starts there and has at least that seq.
     Reservation at = LoadReservation();
     while (!CompareExchange(m_reserve, at, at)) {
-    }
-    if (!WaitPublished(at.pos)) {
-        added.result = AddResult::Stuck;
-        m_slow.unlock();
-        return added;
     }
     Reader& r = m_readers[slot];
     const uint64_t generation = r.generation;
@@ -480,12 +451,12 @@ void RingWriter::Seal() noexcept
     Reservation cur = LoadReservation();
     while (!CompareExchange(m_reserve, cur, Reservation{cur.pos | SEALED, cur.seq})) {
     }
+    // Records reserved before the seal are committed before the producer says it exited,
+    // unless a writer thread stopped in the middle of one (readers then report it).
+    (void)WaitCommitted(cur.pos & ~SEALED);
     m_sealed = true;
     RecomputeLocked();
     m_slow.unlock();
-    // Records reserved before the seal are published before the producer says it exited,
-    // unless a writer thread stopped in the middle of one (readers then report it stuck).
-    (void)WaitPublished(cur.pos & ~SEALED);
 }
 
 RingStats RingWriter::Stats() const { return ReaderStats(MAX_READERS, 0); }
@@ -507,7 +478,6 @@ RingStats RingWriter::ReaderStats(uint32_t only_slot, uint64_t only_generation) 
     s.payload_limit = m_payload_limit.load(std::memory_order_relaxed);
     s.generation = c.generation.load(std::memory_order_relaxed);
     s.write_pos = c.write_pos.load(std::memory_order_relaxed);
-    s.reserve_pos = c.reserve_pos.load(std::memory_order_relaxed);
     s.writers_waiting = m_writers_waiting.load(std::memory_order_relaxed);
     s.seq = c.seq.load(std::memory_order_relaxed);
     s.dropped_full = c.dropped_full.load(std::memory_order_relaxed);

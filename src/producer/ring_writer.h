@@ -160,27 +160,20 @@ inline bool CompareExchange(Reservation& word, Reservation& expected, Reservatio
 //!     sequence number together) past the record with one 16-byte compare-and-swap. The clock
 //!     is read inside the retry loop, so a reservation that succeeds was preceded by no other
 //!     reservation after its clock read: timestamps follow the ring's order up to how early a
-//!     CPU may execute the time-stamp counter read (see RingReader for what readers do).
+//!     CPU may execute the time-stamp counter read (RingReader evens that out).
 //!  2. Fill the record in place (header, then payload); nobody else touches that space.
-//!  3. Publish: records become visible to readers only through RingControl::write_pos, which
-//!     moves over whole records in ring order. A writer whose record starts at write_pos
-//!     moves write_pos past it itself. Otherwise an earlier record is still being written:
-//!     the writer marks its own record committed (RecordHeader::commit) and leaves it; the
-//!     writer that moves write_pos up to it moves it on over every committed record it finds
-//!     (Publish()). So the last writer of a run publishes the whole run, and a writer
-//!     stopped in the middle of a record delays the publication of later records (readers
-//!     see RingControl::reserve_pos ahead of write_pos and report it), never another writer:
-//!     the others go on reserving until the ring is full and then drop and count.
+//!  3. Commit: store the record's commit word (RecordHeader::commit: its position mixed with
+//!     SegmentHeader::commit_key). Readers read records in ring order and each one only once
+//!     its commit word says so. A writer stopped in the middle of a record delays the readers
+//!     at that record (they report it: RingReader::StuckWriter()), never another writer: the
+//!     others go on reserving until the ring is full, and then drop and count.
 //!
 //! Memory ordering:
-//!  - A record's bytes are written before it is published: either by the writer's own store
-//!    of write_pos (release), or by its commit store (release) that a publishing writer
-//!    acquire-loads before its compare-and-swap of write_pos (release). Readers acquire-load
-//!    write_pos and may read every byte below it.
-//!  - Publishing has a Dekker shape: a writer finishing after its predecessor stores its
-//!    commit and then loads write_pos; the predecessor stores write_pos and then loads that
-//!    commit. Both pairs are sequentially consistent, so at least one of the two sees the
-//!    other's store and the record is published.
+//!  - A record's bytes are written before the release store of its commit word; a reader
+//!    acquire-loads the commit word before it reads the record.
+//!  - The reservation's compare-and-swap comes before any write of the record, so a writer
+//!    pays one locked instruction per record, on an empty store buffer; the commit is a plain
+//!    store.
 //!  - Each reader's release store of CursorSlot::read_pos is acquire-loaded in the slow path
 //!    (RefreshReaders(), under m_slow), which release-stores the new tail in `m_tail`; writers
 //!    acquire-load `m_tail` before reserving, so a reader's last read of a record comes before
@@ -188,10 +181,10 @@ inline bool CompareExchange(Reservation& word, Reservation& expected, Reservatio
 //!
 //! The slow path: when `m_tail` says the ring has no room, the writer takes m_slow (try only:
 //! a writer never waits for the lock) and refreshes the readers' positions; with a lossless
-//! reader it waits for that reader as the previous design did, within the reader's wait and
-//! its lease's budget. Writers that find m_slow taken re-check the tail for a bounded spin
-//! (RingWriter::SLOW_SPIN_NS) and then drop as the ring being full; with a lossless reader
-//! they keep re-checking until that reader's wait has passed.
+//! reader it waits for that reader, within the reader's wait and its lease's budget. Writers
+//! that find m_slow taken re-check the tail for a bounded spin (SLOW_SPIN_NS) and then drop as
+//! the ring being full; with a lossless reader they keep re-checking until that reader's wait
+//! has passed.
 //!
 //! Slow readers: a record is written when every reader has room for it. When one has not:
 //!  - if it asked for lossless delivery and its lease has budget left, the writer waits for
@@ -210,7 +203,7 @@ public:
     //! @param tsc_mult 0 for CLOCK_MONOTONIC timestamps, else the TSC calibration
     RingWriter(Subsystem subsystem, RingControl* control, ReaderControl* reader_lines,
                uint32_t max_readers, uint8_t* data, uint64_t capacity, bool global,
-               uint64_t tsc_mult, uint64_t slow_reader_ns) noexcept;
+               uint64_t tsc_mult, uint64_t slow_reader_ns, uint64_t commit_key) noexcept;
     RingWriter(const RingWriter&) = delete;
     RingWriter& operator=(const RingWriter&) = delete;
 
@@ -272,9 +265,9 @@ public:
         const uint64_t start = cur.pos;
         const uint64_t seq = cur.seq;
         PublishAttempts();
-        // Our commit words may hold an older lap's bytes: clear them first, so that a
-        // publishing writer never takes them for a commit (it also compares the position,
-        // which an older lap never has).
+        // Our commit words hold an older lap's bytes, which never equal our commit value (the
+        // position differs); clear them all the same, so that not even a peer's payload that
+        // landed there (and a key read by a consumer) could pass for a commit.
         uint8_t* const record_at = m_data + ((start + padding) & m_mask);
         CommitWord(record_at).store(0, std::memory_order_relaxed);
         if (padding != 0) {
@@ -300,7 +293,12 @@ public:
         if (flags & RECORD_FLAG_TRUNCATED) {
             m_control->truncated.fetch_add(1, std::memory_order_relaxed);
         }
-        Commit(start, padding, end);
+        // Commit: the record, then the padding in front of it (readers that pass the padding
+        // then mostly find the record complete).
+        CommitWord(record_at).store(CommitValue(start + padding), std::memory_order_release);
+        if (padding != 0) {
+            CommitWord(m_data + offset).store(CommitValue(start), std::memory_order_release);
+        }
         return DropCause::None;
     }
 
@@ -309,20 +307,18 @@ public:
         return m_control->enabled.load(std::memory_order_relaxed) != 0;
     }
 
-    enum class AddResult { Added, Sealed, Full, Stuck };
+    enum class AddResult { Added, Sealed, Full };
     struct Added {
         AddResult result{AddResult::Full};
         uint32_t slot{0};
         uint64_t generation{0}; //!< the reader owns `slot` while its line has this generation
     };
-    //! Adds a reader that starts at the current reservation position once every record
-    //! before it is published (AddResult::Stuck if that takes longer than STUCK_WAIT_NS: a
-    //! writer thread stopped in the middle of a record), with its cursor at `cursor` (in its
-    //! lease's memory, which must stay mapped until RemoveReader) and its lease's lossless
-    //! budget (which must outlive it too). Turns on the events it asks for.
+    //! Adds a reader that starts at the current reservation position, with its cursor at
+    //! `cursor` (in its lease's memory, which must stay mapped until RemoveReader) and its
+    //! lease's lossless budget (which must outlive it too). Turns on the events it asks for.
     Added AddReader(const ReaderOptions& options, CursorSlot* cursor,
                     LosslessBudget* budget) noexcept;
-    //! How long AddReader() and Seal() wait for records reserved before them to be published.
+    //! How long Seal() waits for the records reserved before it to be committed.
     static constexpr uint64_t STUCK_WAIT_NS = 500'000'000;
     //! Takes the reader of `slot` away for good (its lease ended): the slot's generation moves
     //! on (unless the ring is sealed: a reader drains a stopped producer's records first), the
@@ -340,7 +336,7 @@ public:
     //! For the producer's shutdown: stops writing for good but keeps every reader's
     //! generation and position and every published record, so readers drain what was written
     //! before they learn that the producer exited. Waits up to STUCK_WAIT_NS for records
-    //! reserved before it to be published.
+    //! reserved before it to be committed.
     void Seal() noexcept;
     RingStats Stats() const;
     //! The ring's counters plus only the reader of `slot` (its backlog and idle time).
@@ -368,10 +364,8 @@ private:
     {
         return std::atomic_ref<uint64_t>{*reinterpret_cast<uint64_t*>(at)};
     }
-    //! The value of a committed record's commit word at position `pos`: the position mixed
-    //! with a process-local secret, so that no older bytes there (another lap's record or a
-    //! peer's payload) pass for it.
-    uint64_t CommitValue(uint64_t pos) const noexcept { return pos ^ m_secret; }
+    //! The value of a committed record's commit word at position `pos` (RecordHeader::commit).
+    uint64_t CommitValue(uint64_t pos) const noexcept { return pos ^ m_commit_key; }
     //! Both halves of m_reserve, each loaded atomically; a torn pair only fails the next
     //! compare-and-swap, which then returns the current value.
     Reservation LoadReservation() const noexcept
@@ -383,43 +377,22 @@ private:
     {
         return std::atomic_ref<const uint64_t>{m_reserve.pos}.load(std::memory_order_seq_cst);
     }
-    //! Copies the reservation word to RingControl::seq and reserve_pos (statistics and stuck
-    //! detection). Stores race between writers; each writer stores again until what it
-    //! stored is the current value, so the last one leaves the exact count.
+    //! Copies the reservation word to RingControl::seq and write_pos (statistics, and for
+    //! readers where the reserved records end). Stores race between writers; each writer
+    //! stores again until what it stored is the current value, so the last one leaves the
+    //! exact values.
     void PublishAttempts() noexcept
     {
         for (;;) {
             const Reservation r = LoadReservation();
             m_control->seq.store(r.seq, std::memory_order_relaxed);
-            m_control->reserve_pos.store(r.pos & ~SEALED, std::memory_order_relaxed);
+            m_control->write_pos.store(r.pos & ~SEALED, std::memory_order_release);
             if (std::atomic_ref<const uint64_t>{m_reserve.seq}.load(std::memory_order_relaxed) ==
                 r.seq) {
                 return;
             }
         }
     }
-    //! Step 3 of Write() for the reservation [start, end) with `padding` bytes of padding.
-    void Commit(uint64_t start, uint64_t padding, uint64_t end) noexcept
-    {
-        if (m_control->write_pos.load(std::memory_order_acquire) == start) {
-            // Every earlier record is published, and nobody else moves write_pos from
-            // `start` (our commit words are clear): publish ours with a plain store.
-            m_control->write_pos.store(end, std::memory_order_seq_cst);
-            Publish(end);
-            return;
-        }
-        // An earlier record is still being written: its writer (or whoever publishes it)
-        // publishes ours. The record's commit first, then the padding's in front of it.
-        CommitWord(m_data + ((start + padding) & m_mask))
-            .store(CommitValue(start + padding), std::memory_order_seq_cst);
-        if (padding != 0) {
-            CommitWord(m_data + (start & m_mask))
-                .store(CommitValue(start), std::memory_order_seq_cst);
-        }
-        Publish(m_control->write_pos.load(std::memory_order_seq_cst));
-    }
-    //! Moves write_pos from `w` over every committed record that follows it.
-    void Publish(uint64_t w) noexcept;
     //! A dropped event: takes its sequence number and counts it by cause.
     DropCause Drop(DropCause cause) noexcept;
     //! The slow path of a reservation ending at `end` that the cached tail does not allow.
@@ -461,8 +434,9 @@ private:
     void RecomputeLocked() noexcept;
     //! Takes m_slow, asking a writer in a lossless wait to give up first.
     void LockOutWriters() noexcept;
-    //! Waits up to STUCK_WAIT_NS for write_pos to reach `pos`; false if it did not.
-    bool WaitPublished(uint64_t pos) const noexcept;
+    //! Waits up to STUCK_WAIT_NS for every record from the readers' tail up to `end` to be
+    //! committed; false if one was not.
+    bool WaitCommitted(uint64_t end) const noexcept;
     void SetEventSwitches(uint64_t mask) noexcept;
     static void Count(std::atomic<uint64_t>& shared) noexcept
     {
@@ -478,8 +452,8 @@ private:
     const uint64_t m_mask;
     const uint64_t m_max_record;
     const uint64_t m_slow_reader_ns;
-    //! Random, chosen at construction, never stored in shared memory by itself.
-    const uint64_t m_secret;
+    //! SegmentHeader::commit_key.
+    const uint64_t m_commit_key;
     //! Whether this ring drives the process-wide tracepoint switches. Cleared by
     //! DetachFromSwitches() before any reader could be added, and only read under m_slow.
     bool m_global;
