@@ -236,8 +236,8 @@ private:
     Error Detached() const;
     //! Whether the producer's process died without marking the segment Exited.
     bool ProducerGone();
-    //! Whether the record (or headerless padding, `left` bytes before the end) at m_pos is
-    //! complete: its commit word says so (RecordHeader::commit).
+    //! Whether the reserved record (or headerless padding, `left` bytes before the end) at
+    //! m_pos is complete: its commit word says so (RecordHeader::commit).
     bool Complete(const uint8_t* at, uint64_t left) const noexcept;
     static constexpr uint64_t LIVENESS_CHECK_NS = 250'000'000;
 
@@ -262,9 +262,10 @@ private:
     uint64_t m_max_record{0};
     uint64_t m_release_every{0}; //!< capacity / 16: bytes read before an early Release()
     uint64_t m_generation{0};
-    uint64_t m_pos{0};          //!< next record to read
-    uint64_t m_released_pos{0}; //!< last value stored to read_pos
-    uint64_t m_commit_key{0};   //!< SegmentHeader::commit_key
+    uint64_t m_pos{0};            //!< next record to read
+    uint64_t m_released_pos{0};   //!< last value stored to read_pos
+    uint64_t m_commit_key{0};     //!< SegmentHeader::commit_key
+    uint64_t m_reserved_cache{0}; //!< RingControl::write_pos as last loaded
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
     uint64_t m_next_liveness_check_ns{0};

@@ -432,6 +432,7 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     reader->m_pos = start;
     reader->m_released_pos = start;
     reader->m_commit_key = reader->m_header->commit_key;
+    reader->m_reserved_cache = start;
     // At its start we know the exact next seq; resuming a cursor moved since, we learn it
     // from the first record.
     reader->m_seq_known = start == attach_pos;
@@ -498,19 +499,20 @@ Result<bool> RingReader::Next(EventView& view)
         const uint64_t offset = m_pos & m_mask;
         const uint8_t* at = m_data + offset;
         const uint64_t left = m_capacity - offset;
+        // Only a record that writers reserved is looked at: a reader that has caught up polls
+        // the control line, not the line the next record will be written to.
+        if (m_pos >= m_reserved_cache) {
+            m_reserved_cache = m_control->write_pos.load(std::memory_order_acquire);
+        }
         // Pairs with the writer's release store of the commit word: the record is complete.
         // Fewer than a header's bytes before the end are padding without a header, part of
         // the reservation of the record at the start of the next lap: skipped once anything
         // is reserved past them.
-        const bool complete =
-            left < RECORD_HEADER_SIZE
-                ? m_control->write_pos.load(std::memory_order_acquire) > m_pos
-                : std::atomic_ref<const uint64_t>{*reinterpret_cast<const uint64_t*>(at)}.load(
-                      std::memory_order_acquire) == (m_pos ^ m_commit_key);
+        const bool complete = m_reserved_cache > m_pos && Complete(at, left);
         if (!complete) {
             // Nothing to read yet. A reservation at m_pos means a writer is in the middle of
             // this record: note since when, for StuckWriter().
-            const uint64_t reserved = m_control->write_pos.load(std::memory_order_acquire);
+            const uint64_t reserved = m_reserved_cache;
             const bool being_written = reserved > m_pos && reserved - m_pos <= m_capacity;
             if (being_written) {
                 const uint64_t now = detail::MonotonicNs();
@@ -528,12 +530,14 @@ Result<bool> RingReader::Next(EventView& view)
                 if (!ProducerGone()) return false;
                 // It may have completed this record between our load and its death: read on
                 // (it writes no more, so this ends).
-                if (Complete(at, left)) continue;
+                m_reserved_cache = m_control->write_pos.load(std::memory_order_acquire);
+                if (m_reserved_cache > m_pos && Complete(at, left)) continue;
                 return Error{ErrorCode::Stale, m_gone};
             }
             // Exited was release-stored after the producer waited for its writers to finish
             // the records they had reserved: one more look, then the end.
-            if (Complete(at, left)) continue;
+            m_reserved_cache = m_control->write_pos.load(std::memory_order_acquire);
+            if (m_reserved_cache > m_pos && Complete(at, left)) continue;
             if (being_written) {
                 return Error{ErrorCode::Detached,
                              "the producer has exited while one of its threads was writing the "
@@ -659,8 +663,7 @@ std::optional<StuckRecord> RingReader::StuckWriter() const noexcept
 
 bool RingReader::Complete(const uint8_t* at, uint64_t left) const noexcept
 {
-    if (left < RECORD_HEADER_SIZE)
-        return m_control->write_pos.load(std::memory_order_acquire) > m_pos;
+    if (left < RECORD_HEADER_SIZE) return true; // headerless padding of a reserved record
     return std::atomic_ref<const uint64_t>{*reinterpret_cast<const uint64_t*>(at)}.load(
                std::memory_order_acquire) == (m_pos ^ m_commit_key);
 }
