@@ -4,8 +4,8 @@
 //! tracering-capture-producer: the producer of bench/capture_rate.sh. It serves a control
 //! socket, waits until a reader has net:inbound_message on, then writes N of them through
 //! TRACERING_TRACEPOINT from one thread, as fast as the ring takes them or at a given rate,
-//! waits until its readers caught up, prints what the ring counted, and exits (which seals the ring: its reader reads what is
-//! left and ends). See --help.
+//! waits until its readers caught up, prints what the ring counted, and exits (which seals the
+//! ring: its reader reads what is left and ends). See --help.
 
 #include <tracering/producer.h>
 #include <tracering/tracepoint.h>
@@ -60,7 +60,8 @@ readers did not catch up within --attach-timeout.
 
 int Usage(const std::string& error)
 {
-    std::fprintf(stderr, "tracering-capture-producer: %s\n(see tracering-capture-producer --help)\n",
+    std::fprintf(stderr,
+                 "tracering-capture-producer: %s\n(see tracering-capture-producer --help)\n",
                  error.c_str());
     return 1;
 }
@@ -209,8 +210,9 @@ int main(int argc, char** argv)
                 " start_unix_ns=%" PRId64 " drained_unix_ns=%" PRId64 " seq=%" PRIu64
                 " dropped_full=%" PRIu64 " dropped_too_big=%" PRIu64 " dropped_timeout=%" PRIu64
                 " dropped_reader_reset=%" PRIu64 "\n",
-                count, seconds, double(count) / seconds, count * payload_size, unix_ns(start_unix), unix_ns(drained_unix), s.seq,
-                s.dropped_full, s.dropped_too_big, s.dropped_timeout, s.dropped_reader_reset);
+                count, seconds, double(count) / seconds, count * payload_size, unix_ns(start_unix),
+                unix_ns(drained_unix), s.seq, s.dropped_full, s.dropped_too_big, s.dropped_timeout,
+                s.dropped_reader_reset);
     std::fflush(stdout);
     return 0;
 }
