@@ -230,6 +230,8 @@ def records(path):
         at += 24 + length
 pings = pongs = 0
 for peer in os.listdir(root):
+    if not os.path.isdir(os.path.join(root, peer)):
+        continue  # capture.trcap, when both formats were written
     for kind, payload in records(os.path.join(root, peer, "msgs_recv.dat")):
         if kind == "ping":
             if payload != struct.pack("<Q", pings):
