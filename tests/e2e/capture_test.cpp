@@ -66,6 +66,45 @@ std::vector<uint8_t> Nonce(uint64_t n)
     return bytes;
 }
 
+//! Waits until `ringdump capture` holds the net ring of the producer at `socket`.
+bool WaitUntilCaptureAttached(const std::string& socket)
+{
+    for (int i = 0; i < 200; ++i) {
+        test::Subprocess list{{TRACERING_RINGDUMP, "list", "--control", socket}};
+        bool attached = false;
+        for (std::string line = list.ReadLine(); !line.empty(); line = list.ReadLine()) {
+            if (line.rfind("net ", 0) == 0 && line.find(" on ") != std::string::npos) {
+                attached = true;
+            }
+        }
+        list.Wait();
+        if (attached) return true;
+        usleep(50'000);
+    }
+    return false;
+}
+
+//! The value of the JSON member `"name":` in `line` up to the next ',' or '}' (quotes kept).
+std::string JsonMember(const std::string& line, const std::string& name)
+{
+    const std::string key = "\"" + name + "\":";
+    const size_t at = line.find(key);
+    if (at == std::string::npos) return {};
+    const size_t from = at + key.size();
+    return line.substr(from, line.find_first_of(",}", from) - from);
+}
+
+std::string Hex(const std::vector<uint8_t>& bytes)
+{
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (const uint8_t b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
 TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
 {
     const std::string tag = std::to_string(::getpid());
@@ -97,18 +136,7 @@ TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
                               dir.string(), "--format", "capturemessage", "--ring", "net",
                               "--lossless"}};
     // The load must not start before the capture holds the net ring.
-    bool attached = false;
-    for (int i = 0; i < 100 && !attached; ++i) {
-        test::Subprocess list{{TRACERING_RINGDUMP, "list", "--control", socket}};
-        for (std::string line = list.ReadLine(); !line.empty(); line = list.ReadLine()) {
-            if (line.rfind("net ", 0) == 0 && line.find(" on ") != std::string::npos) {
-                attached = true;
-            }
-        }
-        list.Wait();
-        if (!attached) usleep(50'000);
-    }
-    ASSERT_TRUE(attached) << "ringdump capture did not attach the net ring";
+    ASSERT_TRUE(WaitUntilCaptureAttached(socket)) << "ringdump capture did not attach the net ring";
 
     constexpr uint64_t PINGS = 5000;
     test::Subprocess load{{TRACERING_LOADGEN, "--connect", "127.0.0.1:" + port, "ping", "--count",
@@ -157,6 +185,94 @@ TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
         ASSERT_LE(received[i - 1].time_us, received[i].time_us);
     }
     EXPECT_LT(now_us - received.front().time_us, 120'000'000u);
+}
+
+TEST(ToolsEndToEndTest, CaptureOfARateLimitedPingFloodLosesNothingWithoutLossless)
+{
+    // A free-running capture (no --lossless: the node never waits for it) of a flood at
+    // 100 k pings a second, native and -capturemessages at once, must hold every ping and
+    // pong: the capture keeps up with the node, and no event is dropped.
+    const std::string tag = std::to_string(::getpid());
+    const fs::path dir = fs::temp_directory_path() / ("tracering-flood-" + tag);
+    fs::remove_all(dir);
+    const std::string socket = (fs::temp_directory_path() / ("tracering-flood-" + tag + ".sock"));
+    struct RemoveOnExit {
+        fs::path path;
+        std::string segment;
+        std::string socket;
+        ~RemoveOnExit()
+        {
+            std::error_code ignored;
+            fs::remove_all(path, ignored);
+            test::RemoveProducerLeftovers(segment, socket);
+        }
+    } remove_on_exit{dir, "flood-" + tag, socket};
+
+    test::Subprocess node{{TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
+                           "--name", "flood-" + tag}};
+    const std::string ready = node.ReadLine();
+    ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
+    const std::string port = ready.substr(6);
+    test::Subprocess capture{{TRACERING_RINGDUMP, "capture", "--control", socket, "--out",
+                              dir.string(), "--format", "native,capturemessage", "--ring", "net"}};
+    ASSERT_TRUE(WaitUntilCaptureAttached(socket)) << "ringdump capture did not attach the net ring";
+
+    constexpr uint64_t PINGS = 200'000;
+    test::Subprocess load{{TRACERING_LOADGEN, "--connect", "127.0.0.1:" + port, "--timeout", "60",
+                           "ping", "--count", std::to_string(PINGS), "--rate", "100000"}};
+    ASSERT_EQ(load.Wait(70'000), 0);
+    node.Kill(SIGTERM);
+    EXPECT_EQ(node.Wait(10'000), 0);
+    // 0: the producer exited and every event it wrote was read.
+    ASSERT_EQ(capture.Wait(30'000), 0);
+
+    // The native capture: complete (read checks every frame, the seqs and the end frame),
+    // no gap, and every ping and pong with its nonce, in order.
+    test::Subprocess read{{TRACERING_RINGDUMP, "read", (dir / "capture.trcap").string(), "--json"}};
+    uint64_t pings = 0, pongs = 0, lines = 0;
+    for (std::string line = read.ReadLine(); !line.empty(); line = read.ReadLine()) {
+        ++lines;
+        ASSERT_EQ(line.find("\"lost\":"), std::string::npos) << line;
+        const std::string type = JsonMember(line, "msg_type");
+        const std::string payload = JsonMember(line, "payload");
+        if (type == "\"ping\"" && JsonMember(line, "event") == "\"inbound_message\"") {
+            ASSERT_EQ(payload, "\"" + Hex(Nonce(pings)) + "\"") << line;
+            ++pings;
+        } else if (type == "\"pong\"" && JsonMember(line, "event") == "\"outbound_message\"") {
+            ASSERT_EQ(payload, "\"" + Hex(Nonce(pongs)) + "\"") << line;
+            ++pongs;
+        }
+    }
+    EXPECT_EQ(read.Wait(30'000), 0) << "ringdump read: the native capture is not complete";
+    EXPECT_EQ(pings, PINGS);
+    EXPECT_EQ(pongs, PINGS);
+    EXPECT_GE(lines, 2 * PINGS);
+
+    // The -capturemessages files: one peer, every ping received and every pong sent.
+    std::vector<fs::path> peers;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.is_directory()) peers.push_back(entry.path());
+    }
+    ASSERT_EQ(peers.size(), 1u);
+    std::string error;
+    const auto received = ReadCaptureFile(peers[0] / "msgs_recv.dat", error);
+    ASSERT_EQ(error, "");
+    const auto sent = ReadCaptureFile(peers[0] / "msgs_sent.dat", error);
+    ASSERT_EQ(error, "");
+    uint64_t n = 0;
+    for (const auto& m : received) {
+        if (m.type != "ping") continue;
+        ASSERT_EQ(m.payload, Nonce(n)) << n;
+        ++n;
+    }
+    EXPECT_EQ(n, PINGS);
+    n = 0;
+    for (const auto& m : sent) {
+        if (m.type != "pong") continue;
+        ASSERT_EQ(m.payload, Nonce(n)) << n;
+        ++n;
+    }
+    EXPECT_EQ(n, PINGS);
 }
 
 } // namespace

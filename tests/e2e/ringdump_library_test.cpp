@@ -491,6 +491,36 @@ TEST(RingdumpCaptureFileTest, Crc32IsTheIeeeCrcAndChains)
     EXPECT_EQ(Crc32({}), 0u);
 }
 
+TEST(RingdumpCaptureFileTest, Crc32AgreesWithTheBitwiseCrcAtEveryLengthAndAlignment)
+{
+    // Short buffers take Crc32's own table loop, long ones zlib's crc32(): both must give
+    // the CRC computed bit by bit, from any start, chained or not.
+    const auto bitwise = [](std::span<const uint8_t> bytes) {
+        uint32_t crc = 0xFFFFFFFFu;
+        for (const uint8_t b : bytes) {
+            crc ^= b;
+            for (int k = 0; k < 8; ++k) {
+                crc = (crc & 1) ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+            }
+        }
+        return ~crc;
+    };
+    std::vector<uint8_t> data(20000);
+    for (size_t i = 0; i < data.size(); ++i) {
+        data[i] = uint8_t(i * 131 + (i >> 7));
+    }
+    for (size_t offset = 0; offset < 8; ++offset) {
+        for (size_t length : {0, 1, 7, 8, 9, 15, 16, 17, 150, 4095, 4096, 4097, 19000}) {
+            const std::span<const uint8_t> bytes{data.data() + offset, length};
+            const uint32_t want = bitwise(bytes);
+            EXPECT_EQ(Crc32(bytes), want) << length << " bytes at " << offset;
+            const size_t half = length / 2;
+            EXPECT_EQ(Crc32(bytes.subspan(half), Crc32(bytes.first(half))), want)
+                << length << " bytes at " << offset << ", chained";
+        }
+    }
+}
+
 TEST(RingdumpCaptureFileTest, WhatIsWrittenReadsBack)
 {
     auto schema = EventSchema::Builtin();
@@ -748,7 +778,9 @@ TEST(RingdumpMessageCaptureTest, AFailedWriteLeavesOnlyWholeRecords)
         MessageCapture capture{out.fd(), dir, 0};
         const FileSizeLimit limit{10'000}; // room for 9 records of 1024 bytes, and a part
         Result<void> added;
-        for (int i = 0; i < 20 && (added = capture.Add(message)); ++i)
+        // Flushed after each record, so the write that fails is the one of the record that
+        // does not fit (Add() gathers a file's records and writes them in pieces).
+        for (int i = 0; i < 20 && (added = capture.Add(message)) && (added = capture.Flush()); ++i)
             ++written;
         ASSERT_FALSE(added) << "the size limit was not reached";
         EXPECT_NE(added.error().message().find("cannot write"), std::string::npos);
@@ -770,6 +802,46 @@ TEST(RingdumpMessageCaptureTest, AFailedWriteLeavesOnlyWholeRecords)
     EXPECT_EQ(fs::file_size(file), written * 1024);
 }
 
+TEST(RingdumpMessageCaptureTest, GatheredRecordsAreWrittenWholeOrNotAtAll)
+{
+    // Add() gathers a file's records; a write of them that fails leaves the file as it was
+    // before them, so it still ends at a whole record. The same for a large payload, which
+    // is written from where it is.
+    const OutputDir out{"gathered"};
+    const fs::path& dir = out.path();
+    flatbuffers::FlatBufferBuilder fbb;
+    const auto message = [&](size_t size) {
+        const std::vector<uint8_t> payload(size, 0x5a);
+        fbb.Clear();
+        fbb.Finish(net::CreateInboundMessageDirect(fbb, 1, "127.0.0.1:1",
+                                                   net::ConnectionType::Inbound, "block",
+                                                   payload.size(), &payload));
+        return Record{.type = uint16_t(EventType::NetInboundMessage),
+                      .payload = {fbb.GetBufferPointer(), fbb.GetSize()}};
+    };
+    const fs::path file = dir / "127.0.0.1_1" / "msgs_recv.dat";
+    MessageCapture capture{out.fd(), dir, 0};
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(capture.Add(message(1000)));
+    ASSERT_TRUE(capture.Flush());
+    EXPECT_EQ(fs::file_size(file), 5u * 1024);
+    {
+        const FileSizeLimit limit{10'000};
+        for (int i = 0; i < 10; ++i)
+            ASSERT_TRUE(capture.Add(message(1000))); // gathered: nothing written yet
+        const auto flushed = capture.Flush();
+        ASSERT_FALSE(flushed) << "the size limit was not reached";
+        EXPECT_NE(flushed.error().message().find("cannot write"), std::string::npos);
+        EXPECT_EQ(fs::file_size(file), 5u * 1024);
+        const auto added = capture.Add(message(256 << 10));
+        ASSERT_FALSE(added) << "the size limit was not reached";
+        EXPECT_EQ(fs::file_size(file), 5u * 1024);
+    }
+    ASSERT_TRUE(capture.Add(message(256 << 10)));
+    ASSERT_TRUE(capture.Close());
+    EXPECT_EQ(fs::file_size(file), 5u * 1024 + 24 + (256 << 10));
+}
+
 TEST(RingdumpMessageCaptureTest, FilesClosedForLackOfDescriptorsAreReopenedOnlyIfUnchanged)
 {
     const OutputDir out{"reopen"};
@@ -789,6 +861,7 @@ TEST(RingdumpMessageCaptureTest, FilesClosedForLackOfDescriptorsAreReopenedOnlyI
     for (int i = 1; i <= 64; ++i)
         ASSERT_TRUE(capture.Add(message("10.0.0." + std::to_string(i) + ":1")));
     ASSERT_TRUE(capture.Add(message("10.0.0.0:1")));
+    ASSERT_TRUE(capture.Flush());
     EXPECT_EQ(fs::file_size(dir / "10.0.0.0_1" / "msgs_recv.dat"), 2u * 25);
 
     // Replaced by a link (as only this user could) while closed: never written through.
@@ -849,30 +922,36 @@ TEST(RingdumpCaptureFileTest, AFailedWriteLeavesAFileThatReadsAsCutShortNotDamag
     header.rings = {"net"};
     header.events = schema->events();
     header.schema.assign(schema->bytes().begin(), schema->bytes().end());
-    const std::vector<uint8_t> payload(4096, 1);
-    {
-        auto writer = CaptureWriter::Create(path, header);
-        ASSERT_TRUE(writer) << writer.error().message();
-        const FileSizeLimit limit{fs::file_size(path) + 3 * 1024 * 1024};
-        Result<void> wrote;
-        for (uint64_t i = 0;
-             i < 2000 && (wrote = (*writer)->Write(0, {.type = 1, .seq = i, .payload = payload}));
-             ++i) {
+    // Small payloads are gathered in the writer's buffer; large ones (a block) are written
+    // from where they are, after the frames gathered before them.
+    for (const size_t size : {size_t{4096}, size_t{256} << 10}) {
+        SCOPED_TRACE(std::to_string(size) + "-byte payloads");
+        const std::vector<uint8_t> payload(size, 1);
+        {
+            auto writer = CaptureWriter::Create(path, header);
+            ASSERT_TRUE(writer) << writer.error().message();
+            const FileSizeLimit limit{fs::file_size(path) + 3 * 1024 * 1024};
+            Result<void> wrote;
+            for (uint64_t i = 0;
+                 i < 2000 &&
+                 (wrote = (*writer)->Write(0, {.type = 1, .seq = i, .payload = payload}));
+                 ++i) {
+            }
+            ASSERT_FALSE(wrote) << "the size limit was not reached";
+            auto finished = (*writer)->Finish(1);
+            ASSERT_FALSE(finished);
+            EXPECT_EQ(finished.error().message(), wrote.error().message());
         }
-        ASSERT_FALSE(wrote) << "the size limit was not reached";
-        auto finished = (*writer)->Finish(1);
-        ASSERT_FALSE(finished);
-        EXPECT_EQ(finished.error().message(), wrote.error().message());
+        struct stat st;
+        ASSERT_EQ(::stat(path.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, 0600u);
+        // Cut back to its last whole frame, and no end frame after the failure: the file is
+        // cut short, not damaged.
+        const std::string why = ReadWhole(path);
+        EXPECT_NE(why.find("was cut short at byte"), std::string::npos) << why;
+        EXPECT_EQ(why.find("checksum"), std::string::npos) << why;
+        fs::remove_all(path);
     }
-    struct stat st;
-    ASSERT_EQ(::stat(path.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0600u);
-    // Cut back to its last whole frame, and no end frame after the failure: the file is cut
-    // short, not damaged.
-    const std::string why = ReadWhole(path);
-    EXPECT_NE(why.find("was cut short at byte"), std::string::npos) << why;
-    EXPECT_EQ(why.find("checksum"), std::string::npos) << why;
-    fs::remove_all(path);
 }
 
 TEST(RingdumpMessageCaptureTest, PeerFoldersStayInsideTheOutputDirectory)

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 namespace tracering::ringdump {
 namespace {
@@ -20,7 +21,19 @@ namespace {
 constexpr uint32_t PREAMBLE_SIZE = 20;
 //! A header is names and a schema of a few KiB; anything near this is a damaged file.
 constexpr uint32_t MAX_HEADER_SIZE = 64u << 20;
+//! Frames are gathered up to about this many bytes before they are written.
 constexpr size_t WRITE_BUFFER = 1 << 20;
+//! Payloads from this size up are written from the ring itself rather than copied into the
+//! buffer first.
+constexpr size_t DIRECT_PAYLOAD = 64 << 10;
+
+//! `bytes` little-endian bytes of `v` at `out`.
+void PutLe(uint8_t* out, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; ++i) {
+        out[i] = uint8_t(v >> (8 * i));
+    }
+}
 
 
 //! Little-endian encoding into a byte string.
@@ -201,8 +214,58 @@ Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
     return fd;
 }
 
+namespace {
+
+//! Slicing-by-8 tables of the reflected IEEE polynomial: kCrcTables[0] is the byte-wise
+//! table, kCrcTables[k][b] the CRC of byte b followed by k zero bytes.
+constexpr std::array<std::array<uint32_t, 256>, 8> MakeCrcTables()
+{
+    std::array<std::array<uint32_t, 256>, 8> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; ++k) {
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        }
+        t[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; ++i) {
+        for (size_t k = 1; k < 8; ++k) {
+            t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+        }
+    }
+    return t;
+}
+constexpr auto kCrcTables = MakeCrcTables();
+//! Below this many bytes Crc32 uses SmallCrc32: zlib's crc32() costs a few hundred ns per
+//! call on a frame of a ping (~150 bytes), several times the slicing loop, while on long
+//! buffers zlib's own loop is the faster one.
+constexpr size_t SMALL_CRC = 4096;
+
+uint32_t SmallCrc32(const uint8_t* p, size_t n, uint32_t crc)
+{
+    crc = ~crc;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; ++i) {
+            v |= uint64_t{p[i]} << (8 * i); // little-endian, whatever the host
+        }
+        v ^= crc;
+        crc = kCrcTables[7][v & 0xff] ^ kCrcTables[6][(v >> 8) & 0xff] ^
+              kCrcTables[5][(v >> 16) & 0xff] ^ kCrcTables[4][(v >> 24) & 0xff] ^
+              kCrcTables[3][(v >> 32) & 0xff] ^ kCrcTables[2][(v >> 40) & 0xff] ^
+              kCrcTables[1][(v >> 48) & 0xff] ^ kCrcTables[0][v >> 56];
+    }
+    for (; n > 0; ++p, --n) {
+        crc = (crc >> 8) ^ kCrcTables[0][(crc ^ *p) & 0xff];
+    }
+    return ~crc;
+}
+
+} // namespace
+
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc)
 {
+    if (bytes.size() < SMALL_CRC) return SmallCrc32(bytes.data(), bytes.size(), crc);
     // zlib's crc32() takes at most UINT_MAX bytes per call.
     while (!bytes.empty()) {
         const size_t n = std::min<size_t>(bytes.size(), std::numeric_limits<unsigned>::max());
@@ -270,6 +333,7 @@ Result<std::unique_ptr<CaptureWriter>> CaptureWriter::Create(int dir_fd, const s
     writer->m_buffer.insert(writer->m_buffer.end(), h.bytes().begin(), h.bytes().end());
     // On disk at once: a capture killed before its first event still reads (as cut short).
     if (auto ok = writer->Flush(); !ok) return ok.error();
+    writer->m_buffer.reserve(WRITE_BUFFER + DIRECT_PAYLOAD);
     return writer;
 }
 
@@ -288,13 +352,29 @@ Result<void> CaptureWriter::Close()
     return {};
 }
 
-Result<void> CaptureWriter::Flush()
+Result<void> CaptureWriter::Flush() { return WriteOut({}); }
+
+Result<void> CaptureWriter::WriteOut(std::span<const uint8_t> payload)
 {
     if (m_failed) return *m_failed;
     if (m_fd.get() < 0) return Error{ErrorCode::InvalidArgument, "the capture file is closed"};
-    size_t done = 0;
-    while (done < m_buffer.size()) {
-        const ssize_t n = ::write(m_fd.get(), m_buffer.data() + done, m_buffer.size() - done);
+    iovec parts[2] = {{m_buffer.data(), m_buffer.size()},
+                      {const_cast<uint8_t*>(payload.data()), payload.size()}};
+    const uint64_t total = uint64_t{m_buffer.size()} + payload.size();
+    uint64_t done = 0;
+    while (done < total) {
+        iovec left[2];
+        int count = 0;
+        uint64_t skip = done;
+        for (const iovec& p : parts) {
+            if (skip >= p.iov_len) {
+                skip -= p.iov_len;
+                continue;
+            }
+            left[count++] = {static_cast<uint8_t*>(p.iov_base) + skip, p.iov_len - skip};
+            skip = 0;
+        }
+        const ssize_t n = ::writev(m_fd.get(), left, count);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             // Out of space, or an I/O error: stop here, and cut the file back to its last
@@ -304,9 +384,9 @@ Result<void> CaptureWriter::Flush()
             m_buffer.clear();
             return *m_failed;
         }
-        done += size_t(n);
+        done += uint64_t(n);
     }
-    m_bytes += m_buffer.size();
+    m_bytes += total;
     m_buffer.clear();
     return {};
 }
@@ -319,13 +399,21 @@ Result<void> CaptureWriter::Frame(std::span<const uint8_t> body, std::span<const
         return Error{ErrorCode::InvalidArgument, "a record of " + std::to_string(payload.size()) +
                                                      " bytes is over the capture's frame limit"};
     }
-    Encoder frame;
-    frame.U32(uint32_t(size));
-    frame.U32(Crc32(payload, Crc32(body)));
-    m_buffer.insert(m_buffer.end(), frame.bytes().begin(), frame.bytes().end());
+    const size_t at = m_buffer.size();
+    m_buffer.resize(at + FRAME_HEADER_SIZE);
+    PutLe(&m_buffer[at], size, 4);
     m_buffer.insert(m_buffer.end(), body.begin(), body.end());
-    m_buffer.insert(m_buffer.end(), payload.begin(), payload.end());
     ++m_frames;
+    if (payload.size() >= DIRECT_PAYLOAD) {
+        // A large payload (a block) goes to the file from where it is, after the frames
+        // gathered before it, in one writev: no copy through the buffer.
+        PutLe(&m_buffer[at + 4], Crc32(payload, Crc32(body)), 4);
+        return WriteOut(payload);
+    }
+    m_buffer.insert(m_buffer.end(), payload.begin(), payload.end());
+    // One checksum over the body as it now lies in the buffer, payload included.
+    const size_t body_at = at + FRAME_HEADER_SIZE;
+    PutLe(&m_buffer[at + 4], Crc32({m_buffer.data() + body_at, m_buffer.size() - body_at}), 4);
     if (m_buffer.size() >= WRITE_BUFFER) return Flush();
     return {};
 }
@@ -336,17 +424,18 @@ Result<void> CaptureWriter::Write(uint8_t ring, const Record& record)
         return Error{ErrorCode::InvalidArgument,
                      "ring index " + std::to_string(ring) + " is not in the capture's header"};
     }
-    Encoder fixed;
-    fixed.U8(FRAME_EVENT);
-    fixed.U8(ring);
-    fixed.U16(record.type);
-    fixed.U16(record.flags);
-    fixed.U16(0);
-    fixed.U64(record.seq);
-    fixed.U64(record.timestamp_ns);
-    fixed.U64(record.lost_before);
-    fixed.U64(record.skipped_before);
-    if (auto ok = Frame(fixed.bytes(), record.payload); !ok) return ok;
+    // The fixed part of the event frame, encoded in place (no allocation per event).
+    uint8_t fixed[EVENT_FRAME_FIXED_SIZE];
+    fixed[0] = FRAME_EVENT;
+    fixed[1] = ring;
+    PutLe(fixed + 2, record.type, 2);
+    PutLe(fixed + 4, record.flags, 2);
+    PutLe(fixed + 6, 0, 2);
+    PutLe(fixed + 8, record.seq, 8);
+    PutLe(fixed + 16, record.timestamp_ns, 8);
+    PutLe(fixed + 24, record.lost_before, 8);
+    PutLe(fixed + 32, record.skipped_before, 8);
+    if (auto ok = Frame(fixed, record.payload); !ok) return ok;
     CaptureTotals& t = m_totals[ring];
     ++t.delivered;
     t.lost += record.lost_before;

@@ -136,7 +136,8 @@ Result<Fd> CreateFileAt(int dir_fd, const std::string& name, const std::filesyst
 Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
                              const std::filesystem::path& shown);
 
-//! CRC-32 (IEEE 802.3, reflected) by zlib's crc32(); chain calls through `crc`.
+//! CRC-32 (IEEE 802.3, reflected), zlib's crc32() (which it calls for long buffers);
+//! chain calls through `crc`.
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);
 
 struct CaptureHeader {
@@ -169,7 +170,8 @@ struct CaptureEnd {
 //! Writes a capture file. Not thread-safe.
 //!
 //! Frames are gathered in memory and written whole, in pieces of about a MiB and whenever
-//! Flush() is called, so the file always ends at a frame boundary: killed, it reads as cut
+//! Flush() is called (a large payload is written from where it is, right after the frames
+//! before it), so the file always ends at a frame boundary: killed, it reads as cut
 //! short, not as damaged. A write that fails (a full disk) is cut back to the last whole
 //! frame, and nothing is written after it.
 class CaptureWriter
@@ -211,6 +213,9 @@ private:
     CaptureWriter() = default;
     //! Adds a frame of `body` (two parts, written one after the other).
     Result<void> Frame(std::span<const uint8_t> body, std::span<const uint8_t> payload = {});
+    //! Writes the buffer, then `payload`, to the file (whole: a failure cuts the file back to
+    //! where the buffer began).
+    Result<void> WriteOut(std::span<const uint8_t> payload);
     //! Closes the file: the first write error if there was one, else close(2)'s result.
     Result<void> Close();
 

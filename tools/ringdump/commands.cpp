@@ -45,6 +45,9 @@ using Clock = std::chrono::steady_clock;
 //! Output is gathered and written in pieces of about this size: one write per event would
 //! cost more than reading the event.
 constexpr size_t OUTPUT_CHUNK = 64 << 10;
+//! capture: records written between two looks at the clock (ClockTracker::Update), besides
+//! one whenever the rings are empty. At a million events a second, a millisecond apart.
+constexpr size_t CLOCK_CHECK_EVERY = 1024;
 //! Records taken from one ring before the next ring gets its turn.
 constexpr size_t POLL_BATCH = 1024;
 //! Records read before their space is handed back to the producer within a batch.
@@ -1054,15 +1057,27 @@ int Capture(const CaptureOptions& options, const Io& io)
     if (options.capture_messages) messages.emplace(out_dir.get(), options.out_dir, clock.offset());
 
     std::string failure;
-    const auto take = [&](size_t ring, const Record& record) {
-        if (clock.Update()) {
-            if (native) {
-                if (auto ok = native->WriteClock(clock.offset()); !ok) {
-                    failure = ok.error().message();
-                    return Take::Abort;
-                }
+    // Measures the clock offset again once a second (ClockTracker), and passes a stepped one
+    // on to the files before the events that follow.
+    const auto update_clock = [&] {
+        if (!clock.Update()) return true;
+        if (native) {
+            if (auto ok = native->WriteClock(clock.offset()); !ok) {
+                failure = ok.error().message();
+                return false;
             }
-            if (messages) messages->SetClockOffset(clock.offset());
+        }
+        if (messages) messages->SetClockOffset(clock.offset());
+        return true;
+    };
+    // Records since the clock was last looked at: reading the time per record would cost
+    // more than writing it, so it is looked at every CLOCK_CHECK_EVERY records and whenever
+    // the rings are empty.
+    size_t since_clock_check = 0;
+    const auto take = [&](size_t ring, const Record& record) {
+        if (++since_clock_check >= CLOCK_CHECK_EVERY) {
+            since_clock_check = 0;
+            if (!update_clock()) return Take::Abort;
         }
         if (native) {
             if (auto ok = native->Write(uint8_t(ring), record); !ok) {
@@ -1083,13 +1098,22 @@ int Capture(const CaptureOptions& options, const Io& io)
         deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(options.duration_s));
     }
-    // While the rings are empty, what was captured goes to the file: a capture killed later
+    // While the rings are empty, what was captured goes to the files: a capture killed later
     // still holds it.
     const auto idle = [&] {
-        if (!native) return true;
-        if (auto ok = native->Flush(); !ok) {
-            failure = ok.error().message();
-            return false;
+        since_clock_check = 0;
+        if (!update_clock()) return false;
+        if (native) {
+            if (auto ok = native->Flush(); !ok) {
+                failure = ok.error().message();
+                return false;
+            }
+        }
+        if (messages) {
+            if (auto ok = messages->Flush(); !ok) {
+                failure = ok.error().message();
+                return false;
+            }
         }
         return true;
     };

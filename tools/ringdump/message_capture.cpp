@@ -23,11 +23,15 @@ constexpr size_t MESSAGE_TYPE_SIZE = 12;
 //! Files kept open between records. A busy node talks to ~125 peers, each with two files;
 //! past this many all are closed (appending reopens them), which bounds descriptors.
 constexpr size_t MAX_OPEN_FILES = 64;
+//! Records of a file gathered before they are written (at most MAX_OPEN_FILES of these).
+constexpr size_t FILE_BUFFER = 64 << 10;
+//! Bytes of a record before its payload: time, message type, payload length.
+constexpr size_t RECORD_HEADER_SIZE = 8 + MESSAGE_TYPE_SIZE + 4;
 
-void PutLe(std::string& out, uint64_t v, int bytes)
+void PutLe(uint8_t* out, uint64_t v, int bytes)
 {
     for (int i = 0; i < bytes; ++i) {
-        out += char(uint8_t(v >> (8 * i)));
+        out[i] = uint8_t(v >> (8 * i));
     }
 }
 
@@ -154,19 +158,47 @@ Result<void> MessageCapture::Add(const Record& record)
     }
     const int64_t unix_ns = int64_t(record.timestamp_ns) + m_clock_offset_ns;
     const uint64_t unix_us = unix_ns > 0 ? uint64_t(unix_ns) / 1000 : 0;
-    m_buffer.clear();
-    PutLe(m_buffer, unix_us, 8);
-    m_buffer.append(type->c_str(), type->size());
-    m_buffer.append(MESSAGE_TYPE_SIZE - type->size(), '\0');
-    PutLe(m_buffer, payload_size, 4);
-    auto file = File(PeerDirectory(addr->string_view()), inbound);
-    if (!file) return file.error();
-    OpenFile& f = *file.value();
-    // The whole record in one write (header and payload), retried where the kernel takes
-    // part of it; on failure the file is cut back to where the record began.
-    iovec parts[2] = {{m_buffer.data(), m_buffer.size()},
-                      {const_cast<uint8_t*>(payload ? payload->data() : nullptr), payload_size}};
-    const uint64_t total = m_buffer.size() + payload_size;
+    uint8_t header[RECORD_HEADER_SIZE] = {};
+    PutLe(header, unix_us, 8);
+    std::memcpy(header + 8, type->c_str(), type->size());
+    PutLe(header + 8 + MESSAGE_TYPE_SIZE, payload_size, 4);
+
+    auto peer = m_by_addr.find(addr->string_view());
+    if (peer == m_by_addr.end()) {
+        peer = m_by_addr.emplace(addr->str(), Peer{PeerDirectory(addr->string_view())}).first;
+    }
+    OpenFile*& cached = inbound ? peer->second.recv : peer->second.sent;
+    if (!cached || cached->fd < 0) {
+        // First record of this file, or it was closed (too many open): File() creates or
+        // reopens it, checking that it is still the one this capture created.
+        auto file = File(peer->second.folder, inbound);
+        if (!file) return file.error();
+        cached = file.value();
+    }
+    OpenFile& f = *cached;
+    const std::span<const uint8_t> bytes{payload ? payload->data() : nullptr, payload_size};
+    if (f.pending.size() + RECORD_HEADER_SIZE + payload_size > FILE_BUFFER) {
+        if (auto ok = WriteOut(f, {}); !ok) return ok;
+    }
+    f.pending.insert(f.pending.end(), header, header + RECORD_HEADER_SIZE);
+    if (payload_size >= FILE_BUFFER) {
+        // A large payload (a block) goes to the file from where it is, with its header.
+        if (auto ok = WriteOut(f, bytes); !ok) return ok;
+    } else {
+        f.pending.insert(f.pending.end(), bytes.begin(), bytes.end());
+    }
+    ++(inbound ? m_counts.received : m_counts.sent);
+    return {};
+}
+
+Result<void> MessageCapture::WriteOut(OpenFile& f, std::span<const uint8_t> payload)
+{
+    // Everything in one writev where the kernel takes it (the records gathered, then the
+    // payload), retried where it takes part of it; on failure the file is cut back to where
+    // these records began, so it still ends at a whole record.
+    iovec parts[2] = {{f.pending.data(), f.pending.size()},
+                      {const_cast<uint8_t*>(payload.data()), payload.size()}};
+    const uint64_t total = uint64_t{f.pending.size()} + payload.size();
     uint64_t done = 0;
     while (done < total) {
         iovec left[2];
@@ -184,29 +216,45 @@ Result<void> MessageCapture::Add(const Record& record)
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             const int err = n < 0 ? errno : ENOSPC;
+            // Back to where the records began, the file offset too, so a later write
+            // continues the file rather than leaving a hole.
             (void)!::ftruncate(f.fd, off_t(f.size));
+            (void)!::lseek(f.fd, off_t(f.size), SEEK_SET);
+            f.pending.clear();
             return Error{ErrorCode::SystemError, "cannot write a message capture file under " +
                                                      m_dir.string() + ": " + std::strerror(err)};
         }
         done += uint64_t(n);
     }
     f.size += total;
-    ++(inbound ? m_counts.received : m_counts.sent);
+    f.pending.clear();
+    return {};
+}
+
+Result<void> MessageCapture::Flush()
+{
+    for (auto& [path, file] : m_files) {
+        if (file.fd < 0 || file.pending.empty()) continue;
+        if (auto ok = WriteOut(file, {}); !ok) return ok;
+    }
     return {};
 }
 
 Result<void> MessageCapture::Close()
 {
-    std::string failed;
+    std::string failed; // the first error, as a whole message
     for (auto& [path, file] : m_files) {
         if (file.fd < 0) continue;
+        if (!file.pending.empty()) {
+            if (auto ok = WriteOut(file, {}); !ok && failed.empty()) failed = ok.error().message();
+        }
         if (::close(file.fd) != 0 && failed.empty()) {
-            failed = path.string() + ": " + std::strerror(errno);
+            failed = "cannot write " + path.string() + ": " + std::strerror(errno);
         }
         file.fd = -1;
     }
     m_open = 0;
-    if (!failed.empty()) return Error{ErrorCode::SystemError, "cannot write " + failed};
+    if (!failed.empty()) return Error{ErrorCode::SystemError, failed};
     return {};
 }
 

@@ -31,9 +31,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "decode/event_format.h"
 #include <sys/types.h>
@@ -66,7 +70,12 @@ public:
     //! capture (AlreadyExists: something was there first; SystemError: it was replaced since).
     //! Files are created 0600 and folders 0700, as the node (umask 077) makes them.
     Result<void> Add(const Record& record);
-    //! Closes every file, reporting any write error. Add() may open them again.
+    //! Writes the records gathered so far to their files. Add() gathers a file's records
+    //! and writes them whole, in pieces of up to FILE_BUFFER bytes (a payload of at least
+    //! that much is written from where it is, right after the records before it), so a
+    //! file always ends at a record boundary.
+    Result<void> Flush();
+    //! Flushes and closes every file, reporting any write error. Add() may open them again.
     Result<void> Close();
     //! Messages added from now on get UNIX time with this offset (see ClockTracker).
     void SetClockOffset(int64_t clock_offset_ns) { m_clock_offset_ns = clock_offset_ns; }
@@ -89,8 +98,22 @@ private:
         int fd{-1};       //!< -1 while closed (too many open; Add() reopens it)
         uint64_t size{0}; //!< bytes in the file: every record so far was written whole
         Identity id;
+        std::vector<uint8_t> pending; //!< whole records not written yet
+    };
+    //! A peer's files, by the event's `addr` as it came (a map lookup per event rather than
+    //! a folder name and paths built per event).
+    struct Peer {
+        std::string folder;      //!< PeerDirectory(addr)
+        OpenFile* recv{nullptr}; //!< in m_files, once opened
+        OpenFile* sent{nullptr};
+    };
+    struct AddrHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
     Result<OpenFile*> File(const std::string& peer, bool inbound);
+    //! Writes `f.pending`, then `payload`, to the file; on failure cuts it back to f.size.
+    Result<void> WriteOut(OpenFile& f, std::span<const uint8_t> payload);
 
     int m_dir_fd;
     std::filesystem::path m_dir;
@@ -98,8 +121,8 @@ private:
     std::map<std::filesystem::path, OpenFile> m_files; //!< every file this capture created
     size_t m_open{0};                                  //!< of m_files, those open now
     std::map<std::string, Identity> m_peers;           //!< the folders this capture created
+    std::unordered_map<std::string, Peer, AddrHash, std::equal_to<>> m_by_addr;
     Counts m_counts;
-    std::string m_buffer;
 };
 
 } // namespace tracering::ringdump
