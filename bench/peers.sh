@@ -16,7 +16,7 @@ Runs tracering_bench ONCE, with --benchmark_repetitions, for the benchmarks that
 tracering with its peers on the same event (net:inbound_message's fields, a ping):
 
   tracering      BM_Tracepoint_Off, BM_InboundMessage_Ping,
-                 BM_Ring_ProducerConsumer/Lossless:0/Readers:1
+                 BM_Ring_ProducerConsumer/Lossless:{0,1}/Readers:1
   LTTng-UST      BM_Lttng_Off, BM_Lttng_InboundMessage_Ping, BM_Lttng_FullRate (the binary
                  starts its own lttng-sessiond, as the user running it)
   USDT+bpftrace  BM_Usdt_Off, BM_Usdt_Bpftrace_{Count,Print}_{Ping,FullRate}
@@ -170,7 +170,7 @@ if [ "$BPFTRACE" = 1 ]; then
     sleep 1
 fi
 
-FILTER='^BM_((Tracepoint|Usdt)_Off(/|$)|InboundMessage_Ping/|Ring_ProducerConsumer/Lossless:0/Readers:1/|Lttng_|Usdt_Bpftrace_)'
+FILTER='^BM_((Tracepoint|Usdt)_Off(/|$)|InboundMessage_Ping/|Ring_ProducerConsumer/Lossless:[01]/Readers:1/|Lttng_|Usdt_Bpftrace_)'
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 log "load average before: $LOAD_BEFORE; one tracering_bench run as $RUN_USER, $REPEATS repetitions"
@@ -267,14 +267,17 @@ def total(name, key):
 
 
 rows = []
-# tracering: the reader thread of BM_Ring_ProducerConsumer counts delivered and lost itself.
-name = "BM_Ring_ProducerConsumer/Lossless:0/Readers:1"
-delivered, lost = total(name, "delivered"), total(name, "lost")
-rows.append(("tracering (ring of 4 MiB, a reader thread)", off("BM_Tracepoint_Off"),
-             spread(counter("BM_InboundMessage_Ping", "ns_per_event")),
-             spread(counter(name, "items_per_second")),
-             f"{delivered:,} / {delivered + lost:,}" if entries(name) else "skipped",
-             f"{lost:,}" if entries(name) else "skipped"))
+# tracering: the reader thread counts what it read, the producer what it dropped.
+for label, name in (("tracering (ring of 4 MiB, a reader thread)",
+                     "BM_Ring_ProducerConsumer/Lossless:0/Readers:1"),
+                    ("tracering, lossless reader (the producer waits for room, bounded)",
+                     "BM_Ring_ProducerConsumer/Lossless:1/Readers:1")):
+    delivered, lost = total(name, "delivered"), total(name, "dropped")
+    rows.append((label, off("BM_Tracepoint_Off"),
+                 spread(counter("BM_InboundMessage_Ping", "ns_per_event")),
+                 spread(counter(name, "items_per_second")),
+                 f"{delivered:,} / {delivered + lost:,}" if entries(name) else "skipped",
+                 f"{lost:,}" if entries(name) else "skipped"))
 # LTTng-UST: babeltrace2 counts the trace, `lttng list` the discarded events.
 name = "BM_Lttng_FullRate"
 delivered, lost, attempted = total(name, "delivered"), total(name, "lost"), total(name, "attempted")
@@ -307,7 +310,7 @@ print(f"Medians of {repeats} repetitions (range); delivered and lost are totals 
       "Producer cost: batches of 4096 events timed, the consumer catching up in between "
       "(BM_InboundMessage_Ping, BM_Lttng_InboundMessage_Ping, BM_Usdt_Bpftrace_*_Ping). "
       "Full rate: 2,000,000 events per iteration (3 iterations, 1 for bpftrace printing) from one thread "
-      "(BM_Ring_ProducerConsumer/Lossless:0/Readers:1, BM_Lttng_FullRate, "
+      "(BM_Ring_ProducerConsumer/Lossless:*/Readers:1, BM_Lttng_FullRate, "
       "BM_Usdt_Bpftrace_*_FullRate); for USDT, the probe's firing rate times the share "
       "bpftrace delivered.")
 print()
