@@ -22,8 +22,9 @@ PACKAGES=(
 )
 for arg in "$@"; do
     case "$arg" in
-        # The real-node and eBPF benchmarks: bpftrace, callgrind, ps.
-        --bench) PACKAGES+=(bpftrace valgrind procps) ;;
+        # The real-node, eBPF and LTTng benchmarks: bpftrace, callgrind, ps, LTTng-UST (its
+        # provider in tracering_bench), its session daemon and babeltrace2 (bench/peers.sh).
+        --bench) PACKAGES+=(bpftrace valgrind procps liblttng-ust-dev lttng-tools babeltrace2) ;;
         # The libFuzzer targets (fuzz/, .ci/configs/fuzz.sh): clang and its fuzzer runtime.
         --fuzz) PACKAGES+=(clang libclang-rt-dev) ;;
         *)
