@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <fcntl.h>
 #include <functional>
@@ -301,7 +302,7 @@ TEST_F(SegmentTest, GarbageRecordIsReportedNotFollowed)
     // Overwrite the record's length with nonsense, as a broken producer might.
     uint8_t* data = m_shm->data() + header()->rings[3].data_offset;
     const uint32_t huge = 0x7fffffff;
-    std::memcpy(data, &huge, 4);
+    std::memcpy(data + offsetof(RecordHeader, length), &huge, sizeof(huge));
     auto n = (*reader)->Poll([](const EventView&) { ADD_FAILURE() << "garbage was delivered"; });
     ASSERT_FALSE(n);
     EXPECT_EQ(n.error().code(), ErrorCode::Corrupt);

@@ -173,8 +173,8 @@ private:
 //! Owns a segment: creates its shared-memory object, writes events into its rings, hands out
 //! leases, and unlinks the object when destroyed.
 //!
-//! Thread safety: Write*/emit functions may be called from any thread concurrently (writers
-//! of one ring are serialised by a process-local lock). Attach, Lease destruction and Stats
+//! Thread safety: Write*/emit functions may be called from any thread concurrently; writers
+//! of one ring never wait for each other (see doc/design.md, "Writers in several threads"). Attach, Lease destruction and Stats
 //! may be called from any thread. The Producer must outlive every thread that may still
 //! trace, and every Lease.
 class Producer

@@ -51,10 +51,9 @@ inline constexpr uint32_t EVENT_SLOTS = SUBSYSTEM_COUNT * EVENTS_PER_RING_MAX;
 //! Process-local switch of every event type, indexed by EventType value: the writer of the
 //! event's ring while some reader has the event enabled, nullptr otherwise.
 //! Writer: the installed Producer (RingWriter::RecomputeLocked when a reader is added,
-//! removed or detached, and at Seal), relaxed store under the ring's writer lock;
-//! the ring's own state is published by the writer lock taken inside RingWriter.
+//! removed or detached, and at Seal), relaxed store under the ring's slow-path lock.
 //! Readers: every tracepoint, relaxed load. The pointer is only a hint that work may be done;
-//! the writer re-checks that the ring is enabled under its lock.
+//! the writer re-checks that the ring is enabled, and a sealed ring refuses the reservation.
 extern std::atomic<RingWriter*> g_event_writers[EVENT_SLOTS];
 
 inline bool EventActive(EventType type) noexcept
