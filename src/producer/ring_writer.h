@@ -145,14 +145,14 @@ class RingWriter
 {
 public:
     //! @param global whether this ring drives the process-wide tracepoint switches
-    //! @param tsc_mult 0 for CLOCK_MONOTONIC timestamps, else the TSC calibration
+    //! @param clock the producer's clock, which must outlive the writer
     RingWriter(Subsystem subsystem, RingControl* control, ReaderControl* reader_lines,
                uint32_t max_readers, uint8_t* data, uint64_t capacity, bool global,
-               uint64_t tsc_mult, uint64_t slow_reader_ns) noexcept
+               const RingClock& clock, uint64_t slow_reader_ns) noexcept
         : m_subsystem{subsystem}, m_control{control}, m_lines{reader_lines},
           m_max_readers{std::min(max_readers, MAX_READERS)}, m_data{data},
           m_capacity{capacity}, m_mask{capacity - 1}, m_max_record{capacity / MAX_RECORD_DIVISOR},
-          m_slow_reader_ns{slow_reader_ns}, m_global{global}, m_clock{tsc_mult}
+          m_slow_reader_ns{slow_reader_ns}, m_global{global}, m_clock{clock}
     {
     }
     RingWriter(const RingWriter&) = delete;
@@ -219,8 +219,10 @@ public:
         header->flags =
             static_cast<uint16_t>(flags | (m_loss_pending ? RECORD_FLAG_LOSS_PRECEDES : 0));
         header->seq = seq;
-        // Read after the space is reserved, under the lock: never goes backwards in a ring.
-        header->timestamp_ns = m_clock.Now();
+        // Read after the space is reserved, under the lock, and never below the ring's last
+        // timestamp: RingClock::Now() is not ordered against taking the lock.
+        m_last_timestamp_ns = std::max(m_last_timestamp_ns, m_clock.Now());
+        header->timestamp_ns = m_last_timestamp_ns;
         fill(m_data + offset + RECORD_HEADER_SIZE);
         m_loss_pending = false;
         if (flags & RECORD_FLAG_TRUNCATED) Count(m_control->truncated, m_truncated);
@@ -343,8 +345,10 @@ private:
     //! Held (before m_lock) by AddReader/RemoveReader and by Stats, which follows readers'
     //! cursor pointers without m_lock; node threads never take it.
     mutable std::mutex m_table_mutex;
+    //! The producer's clock: Now() may be called from any thread, without a lock.
+    const RingClock& m_clock;
     // Guarded by m_lock.
-    RingClock m_clock;
+    uint64_t m_last_timestamp_ns{0};
     std::array<Reader, MAX_READERS> m_readers{};
     uint32_t m_reader_count{0}; //!< active readers
     bool m_enabled{false};
