@@ -71,7 +71,7 @@ ClockReason DecideClock(ClockSource requested, const TscProbe& probe) noexcept
     return ClockReason::None;
 }
 
-void SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept
+uint64_t SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept
 {
     uint64_t best_width = ~uint64_t{0};
     for (int attempt = 0; attempt < 8; ++attempt) {
@@ -90,6 +90,7 @@ void SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept
         tsc = ReadTscOrdered();
         ns = MonotonicNs();
     }
+    return best_width;
 }
 
 RingClock::RingClock(SegmentHeader* header) noexcept : m_header{header} {}
@@ -222,7 +223,9 @@ bool RingClock::Reanchor() noexcept
     std::lock_guard lock{m_writer_mutex};
     if (!m_tsc) return false;
     uint64_t tsc, mono;
-    SampleTscAndMonotonic(tsc, mono);
+    const uint64_t width = SampleTscAndMonotonic(tsc, mono);
+    // A sample that cannot be trusted to within the bound's fifth says nothing either way.
+    if (width != ~uint64_t{0} && width > TicksIn(MAX_SAMPLE_WIDTH_NS, m_rate)) return true;
     const Sample last = m_history[(m_samples - 1) % HISTORY];
     if (tsc < last.tsc) {
         FallBack(ClockReason::Backwards, mono);

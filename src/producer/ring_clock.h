@@ -74,8 +74,9 @@ ClockReason DecideClock(ClockSource requested, const TscProbe& probe) noexcept;
 
 //! A (TSC, CLOCK_MONOTONIC) pair read as close together as possible: the clock read is
 //! bracketed by two TSC reads, and of a few tries the tightest bracket wins, so a thread
-//! preempted mid-sample does not skew the pair by the time it was away.
-void SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
+//! preempted mid-sample does not skew the pair by the time it was away. Returns the width
+//! of that bracket in ticks (all ones if the counter went backwards every time).
+uint64_t SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
 
 //! The producer's clock, shared by all its rings. Now() may be called from any number of
 //! threads at once; it takes no lock, never blocks and never waits for another thread.
@@ -115,6 +116,9 @@ public:
     //! A rate over one period that differs from the recent rate by more than this (parts
     //! per million) is a rate jump.
     static constexpr uint64_t RATE_JUMP_PPM = 1000;
+    //! A re-anchor whose best (TSC, CLOCK_MONOTONIC) bracket is wider than this was
+    //! preempted in every try: it measures nothing and waits for the next period.
+    static constexpr uint64_t MAX_SAMPLE_WIDTH_NS = 20'000;
     //! At a fallback, timestamps hold still until CLOCK_MONOTONIC reaches the TSC's last
     //! time, but at most this long after the fallback.
     static constexpr uint64_t MAX_HOLD_NS = 1'000'000'000;
