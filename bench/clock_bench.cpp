@@ -65,7 +65,8 @@ detail::RingClock& SharedClock()
 void Label(benchmark::State& state, const detail::RingClock& clock)
 {
     state.SetLabel(clock.UsesTsc() ? "tsc" : "monotonic");
-    state.counters["tsc"] = clock.UsesTsc() ? 1 : 0;
+    state.counters["tsc"] =
+        benchmark::Counter(clock.UsesTsc() ? 1 : 0, benchmark::Counter::kAvgThreads);
 }
 
 // The raw counter read, for scale: bare (detail::ReadTsc, as Now() reads it), and ordered
