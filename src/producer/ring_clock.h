@@ -154,7 +154,9 @@ public:
     uint64_t Published() const noexcept { return m_seq.load(std::memory_order_acquire) / 2; }
 
     //! Starts the thread that re-anchors the TSC interpolation (nothing to do without the
-    //! TSC). Stopped by the destructor.
+    //! TSC). Stopped by the destructor. A thread of its own rather than the control server's
+    //! event loop: a producer may serve no control socket, and a slow control call must not
+    //! hold back a re-anchor. It sleeps between re-anchors and stops after a fallback.
     void Start();
     //! One re-anchor now, on the calling thread (the clock's thread calls it on schedule).
     //! Returns whether the TSC is still in use.
