@@ -83,23 +83,24 @@ uint64_t SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
 //!
 //! In TSC mode, Now() interpolates a line (a TSC value where it starts, the time there, and
 //! a rate) published in one of two slots. A re-anchor, done every REANCHOR_NS by the
-//! clock's own thread (Start()), never steps the time: the new line starts where the old one
-//! is at a switch point a little in the future, with a rate slewed so that it meets
+//! clock's own thread (Start()), never steps the time: the new line starts where the old
+//! one is at a switch point a little in the future, with a rate slewed so that it meets
 //! CLOCK_MONOTONIC one period later. The result is one continuous, increasing function of
 //! the TSC, so with an invariant TSC synchronised across CPUs, a re-anchor never makes
 //! timestamps go back, not even between threads (NowOrdered()). Each re-anchor measures the
-//! interpolation's error first; an error over CLOCK_ERROR_BOUND_NS, a change of the TSC's rate or a
-//! TSC going backwards makes the clock fall back to CLOCK_MONOTONIC for good, continuing from where
-//! the TSC left off. The state is published in the segment header (`clock_source` and after).
+//! interpolation's error first; an error over CLOCK_ERROR_BOUND_NS, a change of the TSC's
+//! rate or a TSC going backwards makes the clock fall back to CLOCK_MONOTONIC for good,
+//! continuing from where the TSC left off. The state is published in the segment header
+//! (`clock_source` and after).
 //!
 //! Memory ordering of the slots (m_seq and Slot): the re-anchoring side (one thread at a
 //! time, m_writer_mutex) stores m_seq odd (release), issues a release fence, fills the slot
 //! that is not live, then stores m_seq even (release): the filled slot is live. Now()
 //! acquire-loads m_seq, reads the live slot (relaxed), reads the TSC, issues an acquire
-//! fence and reloads m_seq (NowOrdered() likewise). The live slot is rewritten only after m_seq
-//! moved on by three, so a reader retries only if two re-anchors happened during its read; a
-//! re-anchoring thread preempted in the middle leaves the live slot intact, and readers keep using
-//! it.
+//! fence and reloads m_seq (NowOrdered() likewise). The live slot is rewritten only after
+//! m_seq moved on by three, so a reader retries only if two re-anchors happened during its
+//! read; a re-anchoring thread preempted in the middle leaves the live slot intact, and
+//! readers keep using it.
 class RingClock
 {
 public:
