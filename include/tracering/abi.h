@@ -110,9 +110,30 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 enum class ClockId : uint32_t {
     Unknown = 0,
     Monotonic = 1, //!< CLOCK_MONOTONIC nanoseconds (POSIX) or steady_clock elsewhere.
-    //! CLOCK_MONOTONIC nanoseconds interpolated from the CPU's invariant time-stamp counter
-    //! and re-anchored to CLOCK_MONOTONIC at least every 50 ms: same timeline as Monotonic.
+    //! CLOCK_MONOTONIC nanoseconds interpolated from the CPU's invariant time-stamp counter,
+    //! re-anchored to CLOCK_MONOTONIC every second by slewing the rate (never stepping), and
+    //! kept within CLOCK_ERROR_BOUND_NS of it or abandoned for Monotonic (see
+    //! SegmentHeader::clock_source): same timeline as Monotonic.
     MonotonicTsc = 2,
+};
+
+//! Most an event timestamp of a TSC clock may differ from CLOCK_MONOTONIC: measured at each
+//! re-anchor, and the clock falls back to Monotonic for good if it is exceeded. Published in
+//! SegmentHeader::clock_error_bound_ns (tools show that value, not this one).
+inline constexpr uint64_t CLOCK_ERROR_BOUND_NS = 100'000;
+
+//! `SegmentHeader::clock_reason`: why timestamps come from CLOCK_MONOTONIC (and not the TSC).
+enum class ClockReason : uint32_t {
+    None = 0,              //!< the TSC is in use (or the producer predates this field)
+    Requested = 1,         //!< the embedder asked for Monotonic (ProducerOptions::clock)
+    Unsupported = 2,       //!< not x86-64 Linux: no TSC to use
+    NotInvariant = 3,      //!< CPUID says the TSC does not tick at a constant rate
+    KernelUnstable = 4,    //!< the kernel does not list `tsc` among its usable clocksources
+    CalibrationFailed = 5, //!< the TSC did not advance while CLOCK_MONOTONIC did
+    //! Fallbacks, once the TSC was in use (SegmentHeader::clock_fallback_ns says when):
+    ErrorBound = 6, //!< the interpolation strayed more than clock_error_bound_ns
+    RateJump = 7,   //!< the TSC's rate changed (a live migration to another host)
+    Backwards = 8,  //!< the TSC went backwards
 };
 
 //! `SegmentHeader::producer_state`.
@@ -158,8 +179,8 @@ struct RingDescriptor {
 //!
 //! Memory ordering: the producer fills every field, then release-stores `abi_version`.
 //! A consumer acquire-loads `abi_version` first; a value of 0 means "still being created" and
-//! every other field must be ignored. All fields but `abi_version` and `producer_state` are
-//! immutable once published.
+//! every other field must be ignored. All fields but `abi_version`, `producer_state` and the
+//! clock's state (`clock_source` to `clock_fallback_ns`) are immutable once published.
 struct SegmentHeader {
     uint64_t magic; //!< MAGIC; written first
     //! Producer-owned. ABI_VERSION once the header is complete, 0 before.
@@ -183,7 +204,9 @@ struct SegmentHeader {
     //! /proc/<pid>/stat), 0 if unknown. With the pid it forms a generation: a live process with
     //! the same pid but another start time is not this producer.
     uint64_t producer_start_time;
-    uint32_t clock_id;            //!< ClockId of record timestamps
+    //! ClockId of the timeline of record timestamps (Monotonic, or MonotonicTsc when the TSC
+    //! was chosen at creation); stays so after a fallback. `clock_source` says what is read now.
+    uint32_t clock_id;
     uint32_t ring_count;          //!< entries used in `rings`, <= MAX_RINGS
     int64_t clock_offset_ns;      //!< UNIX time minus clock time at creation, ns
     uint64_t created_unix_ns;     //!< UNIX time of creation, ns
@@ -195,10 +218,33 @@ struct SegmentHeader {
     //! MAX_SCHEMA_SIZE bytes. Immutable, like the rest of the header.
     uint64_t schema_offset;
     uint64_t schema_size;
+    // The clock's state. Writer: the producer's RingClock (at creation, before abi_version;
+    // then its re-anchoring thread alone). Readers: tools, for display (Consumer::Clock()).
+    // Zero in a segment of a producer older than these fields (clock_source Unknown).
+    //! ClockId read now: MonotonicTsc, or Monotonic (from the start, or after a fallback).
+    //! Written relaxed except the fallback's store of Monotonic, a release store after
+    //! `clock_reason` and `clock_fallback_ns`; readers acquire-load it first.
+    std::atomic<uint32_t> clock_source;
+    //! ClockReason: why clock_source is Monotonic (None while the TSC is used). Relaxed.
+    std::atomic<uint32_t> clock_reason;
+    //! TSC ticks per second as calibrated against CLOCK_MONOTONIC, refined at each
+    //! re-anchor; 0 when the TSC was never used. Relaxed.
+    std::atomic<uint64_t> tsc_hz;
+    //! CLOCK_ERROR_BOUND_NS of the producer: immutable, set before abi_version.
+    uint64_t clock_error_bound_ns;
+    //! Largest |interpolation - CLOCK_MONOTONIC| measured at a re-anchor, ns. Relaxed.
+    std::atomic<uint64_t> clock_max_error_ns;
+    //! The last re-anchor's interpolation minus CLOCK_MONOTONIC, ns (signed). Relaxed.
+    std::atomic<int64_t> clock_last_error_ns;
+    //! Re-anchors to CLOCK_MONOTONIC so far. Relaxed, stored after the two errors.
+    std::atomic<uint64_t> clock_reanchors;
+    //! CLOCK_MONOTONIC time of the fallback from the TSC, 0 if none. Relaxed, before the
+    //! release store of clock_source.
+    std::atomic<uint64_t> clock_fallback_ns;
     //! Random, chosen at creation: a complete record at position `pos` has
     //! RecordHeader::commit == pos ^ commit_key. Immutable, like the rest of the header.
     uint64_t commit_key;
-    uint64_t reserved[12];
+    uint64_t reserved[5];
     RingDescriptor rings[MAX_RINGS];
 };
 
@@ -351,6 +397,7 @@ struct RecordHeader {
 
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
+static_assert(std::atomic<int64_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<uint64_t>) == 8 && alignof(std::atomic<uint64_t>) == 8);
 static_assert(sizeof(std::atomic<uint32_t>) == 4);
 
@@ -384,8 +431,16 @@ static_assert(offsetof(SegmentHeader, name) == 88);
 static_assert(offsetof(SegmentHeader, max_readers) == 152);
 static_assert(offsetof(SegmentHeader, schema_offset) == 160);
 static_assert(offsetof(SegmentHeader, schema_size) == 168);
-static_assert(offsetof(SegmentHeader, commit_key) == 176);
-static_assert(offsetof(SegmentHeader, reserved) == 184);
+static_assert(offsetof(SegmentHeader, clock_source) == 176);
+static_assert(offsetof(SegmentHeader, clock_reason) == 180);
+static_assert(offsetof(SegmentHeader, tsc_hz) == 184);
+static_assert(offsetof(SegmentHeader, clock_error_bound_ns) == 192);
+static_assert(offsetof(SegmentHeader, clock_max_error_ns) == 200);
+static_assert(offsetof(SegmentHeader, clock_last_error_ns) == 208);
+static_assert(offsetof(SegmentHeader, clock_reanchors) == 216);
+static_assert(offsetof(SegmentHeader, clock_fallback_ns) == 224);
+static_assert(offsetof(SegmentHeader, commit_key) == 232);
+static_assert(offsetof(SegmentHeader, reserved) == 240);
 static_assert(offsetof(SegmentHeader, rings) == 280);
 static_assert(sizeof(SegmentHeader) == 280 + MAX_RINGS * sizeof(RingDescriptor));
 static_assert(sizeof(SegmentHeader) <= HEADER_SIZE);

@@ -66,6 +66,25 @@ struct SegmentInfo {
     uint64_t schema_size{0}; //!< bytes of the producer's schema (Consumer::schema())
 };
 
+//! The producer's clock now, as its segment header says (SegmentHeader::clock_source and
+//! after). One clock serves every ring of a segment.
+struct ClockStatus {
+    ClockId timeline{ClockId::Unknown}; //!< SegmentHeader::clock_id, fixed at creation
+    //! What is read now: MonotonicTsc, or Monotonic; Unknown for a producer that predates
+    //! this report.
+    ClockId in_use{ClockId::Unknown};
+    ClockReason reason{ClockReason::None}; //!< why in_use is Monotonic
+    uint64_t tsc_hz{0};                    //!< measured TSC frequency, 0 if never used
+    uint64_t error_bound_ns{0};            //!< the producer's CLOCK_ERROR_BOUND_NS
+    uint64_t max_error_ns{0};              //!< largest |TSC time - CLOCK_MONOTONIC| at a re-anchor
+    int64_t last_error_ns{0};              //!< at the last re-anchor
+    uint64_t reanchors{0};                 //!< re-anchors so far
+    uint64_t fallback_ns{0}; //!< CLOCK_MONOTONIC time of the fallback from the TSC, 0 if none
+};
+
+//! A sentence fragment for a ClockReason, e.g. "the TSC went backwards".
+const char* ClockReasonText(ClockReason reason) noexcept;
+
 //! One event of a ring, as the producer's schema names it.
 struct RingEvent {
     uint16_t type{0};
@@ -338,6 +357,8 @@ public:
     Result<std::unique_ptr<RingReader>> OpenReader(std::string_view ring, const ReaderGrant& grant);
     //! Ok while the producer runs; Detached once it exited, Stale if it died.
     Result<void> CheckProducer() const;
+    //! The producer's clock now (it may fall back from the TSC at any time).
+    ClockStatus Clock() const noexcept;
     //! The producer's binary FlatBuffers schema (.bfbs) of every event it writes, copied
     //! out of the segment and verified as a reflection::Schema: its tables with an `event`
     //! attribute are the producer's catalogue (see schemas/common.fbs). Decoding with it

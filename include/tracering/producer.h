@@ -60,10 +60,14 @@ enum class GroupAccess {
 
 //! Where record timestamps come from. Either way they are CLOCK_MONOTONIC nanoseconds.
 enum class ClockSource {
-    Auto,      //!< the TSC where the kernel itself uses it as its clock source, else Monotonic
-    Monotonic, //!< clock_gettime(CLOCK_MONOTONIC) for every event (about 25 ns)
-    Tsc,       //!< the TSC, calibrated against CLOCK_MONOTONIC (about 8 ns); falls back to
-               //!< Monotonic where the TSC is not usable
+    //! The TSC where it can be trusted: x86-64 Linux, a CPU that reports an invariant TSC,
+    //! and a kernel that still lists `tsc` as a usable clocksource (whichever clocksource it
+    //! uses itself, `tsc` or `kvm-clock`). Else Monotonic, with the reason in the segment
+    //! header (SegmentHeader::clock_reason). A TSC that strays from CLOCK_MONOTONIC later
+    //! is abandoned for Monotonic the same way.
+    Auto,
+    Monotonic, //!< clock_gettime(CLOCK_MONOTONIC) for every event (25-36 ns)
+    Tsc,       //!< the same as Auto
 };
 
 struct ProducerOptions {
@@ -138,8 +142,13 @@ struct LeaseRequest {
     EnableOptions options;
 };
 
+class Producer;
+
 namespace detail {
 class RingWriter;
+class RingClock;
+//! The producer's clock (src/producer/ring_clock.h), for tests and benchmarks.
+RingClock& ClockOf(const Producer& producer) noexcept;
 } // namespace detail
 
 //! A consumer's hold on some rings (see Producer::Attach). While it lives, each of its rings
@@ -226,6 +235,7 @@ public:
 
 private:
     friend class Lease;
+    friend detail::RingClock& detail::ClockOf(const Producer& producer) noexcept;
     Producer();
     struct Impl;
     std::unique_ptr<Impl> m_impl;

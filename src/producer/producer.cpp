@@ -50,6 +50,8 @@ struct Producer::Impl {
     ProducerOptions options;
     std::shared_ptr<LeaseLink> leases{std::make_shared<LeaseLink>()};
     std::unique_ptr<detail::SharedMemory> segment;
+    //! Shared by the rings (declared before them: it outlives them).
+    std::unique_ptr<detail::RingClock> clock;
     std::array<std::unique_ptr<detail::RingWriter>, SUBSYSTEM_COUNT> rings;
     std::unique_ptr<detail::ControlServer> control;
     bool global{false};
@@ -197,11 +199,10 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         h->commit_key = (uint64_t{device()} << 32) ^ device() ^ detail::MonotonicNs();
     }
     std::memcpy(impl.segment->data() + schema_offset, detail::SCHEMA_BYTES, schema_size);
-    uint64_t tsc_mult = 0;
-    if (options.clock != ClockSource::Monotonic && detail::TscUsable()) {
-        tsc_mult = detail::CalibrateTscMultiplier(/*window_ns=*/2'000'000);
-    }
-    h->clock_id = static_cast<uint32_t>(tsc_mult ? ClockId::MonotonicTsc : ClockId::Monotonic);
+    // Decides on the TSC (calibrating it) and writes the clock's state into the header.
+    impl.clock = detail::RingClock::Create(options.clock, h);
+    h->clock_id =
+        static_cast<uint32_t>(impl.clock->UsesTsc() ? ClockId::MonotonicTsc : ClockId::Monotonic);
     h->ring_count = SUBSYSTEM_COUNT;
     h->created_unix_ns = detail::UnixNs();
     h->clock_offset_ns = detail::MeasureUnixOffsetNs();
@@ -226,7 +227,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
             impl.segment->data() + ReaderControlOffset(SUBSYSTEM_COUNT, i, 0, MAX_READERS));
         impl.rings[i] = std::make_unique<detail::RingWriter>(
             static_cast<Subsystem>(i), control, lines, MAX_READERS,
-            impl.segment->data() + data_offsets[i], options.capacities[i], impl.global, tsc_mult,
+            impl.segment->data() + data_offsets[i], options.capacities[i], impl.global, *impl.clock,
             uint64_t{options.slow_reader_ms} * 1'000'000, h->commit_key);
     }
 
@@ -237,6 +238,7 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     h->abi_version.store(ABI_VERSION, std::memory_order_release);
     h->producer_state.store(static_cast<uint32_t>(ProducerState::Running),
                             std::memory_order_release);
+    impl.clock->Start();
     // From now on nobody opens it writable by accident, not even a process of our user: a
     // writable descriptor could truncate it under our mapping. Our own mapping stays
     // writable.
@@ -452,6 +454,11 @@ std::string Producer::ControlSocket() const
 }
 std::string Producer::SegmentObjectName() const { return tracering::SegmentObjectName(Name()); }
 Result<int> Producer::SegmentFd() const { return m_impl->segment->ReopenReadOnly(); }
+
+detail::RingClock& detail::ClockOf(const Producer& producer) noexcept
+{
+    return *producer.m_impl->clock;
+}
 
 Producer* Producer::Global() noexcept { return g_global_producer.load(std::memory_order_acquire); }
 

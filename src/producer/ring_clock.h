@@ -5,26 +5,31 @@
 #define TRACERING_PRODUCER_RING_CLOCK_H
 
 //! @file
-//! The timestamp source of a ring. Timestamps are CLOCK_MONOTONIC nanoseconds either way;
-//! with the TSC they are interpolated from the CPU's time-stamp counter (about 8 ns to read
-//! instead of about 25 ns for clock_gettime) and re-anchored to CLOCK_MONOTONIC every
-//! RECALIBRATE_NS, so they cannot drift away from it.
+//! The timestamp source of a producer's rings. Timestamps are CLOCK_MONOTONIC nanoseconds
+//! either way; with the TSC they are interpolated from the CPU's time-stamp counter (one
+//! rdtsc instead of a clock_gettime, which costs two to three times as much under a
+//! `kvm-clock` kernel) and kept on CLOCK_MONOTONIC by a thread of the producer's own.
 
+#include <tracering/abi.h>
+#include <tracering/producer.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "common/clock.h"
 
 namespace tracering::detail {
 
-//! Whether the time-stamp counter can stand in for CLOCK_MONOTONIC here: x86-64, and the
-//! kernel itself uses the TSC as its clock source (it checks that the counter is invariant
-//! and synchronised across CPUs before it does).
-bool TscUsable() noexcept;
-
-//! Ticks per nanosecond, measured against CLOCK_MONOTONIC over about `window_ns`.
-//! Returned as a 32.32 fixed-point "nanoseconds per tick" multiplier.
-uint64_t CalibrateTscMultiplier(uint64_t window_ns) noexcept;
-
+//! The TSC as RDTSC reads it: not ordered against earlier loads, so a thread that has just
+//! seen another thread's timestamp in memory may still read an older TSC value (here, by
+//! up to microseconds between two vCPUs under load). Successive reads on one thread do not
+//! go back.
 inline uint64_t ReadTsc() noexcept
 {
 #if defined(__x86_64__)
@@ -34,71 +39,226 @@ inline uint64_t ReadTsc() noexcept
 #endif
 }
 
+//! The TSC read after every earlier instruction completed (LFENCE; RDTSC, as the kernel's
+//! rdtsc_ordered()): a value read after seeing another thread's store is never older than
+//! what that thread read before its store. About twice the cost of ReadTsc().
+inline uint64_t ReadTscOrdered() noexcept
+{
+#if defined(__x86_64__)
+    __builtin_ia32_lfence();
+    return __builtin_ia32_rdtsc();
+#else
+    return 0;
+#endif
+}
+
+//! What decides whether the TSC can stand in for CLOCK_MONOTONIC here.
+struct TscProbe {
+    bool x86_64_linux{false};
+    //! CPUID leaf 0x80000007, EDX bit 8: the TSC ticks at a constant rate in every P-, C-
+    //! and T-state.
+    bool invariant{false};
+    //! The kernel lists `tsc` in /sys/devices/system/clocksource/clocksource0/
+    //! available_clocksource: it found the TSC synchronised across CPUs and its watchdog has
+    //! not marked it unstable since (whatever the current clocksource is).
+    bool kernel_lists_tsc{false};
+};
+
+//! Asks the CPU and the kernel.
+TscProbe ProbeTsc() noexcept;
+//! Whether the kernel still lists `tsc` as a usable clocksource.
+bool KernelListsTsc() noexcept;
+
+//! Why `requested` with `probe` must use CLOCK_MONOTONIC; ClockReason::None: use the TSC.
+ClockReason DecideClock(ClockSource requested, const TscProbe& probe) noexcept;
+
 //! A (TSC, CLOCK_MONOTONIC) pair read as close together as possible: the clock read is
 //! bracketed by two TSC reads, and of a few tries the tightest bracket wins, so a thread
-//! preempted mid-sample does not skew the pair by the time it was away.
-void SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
+//! preempted mid-sample does not skew the pair by the time it was away. Returns the width
+//! of that bracket in ticks (all ones if the counter went backwards every time).
+uint64_t SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
 
-//! Per-ring clock; used only under the ring's writer lock, so it needs no atomics.
+//! The producer's clock, shared by all its rings. Now() may be called from any number of
+//! threads at once; it takes no lock, never blocks and never waits for another thread.
+//!
+//! In TSC mode, Now() interpolates a line (a TSC value where it starts, the time there, and
+//! a rate) published in one of two slots. A re-anchor, done every REANCHOR_NS by the
+//! clock's own thread (Start()), never steps the time: the new line starts where the old
+//! one is at a switch point a little in the future, with a rate slewed so that it meets
+//! CLOCK_MONOTONIC one period later. The result is one continuous, increasing function of
+//! the TSC, so with an invariant TSC synchronised across CPUs, a re-anchor never makes
+//! timestamps go back, not even between threads (NowOrdered()). Each re-anchor measures the
+//! interpolation's error first; an error over CLOCK_ERROR_BOUND_NS, a change of the TSC's
+//! rate or a TSC going backwards makes the clock fall back to CLOCK_MONOTONIC for good,
+//! continuing from where the TSC left off. The state is published in the segment header
+//! (`clock_source` and after).
+//!
+//! Memory ordering of the slots (m_seq and Slot): the re-anchoring side (one thread at a
+//! time, m_writer_mutex) stores m_seq odd (release), issues a release fence, fills the slot
+//! that is not live, then stores m_seq even (release): the filled slot is live. Now()
+//! acquire-loads m_seq, reads the live slot (relaxed), reads the TSC, issues an acquire
+//! fence and reloads m_seq (NowOrdered() likewise). The live slot is rewritten only after
+//! m_seq moved on by three, so a reader retries only if two re-anchors happened during its
+//! read; a re-anchoring thread preempted in the middle leaves the live slot intact, and
+//! readers keep using it.
 class RingClock
 {
 public:
-    //! How often, at most, the TSC interpolation is re-anchored to CLOCK_MONOTONIC.
-    static constexpr uint64_t RECALIBRATE_NS = 50'000'000;
+    //! Period of the re-anchors once calibrated; the first ones come sooner (from
+    //! FIRST_REANCHOR_NS, doubling), to refine the rate of the short initial calibration.
+    static constexpr uint64_t REANCHOR_NS = 1'000'000'000;
+    static constexpr uint64_t FIRST_REANCHOR_NS = 10'000'000;
+    //! How far ahead of its publication a new line starts: covers rdtsc executing out of
+    //! order, and the re-anchoring thread being preempted between picking a switch point and
+    //! publishing (it re-picks if it is this late).
+    static constexpr uint64_t SWITCH_AHEAD_NS = 1'000'000;
+    //! Largest rate correction per period, in parts per million of the rate.
+    static constexpr uint64_t MAX_SLEW_PPM = 500;
+    //! A rate over one period that differs from the recent rate by more than this (parts
+    //! per million) is a rate jump.
+    static constexpr uint64_t RATE_JUMP_PPM = 1000;
+    //! A re-anchor whose best (TSC, CLOCK_MONOTONIC) bracket is wider than this was
+    //! preempted in every try: it measures nothing and waits for the next period.
+    static constexpr uint64_t MAX_SAMPLE_WIDTH_NS = 20'000;
+    //! At a fallback, timestamps hold still until CLOCK_MONOTONIC reaches the TSC's last
+    //! time, but at most this long after the fallback.
+    static constexpr uint64_t MAX_HOLD_NS = 1'000'000'000;
 
-    //! @param tsc_mult 0 for CLOCK_MONOTONIC, else CalibrateTscMultiplier()'s result
-    explicit RingClock(uint64_t tsc_mult) noexcept : m_mult{tsc_mult}
-    {
-        if (m_mult != 0) Anchor();
-    }
+    //! A clock for `requested`, publishing its state in `header` (null: nowhere), which
+    //! must outlive it. Calibrates the TSC when it is to be used (a 2 ms busy wait).
+    static std::unique_ptr<RingClock> Create(ClockSource requested, SegmentHeader* header);
+    //! The same with a given probe, for tests of the decision.
+    static std::unique_ptr<RingClock> Create(ClockSource requested, const TscProbe& probe,
+                                             SegmentHeader* header);
+    ~RingClock();
+    RingClock(const RingClock&) = delete;
+    RingClock& operator=(const RingClock&) = delete;
 
-    //! Nanoseconds on the CLOCK_MONOTONIC timeline; never less than the previous value.
-    uint64_t Now() noexcept
-    {
-        if (m_mult == 0) return MonotonicNs();
-        uint64_t tsc = ReadTsc();
-        // Also taken when the counter reads below the anchor (unsigned wrap): re-anchor, and
-        // use the anchor itself, sampled just now, for this event.
-        if (tsc - m_base_tsc >= m_recalibrate_ticks) {
-            Anchor();
-            tsc = m_base_tsc;
-        }
-        uint64_t ns =
-            m_base_ns + static_cast<uint64_t>(
-                            (static_cast<unsigned __int128>(tsc - m_base_tsc) * m_mult) >> 32);
-        // Re-anchoring may step back by the interpolation error: hold the last value instead.
-        if (ns < m_last_ns) ns = m_last_ns;
-        m_last_ns = ns;
-        return ns;
-    }
+    //! Nanoseconds on the CLOCK_MONOTONIC timeline, from any thread. A function of the TSC
+    //! that never decreases, re-anchors included: never less than what an earlier call on
+    //! the same thread returned. Between threads, as ordered as their TSC reads: the RDTSC
+    //! is not fenced (a fence doubles the cost), so a caller that orders events of several
+    //! threads by memory (a ring under a lock) keeps its own maximum, or uses NowOrdered().
+    uint64_t Now() const noexcept { return Read<false>(); }
+    //! Now(), never less than a value any call returned before this call started (its
+    //! result was seen in memory), given a synchronised invariant TSC.
+    uint64_t NowOrdered() const noexcept { return Read<true>(); }
+
+    //! Whether Now() interpolates the TSC (false: CLOCK_MONOTONIC, from the start or since a
+    //! fallback).
+    bool UsesTsc() const noexcept;
+    //! Why it does not (ClockReason::None while it does).
+    ClockReason reason() const noexcept;
+    //! Measured TSC ticks per second (0 without the TSC).
+    uint64_t TscHz() const noexcept;
+    //! Lines (or the switch to CLOCK_MONOTONIC) published so far.
+    uint64_t Published() const noexcept { return m_seq.load(std::memory_order_acquire) / 2; }
+
+    //! Starts the thread that re-anchors the TSC interpolation (nothing to do without the
+    //! TSC). Stopped by the destructor. A thread of its own rather than the control server's
+    //! event loop: a producer may serve no control socket, and a slow control call must not
+    //! hold back a re-anchor. It sleeps between re-anchors and stops after a fallback.
+    void Start();
+    //! One re-anchor now, on the calling thread (the clock's thread calls it on schedule).
+    //! Returns whether the TSC is still in use.
+    bool Reanchor() noexcept;
+    //! The next re-anchor measures an interpolation error larger by `ns` than the real one:
+    //! a TSC that went wrong, for tests of the fallback.
+    void InjectErrorForTest(int64_t ns) noexcept;
 
 private:
-    void Anchor() noexcept
+    struct Slot {
+        //! The line starts at TSC value switch_tsc, at time switch_ns; before it, the
+        //! previous line (rate prev_mult) is used, which also passes through that point.
+        std::atomic<uint64_t> switch_tsc{0};
+        std::atomic<uint64_t> switch_ns{0};
+        //! Nanoseconds per tick in 32.32 fixed point; 0: CLOCK_MONOTONIC mode.
+        std::atomic<uint64_t> mult{0};
+        std::atomic<uint64_t> prev_mult{0};
+    };
+    struct Line {
+        uint64_t switch_tsc{0};
+        uint64_t switch_ns{0};
+        uint64_t mult{0};
+        uint64_t prev_mult{0};
+    };
+    //! A (TSC, CLOCK_MONOTONIC) sample kept to compute the recent rate.
+    struct Sample {
+        uint64_t tsc{0};
+        uint64_t ns{0};
+    };
+    static constexpr size_t HISTORY = 16;
+
+    template <bool ORDERED>
+    uint64_t Read() const noexcept
     {
-        uint64_t tsc, mono;
-        SampleTscAndMonotonic(tsc, mono);
-        if (m_origin_tsc == 0) {
-            m_origin_tsc = tsc;
-            m_origin_ns = mono;
-        } else if (tsc > m_origin_tsc + 1'000'000 && mono > m_origin_ns) {
-            // The slope over the whole time since the first anchor: its error shrinks as the
-            // baseline grows, so drift between anchors becomes negligible.
-            m_mult = static_cast<uint64_t>(
-                (static_cast<unsigned __int128>(mono - m_origin_ns) << 32) / (tsc - m_origin_tsc));
+        for (;;) {
+            const uint64_t seq = m_seq.load(std::memory_order_acquire);
+            const Slot& slot = m_slots[(seq >> 1) & 1];
+            const uint64_t mult = slot.mult.load(std::memory_order_relaxed);
+            const uint64_t switch_tsc = slot.switch_tsc.load(std::memory_order_relaxed);
+            const uint64_t switch_ns = slot.switch_ns.load(std::memory_order_relaxed);
+            const uint64_t prev_mult = slot.prev_mult.load(std::memory_order_relaxed);
+            const uint64_t tsc = mult == 0 ? 0 : ORDERED ? ReadTscOrdered() : ReadTsc();
+            // Pairs with the release fence before a slot is rewritten (see the class comment).
+            std::atomic_thread_fence(std::memory_order_acquire);
+            if (m_seq.load(std::memory_order_relaxed) - (seq & ~uint64_t{1}) >= 3) continue;
+            // mult 0: CLOCK_MONOTONIC, from where the TSC left off (switch_ns) if it was used.
+            if (mult == 0) return std::max(MonotonicNs(), switch_ns);
+            return Interpolate(tsc, switch_tsc, switch_ns, mult, prev_mult);
         }
-        m_base_tsc = tsc;
-        m_base_ns = mono;
-        m_recalibrate_ticks = static_cast<uint64_t>(
-            (static_cast<unsigned __int128>(RECALIBRATE_NS) << 32) / (m_mult ? m_mult : 1));
     }
 
-    uint64_t m_mult;
-    uint64_t m_base_tsc{0};
-    uint64_t m_base_ns{0};
-    uint64_t m_origin_tsc{0};
-    uint64_t m_origin_ns{0};
-    uint64_t m_recalibrate_ticks{~uint64_t{0}};
-    uint64_t m_last_ns{0};
+    RingClock(SegmentHeader* header) noexcept;
+
+    static uint64_t Interpolate(uint64_t tsc, uint64_t switch_tsc, uint64_t switch_ns,
+                                uint64_t mult, uint64_t prev_mult) noexcept
+    {
+        if (tsc >= switch_tsc) {
+            return switch_ns + static_cast<uint64_t>(
+                                   (static_cast<unsigned __int128>(tsc - switch_tsc) * mult) >> 32);
+        }
+        const uint64_t back = static_cast<uint64_t>(
+            (static_cast<unsigned __int128>(switch_tsc - tsc) * prev_mult) >> 32);
+        return back < switch_ns ? switch_ns - back : 0;
+    }
+    static uint64_t Interpolate(uint64_t tsc, const Line& l) noexcept
+    {
+        return Interpolate(tsc, l.switch_tsc, l.switch_ns, l.mult, l.prev_mult);
+    }
+
+    //! With m_writer_mutex held: makes `line` the live line.
+    void Publish(const Line& line) noexcept;
+    //! With m_writer_mutex held: CLOCK_MONOTONIC from now on, for good.
+    void FallBack(ClockReason reason, uint64_t mono_ns) noexcept;
+    //! With m_writer_mutex held: the recent rate (32.32 ns per tick) and ticks per second.
+    uint64_t RecentMult() const noexcept;
+    void Run();
+
+    std::atomic<uint64_t> m_seq{0};
+    std::array<Slot, 2> m_slots{};
+
+    SegmentHeader* const m_header; //!< may be null
+    //! Serialises re-anchors (the clock's thread, and tests calling Reanchor()). Never
+    //! taken by Now().
+    mutable std::mutex m_writer_mutex;
+    // Guarded by m_writer_mutex.
+    Line m_line;
+    bool m_tsc{false};
+    uint64_t m_rate{0}; //!< the recent rate, 32.32 ns per tick (0: the TSC was never used)
+    ClockReason m_reason{ClockReason::None};
+    std::array<Sample, HISTORY> m_history{};
+    size_t m_samples{0}; //!< samples taken (the last HISTORY of them are in m_history)
+    uint64_t m_interval_ns{FIRST_REANCHOR_NS};
+    uint64_t m_max_error_ns{0};
+    uint64_t m_reanchors{0};
+    int64_t m_injected_ns{0};
+
+    // The re-anchoring thread.
+    std::mutex m_thread_mutex;
+    std::condition_variable m_wake;
+    bool m_stop{false}; //!< guarded by m_thread_mutex
+    std::thread m_thread;
 };
 
 } // namespace tracering::detail

@@ -15,12 +15,12 @@ std::atomic<RingWriter*> g_event_writers[EVENT_SLOTS]{};
 
 RingWriter::RingWriter(Subsystem subsystem, RingControl* control, ReaderControl* reader_lines,
                        uint32_t max_readers, uint8_t* data, uint64_t capacity, bool global,
-                       uint64_t tsc_mult, uint64_t slow_reader_ns, uint64_t commit_key) noexcept
+                       const RingClock& clock, uint64_t slow_reader_ns,
+                       uint64_t commit_key) noexcept
     : m_subsystem{subsystem}, m_control{control}, m_lines{reader_lines},
       m_max_readers{std::min(max_readers, MAX_READERS)}, m_data{data},
       m_capacity{capacity}, m_mask{capacity - 1}, m_max_record{capacity / MAX_RECORD_DIVISOR},
-      m_slow_reader_ns{slow_reader_ns}, m_commit_key{commit_key}, m_global{global}, m_clock{
-                                                                                        tsc_mult}
+      m_slow_reader_ns{slow_reader_ns}, m_commit_key{commit_key}, m_global{global}, m_clock{clock}
 {
 }
 

@@ -200,10 +200,10 @@ class RingWriter
 {
 public:
     //! @param global whether this ring drives the process-wide tracepoint switches
-    //! @param tsc_mult 0 for CLOCK_MONOTONIC timestamps, else the TSC calibration
+    //! @param clock the producer's clock, which must outlive the writer
     RingWriter(Subsystem subsystem, RingControl* control, ReaderControl* reader_lines,
                uint32_t max_readers, uint8_t* data, uint64_t capacity, bool global,
-               uint64_t tsc_mult, uint64_t slow_reader_ns, uint64_t commit_key) noexcept;
+               const RingClock& clock, uint64_t slow_reader_ns, uint64_t commit_key) noexcept;
     RingWriter(const RingWriter&) = delete;
     RingWriter& operator=(const RingWriter&) = delete;
 
@@ -488,7 +488,8 @@ private:
     //! Held (before m_slow) by AddReader/RemoveReader and by Stats, which follows readers'
     //! cursor pointers without m_slow; node threads never take it.
     mutable std::mutex m_table_mutex;
-    RingClock m_clock;
+    //! The producer's clock: Now() may be called from any thread, without a lock.
+    const RingClock& m_clock;
     // Guarded by m_slow.
     std::array<Reader, MAX_READERS> m_readers{};
     uint32_t m_reader_count{0}; //!< active readers

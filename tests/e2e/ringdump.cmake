@@ -5,6 +5,7 @@
 add_executable(ringdump_test_producer
   ${CMAKE_CURRENT_LIST_DIR}/ringdump/producer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ringdump/known_events.cpp)
+target_include_directories(ringdump_test_producer PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(ringdump_test_producer PRIVATE tracering_producer tracering_flags)
 
 add_executable(ringdump_tests

@@ -493,6 +493,52 @@ TEST(RingdumpListTest, ShowsEveryRingAndWhoReadsIt)
     EXPECT_EQ(watch.Wait(), 0);
 }
 
+TEST(RingdumpListTest, ShowsTheClockAndAFallbackWithItsReason)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    const auto clock_of = [&](const std::string& json_line) -> std::unique_ptr<Json> {
+        auto ring = JsonParser::Parse(json_line);
+        if (!ring || !ring->Get("clock")) return nullptr;
+        return std::make_unique<Json>(*ring->Get("clock"));
+    };
+    const Outcome before = RunRingdump({"list", "--control", producer.control()});
+    ASSERT_EQ(before.code, 0) << before.err;
+    ASSERT_GE(before.lines.size(), 2u);
+    EXPECT_TRUE(Contains(before.lines[1], "clock (every ring): ")) << before.lines[1];
+
+    const std::string fallback = producer.Command("clock-fallback");
+    const Outcome text = RunRingdump({"list", "--control", producer.control()});
+    ASSERT_EQ(text.code, 0) << text.err;
+    const Outcome json = RunRingdump({"list", "--control", producer.control(), "--json"});
+    ASSERT_EQ(json.code, 0) << json.err;
+    ASSERT_EQ(json.lines.size(), ALL_RINGS.size());
+    for (const std::string& line : json.lines) {
+        const auto clock = clock_of(line);
+        ASSERT_NE(clock, nullptr) << line;
+        EXPECT_EQ(clock->Get("in_use")->text, "monotonic") << line;
+        ASSERT_NE(clock->Get("reason_text"), nullptr) << line;
+    }
+    const auto clock = clock_of(json.lines[0]);
+    if (fallback == "no-tsc") {
+        // This host never used the TSC: the line says why instead.
+        EXPECT_TRUE(Contains(text.lines[1], "clock (every ring): CLOCK_MONOTONIC ("))
+            << text.lines[1];
+        EXPECT_EQ(clock->Get("fallback_ns")->text, "0");
+        GTEST_SKIP() << "the TSC is not used on this host: " << clock->Get("reason_text")->text;
+    }
+    ASSERT_EQ(fallback, "done monotonic");
+    EXPECT_TRUE(Contains(text.lines[1], "fell back from the TSC")) << text.lines[1];
+    EXPECT_TRUE(Contains(text.lines[1], ClockReasonText(ClockReason::ErrorBound))) << text.lines[1];
+    EXPECT_EQ(clock->Get("timeline")->text, "tsc");
+    EXPECT_EQ(clock->Get("reason")->text, "error_bound");
+    EXPECT_NE(clock->Get("fallback_ns")->text, "0");
+    EXPECT_NE(clock->Get("tsc_hz")->text, "0");
+    EXPECT_EQ(clock->Get("error_bound_ns")->text, std::to_string(CLOCK_ERROR_BOUND_NS));
+    // The injected error plus the real one, which is far smaller.
+    EXPECT_GT(std::stoull(clock->Get("max_error_ns")->text), CLOCK_ERROR_BOUND_NS) << json.lines[0];
+}
+
 // --- watch ----------------------------------------------------------------------------------
 
 TEST(RingdumpListTest, ControlMayComeBeforeTheCommand)

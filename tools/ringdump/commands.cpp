@@ -473,6 +473,135 @@ Result<std::vector<RingRequest>> MakeRequests(const Selection& selection, const 
 
 // --- list -----------------------------------------------------------------------------------
 
+namespace {
+
+//! The producer's clock as its segment says, read through a read-only mapping of it (the
+//! control socket's info() does not carry it).
+Result<ClockStatus> ReadClock(const std::string& segment_name)
+{
+    auto consumer = Consumer::Open(segment_name);
+    if (!consumer) return consumer.error();
+    return (*consumer)->Clock();
+}
+
+std::string Nanoseconds(uint64_t ns)
+{
+    char text[32];
+    if (ns < 10'000) {
+        std::snprintf(text, sizeof(text), "%" PRIu64 " ns", ns);
+    } else if (ns < 10'000'000) {
+        std::snprintf(text, sizeof(text), "%.1f us", double(ns) / 1e3);
+    } else {
+        std::snprintf(text, sizeof(text), "%.1f ms", double(ns) / 1e6);
+    }
+    return text;
+}
+
+std::string SignedNanoseconds(int64_t ns)
+{
+    return (ns < 0 ? "-" : "+") + Nanoseconds(ns < 0 ? uint64_t(-(ns + 1)) + 1 : uint64_t(ns));
+}
+
+const char* ClockName(ClockId id)
+{
+    switch (id) {
+    case ClockId::Monotonic:
+        return "monotonic";
+    case ClockId::MonotonicTsc:
+        return "tsc";
+    case ClockId::Unknown:
+        break;
+    }
+    return "unknown";
+}
+
+const char* ClockReasonName(ClockReason reason)
+{
+    switch (reason) {
+    case ClockReason::None:
+        return "none";
+    case ClockReason::Requested:
+        return "requested";
+    case ClockReason::Unsupported:
+        return "unsupported";
+    case ClockReason::NotInvariant:
+        return "not_invariant";
+    case ClockReason::KernelUnstable:
+        return "kernel_unstable";
+    case ClockReason::CalibrationFailed:
+        return "calibration_failed";
+    case ClockReason::ErrorBound:
+        return "error_bound";
+    case ClockReason::RateJump:
+        return "rate_jump";
+    case ClockReason::Backwards:
+        return "backwards";
+    }
+    return "unknown";
+}
+
+//! One line: which clock stamps the events of every ring, its TSC frequency, the error bound
+//! and the largest error seen, and a fallback with its reason.
+std::string ClockLine(const Result<ClockStatus>& status)
+{
+    if (!status) return "clock: not readable (" + status.error().message() + ")\n";
+    const ClockStatus& c = status.value();
+    char ghz[32];
+    std::snprintf(ghz, sizeof(ghz), "%.4f GHz", double(c.tsc_hz) / 1e9);
+    const std::string errors = "max error " + Nanoseconds(c.max_error_ns) + " (last " +
+                               SignedNanoseconds(c.last_error_ns) + "), bound " +
+                               Nanoseconds(c.error_bound_ns) + ", " + std::to_string(c.reanchors) +
+                               " re-anchors";
+    switch (c.in_use) {
+    case ClockId::MonotonicTsc:
+        return "clock (every ring): TSC " + std::string{ghz} + " on CLOCK_MONOTONIC, " + errors +
+               "\n";
+    case ClockId::Monotonic:
+        if (c.fallback_ns != 0) {
+            // Record timestamps are CLOCK_MONOTONIC, which steady_clock reads on this machine.
+            const uint64_t now = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              Clock::now().time_since_epoch())
+                                              .count());
+            const std::string ago =
+                now > c.fallback_ns ? " " + Seconds(now - c.fallback_ns) + " ago" : "";
+            return "clock (every ring): CLOCK_MONOTONIC, fell back from the TSC (" +
+                   std::string{ghz} + ")" + ago + ": " + ClockReasonText(c.reason) + "; " + errors +
+                   "\n";
+        }
+        return "clock (every ring): CLOCK_MONOTONIC (" + std::string{ClockReasonText(c.reason)} +
+               ")\n";
+    case ClockId::Unknown:
+        break;
+    }
+    return "clock (every ring): " + std::string{ClockName(c.timeline)} +
+           " (the producer does not report more)\n";
+}
+
+void AppendClockJson(std::string& out, const Result<ClockStatus>& status)
+{
+    if (!status) {
+        out += ",\"clock\":{\"error\":";
+        AppendJsonString(out, status.error().message());
+        out += "}";
+        return;
+    }
+    const ClockStatus& c = status.value();
+    out += std::string{",\"clock\":{\"in_use\":\""} + ClockName(c.in_use) + "\",\"timeline\":\"" +
+           ClockName(c.timeline) + "\",\"reason\":\"" + ClockReasonName(c.reason) + "\"";
+    if (c.reason != ClockReason::None) {
+        out += ",\"reason_text\":";
+        AppendJsonString(out, ClockReasonText(c.reason));
+    }
+    out += ",\"tsc_hz\":" + std::to_string(c.tsc_hz) +
+           ",\"error_bound_ns\":" + std::to_string(c.error_bound_ns) +
+           ",\"max_error_ns\":" + std::to_string(c.max_error_ns) +
+           ",\"last_error_ns\":" + std::to_string(c.last_error_ns) +
+           ",\"reanchors\":" + std::to_string(c.reanchors) +
+           ",\"fallback_ns\":" + std::to_string(c.fallback_ns) + "}";
+}
+
+} // namespace
+
 int List(const ListOptions& options, const Io& io)
 {
     std::unique_ptr<ControlClient> client;
@@ -480,6 +609,7 @@ int List(const ListOptions& options, const Io& io)
     auto rings = client->Rings();
     if (!rings) return Fail(io, EXIT_UNAVAILABLE, rings.error().message());
     const ProducerDescription& p = client->producer();
+    const Result<ClockStatus> clock = ReadClock(p.segment_name);
     std::string out;
     char line[512];
     if (!options.json) {
@@ -489,6 +619,7 @@ int List(const ListOptions& options, const Io& io)
                       p.producer_pid, p.segment_name.c_str(), p.abi_version, p.schema_hash,
                       client->socket_path().c_str());
         out += line;
+        out += ClockLine(clock);
         std::snprintf(line, sizeof(line),
                       "%-15s %-5s %8s %10s %6s %9s %12s %10s %10s %10s %10s %8s %10s\n", "ring",
                       "state", "reader", "unread", "idle", "capacity", "seq", "full", "too_big",
@@ -532,6 +663,7 @@ int List(const ListOptions& options, const Io& io)
             AppendCounters(out, r);
             out += std::string{",\"lossless\":"} + (r.lossless ? "true" : "false");
             out += ",\"payload_limit\":" + std::to_string(r.payload_limit);
+            AppendClockJson(out, clock);
             const auto append_names = [&](const char* key, const std::vector<std::string>& names) {
                 out += std::string{",\""} + key + "\":[";
                 for (size_t i = 0; i < names.size(); ++i) {

@@ -16,6 +16,9 @@
 //!                                                                -> "done too_big=<n>"
 //!   flood N            N mempool:added events                    -> "done full=<n> seq=<n>"
 //!   marker             one mempool:rejected, reason "marker"     -> "done"
+//!   clock-fallback     makes the clock measure an error past its bound at a re-anchor, so
+//!                      it falls back to CLOCK_MONOTONIC       -> "done monotonic"
+//!                      ("no-tsc" if it never used the TSC)
 //! and exits at EOF.
 
 #include <tracering/producer.h>
@@ -30,6 +33,7 @@
 #include <vector>
 
 #include "known_events.h"
+#include "producer/ring_clock.h"
 
 namespace {
 
@@ -133,6 +137,14 @@ int main(int argc, char** argv)
             }
             const RingStats s = (*producer)->Stats(Subsystem::Mempool);
             Reply("done full=" + std::to_string(s.dropped_full) + " seq=" + std::to_string(s.seq));
+        } else if (command == "clock-fallback") {
+            detail::RingClock& clock = detail::ClockOf(**producer);
+            if (!clock.UsesTsc()) {
+                Reply("no-tsc");
+                continue;
+            }
+            clock.InjectErrorForTest(int64_t(2 * CLOCK_ERROR_BOUND_NS));
+            Reply(clock.Reanchor() ? "done tsc" : "done monotonic");
         } else if (command == "marker") {
             TRACERING_TRACEPOINT(mempool, rejected, test::ringdump::TXID_A.data(), "marker");
             Reply("done");
