@@ -183,9 +183,9 @@ private:
 //! leases, and unlinks the object when destroyed.
 //!
 //! Thread safety: Write*/emit functions may be called from any thread concurrently; writers
-//! of one ring never wait for each other (see doc/design.md, "Writers in several threads"). Attach, Lease destruction and Stats
-//! may be called from any thread. The Producer must outlive every thread that may still
-//! trace, and every Lease.
+//! of one ring never wait for each other (see doc/design.md, "Writers in several threads"). Attach,
+//! Lease destruction and Stats may be called from any thread. The Producer must outlive every
+//! thread that may still trace, and every Lease.
 class Producer
 {
 public:
