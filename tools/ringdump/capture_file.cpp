@@ -352,15 +352,11 @@ Result<void> CaptureWriter::Close()
     return {};
 }
 
-Result<void> CaptureWriter::Flush() { return WriteOut({}); }
-
-Result<void> CaptureWriter::WriteOut(std::span<const uint8_t> payload)
+int WriteWhole(int fd, std::span<const uint8_t> head, std::span<const uint8_t> tail)
 {
-    if (m_failed) return *m_failed;
-    if (m_fd.get() < 0) return Error{ErrorCode::InvalidArgument, "the capture file is closed"};
-    iovec parts[2] = {{m_buffer.data(), m_buffer.size()},
-                      {const_cast<uint8_t*>(payload.data()), payload.size()}};
-    const uint64_t total = uint64_t{m_buffer.size()} + payload.size();
+    const iovec parts[2] = {{const_cast<uint8_t*>(head.data()), head.size()},
+                            {const_cast<uint8_t*>(tail.data()), tail.size()}};
+    const uint64_t total = uint64_t{head.size()} + tail.size();
     uint64_t done = 0;
     while (done < total) {
         iovec left[2];
@@ -374,17 +370,28 @@ Result<void> CaptureWriter::WriteOut(std::span<const uint8_t> payload)
             left[count++] = {static_cast<uint8_t*>(p.iov_base) + skip, p.iov_len - skip};
             skip = 0;
         }
-        const ssize_t n = ::writev(m_fd.get(), left, count);
+        const ssize_t n = ::writev(fd, left, count);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            // Out of space, or an I/O error: stop here, and cut the file back to its last
-            // whole frame, so it reads as cut short rather than damaged.
-            m_failed = IoError("cannot write", m_path, n < 0 ? errno : ENOSPC);
-            (void)!::ftruncate(m_fd.get(), off_t(m_bytes));
-            m_buffer.clear();
-            return *m_failed;
-        }
+        if (n <= 0) return n < 0 ? errno : ENOSPC;
         done += uint64_t(n);
+    }
+    return 0;
+}
+
+Result<void> CaptureWriter::Flush() { return WriteOut({}); }
+
+Result<void> CaptureWriter::WriteOut(std::span<const uint8_t> payload)
+{
+    if (m_failed) return *m_failed;
+    if (m_fd.get() < 0) return Error{ErrorCode::InvalidArgument, "the capture file is closed"};
+    const uint64_t total = uint64_t{m_buffer.size()} + payload.size();
+    if (const int err = WriteWhole(m_fd.get(), m_buffer, payload); err != 0) {
+        // Out of space, or an I/O error: stop here, and cut the file back to its last
+        // whole frame, so it reads as cut short rather than damaged.
+        m_failed = IoError("cannot write", m_path, err);
+        (void)!::ftruncate(m_fd.get(), off_t(m_bytes));
+        m_buffer.clear();
+        return *m_failed;
     }
     m_bytes += total;
     m_buffer.clear();

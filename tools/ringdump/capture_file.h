@@ -136,6 +136,11 @@ Result<Fd> CreateFileAt(int dir_fd, const std::string& name, const std::filesyst
 Result<Fd> CreateDirectoryAt(int dir_fd, const std::string& name,
                              const std::filesystem::path& shown);
 
+//! Writes `head` then `tail` to `fd` whole: one writev where the kernel takes it all, retried
+//! from where it stopped (and after EINTR). Returns 0, or the errno that stopped it (ENOSPC
+//! when the kernel took nothing); what was written before stays, for the caller to cut back.
+int WriteWhole(int fd, std::span<const uint8_t> head, std::span<const uint8_t> tail);
+
 //! CRC-32 (IEEE 802.3, reflected), zlib's crc32() (which it calls for long buffers);
 //! chain calls through `crc`.
 uint32_t Crc32(std::span<const uint8_t> bytes, uint32_t crc = 0);

@@ -196,35 +196,15 @@ Result<void> MessageCapture::WriteOut(OpenFile& f, std::span<const uint8_t> payl
     // Everything in one writev where the kernel takes it (the records gathered, then the
     // payload), retried where it takes part of it; on failure the file is cut back to where
     // these records began, so it still ends at a whole record.
-    iovec parts[2] = {{f.pending.data(), f.pending.size()},
-                      {const_cast<uint8_t*>(payload.data()), payload.size()}};
     const uint64_t total = uint64_t{f.pending.size()} + payload.size();
-    uint64_t done = 0;
-    while (done < total) {
-        iovec left[2];
-        int count = 0;
-        uint64_t skip = done;
-        for (const iovec& p : parts) {
-            if (skip >= p.iov_len) {
-                skip -= p.iov_len;
-                continue;
-            }
-            left[count++] = {static_cast<uint8_t*>(p.iov_base) + skip, p.iov_len - skip};
-            skip = 0;
-        }
-        const ssize_t n = ::writev(f.fd, left, count);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int err = n < 0 ? errno : ENOSPC;
-            // Back to where the records began, the file offset too, so a later write
-            // continues the file rather than leaving a hole.
-            (void)!::ftruncate(f.fd, off_t(f.size));
-            (void)!::lseek(f.fd, off_t(f.size), SEEK_SET);
-            f.pending.clear();
-            return Error{ErrorCode::SystemError, "cannot write a message capture file under " +
-                                                     m_dir.string() + ": " + std::strerror(err)};
-        }
-        done += uint64_t(n);
+    if (const int err = WriteWhole(f.fd, f.pending, payload); err != 0) {
+        // Back to where the records began, the file offset too, so a later write
+        // continues the file rather than leaving a hole.
+        (void)!::ftruncate(f.fd, off_t(f.size));
+        (void)!::lseek(f.fd, off_t(f.size), SEEK_SET);
+        f.pending.clear();
+        return Error{ErrorCode::SystemError, "cannot write a message capture file under " +
+                                                 m_dir.string() + ": " + std::strerror(err)};
     }
     f.size += total;
     f.pending.clear();
