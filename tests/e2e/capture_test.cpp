@@ -105,28 +105,36 @@ std::string Hex(const std::vector<uint8_t>& bytes)
     return out;
 }
 
+//! The capture folder, control socket and segment name of one test (tracering-PREFIX-PID),
+//! removed however the test ends, also when an assertion returns early: declare it before
+//! the processes, which are then killed first.
+struct CaptureScene {
+    explicit CaptureScene(const std::string& prefix)
+        : name{prefix + "-" + std::to_string(::getpid())}, dir{fs::temp_directory_path() /
+                                                               ("tracering-" + name)},
+          socket{(fs::temp_directory_path() / ("tracering-" + name + ".sock")).string()}
+    {
+        fs::remove_all(dir);
+    }
+    ~CaptureScene()
+    {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+        test::RemoveProducerLeftovers(name, socket);
+    }
+    const std::string name; //!< the test node's --name (its segment)
+    const fs::path dir;
+    const std::string socket;
+};
+
 TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
 {
-    const std::string tag = std::to_string(::getpid());
-    const fs::path dir = fs::temp_directory_path() / ("tracering-capture-" + tag);
-    fs::remove_all(dir);
-    const std::string socket = (fs::temp_directory_path() / ("tracering-capture-" + tag + ".sock"));
-    // Removed however the test ends, also when an assertion returns early (the processes,
-    // declared later, are killed first).
-    struct RemoveOnExit {
-        fs::path path;
-        std::string segment;
-        std::string socket;
-        ~RemoveOnExit()
-        {
-            std::error_code ignored;
-            fs::remove_all(path, ignored);
-            test::RemoveProducerLeftovers(segment, socket);
-        }
-    } remove_on_exit{dir, "capture-" + tag, socket};
+    const CaptureScene scene{"capture"};
+    const fs::path& dir = scene.dir;
+    const std::string& socket = scene.socket;
 
-    test::Subprocess node{{TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
-                           "--name", "capture-" + tag}};
+    test::Subprocess node{
+        {TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket, "--name", scene.name}};
     const std::string ready = node.ReadLine();
     ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
     const std::string port = ready.substr(6);
@@ -192,24 +200,12 @@ TEST(ToolsEndToEndTest, CaptureOfARateLimitedPingFloodLosesNothingWithoutLossles
     // A free-running capture (no --lossless: the node never waits for it) of a flood at
     // 100 k pings a second, native and -capturemessages at once, must hold every ping and
     // pong: the capture keeps up with the node, and no event is dropped.
-    const std::string tag = std::to_string(::getpid());
-    const fs::path dir = fs::temp_directory_path() / ("tracering-flood-" + tag);
-    fs::remove_all(dir);
-    const std::string socket = (fs::temp_directory_path() / ("tracering-flood-" + tag + ".sock"));
-    struct RemoveOnExit {
-        fs::path path;
-        std::string segment;
-        std::string socket;
-        ~RemoveOnExit()
-        {
-            std::error_code ignored;
-            fs::remove_all(path, ignored);
-            test::RemoveProducerLeftovers(segment, socket);
-        }
-    } remove_on_exit{dir, "flood-" + tag, socket};
+    const CaptureScene scene{"flood"};
+    const fs::path& dir = scene.dir;
+    const std::string& socket = scene.socket;
 
-    test::Subprocess node{{TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
-                           "--name", "flood-" + tag}};
+    test::Subprocess node{
+        {TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket, "--name", scene.name}};
     const std::string ready = node.ReadLine();
     ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
     const std::string port = ready.substr(6);
