@@ -8,10 +8,14 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <map>
 #include <vector>
 
 #include "event_samples.h"
+#include "producer/flat_table.h"
 #include "test_util.h"
 
 namespace tracering {
@@ -153,6 +157,7 @@ TEST_F(RoundTripTest, AllConnectionTypesMapToTheirEnum)
         {"addr-fetch", net::ConnectionType::AddrFetch},
         {"private-broadcast", net::ConnectionType::PrivateBroadcast},
         {"inboundx", net::ConnectionType::Unknown},
+        {"inboun", net::ConnectionType::Unknown},
         {"", net::ConnectionType::Unknown},
     };
     for (const auto& [text, type] : cases) {
@@ -257,3 +262,45 @@ TEST(LargePayloadTest, FourMegabyteBlockFitsTheDefaultNetRing)
 
 } // namespace
 } // namespace tracering
+
+// The emitters' inline strlen reads the aligned 16-byte blocks that hold a string: a string
+// that ends right before an unmapped page is measured without touching that page.
+TEST(FlatTableTest, StrLenStopsAtTheNulBeforeAnUnmappedPage)
+{
+    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    auto* map = static_cast<char*>(
+        ::mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(map, MAP_FAILED);
+    ASSERT_EQ(::mprotect(map + page, page, PROT_NONE), 0);
+    std::memset(map, 'x', page);
+    for (uint32_t len = 0; len <= 70; ++len) {
+        char* s = map + page - 1 - len; // the NUL is the page's last byte
+        map[page - 1] = 0;
+        EXPECT_EQ(tracering::detail::fb::StrLen(s), len);
+        // and at every alignment away from the page end
+        for (uint32_t shift = 1; shift < 16; ++shift) {
+            char* t = s - shift;
+            t[len] = 0;
+            EXPECT_EQ(tracering::detail::fb::StrLen(t), len) << "shift " << shift;
+            t[len] = 'x';
+        }
+    }
+    EXPECT_EQ(tracering::detail::fb::StrLen(nullptr), 0u);
+    ::munmap(map, 2 * page);
+}
+
+TEST(FlatTableTest, CopySmallWritesExactlyTheBytesAskedFor)
+{
+    std::array<uint8_t, 128> src{};
+    for (size_t i = 0; i < src.size(); ++i)
+        src[i] = uint8_t(i + 1);
+    for (uint32_t len = 0; len <= 100; ++len) {
+        std::array<uint8_t, 128> dst;
+        dst.fill(0xee);
+        tracering::detail::fb::CopySmall(dst.data() + 8, src.data(), len);
+        for (size_t i = 0; i < dst.size(); ++i) {
+            const bool inside = i >= 8 && i < 8 + len;
+            EXPECT_EQ(dst[i], inside ? src[i - 8] : 0xee) << "len " << len << " byte " << i;
+        }
+    }
+}

@@ -29,15 +29,19 @@ inline RingWriter* WriterFor(EventType type) noexcept
 //! `variable_end` is the end computed with fb::StringEnd/BytesEnd starting at fixed_size.
 template <size_t N, typename Fill>
 inline void EmitTable(RingWriter* writer, EventType type, const fb::Layout<N>& layout,
-                      uint64_t variable_end, uint16_t flags, Fill&& fill) noexcept
+                      uint64_t variable_end, uint16_t flags, Fill fill) noexcept
 {
-    writer->Write(static_cast<uint16_t>(type), variable_end, flags, [&](uint8_t* dst) {
-        fb::TableWriter<N> table{layout, dst};
-        fill(table);
-        // The record was reserved at variable_end bytes: the table must fill exactly that,
-        // or readers get trailing garbage (shorter) or the next record is overwritten.
-        TRACERING_DCHECK(table.size() == variable_end);
-    });
+    // Everything by value: a local whose address is taken would be reloaded from the stack
+    // after the reservation's compare-and-swap, which is a barrier to the compiler as well.
+    writer->Write(static_cast<uint16_t>(type), variable_end, flags,
+                  [&layout, variable_end, fill](uint8_t* dst) mutable {
+                      fb::TableWriter<N> table{layout, dst};
+                      fill(table);
+                      // The record was reserved at variable_end bytes: the table must fill exactly
+                      // that, or readers get trailing garbage (shorter) or the next record is
+                      // overwritten.
+                      TRACERING_DCHECK(table.size() == variable_end);
+                  });
 }
 
 //! Field id of a generated VT_ constant, to check hand layouts against the schema.

@@ -50,7 +50,7 @@ void selected_coins(const char* wallet_name, const char* algo, int64_t target, i
     const uint64_t end =
         detail::fb::StringEnd(detail::fb::StringEnd(SELECTED.fixed_size, wallet_len), algo_len);
     detail::EmitTable(writer, EventType::CoinSelectionSelectedCoins, SELECTED, end, 0,
-                      [&](auto& t) {
+                      [=](auto& t) {
                           t.String(0, wallet_name, wallet_len);
                           t.String(1, algo, algo_len);
                           t.Scalar(2, target);
@@ -66,7 +66,7 @@ void normal_create_tx_internal(const char* wallet_name, bool success, int64_t fe
     if (!writer) return;
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
     detail::EmitTable(writer, EventType::CoinSelectionNormalCreateTxInternal, NORMAL,
-                      detail::fb::StringEnd(NORMAL.fixed_size, wallet_len), 0, [&](auto& t) {
+                      detail::fb::StringEnd(NORMAL.fixed_size, wallet_len), 0, [=](auto& t) {
                           t.String(0, wallet_name, wallet_len);
                           t.Bool(1, success);
                           t.Scalar(2, fee);
@@ -81,7 +81,7 @@ void attempting_aps_create_tx(const char* wallet_name) noexcept
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
     detail::EmitTable(writer, EventType::CoinSelectionAttemptingApsCreateTx, ATTEMPTING,
                       detail::fb::StringEnd(ATTEMPTING.fixed_size, wallet_len), 0,
-                      [&](auto& t) { t.String(0, wallet_name, wallet_len); });
+                      [=](auto& t) { t.String(0, wallet_name, wallet_len); });
 }
 
 void aps_create_tx_internal(const char* wallet_name, bool use_aps, bool success, int64_t fee,
@@ -91,7 +91,7 @@ void aps_create_tx_internal(const char* wallet_name, bool use_aps, bool success,
     if (!writer) return;
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
     detail::EmitTable(writer, EventType::CoinSelectionApsCreateTxInternal, APS,
-                      detail::fb::StringEnd(APS.fixed_size, wallet_len), 0, [&](auto& t) {
+                      detail::fb::StringEnd(APS.fixed_size, wallet_len), 0, [=](auto& t) {
                           t.String(0, wallet_name, wallet_len);
                           t.Bool(1, use_aps);
                           t.Bool(2, success);

@@ -71,7 +71,7 @@ void added(const void* txid, int32_t vsize, int64_t fee) noexcept
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::MempoolAdded);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::MempoolAdded, ADDED, ADDED.fixed_size, 0, [&](auto& t) {
+    detail::EmitTable(writer, EventType::MempoolAdded, ADDED, ADDED.fixed_size, 0, [=](auto& t) {
         t.Hash(0, txid);
         t.Scalar(1, vsize);
         t.Scalar(2, fee);
@@ -88,7 +88,7 @@ void removed(const void* txid, const char* reason, int32_t vsize, int64_t fee,
     const uint32_t reason_len = unknown ? detail::fb::StrLen(reason) : 0;
     const uint64_t end =
         unknown ? detail::fb::StringEnd(REMOVED.fixed_size, reason_len) : REMOVED.fixed_size;
-    detail::EmitTable(writer, EventType::MempoolRemoved, REMOVED, end, 0, [&](auto& t) {
+    detail::EmitTable(writer, EventType::MempoolRemoved, REMOVED, end, 0, [=](auto& t) {
         t.Hash(0, txid);
         t.Scalar(1, static_cast<uint8_t>(r));
         t.Scalar(2, vsize);
@@ -109,7 +109,7 @@ void replaced(const void* replaced_txid, int32_t replaced_vsize, int64_t replace
     detail::RingWriter* writer = detail::WriterFor(EventType::MempoolReplaced);
     if (!writer) return;
     detail::EmitTable(writer, EventType::MempoolReplaced, REPLACED, REPLACED.fixed_size, 0,
-                      [&](auto& t) {
+                      [=](auto& t) {
                           t.Hash(0, replaced_txid);
                           t.Scalar(1, replaced_vsize);
                           t.Scalar(2, replaced_fee);
@@ -127,7 +127,7 @@ void rejected(const void* txid, const char* reason) noexcept
     if (!writer) return;
     const uint32_t reason_len = detail::fb::StrLen(reason);
     detail::EmitTable(writer, EventType::MempoolRejected, REJECTED,
-                      detail::fb::StringEnd(REJECTED.fixed_size, reason_len), 0, [&](auto& t) {
+                      detail::fb::StringEnd(REJECTED.fixed_size, reason_len), 0, [=](auto& t) {
                           t.Hash(0, txid);
                           t.String(1, reason, reason_len);
                       });

@@ -15,13 +15,13 @@ using detail::FieldId;
 using detail::fb::Slot;
 using tracering::net::ConnectionType;
 
-//! ConnectionTypeAsString() values to the schema's enum. The first letters differ, so this
-//! is one switch and one comparison.
-ConnectionType ParseConnType(const char* s) noexcept
+//! ConnectionTypeAsString() values to the schema's enum, given the string's length. The first
+//! letters differ, so this is one switch and one comparison of a known size.
+ConnectionType ParseConnType(const char* s, uint32_t len) noexcept
 {
     if (!s) return ConnectionType::Unknown;
-    auto is = [s](const char* name, ConnectionType t) {
-        return std::strcmp(s, name) == 0 ? t : ConnectionType::Unknown;
+    auto is = [s, len]<size_t N>(const char(&name)[N], ConnectionType t) {
+        return len == N - 1 && std::memcmp(s, name, N - 1) == 0 ? t : ConnectionType::Unknown;
     };
     switch (s[0]) {
     case 'i':
@@ -63,8 +63,8 @@ void Message(EventType type, int64_t peer_id, const char* addr, const char* conn
     if (!writer) return;
     const uint32_t addr_len = detail::fb::StrLen(addr);
     const uint32_t type_len = detail::fb::StrLen(msg_type);
-    const ConnectionType ct = ParseConnType(conn_type);
-    const uint32_t ct_len = ct == ConnectionType::Unknown ? detail::fb::StrLen(conn_type) : 0;
+    const uint32_t ct_len = detail::fb::StrLen(conn_type);
+    const ConnectionType ct = ParseConnType(conn_type, ct_len);
     uint64_t kept = payload ? size : 0;
     uint16_t flags = 0;
     const uint64_t limit = writer->payload_limit();
@@ -77,7 +77,7 @@ void Message(EventType type, int64_t peer_id, const char* addr, const char* conn
     end = detail::fb::StringEnd(end, type_len);
     end = detail::fb::BytesEnd(end, kept);
     if (ct == ConnectionType::Unknown) end = detail::fb::StringEnd(end, ct_len);
-    detail::EmitTable(writer, type, MESSAGE, end, flags, [&](auto& t) {
+    detail::EmitTable(writer, type, MESSAGE, end, flags, [=](auto& t) {
         t.Scalar(0, peer_id);
         t.String(1, addr, addr_len);
         t.Scalar(2, static_cast<uint8_t>(ct));
@@ -110,11 +110,11 @@ void Connection(EventType type, int64_t peer_id, const char* addr, const char* c
     detail::RingWriter* writer = detail::WriterFor(type);
     if (!writer) return;
     const uint32_t addr_len = detail::fb::StrLen(addr);
-    const ConnectionType ct = ParseConnType(conn_type);
-    const uint32_t ct_len = ct == ConnectionType::Unknown ? detail::fb::StrLen(conn_type) : 0;
+    const uint32_t ct_len = detail::fb::StrLen(conn_type);
+    const ConnectionType ct = ParseConnType(conn_type, ct_len);
     uint64_t end = detail::fb::StringEnd(CONNECTION.fixed_size, addr_len);
     if (ct == ConnectionType::Unknown) end = detail::fb::StringEnd(end, ct_len);
-    detail::EmitTable(writer, type, CONNECTION, end, 0, [&](auto& t) {
+    detail::EmitTable(writer, type, CONNECTION, end, 0, [=](auto& t) {
         t.Scalar(0, peer_id);
         t.String(1, addr, addr_len);
         t.Scalar(2, static_cast<uint8_t>(ct));
@@ -172,7 +172,7 @@ void misbehaving_connection(int64_t peer_id, const char* message) noexcept
     if (!writer) return;
     const uint32_t len = detail::fb::StrLen(message);
     detail::EmitTable(writer, EventType::NetMisbehavingConnection, MISBEHAVING,
-                      detail::fb::StringEnd(MISBEHAVING.fixed_size, len), 0, [&](auto& t) {
+                      detail::fb::StringEnd(MISBEHAVING.fixed_size, len), 0, [=](auto& t) {
                           t.Scalar(0, peer_id);
                           t.String(1, message, len);
                       });

@@ -36,7 +36,7 @@ void Coin(EventType type, const void* txid, uint32_t index, uint32_t height, int
 {
     detail::RingWriter* writer = detail::WriterFor(type);
     if (!writer) return;
-    detail::EmitTable(writer, type, COIN, COIN.fixed_size, 0, [&](auto& t) {
+    detail::EmitTable(writer, type, COIN, COIN.fixed_size, 0, [=](auto& t) {
         t.Hash(0, txid);
         t.Scalar(1, index);
         t.Scalar(2, height);
@@ -52,7 +52,7 @@ void flush(int64_t duration_us, uint32_t mode, uint64_t coins_count, uint64_t co
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::UtxocacheFlush);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::UtxocacheFlush, FLUSH, FLUSH.fixed_size, 0, [&](auto& t) {
+    detail::EmitTable(writer, EventType::UtxocacheFlush, FLUSH, FLUSH.fixed_size, 0, [=](auto& t) {
         t.Scalar(0, duration_us);
         t.Scalar(1, mode);
         t.Scalar(2, coins_count);

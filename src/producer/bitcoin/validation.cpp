@@ -27,7 +27,7 @@ void block_connected(const void* block_hash, int32_t height, uint64_t transactio
     detail::RingWriter* writer = detail::WriterFor(EventType::ValidationBlockConnected);
     if (!writer) return;
     detail::EmitTable(writer, EventType::ValidationBlockConnected, BLOCK_CONNECTED,
-                      BLOCK_CONNECTED.fixed_size, 0, [&](auto& t) {
+                      BLOCK_CONNECTED.fixed_size, 0, [=](auto& t) {
                           t.Hash(0, block_hash);
                           t.Scalar(1, height);
                           t.Scalar(2, transactions);
