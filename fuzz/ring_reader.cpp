@@ -204,13 +204,13 @@ void Run(std::span<const uint8_t> bytes)
          pos < input.write_pos && pos - input.read_pos < ring.capacity;) {
         const uint64_t offset = pos & mask;
         const uint64_t left = ring.capacity - offset;
-        if (left < RECORD_HEADER_SIZE) {
-            pos += left;
-            continue;
-        }
         uint8_t* at = image + ring.data_offset + offset;
         const uint64_t commit = pos ^ key;
         std::memcpy(at, &commit, sizeof(commit));
+        if (left < RECORD_HEADER_SIZE) { // padding without a header: its commit word only
+            pos += left;
+            continue;
+        }
         RecordHeader header;
         std::memcpy(&header, at, sizeof(header));
         pos += header.type == 0

@@ -241,7 +241,7 @@ struct SegmentHeader {
     //! CLOCK_MONOTONIC time of the fallback from the TSC, 0 if none. Relaxed, before the
     //! release store of clock_source.
     std::atomic<uint64_t> clock_fallback_ns;
-    //! Random, chosen at creation: a complete record at position `pos` has
+    //! Random with bit 62 set, chosen at creation: a complete record at position `pos` has
     //! RecordHeader::commit == pos ^ commit_key. Immutable, like the rest of the header.
     uint64_t commit_key;
     uint64_t reserved[5];
@@ -259,9 +259,10 @@ struct RingControl {
     //! Bytes ever reserved by writers: one past the last record that is complete or being
     //! written. Writer: RingWriter::PublishAttempts() after each reservation, release store;
     //! writers race, and each stores again until its value is current, so it may lag (or,
-    //! for an instant, step back) but ends exact. Readers: RingReader::Next(), acquire, to
-    //! tell "nothing reserved yet" from "a record is being written" (it never reads a record
-    //! before its commit word), and tools for backlogs.
+    //! for an instant, step back) but ends exact. Readers: RingReader::Next(), acquire, only
+    //! when the record at its position is not complete, to tell "nothing reserved yet" from
+    //! "a record is being written" (a reader that keeps up never loads it, so writers store
+    //! to a line they own); tools, for backlogs.
     //! Invariant (once writers pause): read_pos <= write_pos <= read_pos + capacity for every
     //! attached reader.
     alignas(CACHE_LINE) std::atomic<uint64_t> write_pos;
@@ -381,7 +382,8 @@ struct CursorSlot {
 struct RecordHeader {
     //! `position ^ SegmentHeader::commit_key` once the record (or padding) at `position` is
     //! complete; anything else means not yet (an older lap's bytes never match: their
-    //! position differs). Writer: RingWriter::Write(), cleared right after the space is
+    //! position differs; bytes never written are zero, and commit_key has bit 62 set, which
+    //! no position reaches). Writer: RingWriter::Write(), cleared right after the space is
     //! reserved, then a release store after every other byte of the record. Readers:
     //! RingReader::Next(), acquire load before reading the record; RingWriter::Seal().
     uint64_t commit;

@@ -253,11 +253,12 @@ private:
     RingReader() = default;
     Error Corrupt(const std::string& what) const;
     Error Detached() const;
-    //! Whether the producer's process died without marking the segment Exited.
-    bool ProducerGone();
-    //! Whether the reserved record (or headerless padding, `left` bytes before the end) at
-    //! m_pos is complete: its commit word says so (RecordHeader::commit).
-    bool Complete(const uint8_t* at, uint64_t left) const noexcept;
+    //! Whether the producer's process died without marking the segment Exited (`now`:
+    //! CLOCK_MONOTONIC).
+    bool ProducerGone(uint64_t now);
+    //! Whether the record (or padding, with or without a header) at m_pos is complete: its
+    //! commit word says so (RecordHeader::commit).
+    bool Complete(const uint8_t* at) const noexcept;
     static constexpr uint64_t LIVENESS_CHECK_NS = 250'000'000;
 
     std::shared_ptr<const detail::SharedMemory> m_segment;
@@ -281,10 +282,9 @@ private:
     uint64_t m_max_record{0};
     uint64_t m_release_every{0}; //!< capacity / 16: bytes read before an early Release()
     uint64_t m_generation{0};
-    uint64_t m_pos{0};            //!< next record to read
-    uint64_t m_released_pos{0};   //!< last value stored to read_pos
-    uint64_t m_commit_key{0};     //!< SegmentHeader::commit_key
-    uint64_t m_reserved_cache{0}; //!< RingControl::write_pos as last loaded
+    uint64_t m_pos{0};          //!< next record to read
+    uint64_t m_released_pos{0}; //!< last value stored to read_pos
+    uint64_t m_commit_key{0};   //!< SegmentHeader::commit_key
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
     uint64_t m_next_liveness_check_ns{0};
@@ -324,8 +324,12 @@ public:
     //! Call after each poll with the number of events it delivered.
     void Idle(size_t work);
     void Reset() noexcept { m_idle = 0; }
+    //! A poll that delivered fewer events than this caught up with the writers.
+    static constexpr size_t CAUGHT_UP_BELOW = 64;
 
 private:
+    //! ~1-5 us of CPU pauses: long enough for a fast producer to write a batch.
+    static void Spin() noexcept;
     uint32_t m_max_sleep_us;
     uint32_t m_idle{0};
 };

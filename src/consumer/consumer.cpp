@@ -432,7 +432,6 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     reader->m_pos = start;
     reader->m_released_pos = start;
     reader->m_commit_key = reader->m_header->commit_key;
-    reader->m_reserved_cache = start;
     // At its start we know the exact next seq; resuming a cursor moved since, we learn it
     // from the first record.
     reader->m_seq_known = start == attach_pos;
@@ -448,12 +447,11 @@ RingReader::~RingReader()
     if (m_cursor) Release();
 }
 
-bool RingReader::ProducerGone()
+bool RingReader::ProducerGone(uint64_t now)
 {
     // Only while the ring is empty, so everything a crashed producer published is read
     // first; rate-limited, as it reads /proc. Once gone, always gone.
     if (!m_gone.empty()) return true;
-    const uint64_t now = detail::MonotonicNs();
     if (now < m_next_liveness_check_ns) return false;
     m_next_liveness_check_ns = now + LIVENESS_CHECK_NS;
     const uint64_t pid = m_header->producer_pid;
@@ -499,23 +497,18 @@ Result<bool> RingReader::Next(EventView& view)
         const uint64_t offset = m_pos & m_mask;
         const uint8_t* at = m_data + offset;
         const uint64_t left = m_capacity - offset;
-        // Only a record that writers reserved is looked at: a reader that has caught up polls
-        // the control line, not the line the next record will be written to.
-        if (m_pos >= m_reserved_cache) {
-            m_reserved_cache = m_control->write_pos.load(std::memory_order_acquire);
-        }
-        // Pairs with the writer's release store of the commit word: the record is complete.
-        // Fewer than a header's bytes before the end are padding without a header, part of
-        // the reservation of the record at the start of the next lap: skipped once anything
-        // is reserved past them.
-        const bool complete = m_reserved_cache > m_pos && Complete(at, left);
+        // Pairs with the writer's release store of the commit word: the record (or the
+        // padding, with or without a header) at m_pos is complete. Only the record itself is
+        // looked at, so a reader that keeps up stays off the control line, which writers
+        // store to for every record.
+        const bool complete = Complete(at);
         if (!complete) {
-            // Nothing to read yet. A reservation at m_pos means a writer is in the middle of
-            // this record: note since when, for StuckWriter().
-            const uint64_t reserved = m_reserved_cache;
+            // Nothing to read yet. A reservation past m_pos means a writer is in the middle
+            // of this record: note since when, for StuckWriter().
+            const uint64_t now = detail::MonotonicNs();
+            const uint64_t reserved = m_control->write_pos.load(std::memory_order_acquire);
             const bool being_written = reserved > m_pos && reserved - m_pos <= m_capacity;
             if (being_written) {
-                const uint64_t now = detail::MonotonicNs();
                 if (m_unpublished_since_ns == 0 || m_unpublished_at != m_pos) {
                     m_unpublished_at = m_pos;
                     m_unpublished_since_ns = now;
@@ -527,17 +520,15 @@ Result<bool> RingReader::Next(EventView& view)
             }
             if (m_header->producer_state.load(std::memory_order_acquire) !=
                 static_cast<uint32_t>(ProducerState::Exited)) {
-                if (!ProducerGone()) return false;
+                if (!ProducerGone(now)) return false;
                 // It may have completed this record between our load and its death: read on
                 // (it writes no more, so this ends).
-                m_reserved_cache = m_control->write_pos.load(std::memory_order_acquire);
-                if (m_reserved_cache > m_pos && Complete(at, left)) continue;
+                if (Complete(at)) continue;
                 return Error{ErrorCode::Stale, m_gone};
             }
             // Exited was release-stored after the producer waited for its writers to finish
             // the records they had reserved: one more look, then the end.
-            m_reserved_cache = m_control->write_pos.load(std::memory_order_acquire);
-            if (m_reserved_cache > m_pos && Complete(at, left)) continue;
+            if (Complete(at)) continue;
             if (being_written) {
                 return Error{ErrorCode::Detached,
                              "the producer has exited while one of its threads was writing the "
@@ -631,17 +622,28 @@ void RingReader::Release() noexcept
     m_released_pos = m_pos;
 }
 
+void Backoff::Spin() noexcept
+{
+    for (int i = 0; i < 32; ++i)
+        detail::CpuRelax();
+}
+
 void Backoff::Idle(size_t work)
 {
-    if (work != 0) {
+    if (work >= CAUGHT_UP_BELOW) {
         m_idle = 0;
+        return;
+    }
+    if (work != 0) {
+        // Caught up with a writer: give it time for a batch instead of reading each record
+        // as it is committed (a look at a line being written costs the writer that line).
+        m_idle = 0;
+        Spin();
         return;
     }
     ++m_idle;
     if (m_idle <= 64) {
-        // ~2-5 us in all: long enough for a fast producer to write a batch.
-        for (int i = 0; i < 32; ++i)
-            detail::CpuRelax();
+        Spin();
     } else if (m_idle <= 128) {
         std::this_thread::yield();
     } else {
@@ -661,9 +663,8 @@ std::optional<StuckRecord> RingReader::StuckWriter() const noexcept
                        m_unpublished_now_ns - m_unpublished_since_ns};
 }
 
-bool RingReader::Complete(const uint8_t* at, uint64_t left) const noexcept
+bool RingReader::Complete(const uint8_t* at) const noexcept
 {
-    if (left < RECORD_HEADER_SIZE) return true; // headerless padding of a reserved record
     return std::atomic_ref<const uint64_t>{*reinterpret_cast<const uint64_t*>(at)}.load(
                std::memory_order_acquire) == (m_pos ^ m_commit_key);
 }

@@ -196,7 +196,10 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
     h->schema_size = schema_size;
     {
         std::random_device device;
-        h->commit_key = (uint64_t{device()} << 32) ^ device() ^ detail::MonotonicNs();
+        // Bit 62 set: a position never reaches it, so zeroed (never written) space never
+        // passes for a committed record.
+        h->commit_key =
+            ((uint64_t{device()} << 32) ^ device() ^ detail::MonotonicNs()) | (uint64_t{1} << 62);
     }
     std::memcpy(impl.segment->data() + schema_offset, detail::SCHEMA_BYTES, schema_size);
     // Decides on the TSC (calibrating it) and writes the clock's state into the header.
