@@ -21,6 +21,17 @@ inline void CpuRelax() noexcept
 #endif
 }
 
+//! Asks for the cache line at `p` in a state this core may write (x86 `prefetchw`, a hint
+//! NOP on CPUs without it), so that stores to it later do not wait for it.
+inline void PrefetchForWrite(const void* p) noexcept
+{
+#if defined(__x86_64__) || defined(__i386__)
+    asm volatile("prefetchw %0" : : "m"(*static_cast<const char*>(p)));
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
 } // namespace tracering::detail
 
 #endif // TRACERING_COMMON_CPU_H

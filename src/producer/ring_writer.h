@@ -223,6 +223,10 @@ public:
     //! How long a writer that finds the slow path taken re-checks for room before it drops
     //! (no lossless reader): about what a refresh of the readers' positions takes.
     static constexpr uint64_t SLOW_SPIN_NS = 20'000;
+    //! How far ahead of its record a writer asks for the ring's lines. They were last read by
+    //! a consumer on another core; without this, a writer's stores wait for each of them
+    //! (see doc/performance.md).
+    static constexpr uint64_t PREFETCH_AHEAD = 512;
 
     //! Writes one record whose payload is `payload_size` bytes, produced by
     //! `fill(uint8_t* dst)` straight into the ring. Never waits for another writer, nor for a
@@ -264,6 +268,12 @@ public:
         }
         const uint64_t start = cur.pos;
         const uint64_t seq = cur.seq;
+        // The lines PREFETCH_AHEAD bytes on, as many as this record takes: each line of the
+        // ring is asked for once, a few records before a writer stores to it.
+        for (uint64_t line = (start + PREFETCH_AHEAD) & ~uint64_t{63}; line < end + PREFETCH_AHEAD;
+             line += 64) {
+            PrefetchForWrite(m_data + (line & m_mask));
+        }
         PublishAttempts();
         // Our commit words hold an older lap's bytes, which never equal our commit value (the
         // position differs); clear them all the same, so that not even a peer's payload that
