@@ -268,12 +268,10 @@ public:
         }
         const uint64_t start = cur.pos;
         const uint64_t seq = cur.seq;
-        // The lines PREFETCH_AHEAD bytes on, as many as this record takes: each line of the
-        // ring is asked for once, a few records before a writer stores to it.
-        for (uint64_t line = (start + PREFETCH_AHEAD) & ~uint64_t{63}; line < end + PREFETCH_AHEAD;
-             line += 64) {
-            PrefetchForWrite(m_data + (line & m_mask));
-        }
+        // The two lines PREFETCH_AHEAD bytes on: with the next record's, that is every line
+        // of records up to 128 bytes (larger ones are mostly copies, which stream).
+        PrefetchForWrite(m_data + ((start + PREFETCH_AHEAD) & m_mask));
+        PrefetchForWrite(m_data + ((start + PREFETCH_AHEAD + 64) & m_mask));
         PublishAttempts();
         // Our commit words hold an older lap's bytes, which never equal our commit value (the
         // position differs); clear them all the same, so that not even a peer's payload that

@@ -17,7 +17,7 @@ using tracering::net::ConnectionType;
 
 //! ConnectionTypeAsString() values to the schema's enum, given the string's length. The first
 //! letters differ, so this is one switch and one comparison of a known size.
-ConnectionType ParseConnType(const char* s, uint32_t len) noexcept
+[[gnu::always_inline]] inline ConnectionType ParseConnType(const char* s, uint32_t len) noexcept
 {
     if (!s) return ConnectionType::Unknown;
     auto is = [s, len]<size_t N>(const char(&name)[N], ConnectionType t) {
