@@ -710,6 +710,12 @@ public:
             d["bytes"] = s.bytes;
             d["skipped"] = s.skipped;
             d["unknown"] = s.unknown;
+            // A record a producer thread reserved and has not finished for a second or more
+            // (RingReader::StuckWriter()): nothing after it is delivered until it is.
+            const auto stuck = m_state->readers[i]->StuckWriter();
+            d["stuck_ns"] = stuck ? stuck->stuck_ns : 0;
+            d["stuck_position"] = stuck ? stuck->position : 0;
+            d["stuck_bytes_waiting"] = stuck ? stuck->bytes_waiting : 0;
             out[m_state->ring_names[i]] = d;
         }
         return out;

@@ -168,9 +168,9 @@ struct ReaderStats {
 //! A record that a producer thread reserved but has not finished writing for a while: every
 //! later record of the ring waits behind it (see RingReader::StuckWriter()).
 struct StuckRecord {
-    uint64_t position{0};      //!< where it starts (the ring's write_pos)
-    uint64_t bytes_waiting{0}; //!< bytes reserved after write_pos, this record included
-    uint64_t stuck_ns{0};      //!< how long write_pos has not moved while they waited
+    uint64_t position{0};      //!< where it starts (the reader's position)
+    uint64_t bytes_waiting{0}; //!< bytes reserved from there on, this record included
+    uint64_t stuck_ns{0};      //!< how long the reader has found it reserved but unfinished
 };
 
 //! Reads one ring. Not thread-safe: one thread polls it.

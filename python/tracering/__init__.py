@@ -22,7 +22,11 @@ Session (a context manager; leaving the with-block gives the lease back)
         but timestamped before it (its writer thread was preempted) can come after later
         events of other rings; ev.ts_ns tells.
     count(max_events=None, timeout=1.0): reads and counts events without making objects.
-    stats(), lost, close().
+    stats(): per ring, delivered, lost, bytes, skipped, unknown, and stuck_ns,
+        stuck_position, stuck_bytes_waiting: non-zero while a producer thread has left
+        a record half-written for a second or more (nothing after it arrives until it
+        is finished).
+    lost, close().
 Event
     ring, event, type, seq, ts_ns, unix_ns, lost_before, truncated, and every field of
     the producer's schema by its name, as `ringdump watch --json` shows it: hashes as

@@ -189,6 +189,9 @@ def test_count_drains_without_making_events(node, client):
         assert counted >= 2 * PINGS
         assert session.stats()["net"] == dict(session.stats()["net"], delivered=counted, lost=0)
         assert session.count(max_events=1, timeout=0.1) == 0
+        # Every record was finished: no stuck writer is reported.
+        assert {k: v for k, v in session.stats()["net"].items() if k.startswith("stuck")} == {
+            "stuck_ns": 0, "stuck_position": 0, "stuck_bytes_waiting": 0}
 
 
 def test_errors_name_what_was_wrong(node, client, tmp_path):
