@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "producer/ring_clock.h"
+#include "producer/ring_writer.h"
 
 // A real USDT probe with a semaphore, exactly as Bitcoin Core's trace.h defines one, to
 // compare the off cost of both mechanisms in one binary.
@@ -281,6 +283,30 @@ void BM_UtxocacheAdd(benchmark::State& state)
     });
 }
 BENCHMARK(BM_UtxocacheAdd)->UseManualTime()->Apply(Smoke);
+
+//! What any ring of this design pays per small event before encoding anything: a TSC read,
+//! one 16-byte compare-and-swap (the reservation) and a 128-byte copy into a 4 MiB area,
+//! rotating like a ring. No consumer, no clock conversion, no encoding.
+void BM_Baseline_ReservationFloor(benchmark::State& state)
+{
+    std::vector<uint8_t> area(size_t{4} << 20);
+    const size_t mask = area.size() - 1;
+    uint8_t record[128];
+    std::memset(record, 0x5a, sizeof(record));
+    detail::Reservation word{0, 0};
+    for (auto _ : state) {
+        const uint64_t tsc = detail::ReadTsc();
+        detail::Reservation cur{word.pos, word.seq};
+        while (
+            !detail::CompareExchange(word, cur, detail::Reservation{cur.pos + 128, cur.seq + 1})) {
+        }
+        uint8_t* at = area.data() + (cur.pos & mask);
+        std::memcpy(at, record, sizeof(record));
+        std::memcpy(at + 8, &tsc, sizeof(tsc));
+        benchmark::ClobberMemory();
+    }
+}
+BENCHMARK(BM_Baseline_ReservationFloor)->Apply(Smoke);
 
 //! The obvious encoding, for comparison: a reused FlatBufferBuilder, then a copy.
 void BM_Baseline_FlatBufferBuilderPing(benchmark::State& state)
