@@ -397,6 +397,16 @@ struct RecordHeader {
     uint64_t timestamp_ns;
 };
 
+//! Whether the record (or padding) whose bytes start at `at`, at ring position `pos`, is
+//! complete: its commit word (RecordHeader::commit, acquire load, pairing with the writer's
+//! release store) is `pos ^ commit_key`. The one test readers (RingReader::Next) and the
+//! producer (RingWriter::WaitCommitted) apply before they look at a record.
+inline bool RecordCommitted(const void* at, uint64_t pos, uint64_t commit_key) noexcept
+{
+    return __atomic_load_n(static_cast<const uint64_t*>(at), __ATOMIC_ACQUIRE) ==
+           (pos ^ commit_key);
+}
+
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(std::atomic<int64_t>::is_always_lock_free);

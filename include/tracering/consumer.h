@@ -256,9 +256,6 @@ private:
     //! Whether the producer's process died without marking the segment Exited (`now`:
     //! CLOCK_MONOTONIC).
     bool ProducerGone(uint64_t now);
-    //! Whether the record (or padding, with or without a header) at m_pos is complete: its
-    //! commit word says so (RecordHeader::commit).
-    bool Complete(const uint8_t* at) const noexcept;
     static constexpr uint64_t LIVENESS_CHECK_NS = 250'000'000;
 
     std::shared_ptr<const detail::SharedMemory> m_segment;

@@ -501,7 +501,7 @@ Result<bool> RingReader::Next(EventView& view)
         // padding, with or without a header) at m_pos is complete. Only the record itself is
         // looked at, so a reader that keeps up stays off the control line, which writers
         // store to for every record.
-        const bool complete = Complete(at);
+        const bool complete = RecordCommitted(at, m_pos, m_commit_key);
         if (!complete) {
             // Nothing to read yet. A reservation past m_pos means a writer is in the middle
             // of this record: note since when, for StuckWriter().
@@ -523,12 +523,12 @@ Result<bool> RingReader::Next(EventView& view)
                 if (!ProducerGone(now)) return false;
                 // It may have completed this record between our load and its death: read on
                 // (it writes no more, so this ends).
-                if (Complete(at)) continue;
+                if (RecordCommitted(at, m_pos, m_commit_key)) continue;
                 return Error{ErrorCode::Stale, m_gone};
             }
             // Exited was release-stored after the producer waited for its writers to finish
             // the records they had reserved: one more look, then the end.
-            if (Complete(at)) continue;
+            if (RecordCommitted(at, m_pos, m_commit_key)) continue;
             if (being_written) {
                 return Error{ErrorCode::Detached,
                              "the producer has exited while one of its threads was writing the "
@@ -661,12 +661,6 @@ std::optional<StuckRecord> RingReader::StuckWriter() const noexcept
     }
     return StuckRecord{m_unpublished_at, m_unpublished_bytes,
                        m_unpublished_now_ns - m_unpublished_since_ns};
-}
-
-bool RingReader::Complete(const uint8_t* at) const noexcept
-{
-    return std::atomic_ref<const uint64_t>{*reinterpret_cast<const uint64_t*>(at)}.load(
-               std::memory_order_acquire) == (m_pos ^ m_commit_key);
 }
 
 RingInfo RingReader::Info() const

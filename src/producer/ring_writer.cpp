@@ -310,7 +310,7 @@ bool RingWriter::WaitCommitted(uint64_t end) const noexcept
             continue;
         }
         auto* at = m_data + offset;
-        if (CommitWord(at).load(std::memory_order_acquire) == CommitValue(pos)) {
+        if (RecordCommitted(at, pos, m_commit_key)) {
             const auto* h = reinterpret_cast<const RecordHeader*>(at);
             pos += h->type == static_cast<uint16_t>(EventType::Padding)
                        ? left
