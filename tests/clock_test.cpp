@@ -170,6 +170,54 @@ INSTANTIATE_TEST_SUITE_P(Errors, FallbackClockTest,
                                                               : std::string{"Ahead"};
                          });
 
+//! The other two ways a trusted TSC is given up: its value goes back past the last sample
+//! (`Backwards`), or its rate over a period of 100 ms or more jumps away from the recent rate
+//! (`RateJump`, as on a move to another host). Both continue monotonically.
+struct SampleShift {
+    const char* name;
+    int64_t tsc_ticks;
+    int64_t ns;
+    ClockReason reason;
+};
+
+class SampleFallbackClockTest : public ::testing::TestWithParam<SampleShift>
+{
+};
+
+TEST_P(SampleFallbackClockTest, FallsBackForTheReasonAndContinuesMonotonically)
+{
+    SegmentHeader header{};
+    auto clock = RingClock::Create(ClockSource::Auto, &header);
+    if (!clock->UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock->reason());
+    NowFromThreads threads{*clock, 3};
+    threads.WaitCalls(1000);
+    ASSERT_TRUE(clock->Reanchor());
+    clock->ShiftLastSampleForTest(GetParam().tsc_ticks, GetParam().ns);
+    // A re-anchor whose own sample was too wide to trust measures nothing and keeps the
+    // shifted sample: try again until one measures.
+    for (int tries = 0; tries < 100 && clock->Reanchor(); ++tries) {
+    }
+    threads.WaitCalls(1000);
+    EXPECT_EQ(threads.Stop(), 0u);
+    EXPECT_FALSE(clock->UsesTsc());
+    EXPECT_EQ(clock->reason(), GetParam().reason);
+    EXPECT_EQ(header.clock_source.load(std::memory_order_acquire), uint32_t(ClockId::Monotonic));
+    EXPECT_EQ(header.clock_reason.load(), uint32_t(GetParam().reason));
+    EXPECT_NE(header.clock_fallback_ns.load(), 0u);
+    EXPECT_GE(clock->Now(), threads.max());
+    EXPECT_FALSE(clock->Reanchor()); // for good
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Samples, SampleFallbackClockTest,
+    ::testing::Values(
+        // The last sample an hour of ticks (at 10 GHz at most) ahead: the TSC now is behind it.
+        SampleShift{"Backwards", int64_t{36'000'000'000'000}, 0, ClockReason::Backwards},
+        // The last sample 200 ms earlier on CLOCK_MONOTONIC for the same ticks: the rate since
+        // is more than twice the recent one.
+        SampleShift{"RateJump", 0, -200'000'000, ClockReason::RateJump}),
+    [](const auto& p) { return std::string{p.param.name}; });
+
 //! A real producer with writers on several threads and a consumer: each ring's timestamps
 //! never go back, through re-anchors and a fallback, and the consumer sees the fallback.
 TEST(ProducerClockTest, RingTimestampsStayMonotonicThroughAFallbackTheConsumerSees)

@@ -173,6 +173,14 @@ void RingClock::InjectErrorForTest(int64_t ns) noexcept
     m_injected_ns = ns;
 }
 
+void RingClock::ShiftLastSampleForTest(int64_t tsc_ticks, int64_t ns) noexcept
+{
+    std::lock_guard lock{m_writer_mutex};
+    Sample& last = m_history[(m_samples - 1) % HISTORY];
+    last.tsc = uint64_t(int64_t(last.tsc) + tsc_ticks);
+    last.ns = uint64_t(int64_t(last.ns) + ns);
+}
+
 void RingClock::Publish(const Line& line) noexcept
 {
     const uint64_t seq = m_seq.load(std::memory_order_relaxed);

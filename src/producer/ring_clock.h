@@ -165,6 +165,10 @@ public:
     //! The next re-anchor measures an interpolation error larger by `ns` than the real one:
     //! a TSC that went wrong, for tests of the fallback.
     void InjectErrorForTest(int64_t ns) noexcept;
+    //! Moves the last (TSC, CLOCK_MONOTONIC) sample the next re-anchor compares against by
+    //! `tsc_ticks` and `ns`: a TSC that went back, or a rate that jumped (a migration), for
+    //! tests of those fallbacks.
+    void ShiftLastSampleForTest(int64_t tsc_ticks, int64_t ns) noexcept;
 
 private:
     struct Slot {
