@@ -9,14 +9,14 @@
 
 #include <array>
 #include <cstring>
-#include <sys/mman.h>
-#include <unistd.h>
 #include <map>
+#include <unistd.h>
 #include <vector>
 
 #include "event_samples.h"
 #include "producer/flat_table.h"
 #include "test_util.h"
+#include <sys/mman.h>
 
 namespace tracering {
 namespace {
