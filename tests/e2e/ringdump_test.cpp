@@ -927,18 +927,19 @@ TEST(RingdumpStatsTest, ReportsEachIntervalAttachedOrNot)
     const Outcome text = RunRingdump({"stats", "--control", producer.control(), "--ring",
                                       "validation", "--interval", "0.05", "--count", "1"});
     ASSERT_EQ(text.code, 0) << text.err;
-    ASSERT_EQ(text.lines.size(), 2u);
-    EXPECT_TRUE(Contains(text.lines[0], "events/s")) << text.lines[0];
-    EXPECT_TRUE(Contains(text.lines[1], "validation")) << text.lines[1];
+    ASSERT_EQ(text.lines.size(), 3u);
+    EXPECT_TRUE(Contains(text.lines[0], "clock (every ring): ")) << text.lines[0];
+    EXPECT_TRUE(Contains(text.lines[1], "events/s")) << text.lines[1];
+    EXPECT_TRUE(Contains(text.lines[2], "validation")) << text.lines[2];
 
     // --ring is repeatable, as for watch (scripts/demo.sh gives it twice).
     const Outcome two =
         RunRingdump({"stats", "--control", producer.control(), "--no-attach", "--ring", "net",
                      "--ring", "validation", "--interval", "0.05", "--count", "1"});
     ASSERT_EQ(two.code, 0) << two.err;
-    ASSERT_EQ(two.lines.size(), 3u);
-    EXPECT_TRUE(Contains(two.lines[1], "net")) << two.lines[1];
-    EXPECT_TRUE(Contains(two.lines[2], "validation")) << two.lines[2];
+    ASSERT_EQ(two.lines.size(), 4u);
+    EXPECT_TRUE(Contains(two.lines[2], "net")) << two.lines[2];
+    EXPECT_TRUE(Contains(two.lines[3], "validation")) << two.lines[3];
 }
 
 TEST(RingdumpStatsTest, ALastReportCountsDropsAfterTheLastRead)

@@ -913,7 +913,11 @@ int Stats(const StatsOptions& options, const Io& io)
     auto before = sample();
     if (!before) return Fail(io, EXIT_UNAVAILABLE, before.error().message());
     std::string out;
-    if (!options.json) AppendStatsHeader(out);
+    if (!options.json) {
+        // Which clock stamps the events, as `list` says: a fallback from the TSC shows here.
+        out += ClockLine(ReadClock(client->producer().segment_name));
+        AppendStatsHeader(out);
+    }
     if (!WriteOut(io, out, true)) return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
     const auto start = Clock::now();
     auto last = start;
