@@ -20,7 +20,8 @@
 //! are valid only inside the callback (or until the next Release()).
 //!
 //! Memory ordering: a record's bytes are visible once Poll() returns it (the reader
-//! acquire-loads the producer's write_pos); the reader release-stores its read_pos after the
+//! acquire-loads the record's commit word, RecordCommitted() in abi.h, which its writer
+//! release-stored after every other byte); the reader release-stores its read_pos after the
 //! callbacks returned, so the producer never reuses bytes still being read.
 //!
 //! The segment is untrusted input: every length and offset read from it is checked before
@@ -288,8 +289,9 @@ private:
     //! The largest timestamp handed out: a record's timestamp may be a little before its
     //! predecessor's (RecordHeader::timestamp_ns); it is handed out as at least this.
     uint64_t m_last_timestamp{0};
-    //! write_pos when this reader first found a reservation ahead of it, and when (our
-    //! clock); m_unpublished_since_ns is 0 while there is none.
+    //! The position of a record this reader found reserved (write_pos past it) but not
+    //! complete, since when and until when it saw it so (our clock), and the bytes reserved
+    //! from there; m_unpublished_since_ns is 0 while there is none.
     uint64_t m_unpublished_at{0};
     uint64_t m_unpublished_since_ns{0};
     uint64_t m_unpublished_bytes{0};
