@@ -175,7 +175,7 @@ inline void CopySmall(uint8_t* dst, const void* src, uint32_t len) noexcept
         if (len <= 16) {
             two(uint64_t{});
         } else if (len <= 32) {
-            struct alignas(1) Sixteen {
+            struct Sixteen {
                 uint64_t a, b;
             };
             two(Sixteen{});
