@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -133,31 +135,51 @@ TEST(RingClockTest, NowNeverGoesBackFromManyThreadsAcrossReanchors)
     EXPECT_NE(header.tsc_hz.load(), 0u);
 }
 
+//! A clock on the TSC that 3 threads read, where each fallback test starts, and what every
+//! fallback must leave behind.
+struct FallbackScene {
+    SegmentHeader header{};
+    std::unique_ptr<RingClock> clock{RingClock::Create(ClockSource::Auto, &header)};
+    std::optional<NowFromThreads> threads;
+
+    //! Starts the threads (on a clock that uses the TSC) and lets them read it a while.
+    void StartReaders()
+    {
+        threads.emplace(*clock, 3);
+        threads->WaitCalls(1000);
+    }
+    //! No thread saw a value go back; CLOCK_MONOTONIC for good, for `reason`, said in the
+    //! header; never below what the TSC line returned.
+    void ExpectFellBack(ClockReason reason)
+    {
+        threads->WaitCalls(1000);
+        EXPECT_EQ(threads->Stop(), 0u);
+        EXPECT_FALSE(clock->UsesTsc());
+        EXPECT_EQ(clock->reason(), reason);
+        EXPECT_EQ(header.clock_source.load(std::memory_order_acquire),
+                  uint32_t(ClockId::Monotonic));
+        EXPECT_EQ(header.clock_reason.load(), uint32_t(reason));
+        EXPECT_NE(header.clock_fallback_ns.load(), 0u);
+        EXPECT_GE(clock->Now(), threads->max());
+        EXPECT_FALSE(clock->Reanchor()); // for good
+    }
+};
+
 class FallbackClockTest : public ::testing::TestWithParam<int64_t>
 {
 };
 
 TEST_P(FallbackClockTest, ATscErrorPastTheBoundFallsBackAndContinuesMonotonically)
 {
-    SegmentHeader header{};
-    auto clock = RingClock::Create(ClockSource::Auto, &header);
-    if (!clock->UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock->reason());
-    NowFromThreads threads{*clock, 3};
-    threads.WaitCalls(1000);
-    ASSERT_TRUE(clock->Reanchor());
-    clock->InjectErrorForTest(GetParam());
-    EXPECT_FALSE(clock->Reanchor());
-    threads.WaitCalls(1000);
-    EXPECT_EQ(threads.Stop(), 0u);
-    EXPECT_FALSE(clock->UsesTsc());
-    EXPECT_EQ(clock->reason(), ClockReason::ErrorBound);
-    EXPECT_EQ(header.clock_source.load(std::memory_order_acquire), uint32_t(ClockId::Monotonic));
-    EXPECT_EQ(header.clock_reason.load(), uint32_t(ClockReason::ErrorBound));
-    EXPECT_NE(header.clock_fallback_ns.load(), 0u);
-    EXPECT_GT(header.clock_max_error_ns.load(), CLOCK_ERROR_BOUND_NS);
-    // CLOCK_MONOTONIC from now on, never below what the TSC line returned.
-    EXPECT_GE(clock->Now(), threads.max());
-    EXPECT_FALSE(clock->Reanchor()); // for good
+    FallbackScene scene;
+    RingClock& clock = *scene.clock;
+    if (!clock.UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock.reason());
+    scene.StartReaders();
+    ASSERT_TRUE(clock.Reanchor());
+    clock.InjectErrorForTest(GetParam());
+    EXPECT_FALSE(clock.Reanchor());
+    scene.ExpectFellBack(ClockReason::ErrorBound);
+    EXPECT_GT(scene.header.clock_max_error_ns.load(), CLOCK_ERROR_BOUND_NS);
 }
 
 INSTANTIATE_TEST_SUITE_P(Errors, FallbackClockTest,
@@ -186,26 +208,17 @@ class SampleFallbackClockTest : public ::testing::TestWithParam<SampleShift>
 
 TEST_P(SampleFallbackClockTest, FallsBackForTheReasonAndContinuesMonotonically)
 {
-    SegmentHeader header{};
-    auto clock = RingClock::Create(ClockSource::Auto, &header);
-    if (!clock->UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock->reason());
-    NowFromThreads threads{*clock, 3};
-    threads.WaitCalls(1000);
-    ASSERT_TRUE(clock->Reanchor());
-    clock->ShiftLastSampleForTest(GetParam().tsc_ticks, GetParam().ns);
+    FallbackScene scene;
+    RingClock& clock = *scene.clock;
+    if (!clock.UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock.reason());
+    scene.StartReaders();
+    ASSERT_TRUE(clock.Reanchor());
+    clock.ShiftLastSampleForTest(GetParam().tsc_ticks, GetParam().ns);
     // A re-anchor whose own sample was too wide to trust measures nothing and keeps the
     // shifted sample: try again until one measures.
-    for (int tries = 0; tries < 100 && clock->Reanchor(); ++tries) {
+    for (int tries = 0; tries < 100 && clock.Reanchor(); ++tries) {
     }
-    threads.WaitCalls(1000);
-    EXPECT_EQ(threads.Stop(), 0u);
-    EXPECT_FALSE(clock->UsesTsc());
-    EXPECT_EQ(clock->reason(), GetParam().reason);
-    EXPECT_EQ(header.clock_source.load(std::memory_order_acquire), uint32_t(ClockId::Monotonic));
-    EXPECT_EQ(header.clock_reason.load(), uint32_t(GetParam().reason));
-    EXPECT_NE(header.clock_fallback_ns.load(), 0u);
-    EXPECT_GE(clock->Now(), threads.max());
-    EXPECT_FALSE(clock->Reanchor()); // for good
+    scene.ExpectFellBack(GetParam().reason);
 }
 
 INSTANTIATE_TEST_SUITE_P(
