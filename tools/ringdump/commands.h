@@ -7,7 +7,8 @@
 //! @file
 //! ringdump's commands, on the public consumer API (ControlClient, Session, RingReader).
 //! main.cpp turns argv into these options; tests may call the commands directly. Each
-//! returns an exit code and writes errors, prefixed "ringdump: ", to Io::err.
+//! returns an exit code and writes errors, prefixed "ringdump: ", to Io::err. Each is defined
+//! in the file of its name (list.cpp, ...), on what command_support.h shares between them.
 
 #include <tracering/control.h>
 #include <tracering/result.h>

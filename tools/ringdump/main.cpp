@@ -2,7 +2,8 @@
 // Distributed under the MIT software license.
 
 //! ringdump: list, watch, measure and capture a tracering producer's events. This file only
-//! turns argv into options; the commands are in commands.cpp.
+//! turns argv into options; each command has a file of its own (list.cpp, watch.cpp,
+//! stats.cpp, capture.cpp, read.cpp), declared in commands.h.
 
 #include <algorithm>
 #include <atomic>

@@ -1,0 +1,88 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! @file
+//! ringdump watch: prints the events of the attached rings as they come (Watch()).
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "clock_tracker.h"
+#include "command_support.h"
+#include "commands.h"
+
+namespace tracering::ringdump {
+
+int Watch(const WatchOptions& options, const Io& io)
+{
+    // Peers live on the net ring: asking about one means the net ring unless told otherwise.
+    const Selection defaults{options.peer ? std::vector<std::string>{"net"} : AllRings(), {}};
+    auto requests = MakeRequests(options.selection, defaults,
+                                 {.lossless = options.lossless,
+                                  .lossless_wait_ms = options.lossless_wait_ms,
+                                  .payload_limit = options.payload_limit});
+    if (!requests) return Fail(io, EXIT_USAGE, requests.error().message());
+    std::unique_ptr<ControlClient> client;
+    if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
+    std::unique_ptr<Session> session;
+    if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
+    // The producer's own schema: every field it writes is printed, even one newer than us.
+    int schema_code = EXIT_OK;
+    auto schema = ProducerSchema(*session, io, schema_code);
+    if (!schema) return schema_code;
+
+    ClockTracker clock{UnixClockOffsetNow};
+    EventFormatter format{*schema, options.json ? Style::Json : Style::Text, clock.offset()};
+    std::vector<std::string> rings;
+    for (const auto& reader : session->readers()) {
+        rings.push_back(reader->name());
+    }
+    std::string out;
+    uint64_t corrupt = 0;
+    const auto take = [&](size_t ring, const Record& record) {
+        if (clock.Update()) format.SetClockOffset(clock.offset());
+        if (record.lost_before) format.AppendLoss(out, rings[ring], record.lost_before, record.seq);
+        auto table = format.Decode(record);
+        Take taken = Take::Skipped;
+        if (!table) {
+            ++corrupt;
+            std::fprintf(io.err, "ringdump: ring '%s': %s; skipped\n", rings[ring].c_str(),
+                         table.error().message().c_str());
+        } else if (!options.peer || format.PeerId(record, *table) == options.peer) {
+            if (auto shown = format.AppendEvent(out, rings[ring], record, *table); shown) {
+                taken = Take::Counted;
+            } else {
+                ++corrupt;
+                std::fprintf(io.err, "ringdump: ring '%s': %s; skipped\n", rings[ring].c_str(),
+                             shown.error().message().c_str());
+            }
+        }
+        if (out.size() >= OUTPUT_CHUNK && !WriteOut(io, out, false)) return Take::Abort;
+        return taken;
+    };
+    const PumpEnd end = Pump(*session, io, options.count, std::nullopt, take,
+                             [&] { return WriteOut(io, out, true); });
+    // Events lost after the last one read are a line of the output too, not only a number.
+    for (size_t i = 0; i < end.tails.size(); ++i) {
+        const RingTail& tail = end.tails[i];
+        if (tail.lost) format.AppendLoss(out, rings[i], tail.lost, tail.next_seq);
+    }
+    const bool written = WriteOut(io, out, true);
+    uint64_t delivered = 0, lost = 0;
+    const std::string totals = Totals(*session, end.tails, delivered, lost);
+    if (!end.note.empty()) std::fprintf(io.err, "ringdump: %s\n", end.note.c_str());
+    std::fprintf(io.err, "ringdump: %" PRIu64 " events delivered, %" PRIu64 " lost (%s)\n",
+                 delivered, lost, totals.c_str());
+    if (corrupt) {
+        return Fail(io, EXIT_CORRUPT,
+                    std::to_string(corrupt) + " events did not verify against "
+                                              "their schema and were skipped");
+    }
+    if (end.code != EXIT_OK) return end.code;
+    if (!written || (end.aborted && end.note.empty())) {
+        return Fail(io, EXIT_UNAVAILABLE, "cannot write the output");
+    }
+    return EXIT_OK;
+}
+
+} // namespace tracering::ringdump
