@@ -147,19 +147,10 @@ LOADGEN=$BUILD_DIR/tools/loadgen/tracering-loadgen
 PRODUCER=$BUILD_DIR/bench/tracering-capture-producer
 
 if [ "$BUILD" = 1 ]; then
-    log "building ringdump tracering-testnode tracering-loadgen tracering-capture-producer in $BUILD_DIR"
-    mkdir -p "$BUILD_DIR"
-    cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DTRACERING_BUILD_TESTS=OFF -DTRACERING_INSTALL=OFF -DTRACERING_BUILD_BENCH=ON \
-        >"$BUILD_DIR/bench-configure.log" 2>&1 ||
-        die "configuring $BUILD_DIR failed; see $BUILD_DIR/bench-configure.log"
-    cmake --build "$BUILD_DIR" --parallel "$JOBS" --target ringdump tracering-testnode \
-        tracering-loadgen tracering-capture-producer >"$BUILD_DIR/bench-build.log" 2>&1 ||
-        die "building in $BUILD_DIR failed; see $BUILD_DIR/bench-build.log"
+    build_targets "$BUILD_DIR" ringdump tracering-testnode tracering-loadgen \
+        tracering-capture-producer -- -DTRACERING_BUILD_BENCH=ON
 fi
-for bin in "$RINGDUMP" "$TESTNODE" "$LOADGEN" "$PRODUCER"; do
-    [ -x "$bin" ] || die "$bin is missing; run without --no-build" 1
-done
+need_binaries "$RINGDUMP" "$TESTNODE" "$LOADGEN" "$PRODUCER"
 
 # ---------------------------------------------------------------------------------------------
 # Processes: everything started is tracked, and killed and removed at exit.

@@ -85,18 +85,9 @@ TESTNODE=$BUILD_DIR/tools/testnode/tracering-testnode
 LOADGEN=$BUILD_DIR/tools/loadgen/tracering-loadgen
 EXTRACTOR=$BUILD_DIR/tools/extractor/tracering-extractor
 if [ "$BUILD" = 1 ]; then
-    log "building tracering-testnode, tracering-loadgen and tracering-extractor in build-bench"
-    mkdir -p "$BUILD_DIR"
-    cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DTRACERING_BUILD_TESTS=OFF -DTRACERING_INSTALL=OFF >"$BUILD_DIR/bench-configure.log" 2>&1 ||
-        die "configuring $BUILD_DIR failed; see $BUILD_DIR/bench-configure.log"
-    cmake --build "$BUILD_DIR" --parallel "$JOBS" --target tracering-testnode tracering-loadgen \
-        tracering-extractor >"$BUILD_DIR/bench-build.log" 2>&1 ||
-        die "building in $BUILD_DIR failed (is the extractor configured? see $BUILD_DIR/bench-configure.log); see $BUILD_DIR/bench-build.log"
+    build_targets "$BUILD_DIR" tracering-testnode tracering-loadgen tracering-extractor
 fi
-for bin in "$TESTNODE" "$LOADGEN" "$EXTRACTOR"; do
-    [ -x "$bin" ] || die "$bin is missing; run without --no-build" 1
-done
+need_binaries "$TESTNODE" "$LOADGEN" "$EXTRACTOR"
 
 WORK=$(mktemp -d /tmp/tracering-extractor-flood.XXXXXX)
 TAG="xf$$"

@@ -120,20 +120,10 @@ LOADGEN=$BUILD_DIR/tools/loadgen/tracering-loadgen
 CONSUMER=$BUILD_DIR/bench/tracering-count-consumer
 
 if [ "$BUILD" = 1 ]; then
-    log "building tracering-testnode tracering-loadgen tracering-count-consumer in build-bench"
-    mkdir -p "$BUILD_DIR"
-    # Configured every time, so a directory configured earlier with other options gets these.
-    cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DTRACERING_BUILD_TESTS=OFF -DTRACERING_BUILD_BENCH=ON -DTRACERING_INSTALL=OFF \
-        >"$BUILD_DIR/bench-configure.log" 2>&1 ||
-        die "configuring build-bench failed; see $BUILD_DIR/bench-configure.log"
-    cmake --build "$BUILD_DIR" --parallel "$JOBS" --target tracering-testnode tracering-loadgen \
-        tracering-count-consumer >"$BUILD_DIR/bench-build.log" 2>&1 ||
-        die "building in build-bench failed; see $BUILD_DIR/bench-build.log"
+    build_targets "$BUILD_DIR" tracering-testnode tracering-loadgen tracering-count-consumer -- \
+        -DTRACERING_BUILD_BENCH=ON
 fi
-for bin in "$TESTNODE" "$LOADGEN" "$CONSUMER"; do
-    [ -x "$bin" ] || die "$bin is missing; run without --no-build" 1
-done
+need_binaries "$TESTNODE" "$LOADGEN" "$CONSUMER"
 
 # ---------------------------------------------------------------------------------------------
 # Processes: everything started is tracked, and killed and removed at exit.

@@ -3,7 +3,8 @@
 # lines, messages, process tracking and clean-up, waiting for output, and the statistics of
 # the tables.
 # The sourcing script sets PROG (its name), WORK (a temp dir), TAG (its segment-name prefix)
-# and PIDS=() before it starts processes, and installs `trap cleanup EXIT`.
+# and PIDS=() before it starts processes, and installs `trap cleanup EXIT`; for
+# build_targets, REPO (the source tree) and JOBS (build jobs) as well.
 # shellcheck shell=bash disable=SC2034 # STATUS, set here, is read by the sourcing scripts
 
 # die_usage MESSAGE: a bad command line; points at the script's --help.
@@ -24,6 +25,33 @@ die() {
 }
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+# build_targets DIR TARGET... -- [CMAKE_OPTION...]: configures DIR from REPO (RelWithDebInfo,
+# no tests, nothing installed, then the options) and builds the targets with at most JOBS
+# jobs; the logs are DIR/bench-configure.log and DIR/bench-build.log. Configured every time,
+# so a directory configured earlier with other options gets these.
+build_targets() {
+    local dir=$1
+    shift
+    local -a targets=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do targets+=("$1"); shift; done
+    [ $# -eq 0 ] || shift
+    log "building ${targets[*]} in ${dir#"$REPO"/}"
+    mkdir -p "$dir"
+    cmake -S "$REPO" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DTRACERING_BUILD_TESTS=OFF -DTRACERING_INSTALL=OFF "$@" >"$dir/bench-configure.log" 2>&1 ||
+        die "configuring $dir failed; see $dir/bench-configure.log"
+    cmake --build "$dir" --parallel "$JOBS" --target "${targets[@]}" >"$dir/bench-build.log" 2>&1 ||
+        die "building ${targets[*]} in $dir failed; see $dir/bench-build.log (and bench-configure.log for what was configured)"
+}
+
+# need_binaries FILE...: each must exist and be executable (what build_targets built).
+need_binaries() {
+    local bin
+    for bin in "$@"; do
+        [ -x "$bin" ] || die "$bin is missing; run without --no-build" 1
+    done
+}
 
 # cpu_ticks PID: utime + stime of the whole process in clock ticks (fields 14 and 15 of
 # /proc/PID/stat), threads that already exited included (they are in /proc/PID/stat, not in

@@ -101,17 +101,9 @@ command -v lttng >/dev/null 2>&1 ||
 BUILD_DIR=$REPO/build-bench
 BENCH=$BUILD_DIR/bench/tracering_bench
 if [ "$BUILD" = 1 ]; then
-    log "building tracering_bench in ${BUILD_DIR#"$REPO"/}"
-    mkdir -p "$BUILD_DIR"
-    cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DTRACERING_BUILD_TESTS=OFF -DTRACERING_INSTALL=OFF -DTRACERING_BUILD_BENCH=ON \
-        >"$BUILD_DIR/bench-configure.log" 2>&1 ||
-        die "configuring $BUILD_DIR failed; see $BUILD_DIR/bench-configure.log"
-    cmake --build "$BUILD_DIR" --parallel "$JOBS" --target tracering_bench \
-        >"$BUILD_DIR/bench-build.log" 2>&1 ||
-        die "building in $BUILD_DIR failed; see $BUILD_DIR/bench-build.log"
+    build_targets "$BUILD_DIR" tracering_bench -- -DTRACERING_BUILD_BENCH=ON
 fi
-[ -x "$BENCH" ] || die "$BENCH not found (run without --no-build)" 1
+need_binaries "$BENCH"
 "${AS_USER[@]}" test -x "$BENCH" ||
     die "user $RUN_USER cannot run $BENCH (a directory on the way is closed to it); use --user" 1
 

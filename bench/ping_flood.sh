@@ -134,27 +134,11 @@ LOADGEN=$BUILD_PLAIN/tools/loadgen/tracering-loadgen
 CONSUMER=$BUILD_PLAIN/bench/tracering-count-consumer
 TESTNODE_USDT=$BUILD_USDT/tools/testnode/tracering-testnode
 
-build() {
-    local dir=$1
-    shift
-    local -a targets=()
-    while [ "$1" != "--" ]; do targets+=("$1"); shift; done
-    shift
-    log "building ${targets[*]} in ${dir#"$REPO"/}"
-    mkdir -p "$dir"
-    # Configured every time, so a directory configured earlier with other options gets these.
-    cmake -S "$REPO" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DTRACERING_BUILD_TESTS=OFF -DTRACERING_INSTALL=OFF "$@" >"$dir/bench-configure.log" 2>&1 ||
-        die "configuring $dir failed; see $dir/bench-configure.log"
-    cmake --build "$dir" --parallel "$JOBS" --target "${targets[@]}" >"$dir/bench-build.log" 2>&1 ||
-        die "building in $dir failed; see $dir/bench-build.log"
-}
-
 if [ "$BUILD" = 1 ]; then
-    build "$BUILD_PLAIN" tracering-testnode tracering-loadgen tracering-count-consumer -- \
+    build_targets "$BUILD_PLAIN" tracering-testnode tracering-loadgen tracering-count-consumer -- \
         -DTRACERING_BUILD_BENCH=ON
     if [ "$NEED_USDT" = 1 ]; then
-        build "$BUILD_USDT" tracering-testnode -- -DTRACERING_BUILD_BENCH=OFF \
+        build_targets "$BUILD_USDT" tracering-testnode -- -DTRACERING_BUILD_BENCH=OFF \
             -DTRACERING_TESTNODE_USDT=ON
     fi
 fi

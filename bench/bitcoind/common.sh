@@ -67,15 +67,7 @@ resolve_binaries() {
     for need in "$@"; do
         if [ "$need" = consumer ] && [ "$BUILD" = 1 ]; then
             [[ $JOBS =~ ^[12]$ ]] || die_usage "JOBS must be 1 or 2 (got '$JOBS')"
-            log "building tracering-count-consumer in build-bench"
-            mkdir -p "$BENCH_BUILD"
-            cmake -S "$REPO" -B "$BENCH_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-                -DTRACERING_BUILD_TESTS=OFF -DTRACERING_BUILD_BENCH=ON -DTRACERING_INSTALL=OFF \
-                >"$BENCH_BUILD/bench-configure.log" 2>&1 ||
-                die "configuring build-bench failed; see $BENCH_BUILD/bench-configure.log"
-            cmake --build "$BENCH_BUILD" --parallel "$JOBS" --target tracering-count-consumer \
-                >"$BENCH_BUILD/bench-build.log" 2>&1 ||
-                die "building tracering-count-consumer failed; see $BENCH_BUILD/bench-build.log"
+            build_targets "$BENCH_BUILD" tracering-count-consumer -- -DTRACERING_BUILD_BENCH=ON
         fi
     done
     local bin hint
