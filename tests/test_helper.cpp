@@ -5,8 +5,14 @@
 //!
 //!   consume SOCKET COUNT      attach every ring through the control socket, print
 //!                             "attached", read COUNT sample events, check every field
-//!   produce NAME SOCKET       create a producer serving SOCKET, print "ready", emit all
-//!                             samples on each "emit" line from stdin, exit when stdin closes
+//!   produce NAME SOCKET       create a producer serving SOCKET, print "ready", then act on
+//!                             each line of stdin until it closes:
+//!                               emit      emit all samples, print "emitted"
+//!                               hold N    stop a thread in the middle of a record of the net
+//!                                         ring (type UserFirst + 3, 8 bytes), write N more
+//!                                         (the same type, 0 to N-1), print "held"
+//!                               release   let the stopped thread finish its record (all ones),
+//!                                         print "released"
 //!   hostile SOCKET RING SECONDS
 //!                             attach RING, then for SECONDS write garbage into its own
 //!                             cursor, attaching again each time the producer detaches it;
@@ -26,11 +32,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cinttypes>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -108,6 +117,53 @@ int Consume(const std::string& socket, int count)
     return seen == count && failures == 0 ? 0 : 1;
 }
 
+//! A record whose writer stops in the middle (Producer::WriteInPlace's fill waits) until
+//! Release(): what a node thread preempted, or stopped in a debugger, mid-record looks like.
+class HeldRecord
+{
+public:
+    static constexpr uint16_t TYPE = static_cast<uint16_t>(EventType::UserFirst) + 3;
+
+    //! Starts the stopped writer on `ring` and returns once it is inside its record.
+    void Start(Producer& producer, Subsystem ring)
+    {
+        m_thread = std::thread{[this, &producer, ring] {
+            producer.WriteInPlace(ring, TYPE, sizeof(uint64_t), &HeldRecord::Fill, this);
+        }};
+        std::unique_lock lock{m_mutex};
+        m_cv.wait(lock, [&] { return m_inside; });
+    }
+    //! Lets it finish its record, and waits until it has.
+    void Release()
+    {
+        {
+            std::lock_guard lock{m_mutex};
+            m_release = true;
+        }
+        m_cv.notify_all();
+        if (m_thread.joinable()) m_thread.join();
+    }
+    ~HeldRecord() { Release(); }
+
+private:
+    static void Fill(uint8_t* dst, void* context)
+    {
+        auto& self = *static_cast<HeldRecord*>(context);
+        std::unique_lock lock{self.m_mutex};
+        self.m_inside = true;
+        self.m_cv.notify_all();
+        self.m_cv.wait(lock, [&] { return self.m_release; });
+        const uint64_t marker = ~uint64_t{0};
+        std::memcpy(dst, &marker, sizeof(marker));
+    }
+
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_inside{false};  //!< guarded by m_mutex
+    bool m_release{false}; //!< guarded by m_mutex
+    std::thread m_thread;
+};
+
 int Produce(const std::string& name, const std::string& socket)
 {
     ProducerOptions options;
@@ -121,13 +177,29 @@ int Produce(const std::string& name, const std::string& socket)
     }
     std::printf("ready\n");
     std::fflush(stdout);
+    std::unique_ptr<HeldRecord> held;
     std::string line;
     while (std::getline(std::cin, line)) {
         if (line == "emit") {
             test::EmitAllSamples();
             std::printf("emitted\n");
-            std::fflush(stdout);
+        } else if (line.rfind("hold ", 0) == 0 && !held) {
+            held = std::make_unique<HeldRecord>();
+            held->Start(**producer, Subsystem::Net);
+            const uint64_t others = std::stoull(line.substr(5));
+            for (uint64_t i = 0; i < others; ++i) {
+                if (!(*producer)->WriteRaw(Subsystem::Net, HeldRecord::TYPE, &i, sizeof(i))) {
+                    std::printf("error record %" PRIu64 " after the held one was not written\n", i);
+                }
+            }
+            std::printf("held\n");
+        } else if (line == "release" && held) {
+            held.reset();
+            std::printf("released\n");
+        } else {
+            std::printf("error unknown or untimely command '%s'\n", line.c_str());
         }
+        std::fflush(stdout);
     }
     return 0;
 }

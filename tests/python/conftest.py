@@ -1,7 +1,8 @@
 # Copyright (c) The tracering developers
 # Distributed under the MIT software license.
 """The harness of the Python tests: real tracering-testnode and tracering-loadgen processes
-(paths from TRACERING_TESTNODE and TRACERING_LOADGEN, which CTest sets), and a raw P2P peer
+(paths from TRACERING_TESTNODE and TRACERING_LOADGEN, which CTest sets), a producer that can
+stop a writer mid-record (tracering_test_helper, TRACERING_TEST_HELPER), and a raw P2P peer
 for what loadgen never sends; for the extractor's tests (test_extractor.py) also nats-server,
 tracering-extractor and a NATS subscriber that decodes what it publishes (extractor_harness.py).
 Waits are on state, with a deadline, never sleeps."""
@@ -24,6 +25,7 @@ from extractor_harness import NATS_SERVER, NATS_SERVER_MISSING, Subscriber
 TESTNODE = os.environ.get("TRACERING_TESTNODE", "build/tools/testnode/tracering-testnode")
 LOADGEN = os.environ.get("TRACERING_LOADGEN", "build/tools/loadgen/tracering-loadgen")
 RINGDUMP = os.environ.get("TRACERING_RINGDUMP", "build/tools/ringdump/ringdump")
+TEST_HELPER = os.environ.get("TRACERING_TEST_HELPER", "build/tests/tracering_test_helper")
 REGTEST_MAGIC = bytes.fromhex("fabfb5da")
 TIMEOUT = 30.0
 _names = itertools.count()
@@ -73,6 +75,35 @@ class TestNode:
                 os.unlink(self.segment)
             except FileNotFoundError:
                 pass
+
+
+class HelperProducer:
+    """tracering_test_helper's "produce" mode: a bare producer serving a control socket in
+    `directory`, driven line by line (see tests/test_helper.cpp)."""
+
+    def __init__(self, directory):
+        self.socket = os.path.join(str(directory), "producer.sock")
+        name = "py-helper-%d-%d" % (os.getpid(), next(_names))
+        self.proc = subprocess.Popen([TEST_HELPER, "produce", name, self.socket],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.expect("ready")
+
+    def expect(self, reply):
+        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
+        line = self.proc.stdout.readline().strip() if ready else "(nothing)"
+        assert line == reply, "%s: expected %r, got %r" % (TEST_HELPER, reply, line)
+
+    def command(self, line, reply):
+        """Sends `line` and waits for the helper's `reply`."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        self.expect(reply)
+
+    def stop(self):
+        # Closing stdin ends it; a record still held is finished first.
+        self.proc.stdin.close()
+        self.proc.wait(TIMEOUT)
+        self.proc.stdout.close()
 
 
 @pytest.fixture

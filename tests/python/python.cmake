@@ -1,5 +1,5 @@
 # The Python module's tests (tests/python/*.py, pytest), one CTest per test file, against real
-# tracering-testnode, tracering-loadgen and ringdump processes. Included from
+# tracering-testnode, tracering-loadgen, ringdump and tracering_test_helper processes. Included from
 # tests/CMakeLists.txt when the module is built (python/CMakeLists.txt).            label python
 
 file(GLOB _python_tests RELATIVE ${CMAKE_CURRENT_LIST_DIR} ${CMAKE_CURRENT_LIST_DIR}/test_*.py)
@@ -13,5 +13,5 @@ foreach(_file ${_python_tests})
   set_tests_properties(Python.${_name} PROPERTIES
     LABELS python
     TIMEOUT 300
-    ENVIRONMENT "PYTHONPATH=${PROJECT_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;TRACERING_TESTNODE=$<TARGET_FILE:tracering-testnode>;TRACERING_LOADGEN=$<TARGET_FILE:tracering-loadgen>;TRACERING_RINGDUMP=$<TARGET_FILE:ringdump>")
+    ENVIRONMENT "PYTHONPATH=${PROJECT_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;TRACERING_TESTNODE=$<TARGET_FILE:tracering-testnode>;TRACERING_LOADGEN=$<TARGET_FILE:tracering-loadgen>;TRACERING_RINGDUMP=$<TARGET_FILE:ringdump>;TRACERING_TEST_HELPER=$<TARGET_FILE:tracering_test_helper>")
 endforeach()
