@@ -142,11 +142,11 @@ if [ "$BUILD" = 1 ]; then
             -DTRACERING_TESTNODE_USDT=ON
     fi
 fi
-for bin in "$LOADGEN" $([ "$NEED_PLAIN" = 1 ] && echo "$TESTNODE") \
-    $([ "$NEED_USDT" = 1 ] && echo "$TESTNODE_USDT") \
-    $([[ ,$CONDITIONS, == *,b,* ]] && echo "$CONSUMER"); do
-    [ -x "$bin" ] || die "$bin is missing; run without --no-build" 1
-done
+NEEDED=("$LOADGEN")
+[ "$NEED_PLAIN" = 1 ] && NEEDED+=("$TESTNODE")
+[ "$NEED_USDT" = 1 ] && NEEDED+=("$TESTNODE_USDT")
+[[ ,$CONDITIONS, == *,b,* ]] && NEEDED+=("$CONSUMER")
+need_binaries "${NEEDED[@]}"
 
 # ---------------------------------------------------------------------------------------------
 # Processes: everything started is tracked, and killed and removed at exit.

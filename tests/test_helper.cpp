@@ -31,6 +31,7 @@
 #include <tracering/producer.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <condition_variable>
@@ -124,14 +125,19 @@ class HeldRecord
 public:
     static constexpr uint16_t TYPE = static_cast<uint16_t>(EventType::UserFirst) + 3;
 
-    //! Starts the stopped writer on `ring` and returns once it is inside its record.
-    void Start(Producer& producer, Subsystem ring)
+    //! Starts the stopped writer on `ring` and returns once it is inside its record: true, or
+    //! false if the record was not written (nobody reads the ring, or it is full).
+    bool Start(Producer& producer, Subsystem ring)
     {
         m_thread = std::thread{[this, &producer, ring] {
             producer.WriteInPlace(ring, TYPE, sizeof(uint64_t), &HeldRecord::Fill, this);
+            std::lock_guard lock{m_mutex};
+            m_done = true;
+            m_cv.notify_all();
         }};
         std::unique_lock lock{m_mutex};
-        m_cv.wait(lock, [&] { return m_inside; });
+        m_cv.wait(lock, [&] { return m_inside || m_done; });
+        return m_inside;
     }
     //! Lets it finish its record, and waits until it has.
     void Release()
@@ -161,6 +167,7 @@ private:
     std::condition_variable m_cv;
     bool m_inside{false};  //!< guarded by m_mutex
     bool m_release{false}; //!< guarded by m_mutex
+    bool m_done{false};    //!< WriteInPlace returned; guarded by m_mutex
     std::thread m_thread;
 };
 
@@ -184,9 +191,22 @@ int Produce(const std::string& name, const std::string& socket)
             test::EmitAllSamples();
             std::printf("emitted\n");
         } else if (line.rfind("hold ", 0) == 0 && !held) {
+            const std::string count = line.substr(5);
+            uint64_t others = 0;
+            const auto [end, ec] =
+                std::from_chars(count.data(), count.data() + count.size(), others);
+            if (ec != std::errc{} || end != count.data() + count.size() || others > 1'000'000) {
+                std::printf("error hold: '%s' is not a count from 0 to 1000000\n", count.c_str());
+                std::fflush(stdout);
+                continue;
+            }
             held = std::make_unique<HeldRecord>();
-            held->Start(**producer, Subsystem::Net);
-            const uint64_t others = std::stoull(line.substr(5));
+            if (!held->Start(**producer, Subsystem::Net)) {
+                held.reset();
+                std::printf("error hold: the record was not written (is the net ring read?)\n");
+                std::fflush(stdout);
+                continue;
+            }
             for (uint64_t i = 0; i < others; ++i) {
                 if (!(*producer)->WriteRaw(Subsystem::Net, HeldRecord::TYPE, &i, sizeof(i))) {
                     std::printf("error record %" PRIu64 " after the held one was not written\n", i);

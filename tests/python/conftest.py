@@ -85,25 +85,53 @@ class HelperProducer:
         self.socket = os.path.join(str(directory), "producer.sock")
         name = "py-helper-%d-%d" % (os.getpid(), next(_names))
         self.proc = subprocess.Popen([TEST_HELPER, "produce", name, self.socket],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._pending = b""
         self.expect("ready")
 
+    def _line(self, deadline):
+        """The helper's next line, or None at the deadline. Reads the pipe unbuffered, so no
+        line waits in a buffer that select() cannot see."""
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(left, 0))
+            if not ready:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                return None
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.decode()
+
     def expect(self, reply):
-        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
-        line = self.proc.stdout.readline().strip() if ready else "(nothing)"
+        line = self._line(time.monotonic() + TIMEOUT)
         assert line == reply, "%s: expected %r, got %r" % (TEST_HELPER, reply, line)
 
     def command(self, line, reply):
         """Sends `line` and waits for the helper's `reply`."""
-        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.write(line.encode() + b"\n")
         self.proc.stdin.flush()
         self.expect(reply)
 
     def stop(self):
         # Closing stdin ends it; a record still held is finished first.
         self.proc.stdin.close()
-        self.proc.wait(TIMEOUT)
-        self.proc.stdout.close()
+        try:
+            self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+            raise
+        finally:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def helper_producer(tmp_path):
+    producer = HelperProducer(tmp_path)
+    yield producer
+    producer.stop()
 
 
 @pytest.fixture

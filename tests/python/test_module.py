@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 import tracering
-from conftest import RINGDUMP, HelperProducer, RawPeer, collect, p2p_message, ring, wait_until
+from conftest import RINGDUMP, RawPeer, collect, p2p_message, ring, wait_until
 
 PINGS = 1000
 
@@ -194,36 +194,34 @@ def test_count_drains_without_making_events(node, client):
             "stuck_ns": 0, "stuck_position": 0, "stuck_bytes_waiting": 0}
 
 
-def test_a_writer_stopped_mid_record_is_reported_and_holds_back_only_the_reader(tmp_path):
-    producer = HelperProducer(tmp_path)
-    try:
-        client = tracering.connect(producer.socket)
-        with client.attach(["net"]) as session:
-            # A producer thread stops inside the ring's first record; 100 more are written
-            # after it (the helper checks that each one was).
-            producer.command("hold 100", "held")
-            # Nothing is delivered past the stopped record; the reader reports it once it has
-            # waited RingReader::STUCK_REPORT_NS (1 s).
-            def reported():
-                assert session.count(max_events=1, timeout=0.01) == 0
-                return session.stats()["net"]["stuck_ns"] > 0
+def test_a_writer_stopped_mid_record_is_reported_in_stats(helper_producer):
+    producer = helper_producer
+    client = tracering.connect(producer.socket)
+    with client.attach(["net"]) as session:
+        # A producer thread stops inside the ring's first record; 100 more are written after
+        # it (the helper says "error ..." instead of "held" if one was not).
+        producer.command("hold 100", "held")
 
-            wait_until(reported, "the session reports the stopped record")
-            net = session.stats()["net"]
-            assert net["stuck_ns"] >= 1_000_000_000
-            assert net["stuck_position"] == 0
-            # The stopped record and the 100 behind it: 32-byte header and 8-byte payload,
-            # rounded up to RECORD_ALIGN (8).
-            assert net["stuck_bytes_waiting"] == 101 * 40
-            assert net["delivered"] == 0
-            producer.command("release", "released")
-            assert session.count(timeout=1.0) == 101
-            net = session.stats()["net"]
-            assert (net["delivered"], net["lost"]) == (101, 0)
-            assert {k: v for k, v in net.items() if k.startswith("stuck")} == {
-                "stuck_ns": 0, "stuck_position": 0, "stuck_bytes_waiting": 0}
-    finally:
-        producer.stop()
+        # Nothing is delivered past the stopped record; the reader reports it once it has
+        # waited RingReader::STUCK_REPORT_NS (1 s).
+        def reported():
+            assert session.count(max_events=1, timeout=0.01) == 0
+            return session.stats()["net"]["stuck_ns"] > 0
+
+        wait_until(reported, "the session reports the stopped record")
+        net = session.stats()["net"]
+        assert net["stuck_ns"] >= 1_000_000_000
+        assert net["stuck_position"] == 0
+        # The stopped record and the 100 behind it: a 32-byte header and an 8-byte payload
+        # each, already a multiple of RECORD_ALIGN (8).
+        assert net["stuck_bytes_waiting"] == 101 * 40
+        assert net["delivered"] == 0
+        producer.command("release", "released")
+        assert session.count(timeout=1.0) == 101
+        net = session.stats()["net"]
+        assert (net["delivered"], net["lost"]) == (101, 0)
+        assert {k: v for k, v in net.items() if k.startswith("stuck")} == {
+            "stuck_ns": 0, "stuck_position": 0, "stuck_bytes_waiting": 0}
 
 
 def test_errors_name_what_was_wrong(node, client, tmp_path):
