@@ -124,14 +124,14 @@ int Capture(const CaptureOptions& options, const Io& io)
     // nothing; it is created (and checked again) only once attached.
     Fd out_dir;
     if (int code = OpenOut(options, /*create=*/false, io, out_dir); code != EXIT_OK) return code;
-    std::unique_ptr<ControlClient> client;
-    if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
-    std::unique_ptr<Session> session;
-    if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
     // The capture keeps the producer's schema, so it reads back with every field it wrote.
-    int schema_code = EXIT_OK;
-    auto schema = ProducerSchema(*session, io, schema_code);
-    if (!schema) return schema_code;
+    std::unique_ptr<ControlClient> client;
+    std::unique_ptr<Session> session;
+    std::optional<EventSchema> schema;
+    if (int code = AttachWithSchema(options.control, *requests, io, client, session, schema);
+        code != EXIT_OK) {
+        return code;
+    }
 
     if (int code = OpenOut(options, /*create=*/true, io, out_dir); code != EXIT_OK) return code;
     const SegmentInfo& segment = session->consumer().info();

@@ -91,15 +91,20 @@ int AttachTo(ControlClient& client, const std::vector<RingRequest>& requests, co
     return EXIT_OK;
 }
 
-std::optional<EventSchema> ProducerSchema(Session& session, const Io& io, int& code)
+int AttachWithSchema(const std::string& control, const std::vector<RingRequest>& requests,
+                     const Io& io, std::unique_ptr<ControlClient>& client,
+                     std::unique_ptr<Session>& session, std::optional<EventSchema>& schema)
 {
-    const std::span<const uint8_t> bytes = session.consumer().schema();
-    auto schema = EventSchema::FromProducer_untrusted({bytes.begin(), bytes.end()});
-    if (!schema) {
-        code = Fail(io, EXIT_CORRUPT, "the producer's schema: " + schema.error().message());
-        return std::nullopt;
+    if (int code = ConnectTo(control, io, client); code != EXIT_OK) return code;
+    if (int code = AttachTo(*client, requests, io, session); code != EXIT_OK) return code;
+    const std::span<const uint8_t> bytes = session->consumer().schema();
+    auto producer_schema = EventSchema::FromProducer_untrusted({bytes.begin(), bytes.end()});
+    if (!producer_schema) {
+        return Fail(io, EXIT_CORRUPT,
+                    "the producer's schema: " + producer_schema.error().message());
     }
-    return std::move(schema.value());
+    schema = std::move(producer_schema.value());
+    return EXIT_OK;
 }
 
 bool DetachedByProducer(const RingReader& reader)

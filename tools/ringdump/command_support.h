@@ -62,8 +62,12 @@ int ConnectTo(const std::string& control, const Io& io, std::unique_ptr<ControlC
 //! Attaches `requests` into `session`; on failure says why and returns the exit code.
 int AttachTo(ControlClient& client, const std::vector<RingRequest>& requests, const Io& io,
              std::unique_ptr<Session>& session);
-//! The producer's schema from the session's segment; nullopt once `code` says why not.
-std::optional<EventSchema> ProducerSchema(Session& session, const Io& io, int& code);
+//! ConnectTo, AttachTo, then the producer's schema from the session's segment (to decode
+//! every field it writes, even one newer than this ringdump): how watch and capture start.
+//! On failure says why and returns the exit code.
+int AttachWithSchema(const std::string& control, const std::vector<RingRequest>& requests,
+                     const Io& io, std::unique_ptr<ControlClient>& client,
+                     std::unique_ptr<Session>& session, std::optional<EventSchema>& schema);
 
 //! What a Pump handler did with a record.
 enum class Take {

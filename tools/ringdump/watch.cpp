@@ -22,14 +22,14 @@ int Watch(const WatchOptions& options, const Io& io)
                                   .lossless_wait_ms = options.lossless_wait_ms,
                                   .payload_limit = options.payload_limit});
     if (!requests) return Fail(io, EXIT_USAGE, requests.error().message());
-    std::unique_ptr<ControlClient> client;
-    if (int code = ConnectTo(options.control, io, client); code != EXIT_OK) return code;
-    std::unique_ptr<Session> session;
-    if (int code = AttachTo(*client, *requests, io, session); code != EXIT_OK) return code;
     // The producer's own schema: every field it writes is printed, even one newer than us.
-    int schema_code = EXIT_OK;
-    auto schema = ProducerSchema(*session, io, schema_code);
-    if (!schema) return schema_code;
+    std::unique_ptr<ControlClient> client;
+    std::unique_ptr<Session> session;
+    std::optional<EventSchema> schema;
+    if (int code = AttachWithSchema(options.control, *requests, io, client, session, schema);
+        code != EXIT_OK) {
+        return code;
+    }
 
     ClockTracker clock{UnixClockOffsetNow};
     EventFormatter format{*schema, options.json ? Style::Json : Style::Text, clock.offset()};
