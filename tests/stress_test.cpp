@@ -9,13 +9,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "held_record.h"
 #include "test_util.h"
 
 namespace tracering {
@@ -168,24 +167,6 @@ TEST(StressTest, LosslessReaderGetsEveryEventOfFourWritersInSeqAndTimeOrder)
         << s.dropped_reader_reset << ", downgrades " << s.lossless_downgrades;
 }
 
-//! A writer thread held inside its record's fill until the test lets it go.
-struct HeldWriter {
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool inside{false};
-    bool release{false};
-    static void Fill(uint8_t* dst, void* context)
-    {
-        auto& self = *static_cast<HeldWriter*>(context);
-        std::unique_lock lock{self.mutex};
-        self.inside = true;
-        self.cv.notify_all();
-        self.cv.wait(lock, [&] { return self.release; });
-        const uint64_t marker = ~uint64_t{0};
-        std::memcpy(dst, &marker, sizeof(marker));
-    }
-};
-
 TEST(StressTest, AWriterStoppedMidRecordDelaysNoOtherWriterAndReadersReportIt)
 {
     auto producer = Producer::Create(test::SmallProducer("stress-stuck", 1 << 16));
@@ -196,14 +177,8 @@ TEST(StressTest, AWriterStoppedMidRecordDelaysNoOtherWriterAndReadersReportIt)
     auto reader = test::AttachReader(p, **consumer, Subsystem::Net);
     ASSERT_TRUE(reader) << reader.error().message();
 
-    HeldWriter held;
-    std::thread stuck{[&] {
-        EXPECT_TRUE(p.WriteInPlace(Subsystem::Net, STRESS_TYPE, 8, &HeldWriter::Fill, &held));
-    }};
-    {
-        std::unique_lock lock{held.mutex};
-        held.cv.wait(lock, [&] { return held.inside; });
-    }
+    test::HeldRecord held;
+    ASSERT_TRUE(held.Start(p, Subsystem::Net, STRESS_TYPE));
     // Other writers go on while it is stopped: each of these returns, written.
     constexpr uint64_t OTHERS = 100;
     for (uint64_t i = 0; i < OTHERS; ++i) {
@@ -230,12 +205,8 @@ TEST(StressTest, AWriterStoppedMidRecordDelaysNoOtherWriterAndReadersReportIt)
     ASSERT_TRUE(late) << late.error().message();
     ASSERT_TRUE(p.WriteRaw(Subsystem::Net, STRESS_TYPE, &OTHERS, sizeof(OTHERS)));
 
-    {
-        std::lock_guard lock{held.mutex};
-        held.release = true;
-    }
-    held.cv.notify_all();
-    stuck.join();
+    held.Release();
+    EXPECT_TRUE(held.written());
     // Everything comes out in reservation order: the stopped record first.
     std::vector<uint64_t> seqs, values;
     while (seqs.size() < OTHERS + 2) {
@@ -250,7 +221,7 @@ TEST(StressTest, AWriterStoppedMidRecordDelaysNoOtherWriterAndReadersReportIt)
     EXPECT_FALSE((*reader)->StuckWriter());
     for (uint64_t i = 0; i <= OTHERS + 1; ++i) {
         EXPECT_EQ(seqs[i], i);
-        EXPECT_EQ(values[i], i == 0 ? ~uint64_t{0} : i - 1);
+        EXPECT_EQ(values[i], i == 0 ? test::HeldRecord::MARKER : i - 1);
     }
     // The late reader got only the one written after it attached.
     std::vector<uint64_t> late_values;

@@ -34,13 +34,11 @@
 #include <charconv>
 #include <chrono>
 #include <cinttypes>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
 #include <iostream>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -49,6 +47,7 @@
 
 #include "common/shm.h"
 #include "event_samples.h"
+#include "held_record.h"
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -118,58 +117,8 @@ int Consume(const std::string& socket, int count)
     return seen == count && failures == 0 ? 0 : 1;
 }
 
-//! A record whose writer stops in the middle (Producer::WriteInPlace's fill waits) until
-//! Release(): what a node thread preempted, or stopped in a debugger, mid-record looks like.
-class HeldRecord
-{
-public:
-    static constexpr uint16_t TYPE = static_cast<uint16_t>(EventType::UserFirst) + 3;
-
-    //! Starts the stopped writer on `ring` and returns once it is inside its record: true, or
-    //! false if the record was not written (nobody reads the ring, or it is full).
-    bool Start(Producer& producer, Subsystem ring)
-    {
-        m_thread = std::thread{[this, &producer, ring] {
-            producer.WriteInPlace(ring, TYPE, sizeof(uint64_t), &HeldRecord::Fill, this);
-            std::lock_guard lock{m_mutex};
-            m_done = true;
-            m_cv.notify_all();
-        }};
-        std::unique_lock lock{m_mutex};
-        m_cv.wait(lock, [&] { return m_inside || m_done; });
-        return m_inside;
-    }
-    //! Lets it finish its record, and waits until it has.
-    void Release()
-    {
-        {
-            std::lock_guard lock{m_mutex};
-            m_release = true;
-        }
-        m_cv.notify_all();
-        if (m_thread.joinable()) m_thread.join();
-    }
-    ~HeldRecord() { Release(); }
-
-private:
-    static void Fill(uint8_t* dst, void* context)
-    {
-        auto& self = *static_cast<HeldRecord*>(context);
-        std::unique_lock lock{self.m_mutex};
-        self.m_inside = true;
-        self.m_cv.notify_all();
-        self.m_cv.wait(lock, [&] { return self.m_release; });
-        const uint64_t marker = ~uint64_t{0};
-        std::memcpy(dst, &marker, sizeof(marker));
-    }
-
-    std::mutex m_mutex;
-    std::condition_variable m_cv;
-    bool m_inside{false};  //!< guarded by m_mutex
-    bool m_release{false}; //!< guarded by m_mutex
-    bool m_done{false};    //!< WriteInPlace returned; guarded by m_mutex
-    std::thread m_thread;
-};
+//! The type of the "hold" command's records.
+constexpr uint16_t HELD_TYPE = static_cast<uint16_t>(EventType::UserFirst) + 3;
 
 int Produce(const std::string& name, const std::string& socket)
 {
@@ -184,7 +133,7 @@ int Produce(const std::string& name, const std::string& socket)
     }
     std::printf("ready\n");
     std::fflush(stdout);
-    std::unique_ptr<HeldRecord> held;
+    std::unique_ptr<test::HeldRecord> held;
     std::string line;
     while (std::getline(std::cin, line)) {
         if (line == "emit") {
@@ -200,15 +149,15 @@ int Produce(const std::string& name, const std::string& socket)
                 std::fflush(stdout);
                 continue;
             }
-            held = std::make_unique<HeldRecord>();
-            if (!held->Start(**producer, Subsystem::Net)) {
+            held = std::make_unique<test::HeldRecord>();
+            if (!held->Start(**producer, Subsystem::Net, HELD_TYPE)) {
                 held.reset();
                 std::printf("error hold: the record was not written (is the net ring read?)\n");
                 std::fflush(stdout);
                 continue;
             }
             for (uint64_t i = 0; i < others; ++i) {
-                if (!(*producer)->WriteRaw(Subsystem::Net, HeldRecord::TYPE, &i, sizeof(i))) {
+                if (!(*producer)->WriteRaw(Subsystem::Net, HELD_TYPE, &i, sizeof(i))) {
                     std::printf("error record %" PRIu64 " after the held one was not written\n", i);
                 }
             }
