@@ -135,18 +135,17 @@ TEST(RingClockTest, NowNeverGoesBackFromManyThreadsAcrossReanchors)
     EXPECT_NE(header.tsc_hz.load(), 0u);
 }
 
-//! A clock on the TSC that 3 threads read, where each fallback test starts, and what every
-//! fallback must leave behind.
-struct FallbackScene {
-    SegmentHeader header{};
-    std::unique_ptr<RingClock> clock{RingClock::Create(ClockSource::Auto, &header)};
-    std::optional<NowFromThreads> threads;
-
-    //! Starts the threads (on a clock that uses the TSC) and lets them read it a while.
-    void StartReaders()
+//! Where each fallback test starts: a clock on the TSC (skipped where there is none) that 3
+//! threads read, re-anchored once; and what every fallback must leave behind.
+class FallbackTest : public ::testing::Test
+{
+protected:
+    void SetUp() override
     {
+        if (!clock->UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock->reason());
         threads.emplace(*clock, 3);
         threads->WaitCalls(1000);
+        ASSERT_TRUE(clock->Reanchor());
     }
     //! No thread saw a value go back; CLOCK_MONOTONIC for good, for `reason`, said in the
     //! header; never below what the TSC line returned.
@@ -163,23 +162,22 @@ struct FallbackScene {
         EXPECT_GE(clock->Now(), threads->max());
         EXPECT_FALSE(clock->Reanchor()); // for good
     }
+
+    SegmentHeader header{};
+    std::unique_ptr<RingClock> clock{RingClock::Create(ClockSource::Auto, &header)};
+    std::optional<NowFromThreads> threads;
 };
 
-class FallbackClockTest : public ::testing::TestWithParam<int64_t>
+class FallbackClockTest : public FallbackTest, public ::testing::WithParamInterface<int64_t>
 {
 };
 
 TEST_P(FallbackClockTest, ATscErrorPastTheBoundFallsBackAndContinuesMonotonically)
 {
-    FallbackScene scene;
-    RingClock& clock = *scene.clock;
-    if (!clock.UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock.reason());
-    scene.StartReaders();
-    ASSERT_TRUE(clock.Reanchor());
-    clock.InjectErrorForTest(GetParam());
-    EXPECT_FALSE(clock.Reanchor());
-    scene.ExpectFellBack(ClockReason::ErrorBound);
-    EXPECT_GT(scene.header.clock_max_error_ns.load(), CLOCK_ERROR_BOUND_NS);
+    clock->InjectErrorForTest(GetParam());
+    EXPECT_FALSE(clock->Reanchor());
+    ExpectFellBack(ClockReason::ErrorBound);
+    EXPECT_GT(header.clock_max_error_ns.load(), CLOCK_ERROR_BOUND_NS);
 }
 
 INSTANTIATE_TEST_SUITE_P(Errors, FallbackClockTest,
@@ -202,23 +200,19 @@ struct SampleShift {
     ClockReason reason;
 };
 
-class SampleFallbackClockTest : public ::testing::TestWithParam<SampleShift>
+class SampleFallbackClockTest : public FallbackTest,
+                                public ::testing::WithParamInterface<SampleShift>
 {
 };
 
 TEST_P(SampleFallbackClockTest, FallsBackForTheReasonAndContinuesMonotonically)
 {
-    FallbackScene scene;
-    RingClock& clock = *scene.clock;
-    if (!clock.UsesTsc()) GTEST_SKIP() << "no TSC here: " << ClockReasonText(clock.reason());
-    scene.StartReaders();
-    ASSERT_TRUE(clock.Reanchor());
-    clock.ShiftLastSampleForTest(GetParam().tsc_ticks, GetParam().ns);
+    clock->ShiftLastSampleForTest(GetParam().tsc_ticks, GetParam().ns);
     // A re-anchor whose own sample was too wide to trust measures nothing and keeps the
     // shifted sample: try again until one measures.
-    for (int tries = 0; tries < 100 && clock.Reanchor(); ++tries) {
+    for (int tries = 0; tries < 100 && clock->Reanchor(); ++tries) {
     }
-    scene.ExpectFellBack(GetParam().reason);
+    ExpectFellBack(GetParam().reason);
 }
 
 INSTANTIATE_TEST_SUITE_P(
