@@ -18,8 +18,8 @@
      (src/producer/) includes nothing of the consumer's and the consumer (src/consumer/)
      nothing of the producer's internals; src/catalogue/ needs only FlatBuffers and
      <tracering/catalogue.h>/<tracering/result.h>; tools/ use the public API only (no src/
-     internals), and a tool includes no other tool's files but the shared tools/p2p/ and
-     tools/decode/.
+     internals), and a tool includes no other tool's files but the shared tools/p2p/,
+     tools/decode/ and tools/cli/.
 
 Prints each violation as `file:line: message` and exits 1 if there is any.
 
@@ -79,8 +79,8 @@ SRC_LAYERS = ("common/", "producer/", "consumer/", "catalogue/")
 CONSUMER_HEADERS = ("tracering/consumer.h", "tracering/control.h", "tracering/schemas.h",
                     "tracering/catalogue.h")
 # Folders of tools/ that are libraries shared by several tools, not tools themselves: the P2P
-# protocol code, and the event decoder of ringdump and the Python module.
-SHARED_TOOL_DIRS = ("p2p/", "decode/")
+# protocol code, the event decoder of ringdump and the Python module, and the command line.
+SHARED_TOOL_DIRS = ("p2p/", "decode/", "cli/")
 # Public or generated headers that belong to the producer's internals.
 PRODUCER_INTERNAL_HEADERS = ("tracering/detail/schema_bytes.h",)
 
@@ -110,8 +110,8 @@ def source_violations(rel, delim, included):
             return ['tools use the public API only, not src/\'s "%s"' % included]
         if quoted and "/" in included and not included.startswith(
                 (tool + "/",) + SHARED_TOOL_DIRS):
-            return ['tools/%s/ cannot include another tool\'s "%s" (only tools/p2p/ and '
-                    "tools/decode/ are shared)" % (tool, included)]
+            return ['tools/%s/ cannot include another tool\'s "%s" (only tools/p2p/, '
+                    "tools/decode/ and tools/cli/ are shared)" % (tool, included)]
     return []
 
 
