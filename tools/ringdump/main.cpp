@@ -7,23 +7,20 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <charconv>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cli/cli.h"
 #include "commands.h"
 
 namespace {
 
 using namespace tracering::ringdump;
+namespace cli = tracering::cli;
 
 std::atomic<bool> g_stop{false};
 
@@ -168,354 +165,202 @@ constexpr const char* READ_HELP =
 
 int Usage(std::string_view command, const std::string& message)
 {
-    std::fprintf(stderr, "ringdump: %s\n", message.c_str());
-    if (command.empty()) {
-        std::fprintf(stderr, "Run 'ringdump --help' for the commands.\n");
-    } else {
-        std::fprintf(stderr, "Run 'ringdump %.*s --help' for its options.\n", int(command.size()),
-                     command.data());
-    }
-    return EXIT_USAGE;
+    return cli::Usage("ringdump", command, message);
 }
 
-int Help(const char* text)
-{
-    std::fputs(text, stdout);
-    std::fputs(EXIT_CODES, stdout);
-    return EXIT_OK;
-}
+int Help(const char* text) { return cli::Help(text, EXIT_CODES); }
 
-bool ParseU64(std::string_view text, uint64_t& out)
+//! Options every attaching command shares; true if the current argument was one of them.
+bool SelectionOption(cli::Args& a, Selection& selection, bool& ok)
 {
-    const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
-    return r.ec == std::errc{} && r.ptr == text.data() + text.size() && !text.empty();
-}
-
-bool ParseI64(std::string_view text, int64_t& out)
-{
-    const auto r = std::from_chars(text.data(), text.data() + text.size(), out);
-    return r.ec == std::errc{} && r.ptr == text.data() + text.size() && !text.empty();
-}
-
-bool ParseSeconds(const std::string& text, double& out)
-{
-    if (text.empty()) return false;
-    char* end = nullptr;
-    errno = 0;
-    out = std::strtod(text.c_str(), &end);
-    return errno == 0 && end == text.c_str() + text.size() && out >= 0 && out < 1e9;
-}
-
-//! Walks the options of one command: `--flag value` or `--flag=value`.
-class Options
-{
-public:
-    Options(std::string_view command, std::vector<std::string> args)
-        : m_command{command}, m_args{std::move(args)}
-    {
-    }
-
-    //! The next argument (true), or false at the end.
-    bool Next()
-    {
-        if (m_index >= m_args.size()) return false;
-        m_current = m_args[m_index++];
-        m_inline.reset();
-        if (m_current.starts_with("--")) {
-            if (const size_t eq = m_current.find('='); eq != std::string::npos) {
-                m_inline = m_current.substr(eq + 1);
-                m_current.resize(eq);
-            }
-        }
+    if (a.Is("--ring")) {
+        ok = a.Append(selection.rings);
         return true;
     }
-    const std::string& flag() const { return m_current; }
-    bool Is(std::string_view name) const { return m_current == name; }
-    //! The flag's value; sets an error if it has none, or if the flag was given before and
-    //! is not `repeatable` (the last of two contradicting values would win unnoticed).
-    bool Value(std::string& out, bool repeatable = false)
-    {
-        if (!repeatable && !m_seen.insert(m_current).second) {
-            m_error = m_current + " is given twice; give it once";
-            return false;
-        }
-        if (m_inline) {
-            out = *m_inline;
-            return true;
-        }
-        if (m_index >= m_args.size()) {
-            m_error = m_current + " needs a value";
-            return false;
-        }
-        // "--ring --json": a forgotten value, not a ring called "--json".
-        if (m_args[m_index].starts_with("--")) {
-            m_error = m_current + " needs a value, not the option " + m_args[m_index] + " (write " +
-                      m_current + "=VALUE for a value that starts with --)";
-            return false;
-        }
-        out = m_args[m_index++];
-        return true;
-    }
-    //! Sets the error for a value that parsed but is out of range.
-    bool Fail(std::string why)
-    {
-        m_error = std::move(why);
-        return false;
-    }
-    bool U64(uint64_t& out)
-    {
-        std::string text;
-        if (!Value(text)) return false;
-        if (!ParseU64(text, out)) {
-            m_error = m_current + " needs a whole number, not '" + text + "'";
-            return false;
-        }
-        return true;
-    }
-    bool Seconds(double& out)
-    {
-        std::string text;
-        if (!Value(text)) return false;
-        if (!ParseSeconds(text, out)) {
-            m_error = m_current + " needs a number of seconds, not '" + text + "'";
-            return false;
-        }
-        return true;
-    }
-    bool Switch()
-    {
-        if (!m_inline) return true;
-        m_error = m_current + " takes no value";
-        return false;
-    }
-    int Unknown() const
-    {
-        if (m_current.starts_with("-")) return Usage(m_command, "unknown option " + m_current);
-        return Usage(m_command, "unexpected argument '" + m_current + "'");
-    }
-    int Error() const { return Usage(m_command, m_error); }
-
-private:
-    std::string_view m_command;
-    std::vector<std::string> m_args;
-    size_t m_index{0};
-    std::string m_current;
-    std::optional<std::string> m_inline;
-    std::string m_error;
-    std::set<std::string> m_seen; //!< single-valued flags given so far
-};
-
-bool IsHelp(const std::string& arg) { return arg == "--help" || arg == "-h"; }
-
-//! Options every attaching command shares; true if `o` was one of them.
-bool SelectionOption(Options& o, Selection& selection, bool& ok)
-{
-    std::string value;
-    if (o.Is("--ring")) {
-        ok = o.Value(value, /*repeatable=*/true);
-        selection.rings.push_back(value);
-        return true;
-    }
-    if (o.Is("--event")) {
-        ok = o.Value(value, /*repeatable=*/true);
-        selection.events.push_back(value);
+    if (a.Is("--event")) {
+        ok = a.Append(selection.events);
         return true;
     }
     return false;
 }
 
-bool LosslessWait(Options& o, uint32_t& out)
+bool LosslessWait(cli::Args& a, uint32_t& out)
 {
-    uint64_t ms = 0;
-    if (!o.U64(ms)) return false;
     // The help text above says 0-10000 and 100.
     static_assert(tracering::MAX_LOSSLESS_WAIT_MS == 10'000 &&
                   tracering::DEFAULT_LOSSLESS_WAIT_MS == 100);
+    uint64_t ms = 0;
+    if (!a.U64(ms)) return false;
     if (ms > tracering::MAX_LOSSLESS_WAIT_MS) {
-        return o.Fail("--lossless-wait must be 0 to 10000 ms (the producer's limit), not " +
+        return a.Fail("--lossless-wait must be 0 to 10000 ms (the producer's limit), not " +
                       std::to_string(ms));
     }
     out = uint32_t(ms);
     return true;
 }
 
-int RunList(Options& o, const Io& io)
+int RunList(cli::Args& a, const Io& io)
 {
     ListOptions options;
-    while (o.Next()) {
+    while (a.Next()) {
         bool ok = true;
-        if (IsHelp(o.flag())) return Help(LIST_HELP);
-        if (o.Is("--control")) {
-            ok = o.Value(options.control);
-        } else if (o.Is("--json")) {
-            ok = o.Switch();
-            options.json = true;
+        if (a.IsHelp()) return Help(LIST_HELP);
+        if (a.Is("--control")) {
+            ok = a.NonEmpty(options.control, "the producer's socket path");
+        } else if (a.Is("--json")) {
+            ok = a.Switch(options.json);
         } else {
-            return o.Unknown();
+            return a.Unknown();
         }
-        if (!ok) return o.Error();
+        if (!ok) return a.Error();
     }
-    if (options.control.empty()) return Usage("list", "--control PATH is required");
+    if (options.control.empty()) return a.Usage("--control PATH is required");
     return List(options, io);
 }
 
-int RunWatch(Options& o, const Io& io)
+int RunWatch(cli::Args& a, const Io& io)
 {
     WatchOptions options;
-    while (o.Next()) {
+    while (a.Next()) {
         bool ok = true;
-        if (IsHelp(o.flag())) return Help(WATCH_HELP);
-        if (SelectionOption(o, options.selection, ok)) {
-        } else if (o.Is("--control")) {
-            ok = o.Value(options.control);
-        } else if (o.Is("--count")) {
-            ok = o.U64(options.count);
-            if (ok && options.count == 0) return Usage("watch", "--count must be at least 1");
-        } else if (o.Is("--lossless")) {
-            ok = o.Switch();
-            options.lossless = true;
-        } else if (o.Is("--lossless-wait")) {
-            ok = LosslessWait(o, options.lossless_wait_ms);
-        } else if (o.Is("--payload-limit")) {
-            ok = o.U64(options.payload_limit);
-        } else if (o.Is("--json")) {
-            ok = o.Switch();
-            options.json = true;
-        } else if (o.Is("--peer")) {
-            std::string text;
+        if (a.IsHelp()) return Help(WATCH_HELP);
+        if (SelectionOption(a, options.selection, ok)) {
+        } else if (a.Is("--control")) {
+            ok = a.NonEmpty(options.control, "the producer's socket path");
+        } else if (a.Is("--count")) {
+            ok = a.U64(options.count, 1);
+        } else if (a.Is("--lossless")) {
+            ok = a.Switch(options.lossless);
+        } else if (a.Is("--lossless-wait")) {
+            ok = LosslessWait(a, options.lossless_wait_ms);
+        } else if (a.Is("--payload-limit")) {
+            ok = a.U64(options.payload_limit);
+        } else if (a.Is("--json")) {
+            ok = a.Switch(options.json);
+        } else if (a.Is("--peer")) {
             int64_t peer = 0;
-            ok = o.Value(text);
-            if (ok && !ParseI64(text, peer)) {
-                return Usage("watch", "--peer needs a peer id, not '" + text + "'");
-            }
-            options.peer = peer;
+            ok = a.I64(peer);
+            if (ok) options.peer = peer;
         } else {
-            return o.Unknown();
+            return a.Unknown();
         }
-        if (!ok) return o.Error();
+        if (!ok) return a.Error();
     }
-    if (options.control.empty()) return Usage("watch", "--control PATH is required");
+    if (options.control.empty()) return a.Usage("--control PATH is required");
     return Watch(options, io);
 }
 
-int RunStats(Options& o, const Io& io)
+int RunStats(cli::Args& a, const Io& io)
 {
     StatsOptions options;
-    while (o.Next()) {
+    while (a.Next()) {
         bool ok = true;
-        std::string value;
-        if (IsHelp(o.flag())) return Help(STATS_HELP);
-        if (o.Is("--control")) {
-            ok = o.Value(options.control);
-        } else if (o.Is("--interval")) {
-            ok = o.Seconds(options.interval_s);
-            if (ok && options.interval_s < 0.001) {
-                return Usage("stats", "--interval must be at least 0.001 s");
-            }
-        } else if (o.Is("--ring")) {
-            ok = o.Value(value, /*repeatable=*/true);
-            options.rings.push_back(value);
-        } else if (o.Is("--count")) {
-            ok = o.U64(options.count);
-            if (ok && options.count == 0) return Usage("stats", "--count must be at least 1");
-        } else if (o.Is("--no-attach")) {
-            ok = o.Switch();
-            options.no_attach = true;
-        } else if (o.Is("--json")) {
-            ok = o.Switch();
-            options.json = true;
+        if (a.IsHelp()) return Help(STATS_HELP);
+        if (a.Is("--control")) {
+            ok = a.NonEmpty(options.control, "the producer's socket path");
+        } else if (a.Is("--interval")) {
+            ok = a.Seconds(options.interval_s, 0.001);
+        } else if (a.Is("--ring")) {
+            ok = a.Append(options.rings);
+        } else if (a.Is("--count")) {
+            ok = a.U64(options.count, 1);
+        } else if (a.Is("--no-attach")) {
+            ok = a.Switch(options.no_attach);
+        } else if (a.Is("--json")) {
+            ok = a.Switch(options.json);
         } else {
-            return o.Unknown();
+            return a.Unknown();
         }
-        if (!ok) return o.Error();
+        if (!ok) return a.Error();
     }
-    if (options.control.empty()) return Usage("stats", "--control PATH is required");
+    if (options.control.empty()) return a.Usage("--control PATH is required");
     return Stats(options, io);
 }
 
-int RunCapture(Options& o, const Io& io)
+//! --format's value: native, capturemessage, or both ("native,capturemessage").
+bool Formats(cli::Args& a, CaptureOptions& options)
+{
+    std::string value;
+    if (!a.Value(value)) return false;
+    for (size_t start = 0; start <= value.size();) {
+        const size_t comma = std::min(value.find(',', start), value.size());
+        const std::string format = value.substr(start, comma - start);
+        if (format == "native") {
+            options.native = true;
+        } else if (format == "capturemessage" || format == "capturemessages") {
+            options.capture_messages = true;
+        } else {
+            return a.Fail("unknown --format '" + format + "'; use native or capturemessage");
+        }
+        start = comma + 1;
+    }
+    return true;
+}
+
+int RunCapture(cli::Args& a, const Io& io)
 {
     CaptureOptions options;
     bool have_count = false;
-    while (o.Next()) {
+    while (a.Next()) {
         bool ok = true;
-        std::string value;
-        if (IsHelp(o.flag())) return Help(CAPTURE_HELP);
-        if (SelectionOption(o, options.selection, ok)) {
-        } else if (o.Is("--control")) {
-            ok = o.Value(options.control);
-        } else if (o.Is("--out")) {
-            ok = o.Value(value);
-            options.out_dir = value;
-            if (ok && value.empty()) return Usage("capture", "--out needs a directory");
-        } else if (o.Is("--format")) {
-            ok = o.Value(value);
-            for (size_t start = 0; ok && start <= value.size();) {
-                const size_t comma = std::min(value.find(',', start), value.size());
-                const std::string format = value.substr(start, comma - start);
-                if (format == "native") {
-                    options.native = true;
-                } else if (format == "capturemessage" || format == "capturemessages") {
-                    options.capture_messages = true;
-                } else {
-                    return Usage("capture",
-                                 "unknown --format '" + format + "'; use native or capturemessage");
-                }
-                start = comma + 1;
-            }
-        } else if (o.Is("--lossless")) {
-            ok = o.Switch();
-            options.lossless = true;
-        } else if (o.Is("--lossless-wait")) {
-            ok = LosslessWait(o, options.lossless_wait_ms);
-        } else if (o.Is("--payload-limit")) {
-            ok = o.U64(options.payload_limit);
-        } else if (o.Is("--count")) {
-            ok = o.U64(options.count);
+        if (a.IsHelp()) return Help(CAPTURE_HELP);
+        if (SelectionOption(a, options.selection, ok)) {
+        } else if (a.Is("--control")) {
+            ok = a.NonEmpty(options.control, "the producer's socket path");
+        } else if (a.Is("--out")) {
+            std::string dir;
+            ok = a.NonEmpty(dir, "a directory");
+            options.out_dir = dir;
+        } else if (a.Is("--format")) {
+            ok = Formats(a, options);
+        } else if (a.Is("--lossless")) {
+            ok = a.Switch(options.lossless);
+        } else if (a.Is("--lossless-wait")) {
+            ok = LosslessWait(a, options.lossless_wait_ms);
+        } else if (a.Is("--payload-limit")) {
+            ok = a.U64(options.payload_limit);
+        } else if (a.Is("--count")) {
+            ok = a.U64(options.count, 1);
             have_count = true;
-            if (ok && options.count == 0) return Usage("capture", "--count must be at least 1");
-        } else if (o.Is("--duration")) {
-            ok = o.Seconds(options.duration_s);
-            if (ok && options.duration_s <= 0) {
-                return Usage("capture", "--duration must be positive");
-            }
+        } else if (a.Is("--duration")) {
+            ok = a.Seconds(options.duration_s);
+            if (ok && options.duration_s <= 0) ok = a.Fail("--duration must be positive");
         } else {
-            return o.Unknown();
+            return a.Unknown();
         }
-        if (!ok) return o.Error();
+        if (!ok) return a.Error();
     }
-    if (options.control.empty()) return Usage("capture", "--control PATH is required");
-    if (options.out_dir.empty()) return Usage("capture", "--out DIR is required");
+    if (options.control.empty()) return a.Usage("--control PATH is required");
+    if (options.out_dir.empty()) return a.Usage("--out DIR is required");
     if (!options.native && !options.capture_messages) {
-        return Usage("capture", "--format native or --format capturemessage is required");
+        return a.Usage("--format native or --format capturemessage is required");
     }
     if (have_count && options.duration_s > 0) {
-        return Usage("capture", "give --count or --duration, not both");
+        return a.Usage("give --count or --duration, not both");
     }
     if (options.capture_messages && options.payload_limit) {
-        return Usage("capture", "--payload-limit cannot be used with --format capturemessage: "
-                                "Bitcoin Core's message capture files hold whole payloads only");
+        return a.Usage("--payload-limit cannot be used with --format capturemessage: "
+                       "Bitcoin Core's message capture files hold whole payloads only");
     }
     return Capture(options, io);
 }
 
-int RunRead(Options& o, const Io& io)
+int RunRead(cli::Args& a, const Io& io)
 {
     ReadOptions options;
-    while (o.Next()) {
+    while (a.Next()) {
         bool ok = true;
-        if (IsHelp(o.flag())) return Help(READ_HELP);
-        if (o.Is("--json")) {
-            ok = o.Switch();
-            options.json = true;
-        } else if (!o.flag().starts_with("-") && options.file.empty()) {
-            options.file = o.flag();
+        if (a.IsHelp()) return Help(READ_HELP);
+        if (a.Is("--json")) {
+            ok = a.Switch(options.json);
+        } else if (a.IsPositional() && options.file.empty()) {
+            options.file = a.arg();
         } else {
-            return o.Unknown();
+            return a.Unknown();
         }
-        if (!ok) return o.Error();
+        if (!ok) return a.Error();
     }
-    if (options.file.empty()) return Usage("read", "read needs a capture FILE");
+    if (options.file.empty()) return a.Usage("read needs a capture FILE");
     return Read(options, io);
 }
 
@@ -541,7 +386,7 @@ int main(int argc, char** argv)
     }
     if (first >= argc) return Usage("", "no command given after " + leading.front());
     const std::string command = argv[first];
-    if (IsHelp(command) || command == "help") return Help(MAIN_HELP);
+    if (command == "--help" || command == "-h" || command == "help") return Help(MAIN_HELP);
 
     // The first SIGINT or SIGTERM ends the command cleanly; a second one (SA_RESETHAND)
     // kills, should the clean end itself hang.
@@ -556,11 +401,11 @@ int main(int argc, char** argv)
     const Io io{.out = stdout, .err = stderr, .stop = &g_stop};
     std::vector<std::string> rest(argv + first + 1, argv + argc);
     rest.insert(rest.end(), leading.begin(), leading.end());
-    Options options{command, std::move(rest)};
-    if (command == "list") return RunList(options, io);
-    if (command == "watch") return RunWatch(options, io);
-    if (command == "stats") return RunStats(options, io);
-    if (command == "capture") return RunCapture(options, io);
-    if (command == "read") return RunRead(options, io);
+    cli::Args args{"ringdump", command, std::move(rest)};
+    if (command == "list") return RunList(args, io);
+    if (command == "watch") return RunWatch(args, io);
+    if (command == "stats") return RunStats(args, io);
+    if (command == "capture") return RunCapture(args, io);
+    if (command == "read") return RunRead(args, io);
     return Usage("", "unknown command '" + command + "'");
 }
