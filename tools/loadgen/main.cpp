@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli.h"
 #include "loadgen/connection.h"
 #include "p2p/block.h"
 #include "p2p/builder.h"
@@ -81,11 +82,7 @@ constexpr uint64_t DEFAULT_BLOCK_SIZE = 1'000'000;
 constexpr double MAX_TIMEOUT_SECONDS = 86'400;
 constexpr double MAX_RATE = 1e9;
 
-int Usage(const std::string& error)
-{
-    std::fprintf(stderr, "tracering-loadgen: %s\n(see tracering-loadgen --help)\n", error.c_str());
-    return 1;
-}
+int Usage(const std::string& error) { return cli::Usage("tracering-loadgen", "", error); }
 
 int Fail(int code, const std::string& error)
 {
@@ -336,64 +333,56 @@ Result<std::vector<uint8_t>> ReadBlockFile(const std::string& path)
 int main(int argc, char** argv)
 {
     Args args;
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(USAGE, stdout);
-            return 0;
-        }
-        if (flag.rfind("--", 0) != 0) {
-            if (!args.mode.empty()) return Usage("unexpected argument '" + flag + "'");
-            args.mode = flag;
-            continue;
-        }
+    cli::Args a{"tracering-loadgen", argc, argv};
+    while (a.Next()) {
+        if (a.IsHelp()) return cli::Help(USAGE);
+        bool ok = true;
         std::string value;
-        if (!p2p::TakeFlagValue(flag, value, argc, argv, i)) {
-            return Usage("missing value after " + flag);
-        }
-        if (flag == "--connect") {
-            Result<p2p::Endpoint> endpoint = p2p::ParseEndpoint(value);
-            if (!endpoint) return Usage("--connect: " + endpoint.error().message());
-            args.connect = endpoint.value();
-        } else if (flag == "--count") {
-            Result<uint64_t> count = p2p::ParseUnsigned(value);
-            if (!count) return Usage("--count: " + count.error().message());
-            if (count.value() == 0) return Usage("--count must be at least 1");
-            args.count = count.value();
-        } else if (flag == "--size") {
-            Result<uint64_t> size = p2p::ParseUnsigned(value, p2p::MAX_PROTOCOL_MESSAGE_LENGTH);
-            if (!size) return Usage("--size: " + size.error().message());
-            if (size.value() < p2p::BlockBuilder::MinimumSize()) {
-                return Usage("--size: a block takes at least " +
-                             std::to_string(p2p::BlockBuilder::MinimumSize()) + " bytes");
+        if (a.IsPositional()) {
+            if (!args.mode.empty()) return a.Unknown();
+            args.mode = a.arg();
+        } else if (a.Is("--connect")) {
+            ok = a.Value(value);
+            if (ok) {
+                Result<p2p::Endpoint> endpoint = p2p::ParseEndpoint(value);
+                if (!endpoint) return a.Usage("--connect: " + endpoint.error().message());
+                args.connect = endpoint.value();
             }
-            args.size = size.value();
-        } else if (flag == "--file") {
-            args.file = value;
-        } else if (flag == "--rate" || flag == "--timeout") {
+        } else if (a.Is("--count")) {
+            uint64_t count = 0;
+            ok = a.U64(count, 1);
+            args.count = count;
+        } else if (a.Is("--size")) {
+            uint64_t size = 0;
+            ok = a.U64(size, 0, p2p::MAX_PROTOCOL_MESSAGE_LENGTH);
+            if (ok && size < p2p::BlockBuilder::MinimumSize()) {
+                ok = a.Fail("--size: a block takes at least " +
+                            std::to_string(p2p::BlockBuilder::MinimumSize()) + " bytes");
+            }
+            args.size = size;
+        } else if (a.Is("--file")) {
+            ok = a.NonEmpty(args.file, "a raw block file");
+        } else if (a.Is("--rate") || a.Is("--timeout")) {
+            const bool rate = a.name() == "--rate";
+            ok = a.Value(value);
             double number = 0;
-            try {
-                size_t used = 0;
-                number = std::stod(value, &used);
-                if (used != value.size()) throw std::invalid_argument{value};
-            } catch (const std::exception&) {
-                return Usage(flag + ": '" + value + "' is not a number");
+            if (ok && !cli::ParseNumber(value, number)) {
+                ok = a.Fail(a.name() + ": '" + value + "' is not a number");
+            } else if (ok && !(number > 0)) {
+                ok = a.Fail(a.name() + " must be positive");
+            } else if (ok && number > (rate ? MAX_RATE : MAX_TIMEOUT_SECONDS)) {
+                ok = a.Fail(a.name() + ": '" + value + "' is more than " +
+                            (rate ? "1000000000 pings per second" : "86400 seconds (one day)"));
             }
-            if (!(number > 0)) return Usage(flag + " must be positive");
-            const double max = flag == "--rate" ? MAX_RATE : MAX_TIMEOUT_SECONDS;
-            if (!std::isfinite(number) || number > max) {
-                return Usage(flag + ": '" + value + "' is more than " +
-                             std::to_string(static_cast<uint64_t>(max)) +
-                             (flag == "--rate" ? " pings per second" : " seconds (one day)"));
-            }
-            if (flag == "--rate") {
+            if (rate) {
                 args.rate = number;
             } else {
                 args.timeout = number;
             }
         } else {
-            return Usage("unknown option " + flag);
+            return a.Unknown();
         }
+        if (!ok) return a.Error();
     }
     if (!args.connect) return Usage("--connect IP:PORT is required");
     if (args.mode.empty()) return Usage("a mode is required: ping, blocks or txs");

@@ -52,18 +52,4 @@ Result<uint64_t> ParseUnsigned(std::string_view text, uint64_t max)
     return value;
 }
 
-bool TakeFlagValue(std::string& flag, std::string& value, int argc, char** argv, int& i)
-{
-    if (const size_t eq = flag.find('='); eq != std::string::npos) {
-        value = flag.substr(eq + 1);
-        flag.resize(eq);
-        return true;
-    }
-    if (i + 1 < argc) {
-        value = argv[++i];
-        return true;
-    }
-    return false;
-}
-
 } // namespace tracering::p2p

@@ -29,10 +29,6 @@ Result<Endpoint> ParseEndpoint(std::string_view text);
 //! Parses a whole decimal number (no sign, no spaces, no suffix) up to `max`.
 Result<uint64_t> ParseUnsigned(std::string_view text, uint64_t max = UINT64_MAX);
 
-//! The value of command-line flag `flag` ("--flag=value" or "--flag value"): cuts an
-//! "=value" off `flag`, or takes argv[i + 1] and advances `i`. False if there is no value.
-bool TakeFlagValue(std::string& flag, std::string& value, int argc, char** argv, int& i);
-
 } // namespace tracering::p2p
 
 #endif // TRACERING_P2P_ENDPOINT_H

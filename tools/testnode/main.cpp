@@ -21,6 +21,7 @@
 #include <string_view>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "p2p/endpoint.h"
 #include "testnode/node.h"
 #include <sys/signalfd.h>
@@ -83,13 +84,6 @@ that this user may not give its files), 2 could not start (segment, socket or po
 unavailable) or the event loop failed.
 )";
 
-int Usage(const std::string& error)
-{
-    std::fprintf(stderr, "tracering-testnode: %s\n(see tracering-testnode --help)\n",
-                 error.c_str());
-    return 1;
-}
-
 struct Args {
     p2p::Endpoint listen;
     bool has_listen{false};
@@ -110,57 +104,56 @@ constexpr uint64_t MAX_HANDSHAKE_TIMEOUT_SECONDS = 86'400;
 int main(int argc, char** argv)
 {
     Args args;
-    for (int i = 1; i < argc; ++i) {
-        std::string flag = argv[i];
+    cli::Args a{"tracering-testnode", argc, argv};
+    while (a.Next()) {
+        if (a.IsHelp()) return cli::Help(USAGE);
+        bool ok = true;
         std::string value;
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(USAGE, stdout);
-            return 0;
-        }
-        if (flag.rfind("--", 0) != 0) return Usage("unexpected argument '" + flag + "'");
-        if (!p2p::TakeFlagValue(flag, value, argc, argv, i)) {
-            return Usage("missing value after " + flag);
-        }
-        if (flag == "--listen") {
-            const Result<p2p::Endpoint> endpoint = p2p::ParseEndpoint(value);
-            if (!endpoint) return Usage("--listen: " + endpoint.error().message());
-            args.listen = endpoint.value();
-            args.has_listen = true;
-        } else if (flag == "--control") {
-            if (value.empty()) return Usage("--control: empty path");
-            args.control = value;
-        } else if (flag == "--name") {
-            const Result<void> valid = ValidateSegmentName(value);
-            if (!valid) return Usage("--name: " + valid.error().message());
-            args.name = value;
-        } else if (flag == "--group") {
-            const Result<int64_t> gid = ResolveGroup(value);
-            if (!gid) return Usage("--group: " + gid.error().message());
-            args.group_id = gid.value();
-        } else if (flag == "--net-ring-mib") {
-            const Result<uint64_t> mib = p2p::ParseUnsigned(value, 4096);
-            if (!mib) return Usage("--net-ring-mib: " + mib.error().message());
-            if (mib.value() == 0 || (mib.value() & (mib.value() - 1)) != 0) {
-                return Usage("--net-ring-mib: " + value + " is not a power of two (1-4096)");
+        if (a.Is("--listen")) {
+            ok = a.Value(value);
+            if (ok) {
+                const Result<p2p::Endpoint> endpoint = p2p::ParseEndpoint(value);
+                if (!endpoint) return a.Usage("--listen: " + endpoint.error().message());
+                args.listen = endpoint.value();
+                args.has_listen = true;
             }
-            args.net_ring_mib = mib.value();
-        } else if (flag == "--max-peers") {
-            const Result<uint64_t> peers = p2p::ParseUnsigned(value, MAX_MAX_PEERS);
-            if (!peers) return Usage("--max-peers: " + peers.error().message());
-            if (peers.value() == 0) return Usage("--max-peers must be at least 1");
-            args.max_peers = static_cast<uint32_t>(peers.value());
-        } else if (flag == "--handshake-timeout") {
-            const Result<uint64_t> seconds =
-                p2p::ParseUnsigned(value, MAX_HANDSHAKE_TIMEOUT_SECONDS);
-            if (!seconds) return Usage("--handshake-timeout: " + seconds.error().message());
-            if (seconds.value() == 0) return Usage("--handshake-timeout must be at least 1");
-            args.handshake_timeout = std::chrono::seconds{seconds.value()};
+        } else if (a.Is("--control")) {
+            ok = a.NonEmpty(args.control, "a socket path");
+        } else if (a.Is("--name")) {
+            ok = a.Value(value);
+            if (ok) {
+                const Result<void> valid = ValidateSegmentName(value);
+                if (!valid) return a.Usage("--name: " + valid.error().message());
+                args.name = value;
+            }
+        } else if (a.Is("--group")) {
+            ok = a.Value(value);
+            if (ok) {
+                const Result<int64_t> gid = ResolveGroup(value);
+                if (!gid) return a.Usage("--group: " + gid.error().message());
+                args.group_id = gid.value();
+            }
+        } else if (a.Is("--net-ring-mib")) {
+            ok = a.U64(args.net_ring_mib, 1, 4096);
+            if (ok && (args.net_ring_mib & (args.net_ring_mib - 1)) != 0) {
+                return a.Usage("--net-ring-mib: " + std::to_string(args.net_ring_mib) +
+                               " is not a power of two (1-4096)");
+            }
+        } else if (a.Is("--max-peers")) {
+            uint64_t peers = 0;
+            ok = a.U64(peers, 1, MAX_MAX_PEERS);
+            args.max_peers = static_cast<uint32_t>(peers);
+        } else if (a.Is("--handshake-timeout")) {
+            uint64_t seconds = 0;
+            ok = a.U64(seconds, 1, MAX_HANDSHAKE_TIMEOUT_SECONDS);
+            args.handshake_timeout = std::chrono::seconds{seconds};
         } else {
-            return Usage("unknown option " + flag);
+            return a.Unknown();
         }
+        if (!ok) return a.Error();
     }
-    if (!args.has_listen) return Usage("--listen IP:PORT is required");
-    if (args.control.empty()) return Usage("--control PATH is required");
+    if (!args.has_listen) return a.Usage("--listen IP:PORT is required");
+    if (args.control.empty()) return a.Usage("--control PATH is required");
 
     // SIGINT, SIGTERM and SIGHUP are blocked before any thread exists (the producer's control
     // thread inherits the mask) and read from a signalfd by the event loop, which then shuts down
