@@ -317,7 +317,7 @@ def test_nats_credentials(tmp_path, node):
     (["--chain", "regtest", "--control", "s"], "--chain goes with --datadir"),
     (["--control", "s", "--bogus"], "unknown option --bogus"),
     (["--control"], "--control needs a value"),
-    (["--control", "--datadir", "d"], "--control needs a value, not '--datadir'"),
+    (["--control", "--datadir", "d"], "--control needs a value, not the option --datadir"),
     (["--control", "s", "-l", "loud"], "-l/--log-level 'loud' is not a level"),
     (["--control", "s", "-p", "x"], "a NATS password needs -u/--nats-username too"),
     (["--control", "s", "-u", "u", "-p", "x", "-f", "f"], "give -p/--nats-password or -f"),

@@ -2,7 +2,7 @@
 // Distributed under the MIT software license.
 
 //! tracering-extractor: a node's net, mempool and validation events to NATS, as
-//! peer-observer's protobuf events. This file turns argv into ExtractorOptions (getopt_long,
+//! peer-observer's protobuf events. This file turns argv into ExtractorOptions (tools/cli,
 //! with peer-observer's flags); the work is in extractor.cpp.
 
 #include <atomic>
@@ -12,18 +12,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <getopt.h>
-#include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 
+#include "cli/cli.h"
 #include "extractor.h"
 #include "log.h"
 
 namespace {
 
 using namespace tracering::extractor;
+namespace cli = tracering::cli;
 
 //! Writer: OnSignal (SIGINT, SIGTERM). Reader: the main loop (Run), which then stops.
 //! Relaxed: the flag orders no other data.
@@ -81,13 +80,7 @@ constexpr const char* HELP =
     "     address cannot be used, or the node's socket is not ours to use (permission denied)\n"
     "  3  the node speaks another tracering ABI version\n";
 
-int Usage(const std::string& message)
-{
-    std::fprintf(stderr,
-                 "tracering-extractor: %s\nRun 'tracering-extractor --help' for the options.\n",
-                 message.c_str());
-    return EXIT_USAGE;
-}
+int Usage(const std::string& message) { return cli::Usage("tracering-extractor", "", message); }
 
 //! The directory bitcoind keeps `chain`'s files in, under its data directory: what
 //! GetDataDirNet() adds to the data directory. nullptr for a chain bitcoind does not know.
@@ -99,14 +92,6 @@ const char* NetworkDir(const std::string& chain)
     if (chain == "signet") return "signet";
     if (chain == "regtest") return "regtest";
     return nullptr;
-}
-
-bool ParseSeconds(const char* text, double& out)
-{
-    char* end = nullptr;
-    errno = 0;
-    out = std::strtod(text, &end);
-    return *text && errno == 0 && *end == '\0' && out >= 0 && out < 1e9;
 }
 
 //! What to do instead of an option of peer-observer's ebpf-extractor that this one does not
@@ -127,56 +112,6 @@ const char* EbpfExtractorOption(std::string_view given)
     return nullptr;
 }
 
-enum LongOnly : int {
-    CONTROL = 1000,
-    DATADIR,
-    CHAIN,
-    LOSSLESS,
-    NO_P2PMSG,
-    NO_CONNECTION,
-    NO_MEMPOOL,
-    NO_VALIDATION,
-    METRICS_ADDRESS,
-    STATS_INTERVAL,
-};
-
-const option LONG_OPTIONS[] = {
-    {"control", required_argument, nullptr, CONTROL},
-    {"datadir", required_argument, nullptr, DATADIR},
-    {"chain", required_argument, nullptr, CHAIN},
-    {"lossless", no_argument, nullptr, LOSSLESS},
-    {"no-p2pmsg-tracepoints", no_argument, nullptr, NO_P2PMSG},
-    {"no-connection-tracepoints", no_argument, nullptr, NO_CONNECTION},
-    {"no-mempool-tracepoints", no_argument, nullptr, NO_MEMPOOL},
-    {"no-validation-tracepoints", no_argument, nullptr, NO_VALIDATION},
-    {"nats-address", required_argument, nullptr, 'a'},
-    {"nats-username", required_argument, nullptr, 'u'},
-    {"nats-password", required_argument, nullptr, 'p'},
-    {"nats-password-file", required_argument, nullptr, 'f'},
-    {"log-level", required_argument, nullptr, 'l'},
-    {"metrics-address", required_argument, nullptr, METRICS_ADDRESS},
-    {"stats-interval", required_argument, nullptr, STATS_INTERVAL},
-    {"help", no_argument, nullptr, 'h'},
-    {nullptr, 0, nullptr, 0},
-};
-
-//! The long name of option `code` ("--control"), for messages.
-std::string LongName(int code)
-{
-    for (const option& o : LONG_OPTIONS) {
-        if (o.name && o.val == code) return std::string{"--"} + o.name;
-    }
-    return "?";
-}
-
-//! The option getopt_long just returned as the user may have typed it: "-a/--nats-address"
-//! for those with a short form.
-std::string OptionName(int code)
-{
-    if (code < 256) return std::string{"-"} + char(code) + "/" + LongName(code);
-    return LongName(code);
-}
-
 } // namespace
 
 int main(int argc, char** argv)
@@ -186,109 +121,72 @@ int main(int argc, char** argv)
     std::string chain;
     std::string password_file;
     bool have_password = false;
-    std::set<int> seen; // options with a value given so far
-    opterr = 0;         // the messages below name the option and what to do
-    for (;;) {
-        const int code = getopt_long(argc, argv, ":a:u:p:f:l:h", LONG_OPTIONS, nullptr);
-        if (code == -1) break;
-        if (code == '?') {
-            const std::string given = optopt ? std::string{"-"} + char(optopt) : argv[optind - 1];
-            if (const char* instead = EbpfExtractorOption(given)) {
-                return Usage(given.substr(0, given.find('=')) +
-                             " is an option of peer-observer's ebpf-extractor, with no use here: " +
-                             instead);
+    struct {
+        bool p2pmsg{false}, connection{false}, mempool{false}, validation{false};
+    } leave_out; // the --no-*-tracepoints switches
+    // The short options are peer-observer's extractor's; a password may start with '-'.
+    cli::Args a{"tracering-extractor", argc, argv, "aupfl"};
+    while (a.Next()) {
+        bool ok = true;
+        std::string value;
+        if (a.IsHelp()) {
+            return cli::Help(HELP);
+        } else if (a.Is("--control")) {
+            ok = a.NonEmpty(options.control, "the node's socket path");
+        } else if (a.Is("--datadir")) {
+            ok = a.NonEmpty(datadir, "bitcoind's data directory");
+        } else if (a.Is("--chain")) {
+            ok = a.Value(chain);
+            if (ok && !NetworkDir(chain)) {
+                ok = a.Fail("--chain '" + chain +
+                            "' is not a chain bitcoind knows: main, test, testnet4, signet or "
+                            "regtest");
             }
-            return Usage("unknown option " + given);
-        }
-        if (code == ':') {
-            const bool short_option = optopt > 0 && optopt < 256 && std::strchr("auplf", optopt);
-            const std::string given =
-                short_option ? std::string{"-"} + char(optopt) : std::string{argv[optind - 1]};
-            return Usage(given + " needs a value");
-        }
-        const std::string name = OptionName(code);
-        if (optarg) {
-            if (!seen.insert(code).second) return Usage(name + " is given twice; give it once");
-            // "--control --datadir DIR": a forgotten value, not a socket called --datadir.
-            // A password may start with '-'.
-            if (code != 'p' && optarg[0] == '-' && optarg[1] != '\0') {
-                return Usage(name + " needs a value, not '" + optarg + "' (write " +
-                             LongName(code) + "=VALUE for a value that starts with -)");
-            }
-        }
-        switch (code) {
-        case 'h':
-            std::fputs(HELP, stdout);
-            return EXIT_OK;
-        case CONTROL:
-            options.control = optarg;
-            if (options.control.empty()) return Usage("--control needs the node's socket path");
-            break;
-        case DATADIR:
-            datadir = optarg;
-            if (datadir.empty()) return Usage("--datadir needs bitcoind's data directory");
-            break;
-        case CHAIN:
-            chain = optarg;
-            if (!NetworkDir(chain)) {
-                return Usage("--chain '" + chain +
-                             "' is not a chain bitcoind knows: main, test, testnet4, signet or "
-                             "regtest");
-            }
-            break;
-        case LOSSLESS:
-            options.lossless = true;
-            break;
-        case NO_P2PMSG:
-            options.p2pmsg = false;
-            break;
-        case NO_CONNECTION:
-            options.connection = false;
-            break;
-        case NO_MEMPOOL:
-            options.mempool = false;
-            break;
-        case NO_VALIDATION:
-            options.validation = false;
-            break;
-        case 'a':
-            options.nats.address = optarg;
-            if (options.nats.address.empty()) return Usage("-a/--nats-address needs HOST:PORT");
-            break;
-        case 'u':
-            options.nats.username = optarg;
-            break;
-        case 'p':
-            options.nats.password = optarg;
+        } else if (a.Is("--lossless")) {
+            ok = a.Switch(options.lossless);
+        } else if (a.Is("--no-p2pmsg-tracepoints")) {
+            ok = a.Switch(leave_out.p2pmsg);
+        } else if (a.Is("--no-connection-tracepoints")) {
+            ok = a.Switch(leave_out.connection);
+        } else if (a.Is("--no-mempool-tracepoints")) {
+            ok = a.Switch(leave_out.mempool);
+        } else if (a.Is("--no-validation-tracepoints")) {
+            ok = a.Switch(leave_out.validation);
+        } else if (a.Is("-a", "--nats-address")) {
+            ok = a.NonEmpty(options.nats.address, "HOST:PORT");
+        } else if (a.Is("-u", "--nats-username")) {
+            ok = a.Value(options.nats.username);
+        } else if (a.Is("-p", "--nats-password")) {
+            ok = a.Value(options.nats.password, /*may_look_like_option=*/true);
             have_password = true;
-            break;
-        case 'f':
-            password_file = optarg;
-            break;
-        case 'l': {
-            const std::optional<LogLevel> level = ParseLogLevel(optarg);
-            if (!level) {
-                return Usage(std::string{"-l/--log-level '"} + optarg +
-                             "' is not a level: error, warn, info, debug or trace");
+        } else if (a.Is("-f", "--nats-password-file")) {
+            ok = a.NonEmpty(password_file, "a file");
+        } else if (a.Is("-l", "--log-level")) {
+            ok = a.Value(value);
+            const std::optional<LogLevel> level = ParseLogLevel(value);
+            if (ok && !level) {
+                ok = a.Fail("-l/--log-level '" + value +
+                            "' is not a level: error, warn, info, debug or trace");
             }
-            SetLogLevel(*level);
-            break;
+            if (ok) SetLogLevel(*level);
+        } else if (a.Is("--metrics-address")) {
+            ok = a.NonEmpty(options.metrics_address, "HOST:PORT, e.g. 127.0.0.1:8285");
+        } else if (a.Is("--stats-interval")) {
+            ok = a.Seconds(options.stats_interval_s);
+        } else if (const char* instead = EbpfExtractorOption(a.arg())) {
+            return Usage(a.arg() +
+                         " is an option of peer-observer's ebpf-extractor, with no use "
+                         "here: " +
+                         instead);
+        } else {
+            return a.Unknown();
         }
-        case METRICS_ADDRESS:
-            options.metrics_address = optarg;
-            if (options.metrics_address.empty()) {
-                return Usage("--metrics-address needs HOST:PORT, e.g. 127.0.0.1:8285");
-            }
-            break;
-        case STATS_INTERVAL:
-            if (!ParseSeconds(optarg, options.stats_interval_s)) {
-                return Usage(std::string{"--stats-interval needs a number of seconds, not '"} +
-                             optarg + "'");
-            }
-            break;
-        }
+        if (!ok) return a.Error();
     }
-    if (optind < argc) return Usage(std::string{"unexpected argument '"} + argv[optind] + "'");
+    options.p2pmsg = !leave_out.p2pmsg;
+    options.connection = !leave_out.connection;
+    options.mempool = !leave_out.mempool;
+    options.validation = !leave_out.validation;
     if (!options.control.empty() && !datadir.empty()) {
         return Usage("give --control or --datadir, not both");
     }
