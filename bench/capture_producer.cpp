@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli.h"
+
 namespace {
 
 using namespace tracering;
@@ -58,23 +60,7 @@ Exit codes: 0 done; 1 bad usage; 2 cannot create the producer, no reader came, o
 readers did not catch up within --attach-timeout.
 )";
 
-int Usage(const std::string& error)
-{
-    std::fprintf(stderr,
-                 "tracering-capture-producer: %s\n(see tracering-capture-producer --help)\n",
-                 error.c_str());
-    return 1;
-}
-
-bool ParseU64(const std::string& text, uint64_t& out)
-{
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-        text.size() > 18) {
-        return false;
-    }
-    out = std::stoull(text);
-    return true;
-}
+int Usage(const std::string& error) { return cli::Usage("tracering-capture-producer", "", error); }
 
 } // namespace
 
@@ -83,48 +69,36 @@ int main(int argc, char** argv)
     ProducerOptions options;
     uint64_t count = 0, payload_size = 8, rate = 0, ring_mib = 32, attach_timeout = 30;
     bool throttle = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(USAGE, stdout);
-            return 0;
-        }
-        if (flag == "--throttle") {
-            throttle = true;
-            continue;
-        }
-        if (i + 1 >= argc) return Usage("missing value after " + flag);
-        const std::string value = argv[++i];
-        uint64_t* number = nullptr;
-        if (flag == "--control") {
-            options.control_socket = value;
-        } else if (flag == "--name") {
-            options.name = value;
-        } else if (flag == "--count") {
-            number = &count;
-        } else if (flag == "--payload") {
-            number = &payload_size;
-        } else if (flag == "--rate") {
-            number = &rate;
-        } else if (flag == "--net-ring-mib") {
-            number = &ring_mib;
-        } else if (flag == "--attach-timeout") {
-            number = &attach_timeout;
+    cli::Args a{"tracering-capture-producer", argc, argv};
+    while (a.Next()) {
+        if (a.IsHelp()) return cli::Help(USAGE);
+        bool ok = true;
+        if (a.Is("--throttle")) {
+            ok = a.Switch(throttle);
+        } else if (a.Is("--control")) {
+            ok = a.NonEmpty(options.control_socket, "a socket path");
+        } else if (a.Is("--name")) {
+            ok = a.NonEmpty(options.name, "a segment name");
+        } else if (a.Is("--count")) {
+            ok = a.U64(count, 1);
+        } else if (a.Is("--payload")) {
+            ok = a.U64(payload_size, 8, uint64_t{1} << 30);
+        } else if (a.Is("--rate")) {
+            ok = a.U64(rate, 1);
+        } else if (a.Is("--net-ring-mib")) {
+            ok = a.U64(ring_mib, 1, 4096);
+        } else if (a.Is("--attach-timeout")) {
+            ok = a.U64(attach_timeout, 1);
         } else {
-            return Usage("unknown option '" + flag + "'");
+            return a.Unknown();
         }
-        if (number && (!ParseU64(value, *number) || *number == 0)) {
-            return Usage(flag + ": '" + value + "' is not a positive integer");
-        }
+        if (!ok) return a.Error();
     }
     if (options.control_socket.empty()) return Usage("--control PATH is required");
     if (options.name.empty()) return Usage("--name NAME is required");
     if (count == 0) return Usage("--count N is required");
     if (throttle && rate) return Usage("give --rate or --throttle, not both");
-    if (payload_size < 8 || payload_size > (uint64_t{1} << 30)) {
-        return Usage("--payload: from 8 bytes to 1 GiB");
-    }
-    if (ring_mib > 4096 || (ring_mib & (ring_mib - 1)) != 0) {
+    if ((ring_mib & (ring_mib - 1)) != 0) {
         return Usage("--net-ring-mib: " + std::to_string(ring_mib) +
                      " is not a power of two (1-4096)");
     }

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli.h"
 #include "common/clock.h"
 #include "producer/ring_clock.h"
 
@@ -34,23 +35,13 @@ namespace {
 
 using namespace tracering;
 
-int Usage(const char* error)
-{
-    std::fprintf(stderr,
-                 "tracering-clock-drift: %s\n"
-                 "usage: tracering-clock-drift [--duration SECONDS] [--interval SECONDS]\n"
-                 "  --duration  how long to measure (default 3600)\n"
-                 "  --interval  seconds between report lines (default 60)\n",
-                 error);
-    return 2;
-}
-
-bool ParseSeconds(const char* text, double& out)
-{
-    char* end = nullptr;
-    out = std::strtod(text, &end);
-    return end != text && *end == '\0' && out > 0;
-}
+constexpr const char* USAGE =
+    "usage: tracering-clock-drift [--duration SECONDS] [--interval SECONDS]\n"
+    "\n"
+    "Measures the producer clock's offset from CLOCK_MONOTONIC and prints it every interval.\n"
+    "\n"
+    "  --duration S  how long to measure (default 3600)\n"
+    "  --interval S  seconds between report lines (default 60)\n";
 
 std::string Clocksource()
 {
@@ -64,18 +55,18 @@ std::string Clocksource()
 int main(int argc, char** argv)
 {
     double duration_s = 3600, interval_s = 60;
-    for (int i = 1; i < argc; ++i) {
-        const bool has_value = i + 1 < argc;
-        if (std::strcmp(argv[i], "--duration") == 0 && has_value) {
-            if (!ParseSeconds(argv[++i], duration_s)) return Usage("--duration needs seconds > 0");
-        } else if (std::strcmp(argv[i], "--interval") == 0 && has_value) {
-            if (!ParseSeconds(argv[++i], interval_s)) return Usage("--interval needs seconds > 0");
-        } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-            Usage("measures the producer clock's offset from CLOCK_MONOTONIC");
-            return 0;
+    cli::Args a{"tracering-clock-drift", argc, argv};
+    while (a.Next()) {
+        if (a.IsHelp()) return cli::Help(USAGE);
+        bool ok = true;
+        if (a.Is("--duration")) {
+            ok = a.Seconds(duration_s, 0.001);
+        } else if (a.Is("--interval")) {
+            ok = a.Seconds(interval_s, 0.001);
         } else {
-            return Usage((std::string{"unknown or incomplete option "} + argv[i]).c_str());
+            return a.Unknown();
         }
+        if (!ok) return a.Error();
     }
 
     SegmentHeader header{}; // the clock publishes its state here, as in a segment

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli.h"
 #include <sys/resource.h>
 
 namespace {
@@ -65,12 +66,7 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
-int Usage(const std::string& error)
-{
-    std::fprintf(stderr, "tracering-count-consumer: %s\n(see tracering-count-consumer --help)\n",
-                 error.c_str());
-    return 1;
-}
+int Usage(const std::string& error) { return cli::Usage("tracering-count-consumer", "", error); }
 
 struct Counts {
     uint64_t delivered{0};
@@ -132,34 +128,26 @@ int main(int argc, char** argv)
     uint32_t wait_ms = 100;
     uint32_t max_sleep_us = 1000;
     uint32_t interval_us = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            std::fputs(USAGE, stdout);
-            return 0;
-        }
-        if (flag == "--lossless") {
-            lossless = true;
-            continue;
-        }
-        if (i + 1 >= argc) return Usage("missing value after " + flag);
-        const std::string value = argv[++i];
-        if (flag == "--control") {
-            control = value;
-        } else if (flag == "--ring") {
-            rings.push_back(value);
-        } else if (flag == "--wait-ms" || flag == "--max-sleep-us" || flag == "--interval-us") {
-            char* end = nullptr;
-            const unsigned long number = std::strtoul(value.c_str(), &end, 10);
-            if (value.empty() || *end != '\0' || number > 10'000'000) {
-                return Usage(flag + ": '" + value + "' is not a number up to 10000000");
-            }
-            (flag == "--wait-ms"        ? wait_ms
-             : flag == "--max-sleep-us" ? max_sleep_us
-                                        : interval_us) = static_cast<uint32_t>(number);
+    cli::Args a{"tracering-count-consumer", argc, argv};
+    while (a.Next()) {
+        if (a.IsHelp()) return cli::Help(USAGE);
+        bool ok = true;
+        uint64_t number = 0;
+        if (a.Is("--lossless")) {
+            ok = a.Switch(lossless);
+        } else if (a.Is("--control")) {
+            ok = a.NonEmpty(control, "a socket path");
+        } else if (a.Is("--ring")) {
+            ok = a.Append(rings);
+        } else if (a.Is("--wait-ms") || a.Is("--max-sleep-us") || a.Is("--interval-us")) {
+            ok = a.U64(number, 0, 10'000'000);
+            (a.name() == "--wait-ms"        ? wait_ms
+             : a.name() == "--max-sleep-us" ? max_sleep_us
+                                            : interval_us) = static_cast<uint32_t>(number);
         } else {
-            return Usage("unknown option " + flag);
+            return a.Unknown();
         }
+        if (!ok) return a.Error();
     }
     if (control.empty()) return Usage("--control PATH is required");
     if (rings.empty()) return Usage("at least one --ring NAME is required");

@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli.h"
+
 namespace {
 
 using namespace tracering;
@@ -47,17 +49,22 @@ struct Args {
     double rate{200'000};
 };
 
-int Usage(const char* error)
-{
-    if (error) std::fprintf(stderr, "tracering-demo: %s\n", error);
-    std::fprintf(stderr,
-                 "usage: tracering-demo node  --control PATH [--name NAME] [--group GROUP] "
-                 "[--seconds S] [--rate EVENTS_PER_SEC]\n"
-                 "       tracering-demo watch --control PATH [--seconds S]\n"
-                 "  --group GROUP  (node) let members of GROUP (a group name or gid) attach and\n"
-                 "                 read too: segment 0640, control socket 0660, both of GROUP\n");
-    return 1;
-}
+constexpr const char* USAGE =
+    "usage: tracering-demo node  --control PATH [--name NAME] [--group GROUP] [--seconds S]\n"
+    "                            [--rate EVENTS_PER_SEC]\n"
+    "       tracering-demo watch --control PATH [--seconds S]\n"
+    "\n"
+    "node runs a producer that fires every kind of event at --rate for --seconds; watch\n"
+    "attaches to it, prints events/s per ring and checks that attempted = delivered + lost.\n"
+    "\n"
+    "  --control PATH  the producer's control socket\n"
+    "  --name NAME     (node) the segment name\n"
+    "  --group GROUP   (node) let members of GROUP (a group name or gid) attach and read\n"
+    "                  too: segment 0640, control socket 0660, both of GROUP\n"
+    "  --seconds S     how long to run\n"
+    "  --rate N        (node) events per second\n";
+
+int Usage(const std::string& error) { return cli::Usage("tracering-demo", "", error); }
 
 void Hash(uint8_t* h, uint64_t v)
 {
@@ -267,39 +274,44 @@ int RunWatch(const Args& args)
 int main(int argc, char** argv)
 {
     Args args;
-    if (argc < 2) return Usage(nullptr);
+    if (argc < 2) return Usage("a mode is required: node or watch");
     args.mode = argv[1];
-    if (args.mode == "--help" || args.mode == "-h") return Usage(nullptr) - 1;
-    for (int i = 2; i < argc; ++i) {
-        const std::string flag = argv[i];
-        if (i + 1 >= argc) return Usage(("missing value after " + flag).c_str());
-        const std::string value = argv[++i];
-        try {
-            if (flag == "--name") {
-                args.name = value;
-            } else if (flag == "--control") {
-                args.control = value;
-            } else if (flag == "--group") {
-                if (args.mode != "node") return Usage("--group is an option of node");
-                const Result<int64_t> gid = ResolveGroup(value);
-                if (!gid) return Usage(("--group: " + gid.error().message()).c_str());
-                args.group_id = gid.value();
-            } else if (flag == "--seconds") {
-                args.seconds = std::stod(value);
-            } else if (flag == "--rate") {
-                args.rate = std::stod(value);
-            } else {
-                return Usage(("unknown option " + flag).c_str());
-            }
-        } catch (const std::exception&) {
-            return Usage(("not a number: " + flag + " " + value).c_str());
-        }
+    if (args.mode == "--help" || args.mode == "-h") return cli::Help(USAGE);
+    if (args.mode != "node" && args.mode != "watch") {
+        return Usage("unknown mode '" + args.mode + "' (node or watch)");
     }
-    if (args.control.empty()) return Usage("--control PATH is required");
-    if (args.seconds <= 0 || args.rate <= 0) return Usage("--seconds and --rate must be positive");
+    cli::Args a{"tracering-demo", args.mode, std::vector<std::string>(argv + 2, argv + argc)};
+    while (a.Next()) {
+        if (a.IsHelp()) return cli::Help(USAGE);
+        bool ok = true;
+        std::string value;
+        if (a.Is("--name")) {
+            ok = a.NonEmpty(args.name, "a segment name");
+        } else if (a.Is("--control")) {
+            ok = a.NonEmpty(args.control, "a socket path");
+        } else if (a.Is("--group") && args.mode == "node") {
+            ok = a.Value(value);
+            if (ok) {
+                const Result<int64_t> gid = ResolveGroup(value);
+                if (!gid) return a.Usage("--group: " + gid.error().message());
+                args.group_id = gid.value();
+            }
+        } else if (a.Is("--seconds")) {
+            ok = a.Seconds(args.seconds, 0.001);
+        } else if (a.Is("--rate") && args.mode == "node") {
+            ok = a.Value(value);
+            if (ok &&
+                (!cli::ParseNumber(value, args.rate) || !(args.rate >= 1 && args.rate <= 1e9))) {
+                ok = a.Fail("--rate needs events per second, from 1 to 1e9, not '" + value + "'");
+            }
+        } else {
+            return a.Unknown();
+        }
+        if (!ok) return a.Error();
+    }
+    if (args.control.empty()) return a.Usage("--control PATH is required");
     std::signal(SIGINT, OnSignal);
     std::signal(SIGTERM, OnSignal);
     if (args.mode == "node") return RunNode(args);
-    if (args.mode == "watch") return RunWatch(args);
-    return Usage(("unknown mode " + args.mode).c_str());
+    return RunWatch(args);
 }
