@@ -41,10 +41,7 @@ std::string SocketPath(const std::string& what)
     return "/tmp/" + test::UniqueName(what) + ".sock";
 }
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 size_t CountEntries(const char* dir)
 {

@@ -13,13 +13,12 @@
 #include <unistd.h>
 #include <vector>
 
+#include "test_util.h"
+
 namespace tracering {
 namespace {
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 //! The name of this process's group, or "" if it has none.
 std::string OwnGroupName()

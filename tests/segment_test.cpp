@@ -59,10 +59,7 @@ protected:
     std::unique_ptr<detail::SharedMemory> m_shm;
 };
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 TEST_F(SegmentTest, GoodSegmentOpensAndDescribesItself)
 {

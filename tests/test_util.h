@@ -13,6 +13,12 @@
 
 namespace tracering::test {
 
+//! Whether `part` occurs in `text`.
+inline bool Contains(const std::string& text, const std::string& part)
+{
+    return text.find(part) != std::string::npos;
+}
+
 //! A segment name no other test (or concurrent test process) uses.
 inline std::string UniqueName(const std::string& what)
 {

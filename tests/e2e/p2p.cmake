@@ -13,7 +13,8 @@ set(TRACERING_BLOCK413567 ${PROJECT_SOURCE_DIR}/tests/fixtures/block413567.raw)
 add_executable(tracering_p2p_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/p2p_unit_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/p2p_messages_test.cpp)
-target_link_libraries(tracering_p2p_unit_tests PRIVATE tracering_p2p GTest::gtest_main)
+target_include_directories(tracering_p2p_unit_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+target_link_libraries(tracering_p2p_unit_tests PRIVATE tracering_p2p tracering_consumer GTest::gtest_main)
 target_compile_definitions(tracering_p2p_unit_tests PRIVATE
   TRACERING_BLOCK413567="${TRACERING_BLOCK413567}")
 gtest_discover_tests(tracering_p2p_unit_tests

@@ -17,14 +17,12 @@
 #include "p2p/messages.h"
 #include "p2p/protocol.h"
 #include "p2p/serialize.h"
+#include "test_util.h"
 
 namespace tracering::p2p {
 namespace {
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 Hash256 MakeHash(uint8_t seed)
 {

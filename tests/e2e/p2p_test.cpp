@@ -50,10 +50,7 @@ const std::string TESTNODE = TRACERING_TESTNODE;
 const std::string LOADGEN = TRACERING_LOADGEN;
 const std::string BLOCK_FILE = TRACERING_BLOCK413567;
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 bool PathExists(const std::string& path)
 {

@@ -18,6 +18,7 @@
 #include "p2p/hash.h"
 #include "p2p/protocol.h"
 #include "p2p/serialize.h"
+#include "test_util.h"
 
 namespace tracering::p2p {
 namespace {
@@ -37,10 +38,7 @@ std::vector<uint8_t> ReadBlock413567()
     return {std::istreambuf_iterator<char>{in}, {}};
 }
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 std::vector<uint8_t> Message(const Magic& magic, std::string_view command,
                              std::span<const uint8_t> payload)

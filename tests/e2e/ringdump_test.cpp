@@ -29,6 +29,7 @@
 #include "json.h"
 #include "known_events.h"
 #include "subprocess.h"
+#include "test_util.h"
 #include <sys/mman.h>
 
 namespace tracering::test::ringdump {
@@ -59,11 +60,6 @@ std::string Hex(const Bytes& bytes)
 
 //! The usual display of a hash: its bytes last to first.
 std::string DisplayHex(const Hash& hash) { return Hex(Bytes(hash.rbegin(), hash.rend())); }
-
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
 
 std::string ReadFile(const fs::path& path)
 {

@@ -16,10 +16,7 @@
 namespace tracering {
 namespace {
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 //! An evolution_producer_vN process, ready for commands.
 class ProducerProcess

@@ -74,10 +74,7 @@ Bytes ReadBlock413567()
     return {std::istreambuf_iterator<char>{in}, {}};
 }
 
-bool Contains(const std::string& text, const std::string& part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::Contains;
 
 class ConvertTest : public ::testing::Test
 {
