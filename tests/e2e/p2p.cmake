@@ -21,10 +21,17 @@ gtest_discover_tests(tracering_p2p_unit_tests
   PROPERTIES LABELS p2p
   DISCOVERY_TIMEOUT 60)
 
+# The harness those tests drive the node and watch it with (p2p_harness.h).
+add_library(tracering_p2p_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/p2p_harness.cpp)
+target_include_directories(tracering_p2p_harness PUBLIC
+  ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/tests)
+target_link_libraries(tracering_p2p_harness PUBLIC
+  tracering_p2p tracering_consumer tracering_test_samples GTest::gtest)
+target_compile_definitions(tracering_p2p_harness PRIVATE
+  TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>")
+
 add_executable(tracering_p2p_e2e_tests ${CMAKE_CURRENT_LIST_DIR}/p2p_test.cpp)
-target_include_directories(tracering_p2p_e2e_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
-target_link_libraries(tracering_p2p_e2e_tests PRIVATE
-  tracering_p2p tracering_consumer tracering_test_samples GTest::gtest_main)
+target_link_libraries(tracering_p2p_e2e_tests PRIVATE tracering_p2p_harness GTest::gtest_main)
 target_compile_definitions(tracering_p2p_e2e_tests PRIVATE
   TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>"
   TRACERING_LOADGEN="$<TARGET_FILE:tracering-loadgen>"
