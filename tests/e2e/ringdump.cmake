@@ -8,17 +8,21 @@ add_executable(ringdump_test_producer
 target_include_directories(ringdump_test_producer PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(ringdump_test_producer PRIVATE tracering_producer tracering_flags)
 
+# The harness the end-to-end tests run ringdump and the producer with (ringdump/harness.h).
+add_library(ringdump_test_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/ringdump/harness.cpp)
+target_include_directories(ringdump_test_harness PUBLIC
+  ${CMAKE_CURRENT_SOURCE_DIR}
+  ${CMAKE_CURRENT_LIST_DIR}/ringdump)
+target_link_libraries(ringdump_test_harness PUBLIC tracering_test_samples GTest::gtest)
+target_compile_definitions(ringdump_test_harness PRIVATE
+  RINGDUMP_BINARY="$<TARGET_FILE:ringdump>"
+  RINGDUMP_TEST_PRODUCER="$<TARGET_FILE:ringdump_test_producer>")
+
 add_executable(ringdump_tests
   ${CMAKE_CURRENT_LIST_DIR}/ringdump_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ringdump_library_test.cpp)
-target_include_directories(ringdump_tests PRIVATE
-  ${CMAKE_CURRENT_SOURCE_DIR}
-  ${CMAKE_CURRENT_LIST_DIR}/ringdump)
 target_link_libraries(ringdump_tests PRIVATE
-  tracering_ringdump tracering_test_samples GTest::gtest_main)
-target_compile_definitions(ringdump_tests PRIVATE
-  RINGDUMP_BINARY="$<TARGET_FILE:ringdump>"
-  RINGDUMP_TEST_PRODUCER="$<TARGET_FILE:ringdump_test_producer>")
+  ringdump_test_harness tracering_ringdump GTest::gtest_main)
 add_dependencies(ringdump_tests ringdump ringdump_test_producer)
 
 gtest_discover_tests(ringdump_tests
