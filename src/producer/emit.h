@@ -9,9 +9,12 @@
 
 #include <tracering/abi.h>
 #include <tracering/events.h>
+#include <tracering/schemas/common_generated.h>
 #include <tracering/tracepoint.h>
 
+#include <array>
 #include <cstdint>
+#include <type_traits>
 
 #include "common/check.h"
 #include "producer/flat_table.h"
@@ -44,8 +47,66 @@ inline void EmitTable(RingWriter* writer, EventType type, const fb::Layout<N>& l
                   });
 }
 
-//! Field id of a generated VT_ constant, to check hand layouts against the schema.
+//! Field id of a generated VT_ constant.
 constexpr uint32_t FieldId(uint32_t vt_offset) { return (vt_offset - 4) / 2; }
+
+//! The inline slot of a field whose generated accessor returns `R`: a string or vector is an
+//! offset, a Hash256 is the struct itself, a scalar or enum its size. A type with no slot
+//! (a 16-bit scalar, another struct) does not compile.
+template <typename R>
+constexpr fb::Slot SlotFor()
+{
+    if constexpr (std::is_pointer_v<R>) {
+        using Pointee = std::remove_cv_t<std::remove_pointer_t<R>>;
+        if constexpr (std::is_same_v<Pointee, tracering::Hash256>) {
+            return fb::Slot::Hash;
+        } else {
+            static_assert(std::is_base_of_v<flatbuffers::Vector<char>, Pointee> ||
+                              std::is_same_v<Pointee, flatbuffers::Vector<uint8_t>>,
+                          "a pointer field must be a string, a byte vector or a Hash256");
+            return fb::Slot::Offset;
+        }
+    } else {
+        static_assert(sizeof(R) == 1 || sizeof(R) == 4 || sizeof(R) == 8,
+                      "a scalar field must be 1, 4 or 8 bytes");
+        return sizeof(R) == 1 ? fb::Slot::U8 : sizeof(R) == 4 ? fb::Slot::U32 : fb::Slot::U64;
+    }
+}
+
+//! One field of an event table: its generated VT_ constant and its accessor, from which the
+//! id and the slot are taken.
+struct Field {
+    uint16_t vt;
+    fb::Slot slot;
+};
+template <typename Table, typename R>
+constexpr Field FieldOf(uint16_t vt, R (Table::*)() const)
+{
+    return {vt, SlotFor<R>()};
+}
+
+//! The layout of a table from its fields in id order, all derived from the generated code: a
+//! field listed out of order, or missing, or whose type changed in the schema, fails to compile
+//! (the throw is never reached at run time: layouts are constexpr).
+template <typename... Fields>
+constexpr auto TableLayout(Fields... fields)
+{
+    constexpr size_t N = sizeof...(Fields);
+    const std::array<Field, N> list{fields...};
+    std::array<fb::Slot, N> slots{};
+    for (size_t i = 0; i < N; ++i) {
+        if (FieldId(list[i].vt) != i) throw "fields must be listed by id, 0, 1, 2, ...";
+        slots[i] = list[i].slot;
+    }
+    return fb::MakeLayout<N>(slots);
+}
+
+//! Whether two events share one layout (and so one emitter).
+template <size_t N>
+constexpr bool SameLayout(const fb::Layout<N>& a, const fb::Layout<N>& b)
+{
+    return a.fixed_size == b.fixed_size && a.field_pos == b.field_pos && a.image == b.image;
+}
 
 } // namespace tracering::detail
 

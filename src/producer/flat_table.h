@@ -26,6 +26,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/check.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -72,6 +74,7 @@ struct Layout {
     uint32_t table_size{0};
     uint32_t fixed_size{0};
     std::array<uint16_t, N> field_pos{};    //!< absolute position of each field's slot
+    std::array<Slot, N> slots{};            //!< each field's slot (TableWriter checks stores)
     std::array<uint8_t, MAX_FIXED> image{}; //!< bytes [0, fixed_size) before any field is set
 };
 
@@ -81,6 +84,7 @@ constexpr Layout<N> MakeLayout(const std::array<Slot, N>& slots)
     Layout<N> l;
     const uint32_t vtable_size = 4 + 2 * uint32_t(N);
     l.table_pos = AlignUp(VTABLE_POS + vtable_size, 8);
+    l.slots = slots;
     std::array<uint16_t, N> rel{};
     std::array<bool, N> placed{};
     uint32_t p = 4; // after the soffset
@@ -203,14 +207,20 @@ public:
         std::memcpy(buf, layout.image.data(), layout.fixed_size);
     }
 
+    //! A scalar of the field's size: an emitter whose argument type no longer matches the
+    //! schema fails here in the sanitizer builds (TRACERING_ENABLE_DCHECK).
     template <typename T>
     void Scalar(size_t field, T value) noexcept
     {
+        TRACERING_DCHECK(m_layout.slots[field] != Slot::Hash &&
+                         m_layout.slots[field] != Slot::Offset &&
+                         SlotSize(m_layout.slots[field]) == sizeof(T));
         std::memcpy(m_buf + m_layout.field_pos[field], &value, sizeof(T));
     }
     void Bool(size_t field, bool value) noexcept { Scalar<uint8_t>(field, value ? 1 : 0); }
     void Hash(size_t field, const void* hash32) noexcept
     {
+        TRACERING_DCHECK(m_layout.slots[field] == Slot::Hash);
         if (hash32) std::memcpy(m_buf + m_layout.field_pos[field], hash32, 32);
     }
     void String(size_t field, const char* s, uint32_t len) noexcept
@@ -237,6 +247,7 @@ public:
 private:
     uint8_t* Blob(size_t field, uint32_t len) noexcept
     {
+        TRACERING_DCHECK(m_layout.slots[field] == Slot::Offset);
         const uint32_t pos = AlignUp(m_end, 4);
         // Zero the 0-3 alignment bytes with one 4-byte store: it ends at or before the end
         // of the length prefix written next, so it never leaves the blob's space.

@@ -9,34 +9,32 @@
 namespace tracering::bitcoin::coin_selection {
 namespace {
 
-using detail::FieldId;
-using detail::fb::Slot;
+using detail::FieldOf;
+using detail::TableLayout;
 namespace cs = tracering::coin_selection;
 
-constexpr auto SELECTED =
-    detail::fb::MakeLayout<5>({Slot::Offset, Slot::Offset, Slot::U64, Slot::U64, Slot::U64});
-static_assert(FieldId(cs::SelectedCoins::VT_WALLET_NAME) == 0 &&
-              FieldId(cs::SelectedCoins::VT_ALGO) == 1 &&
-              FieldId(cs::SelectedCoins::VT_TARGET) == 2 &&
-              FieldId(cs::SelectedCoins::VT_WASTE) == 3 &&
-              FieldId(cs::SelectedCoins::VT_SELECTED_VALUE) == 4);
+using Selected = cs::SelectedCoins;
+constexpr auto SELECTED = TableLayout(
+    FieldOf(Selected::VT_WALLET_NAME, &Selected::wallet_name),
+    FieldOf(Selected::VT_ALGO, &Selected::algo), FieldOf(Selected::VT_TARGET, &Selected::target),
+    FieldOf(Selected::VT_WASTE, &Selected::waste),
+    FieldOf(Selected::VT_SELECTED_VALUE, &Selected::selected_value));
 
-constexpr auto NORMAL = detail::fb::MakeLayout<4>({Slot::Offset, Slot::U8, Slot::U64, Slot::U32});
-static_assert(FieldId(cs::NormalCreateTxInternal::VT_WALLET_NAME) == 0 &&
-              FieldId(cs::NormalCreateTxInternal::VT_SUCCESS) == 1 &&
-              FieldId(cs::NormalCreateTxInternal::VT_FEE) == 2 &&
-              FieldId(cs::NormalCreateTxInternal::VT_CHANGE_POS) == 3);
+using Normal = cs::NormalCreateTxInternal;
+constexpr auto NORMAL = TableLayout(FieldOf(Normal::VT_WALLET_NAME, &Normal::wallet_name),
+                                    FieldOf(Normal::VT_SUCCESS, &Normal::success),
+                                    FieldOf(Normal::VT_FEE, &Normal::fee),
+                                    FieldOf(Normal::VT_CHANGE_POS, &Normal::change_pos));
 
-constexpr auto ATTEMPTING = detail::fb::MakeLayout<1>({Slot::Offset});
-static_assert(FieldId(cs::AttemptingApsCreateTx::VT_WALLET_NAME) == 0);
+using Attempting = cs::AttemptingApsCreateTx;
+constexpr auto ATTEMPTING =
+    TableLayout(FieldOf(Attempting::VT_WALLET_NAME, &Attempting::wallet_name));
 
+using Aps = cs::ApsCreateTxInternal;
 constexpr auto APS =
-    detail::fb::MakeLayout<5>({Slot::Offset, Slot::U8, Slot::U8, Slot::U64, Slot::U32});
-static_assert(FieldId(cs::ApsCreateTxInternal::VT_WALLET_NAME) == 0 &&
-              FieldId(cs::ApsCreateTxInternal::VT_USE_APS) == 1 &&
-              FieldId(cs::ApsCreateTxInternal::VT_SUCCESS) == 2 &&
-              FieldId(cs::ApsCreateTxInternal::VT_FEE) == 3 &&
-              FieldId(cs::ApsCreateTxInternal::VT_CHANGE_POS) == 4);
+    TableLayout(FieldOf(Aps::VT_WALLET_NAME, &Aps::wallet_name),
+                FieldOf(Aps::VT_USE_APS, &Aps::use_aps), FieldOf(Aps::VT_SUCCESS, &Aps::success),
+                FieldOf(Aps::VT_FEE, &Aps::fee), FieldOf(Aps::VT_CHANGE_POS, &Aps::change_pos));
 
 } // namespace
 

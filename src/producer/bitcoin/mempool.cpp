@@ -11,8 +11,6 @@
 namespace tracering::bitcoin::mempool {
 namespace {
 
-using detail::FieldId;
-using detail::fb::Slot;
 namespace mp = tracering::mempool;
 
 //! RemovalReasonToString() values to the schema's enum.
@@ -40,30 +38,35 @@ mp::RemovalReason ParseReason(const char* s) noexcept
     }
 }
 
-constexpr auto ADDED = detail::fb::MakeLayout<3>({Slot::Hash, Slot::U32, Slot::U64});
-static_assert(FieldId(mp::Added::VT_TXID) == 0 && FieldId(mp::Added::VT_VSIZE) == 1 &&
-              FieldId(mp::Added::VT_FEE) == 2);
+// The layouts, derived from the generated code (detail::TableLayout).
+using detail::FieldOf;
+using detail::TableLayout;
 
-constexpr auto REMOVED = detail::fb::MakeLayout<6>(
-    {Slot::Hash, Slot::U8, Slot::U32, Slot::U64, Slot::U64, Slot::Offset});
-static_assert(FieldId(mp::Removed::VT_TXID) == 0 && FieldId(mp::Removed::VT_REASON) == 1 &&
-              FieldId(mp::Removed::VT_VSIZE) == 2 && FieldId(mp::Removed::VT_FEE) == 3 &&
-              FieldId(mp::Removed::VT_ENTRY_TIME) == 4 &&
-              FieldId(mp::Removed::VT_REASON_NAME) == 5);
+constexpr auto ADDED = TableLayout(FieldOf(mp::Added::VT_TXID, &mp::Added::txid),
+                                   FieldOf(mp::Added::VT_VSIZE, &mp::Added::vsize),
+                                   FieldOf(mp::Added::VT_FEE, &mp::Added::fee));
 
-constexpr auto REPLACED = detail::fb::MakeLayout<8>(
-    {Slot::Hash, Slot::U32, Slot::U64, Slot::U64, Slot::Hash, Slot::U32, Slot::U64, Slot::U8});
-static_assert(FieldId(mp::Replaced::VT_REPLACED_TXID) == 0 &&
-              FieldId(mp::Replaced::VT_REPLACED_VSIZE) == 1 &&
-              FieldId(mp::Replaced::VT_REPLACED_FEE) == 2 &&
-              FieldId(mp::Replaced::VT_REPLACED_ENTRY_TIME) == 3 &&
-              FieldId(mp::Replaced::VT_REPLACEMENT_TXID) == 4 &&
-              FieldId(mp::Replaced::VT_REPLACEMENT_VSIZE) == 5 &&
-              FieldId(mp::Replaced::VT_REPLACEMENT_FEE) == 6 &&
-              FieldId(mp::Replaced::VT_REPLACED_BY_TRANSACTION) == 7);
+constexpr auto REMOVED =
+    TableLayout(FieldOf(mp::Removed::VT_TXID, &mp::Removed::txid),
+                FieldOf(mp::Removed::VT_REASON, &mp::Removed::reason),
+                FieldOf(mp::Removed::VT_VSIZE, &mp::Removed::vsize),
+                FieldOf(mp::Removed::VT_FEE, &mp::Removed::fee),
+                FieldOf(mp::Removed::VT_ENTRY_TIME, &mp::Removed::entry_time),
+                FieldOf(mp::Removed::VT_REASON_NAME, &mp::Removed::reason_name));
 
-constexpr auto REJECTED = detail::fb::MakeLayout<2>({Slot::Hash, Slot::Offset});
-static_assert(FieldId(mp::Rejected::VT_TXID) == 0 && FieldId(mp::Rejected::VT_REASON) == 1);
+using R = mp::Replaced;
+constexpr auto REPLACED =
+    TableLayout(FieldOf(R::VT_REPLACED_TXID, &R::replaced_txid),
+                FieldOf(R::VT_REPLACED_VSIZE, &R::replaced_vsize),
+                FieldOf(R::VT_REPLACED_FEE, &R::replaced_fee),
+                FieldOf(R::VT_REPLACED_ENTRY_TIME, &R::replaced_entry_time),
+                FieldOf(R::VT_REPLACEMENT_TXID, &R::replacement_txid),
+                FieldOf(R::VT_REPLACEMENT_VSIZE, &R::replacement_vsize),
+                FieldOf(R::VT_REPLACEMENT_FEE, &R::replacement_fee),
+                FieldOf(R::VT_REPLACED_BY_TRANSACTION, &R::replaced_by_transaction));
+
+constexpr auto REJECTED = TableLayout(FieldOf(mp::Rejected::VT_TXID, &mp::Rejected::txid),
+                                      FieldOf(mp::Rejected::VT_REASON, &mp::Rejected::reason));
 
 } // namespace
 

@@ -11,8 +11,8 @@
 namespace tracering::bitcoin::net {
 namespace {
 
-using detail::FieldId;
-using detail::fb::Slot;
+using detail::FieldOf;
+using detail::TableLayout;
 using tracering::net::ConnectionType;
 
 //! ConnectionTypeAsString() values to the schema's enum, given the string's length. The first
@@ -43,18 +43,18 @@ using tracering::net::ConnectionType;
     }
 }
 
-// InboundMessage and OutboundMessage share one layout.
-constexpr auto MESSAGE = detail::fb::MakeLayout<7>(
-    {Slot::U64, Slot::Offset, Slot::U8, Slot::Offset, Slot::U64, Slot::Offset, Slot::Offset});
-static_assert(FieldId(tracering::net::InboundMessage::VT_PEER_ID) == 0);
-static_assert(FieldId(tracering::net::InboundMessage::VT_ADDR) == 1);
-static_assert(FieldId(tracering::net::InboundMessage::VT_CONN_TYPE) == 2);
-static_assert(FieldId(tracering::net::InboundMessage::VT_MSG_TYPE) == 3);
-static_assert(FieldId(tracering::net::InboundMessage::VT_SIZE) == 4);
-static_assert(FieldId(tracering::net::InboundMessage::VT_PAYLOAD) == 5);
-static_assert(FieldId(tracering::net::InboundMessage::VT_CONN_TYPE_NAME) == 6);
-static_assert(FieldId(tracering::net::OutboundMessage::VT_CONN_TYPE_NAME) == 6);
-static_assert(FieldId(tracering::net::OutboundMessage::VT_PAYLOAD) == 5);
+//! The layout of InboundMessage and OutboundMessage, which share one emitter.
+template <typename T>
+constexpr auto MessageLayout()
+{
+    return TableLayout(FieldOf(T::VT_PEER_ID, &T::peer_id), FieldOf(T::VT_ADDR, &T::addr),
+                       FieldOf(T::VT_CONN_TYPE, &T::conn_type),
+                       FieldOf(T::VT_MSG_TYPE, &T::msg_type), FieldOf(T::VT_SIZE, &T::size),
+                       FieldOf(T::VT_PAYLOAD, &T::payload),
+                       FieldOf(T::VT_CONN_TYPE_NAME, &T::conn_type_name));
+}
+constexpr auto MESSAGE = MessageLayout<tracering::net::InboundMessage>();
+static_assert(detail::SameLayout(MESSAGE, MessageLayout<tracering::net::OutboundMessage>()));
 
 void Message(EventType type, int64_t peer_id, const char* addr, const char* conn_type,
              const char* msg_type, uint64_t size, const void* payload) noexcept
@@ -92,16 +92,30 @@ void Message(EventType type, int64_t peer_id, const char* addr, const char* conn
     });
 }
 
-// The four connection events share one layout: id, addr, type, network, a 64-bit value.
-constexpr auto CONNECTION = detail::fb::MakeLayout<6>(
-    {Slot::U64, Slot::Offset, Slot::U8, Slot::U32, Slot::U64, Slot::Offset});
-static_assert(FieldId(tracering::net::InboundConnection::VT_NETWORK) == 3);
-static_assert(FieldId(tracering::net::InboundConnection::VT_EXISTING_CONNECTIONS) == 4);
-static_assert(FieldId(tracering::net::InboundConnection::VT_CONN_TYPE_NAME) == 5);
-static_assert(FieldId(tracering::net::OutboundConnection::VT_EXISTING_CONNECTIONS) == 4);
-static_assert(FieldId(tracering::net::EvictedInboundConnection::VT_TIME_ESTABLISHED) == 4);
-static_assert(FieldId(tracering::net::ClosedConnection::VT_TIME_ESTABLISHED) == 4);
-static_assert(FieldId(tracering::net::ClosedConnection::VT_CONN_TYPE_NAME) == 5);
+//! The layout of the four connection events, which share one emitter: id, addr, type,
+//! network, and a 64-bit value (`value`: existing_connections or time_established).
+template <typename T, typename V>
+constexpr auto ConnectionLayout(uint16_t value_vt, V value)
+{
+    return TableLayout(FieldOf(T::VT_PEER_ID, &T::peer_id), FieldOf(T::VT_ADDR, &T::addr),
+                       FieldOf(T::VT_CONN_TYPE, &T::conn_type), FieldOf(T::VT_NETWORK, &T::network),
+                       FieldOf(value_vt, value), FieldOf(T::VT_CONN_TYPE_NAME, &T::conn_type_name));
+}
+using tracering::net::ClosedConnection;
+using tracering::net::EvictedInboundConnection;
+using tracering::net::InboundConnection;
+using tracering::net::OutboundConnection;
+constexpr auto CONNECTION = ConnectionLayout<InboundConnection>(
+    InboundConnection::VT_EXISTING_CONNECTIONS, &InboundConnection::existing_connections);
+static_assert(detail::SameLayout(CONNECTION, ConnectionLayout<OutboundConnection>(
+                                                 OutboundConnection::VT_EXISTING_CONNECTIONS,
+                                                 &OutboundConnection::existing_connections)) &&
+              detail::SameLayout(CONNECTION, ConnectionLayout<EvictedInboundConnection>(
+                                                 EvictedInboundConnection::VT_TIME_ESTABLISHED,
+                                                 &EvictedInboundConnection::time_established)) &&
+              detail::SameLayout(CONNECTION, ConnectionLayout<ClosedConnection>(
+                                                 ClosedConnection::VT_TIME_ESTABLISHED,
+                                                 &ClosedConnection::time_established)));
 
 template <typename V>
 void Connection(EventType type, int64_t peer_id, const char* addr, const char* conn_type,
@@ -128,8 +142,10 @@ void Connection(EventType type, int64_t peer_id, const char* addr, const char* c
     });
 }
 
-constexpr auto MISBEHAVING = detail::fb::MakeLayout<2>({Slot::U64, Slot::Offset});
-static_assert(FieldId(tracering::net::MisbehavingConnection::VT_MESSAGE) == 1);
+using tracering::net::MisbehavingConnection;
+constexpr auto MISBEHAVING =
+    TableLayout(FieldOf(MisbehavingConnection::VT_PEER_ID, &MisbehavingConnection::peer_id),
+                FieldOf(MisbehavingConnection::VT_MESSAGE, &MisbehavingConnection::message));
 
 } // namespace
 

@@ -9,27 +9,29 @@
 namespace tracering::bitcoin::utxocache {
 namespace {
 
-using detail::FieldId;
-using detail::fb::Slot;
+using detail::FieldOf;
+using detail::TableLayout;
+
+namespace uc = tracering::utxocache;
 
 constexpr auto FLUSH =
-    detail::fb::MakeLayout<5>({Slot::U64, Slot::U32, Slot::U64, Slot::U64, Slot::U8});
-static_assert(FieldId(tracering::utxocache::Flush::VT_DURATION_US) == 0 &&
-              FieldId(tracering::utxocache::Flush::VT_MODE) == 1 &&
-              FieldId(tracering::utxocache::Flush::VT_COINS_COUNT) == 2 &&
-              FieldId(tracering::utxocache::Flush::VT_COINS_MEM_USAGE) == 3 &&
-              FieldId(tracering::utxocache::Flush::VT_FOR_PRUNE) == 4);
+    TableLayout(FieldOf(uc::Flush::VT_DURATION_US, &uc::Flush::duration_us),
+                FieldOf(uc::Flush::VT_MODE, &uc::Flush::mode),
+                FieldOf(uc::Flush::VT_COINS_COUNT, &uc::Flush::coins_count),
+                FieldOf(uc::Flush::VT_COINS_MEM_USAGE, &uc::Flush::coins_mem_usage),
+                FieldOf(uc::Flush::VT_FOR_PRUNE, &uc::Flush::for_prune));
 
-// Add, Spent and Uncache share one layout.
-constexpr auto COIN =
-    detail::fb::MakeLayout<5>({Slot::Hash, Slot::U32, Slot::U32, Slot::U64, Slot::U8});
-static_assert(FieldId(tracering::utxocache::Add::VT_TXID) == 0 &&
-              FieldId(tracering::utxocache::Add::VT_INDEX) == 1 &&
-              FieldId(tracering::utxocache::Add::VT_HEIGHT) == 2 &&
-              FieldId(tracering::utxocache::Add::VT_VALUE) == 3 &&
-              FieldId(tracering::utxocache::Add::VT_IS_COINBASE) == 4);
-static_assert(FieldId(tracering::utxocache::Spent::VT_IS_COINBASE) == 4);
-static_assert(FieldId(tracering::utxocache::Uncache::VT_IS_COINBASE) == 4);
+//! The layout of Add, Spent and Uncache, which share one emitter.
+template <typename T>
+constexpr auto CoinLayout()
+{
+    return TableLayout(FieldOf(T::VT_TXID, &T::txid), FieldOf(T::VT_INDEX, &T::index),
+                       FieldOf(T::VT_HEIGHT, &T::height), FieldOf(T::VT_VALUE, &T::value),
+                       FieldOf(T::VT_IS_COINBASE, &T::is_coinbase));
+}
+constexpr auto COIN = CoinLayout<uc::Add>();
+static_assert(detail::SameLayout(COIN, CoinLayout<uc::Spent>()) &&
+              detail::SameLayout(COIN, CoinLayout<uc::Uncache>()));
 
 void Coin(EventType type, const void* txid, uint32_t index, uint32_t height, int64_t value,
           bool is_coinbase) noexcept

@@ -9,15 +9,15 @@
 namespace tracering::bitcoin::validation {
 namespace {
 
-using detail::FieldId;
-using detail::fb::Slot;
+using detail::FieldOf;
+using detail::TableLayout;
 using Table = tracering::validation::BlockConnected;
 
-constexpr auto BLOCK_CONNECTED =
-    detail::fb::MakeLayout<6>({Slot::Hash, Slot::U32, Slot::U64, Slot::U32, Slot::U64, Slot::U64});
-static_assert(FieldId(Table::VT_BLOCK_HASH) == 0 && FieldId(Table::VT_HEIGHT) == 1 &&
-              FieldId(Table::VT_TRANSACTIONS) == 2 && FieldId(Table::VT_INPUTS) == 3 &&
-              FieldId(Table::VT_SIGOPS) == 4 && FieldId(Table::VT_DURATION_NS) == 5);
+constexpr auto BLOCK_CONNECTED = TableLayout(
+    FieldOf(Table::VT_BLOCK_HASH, &Table::block_hash), FieldOf(Table::VT_HEIGHT, &Table::height),
+    FieldOf(Table::VT_TRANSACTIONS, &Table::transactions),
+    FieldOf(Table::VT_INPUTS, &Table::inputs), FieldOf(Table::VT_SIGOPS, &Table::sigops),
+    FieldOf(Table::VT_DURATION_NS, &Table::duration_ns));
 
 } // namespace
 
