@@ -28,17 +28,18 @@ inline RingWriter* WriterFor(EventType type) noexcept
     return g_event_writers[static_cast<uint16_t>(type)].load(std::memory_order_relaxed);
 }
 
-//! Writes a table whose only variable parts are added by `fill` after the fixed part;
-//! `variable_end` is the end computed with fb::StringEnd/BytesEnd starting at fixed_size.
-template <size_t N, typename Fill>
-inline void EmitTable(RingWriter* writer, EventType type, const fb::Layout<N>& layout,
-                      uint64_t variable_end, uint16_t flags, Fill fill) noexcept
+//! Writes a table of layout `L` whose only variable parts are added by `fill` after the fixed
+//! part; `variable_end` is the end computed with fb::StringEnd/BytesEnd starting at
+//! L.fixed_size.
+template <const auto& L, typename Fill>
+inline void EmitTable(RingWriter* writer, EventType type, uint64_t variable_end, uint16_t flags,
+                      Fill fill) noexcept
 {
     // Everything by value: a local whose address is taken would be reloaded from the stack
     // after the reservation's compare-and-swap, which is a barrier to the compiler as well.
     writer->Write(static_cast<uint16_t>(type), variable_end, flags,
-                  [&layout, variable_end, fill](uint8_t* dst) mutable {
-                      fb::TableWriter<N> table{layout, dst};
+                  [variable_end, fill](uint8_t* dst) mutable {
+                      fb::TableWriter<L> table{dst};
                       fill(table);
                       // The record was reserved at variable_end bytes: the table must fill exactly
                       // that, or readers get trailing garbage (shorter) or the next record is

@@ -25,8 +25,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
-
-#include "common/check.h"
+#include <type_traits>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -195,72 +194,89 @@ inline void CopySmall(uint8_t* dst, const void* src, uint32_t len) noexcept
     }
 }
 
-//! Writes the table described by a Layout into `buf`. The caller computed the size with
-//! StringEnd/BytesEnd in the same order as the String/Bytes calls here.
-template <size_t N>
+//! A field id known at compile time: TableWriter checks each store against the field's slot.
+template <size_t I>
+struct FieldIndex {
+};
+template <size_t I>
+inline constexpr FieldIndex<I> F{};
+
+//! Writes the table described by layout `L` (a constexpr Layout) into `buf`. The caller
+//! computed the size with StringEnd/BytesEnd in the same order as the String/Bytes calls here.
+//! Every store names its field as F<id>, and a store that does not fit the field's slot (a
+//! scalar of another size, a string into a scalar) does not compile.
+template <const auto& L>
 class TableWriter
 {
 public:
-    TableWriter(const Layout<N>& layout, uint8_t* buf) noexcept
-        : m_layout{layout}, m_buf{buf}, m_end{layout.fixed_size}
+    explicit TableWriter(uint8_t* buf) noexcept : m_buf{buf}, m_end{L.fixed_size}
     {
-        std::memcpy(buf, layout.image.data(), layout.fixed_size);
+        std::memcpy(buf, L.image.data(), L.fixed_size);
     }
 
-    //! A scalar of the field's size: an emitter whose argument type no longer matches the
-    //! schema fails here in the sanitizer builds (TRACERING_ENABLE_DCHECK).
-    template <typename T>
-    void Scalar(size_t field, T value) noexcept
+    template <size_t I, typename T>
+    void Scalar(FieldIndex<I>, T value) noexcept
     {
-        TRACERING_DCHECK(m_layout.slots[field] != Slot::Hash &&
-                         m_layout.slots[field] != Slot::Offset &&
-                         SlotSize(m_layout.slots[field]) == sizeof(T));
-        std::memcpy(m_buf + m_layout.field_pos[field], &value, sizeof(T));
+        static_assert(std::is_trivially_copyable_v<T>);
+        static_assert(I < L.slots.size() && L.slots[I] != Slot::Hash &&
+                          L.slots[I] != Slot::Offset && SlotSize(L.slots[I]) == sizeof(T),
+                      "the value's size differs from the field's in the schema");
+        std::memcpy(m_buf + L.field_pos[I], &value, sizeof(T));
     }
-    void Bool(size_t field, bool value) noexcept { Scalar<uint8_t>(field, value ? 1 : 0); }
-    void Hash(size_t field, const void* hash32) noexcept
+    template <size_t I>
+    void Bool(FieldIndex<I> field, bool value) noexcept
     {
-        TRACERING_DCHECK(m_layout.slots[field] == Slot::Hash);
-        if (hash32) std::memcpy(m_buf + m_layout.field_pos[field], hash32, 32);
+        Scalar(field, uint8_t{value ? uint8_t{1} : uint8_t{0}});
     }
-    void String(size_t field, const char* s, uint32_t len) noexcept
+    template <size_t I>
+    void Hash(FieldIndex<I>, const void* hash32) noexcept
+    {
+        static_assert(I < L.slots.size() && L.slots[I] == Slot::Hash, "not a Hash256 field");
+        if (hash32) std::memcpy(m_buf + L.field_pos[I], hash32, 32);
+    }
+    template <size_t I>
+    void String(FieldIndex<I> field, const char* s, uint32_t len) noexcept
     {
         uint8_t* data = Blob(field, len);
         CopySmall(data, s, len);
         data[len] = 0;
         m_end += 1;
     }
-    void Bytes(size_t field, const void* bytes, uint32_t len) noexcept
+    template <size_t I>
+    void Bytes(FieldIndex<I> field, const void* bytes, uint32_t len) noexcept
     {
         uint8_t* data = Blob(field, len);
         CopySmall(data, bytes, len);
     }
     //! Marks a field as not present (readers see its default).
-    void Absent(size_t field) noexcept
+    template <size_t I>
+    void Absent(FieldIndex<I>) noexcept
     {
-        const uint32_t at = VTABLE_POS + 4 + 2 * uint32_t(field);
+        static_assert(I < L.slots.size());
+        const uint32_t at = VTABLE_POS + 4 + 2 * uint32_t(I);
         m_buf[at] = 0;
         m_buf[at + 1] = 0;
     }
     uint32_t size() const noexcept { return m_end; }
 
 private:
-    uint8_t* Blob(size_t field, uint32_t len) noexcept
+    template <size_t I>
+    uint8_t* Blob(FieldIndex<I>, uint32_t len) noexcept
     {
-        TRACERING_DCHECK(m_layout.slots[field] == Slot::Offset);
+        static_assert(I < L.slots.size() && L.slots[I] == Slot::Offset,
+                      "not a string or vector field");
         const uint32_t pos = AlignUp(m_end, 4);
         // Zero the 0-3 alignment bytes with one 4-byte store: it ends at or before the end
         // of the length prefix written next, so it never leaves the blob's space.
         const uint32_t zero = 0;
         std::memcpy(m_buf + m_end, &zero, 4);
         std::memcpy(m_buf + pos, &len, 4);
-        const uint32_t rel = pos - m_layout.field_pos[field];
-        std::memcpy(m_buf + m_layout.field_pos[field], &rel, 4);
+        const uint32_t rel = pos - L.field_pos[I];
+        std::memcpy(m_buf + L.field_pos[I], &rel, 4);
         m_end = pos + 4 + len;
         return m_buf + pos + 4;
     }
 
-    const Layout<N>& m_layout;
     uint8_t* const m_buf;
     uint32_t m_end;
 };

@@ -11,6 +11,7 @@ namespace {
 
 using detail::FieldOf;
 using detail::TableLayout;
+using detail::fb::F;
 namespace cs = tracering::coin_selection;
 
 using Selected = cs::SelectedCoins;
@@ -47,14 +48,14 @@ void selected_coins(const char* wallet_name, const char* algo, int64_t target, i
     const uint32_t algo_len = detail::fb::StrLen(algo);
     const uint64_t end =
         detail::fb::StringEnd(detail::fb::StringEnd(SELECTED.fixed_size, wallet_len), algo_len);
-    detail::EmitTable(writer, EventType::CoinSelectionSelectedCoins, SELECTED, end, 0,
-                      [=](auto& t) {
-                          t.String(0, wallet_name, wallet_len);
-                          t.String(1, algo, algo_len);
-                          t.Scalar(2, target);
-                          t.Scalar(3, waste);
-                          t.Scalar(4, selected_value);
-                      });
+    detail::EmitTable<SELECTED>(writer, EventType::CoinSelectionSelectedCoins, end, 0,
+                                [=](auto& t) {
+                                    t.String(F<0>, wallet_name, wallet_len);
+                                    t.String(F<1>, algo, algo_len);
+                                    t.Scalar(F<2>, target);
+                                    t.Scalar(F<3>, waste);
+                                    t.Scalar(F<4>, selected_value);
+                                });
 }
 
 void normal_create_tx_internal(const char* wallet_name, bool success, int64_t fee,
@@ -63,13 +64,14 @@ void normal_create_tx_internal(const char* wallet_name, bool success, int64_t fe
     detail::RingWriter* writer = detail::WriterFor(EventType::CoinSelectionNormalCreateTxInternal);
     if (!writer) return;
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
-    detail::EmitTable(writer, EventType::CoinSelectionNormalCreateTxInternal, NORMAL,
-                      detail::fb::StringEnd(NORMAL.fixed_size, wallet_len), 0, [=](auto& t) {
-                          t.String(0, wallet_name, wallet_len);
-                          t.Bool(1, success);
-                          t.Scalar(2, fee);
-                          t.Scalar(3, change_pos);
-                      });
+    detail::EmitTable<NORMAL>(writer, EventType::CoinSelectionNormalCreateTxInternal,
+                              detail::fb::StringEnd(NORMAL.fixed_size, wallet_len), 0,
+                              [=](auto& t) {
+                                  t.String(F<0>, wallet_name, wallet_len);
+                                  t.Bool(F<1>, success);
+                                  t.Scalar(F<2>, fee);
+                                  t.Scalar(F<3>, change_pos);
+                              });
 }
 
 void attempting_aps_create_tx(const char* wallet_name) noexcept
@@ -77,9 +79,9 @@ void attempting_aps_create_tx(const char* wallet_name) noexcept
     detail::RingWriter* writer = detail::WriterFor(EventType::CoinSelectionAttemptingApsCreateTx);
     if (!writer) return;
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
-    detail::EmitTable(writer, EventType::CoinSelectionAttemptingApsCreateTx, ATTEMPTING,
-                      detail::fb::StringEnd(ATTEMPTING.fixed_size, wallet_len), 0,
-                      [=](auto& t) { t.String(0, wallet_name, wallet_len); });
+    detail::EmitTable<ATTEMPTING>(writer, EventType::CoinSelectionAttemptingApsCreateTx,
+                                  detail::fb::StringEnd(ATTEMPTING.fixed_size, wallet_len), 0,
+                                  [=](auto& t) { t.String(F<0>, wallet_name, wallet_len); });
 }
 
 void aps_create_tx_internal(const char* wallet_name, bool use_aps, bool success, int64_t fee,
@@ -88,14 +90,14 @@ void aps_create_tx_internal(const char* wallet_name, bool use_aps, bool success,
     detail::RingWriter* writer = detail::WriterFor(EventType::CoinSelectionApsCreateTxInternal);
     if (!writer) return;
     const uint32_t wallet_len = detail::fb::StrLen(wallet_name);
-    detail::EmitTable(writer, EventType::CoinSelectionApsCreateTxInternal, APS,
-                      detail::fb::StringEnd(APS.fixed_size, wallet_len), 0, [=](auto& t) {
-                          t.String(0, wallet_name, wallet_len);
-                          t.Bool(1, use_aps);
-                          t.Bool(2, success);
-                          t.Scalar(3, fee);
-                          t.Scalar(4, change_pos);
-                      });
+    detail::EmitTable<APS>(writer, EventType::CoinSelectionApsCreateTxInternal,
+                           detail::fb::StringEnd(APS.fixed_size, wallet_len), 0, [=](auto& t) {
+                               t.String(F<0>, wallet_name, wallet_len);
+                               t.Bool(F<1>, use_aps);
+                               t.Bool(F<2>, success);
+                               t.Scalar(F<3>, fee);
+                               t.Scalar(F<4>, change_pos);
+                           });
 }
 
 } // namespace tracering::bitcoin::coin_selection

@@ -41,6 +41,7 @@ mp::RemovalReason ParseReason(const char* s) noexcept
 // The layouts, derived from the generated code (detail::TableLayout).
 using detail::FieldOf;
 using detail::TableLayout;
+using detail::fb::F;
 
 constexpr auto ADDED = TableLayout(FieldOf(mp::Added::VT_TXID, &mp::Added::txid),
                                    FieldOf(mp::Added::VT_VSIZE, &mp::Added::vsize),
@@ -74,10 +75,10 @@ void added(const void* txid, int32_t vsize, int64_t fee) noexcept
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::MempoolAdded);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::MempoolAdded, ADDED, ADDED.fixed_size, 0, [=](auto& t) {
-        t.Hash(0, txid);
-        t.Scalar(1, vsize);
-        t.Scalar(2, fee);
+    detail::EmitTable<ADDED>(writer, EventType::MempoolAdded, ADDED.fixed_size, 0, [=](auto& t) {
+        t.Hash(F<0>, txid);
+        t.Scalar(F<1>, vsize);
+        t.Scalar(F<2>, fee);
     });
 }
 
@@ -91,16 +92,16 @@ void removed(const void* txid, const char* reason, int32_t vsize, int64_t fee,
     const uint32_t reason_len = unknown ? detail::fb::StrLen(reason) : 0;
     const uint64_t end =
         unknown ? detail::fb::StringEnd(REMOVED.fixed_size, reason_len) : REMOVED.fixed_size;
-    detail::EmitTable(writer, EventType::MempoolRemoved, REMOVED, end, 0, [=](auto& t) {
-        t.Hash(0, txid);
-        t.Scalar(1, static_cast<uint8_t>(r));
-        t.Scalar(2, vsize);
-        t.Scalar(3, fee);
-        t.Scalar(4, entry_time);
+    detail::EmitTable<REMOVED>(writer, EventType::MempoolRemoved, end, 0, [=](auto& t) {
+        t.Hash(F<0>, txid);
+        t.Scalar(F<1>, static_cast<uint8_t>(r));
+        t.Scalar(F<2>, vsize);
+        t.Scalar(F<3>, fee);
+        t.Scalar(F<4>, entry_time);
         if (unknown) {
-            t.String(5, reason, reason_len);
+            t.String(F<5>, reason, reason_len);
         } else {
-            t.Absent(5);
+            t.Absent(F<5>);
         }
     });
 }
@@ -111,17 +112,17 @@ void replaced(const void* replaced_txid, int32_t replaced_vsize, int64_t replace
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::MempoolReplaced);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::MempoolReplaced, REPLACED, REPLACED.fixed_size, 0,
-                      [=](auto& t) {
-                          t.Hash(0, replaced_txid);
-                          t.Scalar(1, replaced_vsize);
-                          t.Scalar(2, replaced_fee);
-                          t.Scalar(3, replaced_entry_time);
-                          t.Hash(4, replacement_txid);
-                          t.Scalar(5, replacement_vsize);
-                          t.Scalar(6, replacement_fee);
-                          t.Bool(7, replaced_by_transaction);
-                      });
+    detail::EmitTable<REPLACED>(writer, EventType::MempoolReplaced, REPLACED.fixed_size, 0,
+                                [=](auto& t) {
+                                    t.Hash(F<0>, replaced_txid);
+                                    t.Scalar(F<1>, replaced_vsize);
+                                    t.Scalar(F<2>, replaced_fee);
+                                    t.Scalar(F<3>, replaced_entry_time);
+                                    t.Hash(F<4>, replacement_txid);
+                                    t.Scalar(F<5>, replacement_vsize);
+                                    t.Scalar(F<6>, replacement_fee);
+                                    t.Bool(F<7>, replaced_by_transaction);
+                                });
 }
 
 void rejected(const void* txid, const char* reason) noexcept
@@ -129,11 +130,12 @@ void rejected(const void* txid, const char* reason) noexcept
     detail::RingWriter* writer = detail::WriterFor(EventType::MempoolRejected);
     if (!writer) return;
     const uint32_t reason_len = detail::fb::StrLen(reason);
-    detail::EmitTable(writer, EventType::MempoolRejected, REJECTED,
-                      detail::fb::StringEnd(REJECTED.fixed_size, reason_len), 0, [=](auto& t) {
-                          t.Hash(0, txid);
-                          t.String(1, reason, reason_len);
-                      });
+    detail::EmitTable<REJECTED>(writer, EventType::MempoolRejected,
+                                detail::fb::StringEnd(REJECTED.fixed_size, reason_len), 0,
+                                [=](auto& t) {
+                                    t.Hash(F<0>, txid);
+                                    t.String(F<1>, reason, reason_len);
+                                });
 }
 
 } // namespace tracering::bitcoin::mempool

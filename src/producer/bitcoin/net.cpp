@@ -13,6 +13,7 @@ namespace {
 
 using detail::FieldOf;
 using detail::TableLayout;
+using detail::fb::F;
 using tracering::net::ConnectionType;
 
 //! ConnectionTypeAsString() values to the schema's enum, given the string's length. The first
@@ -77,17 +78,17 @@ void Message(EventType type, int64_t peer_id, const char* addr, const char* conn
     end = detail::fb::StringEnd(end, type_len);
     end = detail::fb::BytesEnd(end, kept);
     if (ct == ConnectionType::Unknown) end = detail::fb::StringEnd(end, ct_len);
-    detail::EmitTable(writer, type, MESSAGE, end, flags, [=](auto& t) {
-        t.Scalar(0, peer_id);
-        t.String(1, addr, addr_len);
-        t.Scalar(2, static_cast<uint8_t>(ct));
-        t.String(3, msg_type, type_len);
-        t.Scalar(4, size);
-        t.Bytes(5, payload, static_cast<uint32_t>(kept));
+    detail::EmitTable<MESSAGE>(writer, type, end, flags, [=](auto& t) {
+        t.Scalar(F<0>, peer_id);
+        t.String(F<1>, addr, addr_len);
+        t.Scalar(F<2>, static_cast<uint8_t>(ct));
+        t.String(F<3>, msg_type, type_len);
+        t.Scalar(F<4>, size);
+        t.Bytes(F<5>, payload, static_cast<uint32_t>(kept));
         if (ct == ConnectionType::Unknown) {
-            t.String(6, conn_type, ct_len);
+            t.String(F<6>, conn_type, ct_len);
         } else {
-            t.Absent(6);
+            t.Absent(F<6>);
         }
     });
 }
@@ -128,16 +129,16 @@ void Connection(EventType type, int64_t peer_id, const char* addr, const char* c
     const ConnectionType ct = ParseConnType(conn_type, ct_len);
     uint64_t end = detail::fb::StringEnd(CONNECTION.fixed_size, addr_len);
     if (ct == ConnectionType::Unknown) end = detail::fb::StringEnd(end, ct_len);
-    detail::EmitTable(writer, type, CONNECTION, end, 0, [=](auto& t) {
-        t.Scalar(0, peer_id);
-        t.String(1, addr, addr_len);
-        t.Scalar(2, static_cast<uint8_t>(ct));
-        t.Scalar(3, network);
-        t.Scalar(4, value);
+    detail::EmitTable<CONNECTION>(writer, type, end, 0, [=](auto& t) {
+        t.Scalar(F<0>, peer_id);
+        t.String(F<1>, addr, addr_len);
+        t.Scalar(F<2>, static_cast<uint8_t>(ct));
+        t.Scalar(F<3>, network);
+        t.Scalar(F<4>, value);
         if (ct == ConnectionType::Unknown) {
-            t.String(5, conn_type, ct_len);
+            t.String(F<5>, conn_type, ct_len);
         } else {
-            t.Absent(5);
+            t.Absent(F<5>);
         }
     });
 }
@@ -187,11 +188,12 @@ void misbehaving_connection(int64_t peer_id, const char* message) noexcept
     detail::RingWriter* writer = detail::WriterFor(EventType::NetMisbehavingConnection);
     if (!writer) return;
     const uint32_t len = detail::fb::StrLen(message);
-    detail::EmitTable(writer, EventType::NetMisbehavingConnection, MISBEHAVING,
-                      detail::fb::StringEnd(MISBEHAVING.fixed_size, len), 0, [=](auto& t) {
-                          t.Scalar(0, peer_id);
-                          t.String(1, message, len);
-                      });
+    detail::EmitTable<MISBEHAVING>(writer, EventType::NetMisbehavingConnection,
+                                   detail::fb::StringEnd(MISBEHAVING.fixed_size, len), 0,
+                                   [=](auto& t) {
+                                       t.Scalar(F<0>, peer_id);
+                                       t.String(F<1>, message, len);
+                                   });
 }
 
 void closed_connection(int64_t peer_id, const char* addr, const char* conn_type, uint32_t network,

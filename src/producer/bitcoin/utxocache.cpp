@@ -11,6 +11,7 @@ namespace {
 
 using detail::FieldOf;
 using detail::TableLayout;
+using detail::fb::F;
 
 namespace uc = tracering::utxocache;
 
@@ -38,12 +39,12 @@ void Coin(EventType type, const void* txid, uint32_t index, uint32_t height, int
 {
     detail::RingWriter* writer = detail::WriterFor(type);
     if (!writer) return;
-    detail::EmitTable(writer, type, COIN, COIN.fixed_size, 0, [=](auto& t) {
-        t.Hash(0, txid);
-        t.Scalar(1, index);
-        t.Scalar(2, height);
-        t.Scalar(3, value);
-        t.Bool(4, is_coinbase);
+    detail::EmitTable<COIN>(writer, type, COIN.fixed_size, 0, [=](auto& t) {
+        t.Hash(F<0>, txid);
+        t.Scalar(F<1>, index);
+        t.Scalar(F<2>, height);
+        t.Scalar(F<3>, value);
+        t.Bool(F<4>, is_coinbase);
     });
 }
 
@@ -54,12 +55,12 @@ void flush(int64_t duration_us, uint32_t mode, uint64_t coins_count, uint64_t co
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::UtxocacheFlush);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::UtxocacheFlush, FLUSH, FLUSH.fixed_size, 0, [=](auto& t) {
-        t.Scalar(0, duration_us);
-        t.Scalar(1, mode);
-        t.Scalar(2, coins_count);
-        t.Scalar(3, coins_mem_usage);
-        t.Bool(4, for_prune);
+    detail::EmitTable<FLUSH>(writer, EventType::UtxocacheFlush, FLUSH.fixed_size, 0, [=](auto& t) {
+        t.Scalar(F<0>, duration_us);
+        t.Scalar(F<1>, mode);
+        t.Scalar(F<2>, coins_count);
+        t.Scalar(F<3>, coins_mem_usage);
+        t.Bool(F<4>, for_prune);
     });
 }
 

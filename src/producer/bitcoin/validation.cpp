@@ -11,6 +11,7 @@ namespace {
 
 using detail::FieldOf;
 using detail::TableLayout;
+using detail::fb::F;
 using Table = tracering::validation::BlockConnected;
 
 constexpr auto BLOCK_CONNECTED = TableLayout(
@@ -26,15 +27,15 @@ void block_connected(const void* block_hash, int32_t height, uint64_t transactio
 {
     detail::RingWriter* writer = detail::WriterFor(EventType::ValidationBlockConnected);
     if (!writer) return;
-    detail::EmitTable(writer, EventType::ValidationBlockConnected, BLOCK_CONNECTED,
-                      BLOCK_CONNECTED.fixed_size, 0, [=](auto& t) {
-                          t.Hash(0, block_hash);
-                          t.Scalar(1, height);
-                          t.Scalar(2, transactions);
-                          t.Scalar(3, inputs);
-                          t.Scalar(4, sigops);
-                          t.Scalar(5, duration_ns);
-                      });
+    detail::EmitTable<BLOCK_CONNECTED>(writer, EventType::ValidationBlockConnected,
+                                       BLOCK_CONNECTED.fixed_size, 0, [=](auto& t) {
+                                           t.Hash(F<0>, block_hash);
+                                           t.Scalar(F<1>, height);
+                                           t.Scalar(F<2>, transactions);
+                                           t.Scalar(F<3>, inputs);
+                                           t.Scalar(F<4>, sigops);
+                                           t.Scalar(F<5>, duration_ns);
+                                       });
 }
 
 } // namespace tracering::bitcoin::validation
