@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cinttypes>
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -371,8 +370,10 @@ int main(int argc, char** argv)
             } else if (ok && !(number > 0)) {
                 ok = a.Fail(a.name() + " must be positive");
             } else if (ok && number > (rate ? MAX_RATE : MAX_TIMEOUT_SECONDS)) {
-                ok = a.Fail(a.name() + ": '" + value + "' is more than " +
-                            (rate ? "1000000000 pings per second" : "86400 seconds (one day)"));
+                ok = a.Fail(
+                    a.name() + ": '" + value + "' is more than " +
+                    std::to_string(static_cast<uint64_t>(rate ? MAX_RATE : MAX_TIMEOUT_SECONDS)) +
+                    (rate ? " pings per second" : " seconds (one day)"));
             }
             if (rate) {
                 args.rate = number;
