@@ -124,10 +124,19 @@ TEST(CliTest, NumbersAreWholeAndWithinTheirBounds)
     }
     EXPECT_EQ(Walk({"--peer", "1e3"}, visit), "--peer needs a whole number, not '1e3'");
     EXPECT_EQ(Walk({"--interval", "0"}, visit), "--interval must be at least 0.001 s, not 0");
-    for (const char* bad : {"soon", "inf", "nan", "1e9", "0x10", "-1"}) {
+    EXPECT_EQ(Walk({"--interval", "-1"}, visit), "--interval must be at least 0.001 s, not -1");
+    EXPECT_EQ(Walk({"--interval", "1e9"}, visit), "--interval must be below 1e9 s, not 1e9");
+    for (const char* bad : {"soon", "inf", "nan", "0x10", "+1", " 1", ""}) {
         EXPECT_EQ(Walk({"--interval", bad}, visit),
-                  std::string{"--interval needs a number of seconds below 1e9, not '"} + bad + "'");
+                  std::string{"--interval needs a number of seconds, not '"} + bad + "'");
     }
+    // Without an upper bound, a number too large for 64 bits is still refused.
+    uint64_t unbounded = 0;
+    auto any = [&](Args& a) { return a.Is("--n") && a.U64(unbounded); };
+    EXPECT_EQ(Walk({"--n", "18446744073709551616"}, any),
+              "--n must be at most 18446744073709551615, not 18446744073709551616");
+    EXPECT_EQ(Walk({"--n", "18446744073709551615"}, any), "");
+    EXPECT_EQ(unbounded, UINT64_MAX);
 }
 
 TEST(CliTest, HelpPositionalsAndTheErrorLine)

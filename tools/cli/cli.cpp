@@ -163,7 +163,8 @@ bool Args::U64(uint64_t& out, uint64_t min, uint64_t max)
         const bool digits =
             !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
         if (!digits) return Fail(m_name + " needs a whole number, not '" + text + "'");
-        value = std::numeric_limits<uint64_t>::max(); // out of range: more than any max
+        // All digits, but more than 64 bits hold: more than any bound.
+        return Fail(m_name + " must be at most " + std::to_string(max) + ", not " + text);
     }
     if (value < min)
         return Fail(m_name + " must be at least " + std::to_string(min) + ", not " + text);
@@ -186,10 +187,11 @@ bool Args::Seconds(double& out, double min)
     std::string text;
     if (!Value(text)) return false;
     double value = 0;
-    if (!ParseSeconds(text, value)) {
-        return Fail(m_name + " needs a number of seconds below 1e9, not '" + text + "'");
+    if (!ParseNumber(text, value) || !std::isfinite(value)) {
+        return Fail(m_name + " needs a number of seconds, not '" + text + "'");
     }
-    if (value < min) {
+    if (value >= 1e9) return Fail(m_name + " must be below 1e9 s, not " + text);
+    if (value < min || value < 0) {
         char bound[32];
         std::snprintf(bound, sizeof(bound), "%g", min);
         return Fail(m_name + " must be at least " + bound + " s, not " + text);
