@@ -280,8 +280,10 @@ int RunStats(cli::Args& a, const Io& io)
 //! --format's value: native, capturemessage, or both ("native,capturemessage").
 bool Formats(cli::Args& a, CaptureOptions& options)
 {
-    std::string value;
-    if (!a.Value(value)) return false;
+    // Repeatable: "--format native --format capturemessage" as "native,capturemessage".
+    std::vector<std::string> values;
+    if (!a.Append(values)) return false;
+    const std::string& value = values.back();
     for (size_t start = 0; start <= value.size();) {
         const size_t comma = std::min(value.find(',', start), value.size());
         const std::string format = value.substr(start, comma - start);
@@ -373,8 +375,8 @@ int main(int argc, char** argv)
         std::fputs(EXIT_CODES, stderr);
         return EXIT_USAGE;
     }
-    // Options may come before the command too ("ringdump --control PATH list"): they are
-    // moved behind it, where each command parses its own.
+    // Options may come before the command too ("ringdump --control PATH list"): each command
+    // parses them as its own first options.
     std::vector<std::string> leading;
     int first = 1;
     while (first < argc && std::string_view{argv[first]}.rfind("--control", 0) == 0) {
@@ -400,7 +402,7 @@ int main(int argc, char** argv)
 
     const Io io{.out = stdout, .err = stderr, .stop = &g_stop};
     std::vector<std::string> rest(argv + first + 1, argv + argc);
-    rest.insert(rest.end(), leading.begin(), leading.end());
+    rest.insert(rest.begin(), leading.begin(), leading.end());
     cli::Args args{"ringdump", command, std::move(rest)};
     if (command == "list") return RunList(args, io);
     if (command == "watch") return RunWatch(args, io);
