@@ -86,9 +86,11 @@ constexpr Field FieldOf(uint16_t vt, R (Table::*)() const)
     return {vt, SlotFor<R>()};
 }
 
-//! The layout of a table from its fields in id order, all derived from the generated code: a
-//! field listed out of order, or missing, or whose type changed in the schema, fails to compile
-//! (the throw is never reached at run time: layouts are constexpr).
+//! The layout of a table from its fields in id order, derived from the generated code: a field
+//! listed out of its id's place, or whose type in the schema has no slot, fails to compile (the
+//! throw is never reached at run time: layouts are constexpr), and TableWriter's stores are
+//! checked against the slots. Not checked: that each VT_ constant and accessor name the same
+//! field, and that no field follows the last one listed.
 template <typename... Fields>
 constexpr auto TableLayout(Fields... fields)
 {
@@ -106,7 +108,8 @@ constexpr auto TableLayout(Fields... fields)
 template <size_t N>
 constexpr bool SameLayout(const fb::Layout<N>& a, const fb::Layout<N>& b)
 {
-    return a.fixed_size == b.fixed_size && a.field_pos == b.field_pos && a.image == b.image;
+    return a.fixed_size == b.fixed_size && a.slots == b.slots && a.field_pos == b.field_pos &&
+           a.image == b.image;
 }
 
 } // namespace tracering::detail
