@@ -88,7 +88,7 @@ int main(int argc, char** argv)
         } else if (a.Is("--net-ring-mib")) {
             ok = a.U64(ring_mib, 1, 4096);
         } else if (a.Is("--attach-timeout")) {
-            ok = a.U64(attach_timeout, 1);
+            ok = a.U64(attach_timeout, 1, 86'400);
         } else {
             return a.Unknown();
         }

@@ -140,7 +140,7 @@ int main(int argc, char** argv)
         } else if (a.Is("--ring")) {
             ok = a.Append(rings);
         } else if (a.Is("--wait-ms") || a.Is("--max-sleep-us") || a.Is("--interval-us")) {
-            ok = a.U64(number, 0, 10'000'000);
+            ok = a.U64(number, 0, a.name() == "--wait-ms" ? 10'000 : 10'000'000);
             (a.name() == "--wait-ms"        ? wait_ms
              : a.name() == "--max-sleep-us" ? max_sleep_us
                                             : interval_us) = static_cast<uint32_t>(number);

@@ -289,7 +289,9 @@ int main(int argc, char** argv)
             ok = a.NonEmpty(args.name, "a segment name");
         } else if (a.Is("--control")) {
             ok = a.NonEmpty(args.control, "a socket path");
-        } else if (a.Is("--group") && args.mode == "node") {
+        } else if ((a.Is("--group") || a.Is("--rate")) && args.mode != "node") {
+            ok = a.Fail(a.name() + " is an option of node");
+        } else if (a.Is("--group")) {
             ok = a.Value(value);
             if (ok) {
                 const Result<int64_t> gid = ResolveGroup(value);
@@ -298,7 +300,7 @@ int main(int argc, char** argv)
             }
         } else if (a.Is("--seconds")) {
             ok = a.Seconds(args.seconds, 0.001);
-        } else if (a.Is("--rate") && args.mode == "node") {
+        } else if (a.Is("--rate")) {
             ok = a.Value(value);
             if (ok &&
                 (!cli::ParseNumber(value, args.rate) || !(args.rate >= 1 && args.rate <= 1e9))) {
