@@ -199,9 +199,11 @@ void Run(std::span<const uint8_t> bytes)
     }
     // Commit words for the chain of records from read_pos to write_pos, as a writer leaves
     // them (RecordHeader::commit); lengths and types are the input's.
+    // Only from an 8-aligned read_pos (a reader refuses any other): from an unaligned one, a
+    // commit word near the ring's end would be written past it, out of the memfd mapping.
     const uint64_t key = At<SegmentHeader>(image, 0)->commit_key;
-    for (uint64_t pos = input.read_pos;
-         pos < input.write_pos && pos - input.read_pos < ring.capacity;) {
+    const uint64_t chain_end = input.read_pos % RECORD_ALIGN == 0 ? input.write_pos : 0;
+    for (uint64_t pos = input.read_pos; pos < chain_end && pos - input.read_pos < ring.capacity;) {
         const uint64_t offset = pos & mask;
         const uint64_t left = ring.capacity - offset;
         uint8_t* at = image + ring.data_offset + offset;
