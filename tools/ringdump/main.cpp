@@ -170,20 +170,6 @@ int Usage(std::string_view command, const std::string& message)
 
 int Help(const char* text) { return cli::Help(text, EXIT_CODES); }
 
-//! Options every attaching command shares; true if the current argument was one of them.
-bool SelectionOption(cli::Args& a, Selection& selection, bool& ok)
-{
-    if (a.Is("--ring")) {
-        ok = a.Append(selection.rings);
-        return true;
-    }
-    if (a.Is("--event")) {
-        ok = a.Append(selection.events);
-        return true;
-    }
-    return false;
-}
-
 bool LosslessWait(cli::Args& a, uint32_t& out)
 {
     // The help text above says 0-10000 and 100.
@@ -196,6 +182,29 @@ bool LosslessWait(cli::Args& a, uint32_t& out)
                       std::to_string(ms));
     }
     out = uint32_t(ms);
+    return true;
+}
+
+//! The options watch and capture share (WatchOptions, CaptureOptions): where to attach, what
+//! to select and how to be delivered. True if the current argument was one of them.
+template <typename Options>
+bool AttachOption(cli::Args& a, Options& options, bool& ok)
+{
+    if (a.Is("--control")) {
+        ok = a.NonEmpty(options.control, "the producer's socket path");
+    } else if (a.Is("--ring")) {
+        ok = a.Append(options.selection.rings);
+    } else if (a.Is("--event")) {
+        ok = a.Append(options.selection.events);
+    } else if (a.Is("--lossless")) {
+        ok = a.Switch(options.lossless);
+    } else if (a.Is("--lossless-wait")) {
+        ok = LosslessWait(a, options.lossless_wait_ms);
+    } else if (a.Is("--payload-limit")) {
+        ok = a.U64(options.payload_limit);
+    } else {
+        return false;
+    }
     return true;
 }
 
@@ -224,17 +233,9 @@ int RunWatch(cli::Args& a, const Io& io)
     while (a.Next()) {
         bool ok = true;
         if (a.IsHelp()) return Help(WATCH_HELP);
-        if (SelectionOption(a, options.selection, ok)) {
-        } else if (a.Is("--control")) {
-            ok = a.NonEmpty(options.control, "the producer's socket path");
+        if (AttachOption(a, options, ok)) {
         } else if (a.Is("--count")) {
             ok = a.U64(options.count, 1);
-        } else if (a.Is("--lossless")) {
-            ok = a.Switch(options.lossless);
-        } else if (a.Is("--lossless-wait")) {
-            ok = LosslessWait(a, options.lossless_wait_ms);
-        } else if (a.Is("--payload-limit")) {
-            ok = a.U64(options.payload_limit);
         } else if (a.Is("--json")) {
             ok = a.Switch(options.json);
         } else if (a.Is("--peer")) {
@@ -302,28 +303,18 @@ bool Formats(cli::Args& a, CaptureOptions& options)
 int RunCapture(cli::Args& a, const Io& io)
 {
     CaptureOptions options;
-    bool have_count = false;
     while (a.Next()) {
         bool ok = true;
         if (a.IsHelp()) return Help(CAPTURE_HELP);
-        if (SelectionOption(a, options.selection, ok)) {
-        } else if (a.Is("--control")) {
-            ok = a.NonEmpty(options.control, "the producer's socket path");
+        if (AttachOption(a, options, ok)) {
         } else if (a.Is("--out")) {
             std::string dir;
             ok = a.NonEmpty(dir, "a directory");
             options.out_dir = dir;
         } else if (a.Is("--format")) {
             ok = Formats(a, options);
-        } else if (a.Is("--lossless")) {
-            ok = a.Switch(options.lossless);
-        } else if (a.Is("--lossless-wait")) {
-            ok = LosslessWait(a, options.lossless_wait_ms);
-        } else if (a.Is("--payload-limit")) {
-            ok = a.U64(options.payload_limit);
         } else if (a.Is("--count")) {
-            ok = a.U64(options.count, 1);
-            have_count = true;
+            ok = a.U64(options.count, 1); // so 0 means "no --count"
         } else if (a.Is("--duration")) {
             ok = a.Seconds(options.duration_s);
             if (ok && options.duration_s <= 0) ok = a.Fail("--duration must be positive");
@@ -337,7 +328,7 @@ int RunCapture(cli::Args& a, const Io& io)
     if (!options.native && !options.capture_messages) {
         return a.Usage("--format native or --format capturemessage is required");
     }
-    if (have_count && options.duration_s > 0) {
+    if (options.count != 0 && options.duration_s > 0) {
         return a.Usage("give --count or --duration, not both");
     }
     if (options.capture_messages && options.payload_limit) {
