@@ -104,14 +104,6 @@ constexpr auto TableLayout(Fields... fields)
     return fb::MakeLayout<N>(slots);
 }
 
-//! Whether two events share one layout (and so one emitter).
-template <size_t N>
-constexpr bool SameLayout(const fb::Layout<N>& a, const fb::Layout<N>& b)
-{
-    return a.fixed_size == b.fixed_size && a.slots == b.slots && a.field_pos == b.field_pos &&
-           a.image == b.image;
-}
-
 } // namespace tracering::detail
 
 #endif // TRACERING_PRODUCER_EMIT_H

@@ -75,6 +75,9 @@ struct Layout {
     std::array<uint16_t, N> field_pos{};    //!< absolute position of each field's slot
     std::array<Slot, N> slots{};            //!< each field's slot (TableWriter checks stores)
     std::array<uint8_t, MAX_FIXED> image{}; //!< bytes [0, fixed_size) before any field is set
+
+    //! Every member: events that share an emitter assert that their layouts are equal.
+    friend constexpr bool operator==(const Layout&, const Layout&) = default;
 };
 
 template <size_t N>

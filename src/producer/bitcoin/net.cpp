@@ -55,7 +55,7 @@ constexpr auto MessageLayout()
                        FieldOf(T::VT_CONN_TYPE_NAME, &T::conn_type_name));
 }
 constexpr auto MESSAGE = MessageLayout<tracering::net::InboundMessage>();
-static_assert(detail::SameLayout(MESSAGE, MessageLayout<tracering::net::OutboundMessage>()));
+static_assert(MESSAGE == MessageLayout<tracering::net::OutboundMessage>());
 
 void Message(EventType type, int64_t peer_id, const char* addr, const char* conn_type,
              const char* msg_type, uint64_t size, const void* payload) noexcept
@@ -108,15 +108,15 @@ using tracering::net::InboundConnection;
 using tracering::net::OutboundConnection;
 constexpr auto CONNECTION = ConnectionLayout<InboundConnection>(
     InboundConnection::VT_EXISTING_CONNECTIONS, &InboundConnection::existing_connections);
-static_assert(detail::SameLayout(CONNECTION, ConnectionLayout<OutboundConnection>(
-                                                 OutboundConnection::VT_EXISTING_CONNECTIONS,
-                                                 &OutboundConnection::existing_connections)) &&
-              detail::SameLayout(CONNECTION, ConnectionLayout<EvictedInboundConnection>(
-                                                 EvictedInboundConnection::VT_TIME_ESTABLISHED,
-                                                 &EvictedInboundConnection::time_established)) &&
-              detail::SameLayout(CONNECTION, ConnectionLayout<ClosedConnection>(
-                                                 ClosedConnection::VT_TIME_ESTABLISHED,
-                                                 &ClosedConnection::time_established)));
+static_assert(
+    (CONNECTION ==
+     ConnectionLayout<OutboundConnection>(OutboundConnection::VT_EXISTING_CONNECTIONS,
+                                          &OutboundConnection::existing_connections)) &&
+    (CONNECTION ==
+     ConnectionLayout<EvictedInboundConnection>(EvictedInboundConnection::VT_TIME_ESTABLISHED,
+                                                &EvictedInboundConnection::time_established)) &&
+    (CONNECTION == ConnectionLayout<ClosedConnection>(ClosedConnection::VT_TIME_ESTABLISHED,
+                                                      &ClosedConnection::time_established)));
 
 template <typename V>
 void Connection(EventType type, int64_t peer_id, const char* addr, const char* conn_type,

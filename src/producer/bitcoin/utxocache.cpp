@@ -31,8 +31,7 @@ constexpr auto CoinLayout()
                        FieldOf(T::VT_IS_COINBASE, &T::is_coinbase));
 }
 constexpr auto COIN = CoinLayout<uc::Add>();
-static_assert(detail::SameLayout(COIN, CoinLayout<uc::Spent>()) &&
-              detail::SameLayout(COIN, CoinLayout<uc::Uncache>()));
+static_assert(COIN == CoinLayout<uc::Spent>() && COIN == CoinLayout<uc::Uncache>());
 
 void Coin(EventType type, const void* txid, uint32_t index, uint32_t height, int64_t value,
           bool is_coinbase) noexcept
