@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <csignal>
@@ -24,11 +23,7 @@ namespace tracering::test::ringdump {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string Unique(const std::string& what)
-{
-    static std::atomic<int> counter{0};
-    return "rdt-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-}
+std::string Unique(const std::string& what) { return UniqueName("rd-" + what); }
 
 std::string ReadFile(const fs::path& path)
 {

@@ -24,7 +24,7 @@
 
 namespace tracering::test::ringdump {
 
-//! A name no other test (or concurrent test process) uses.
+//! A name no other test (or concurrent test process) uses (UniqueName, marked as ringdump's).
 std::string Unique(const std::string& what);
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& bytes);
