@@ -286,19 +286,29 @@ BENCHMARK(BM_UtxocacheAdd)->UseManualTime()->Apply(Smoke);
 
 //! What any ring of this design pays per small event before encoding anything: a TSC read,
 //! one 16-byte compare-and-swap (the reservation) and a 128-byte copy into a 4 MiB area,
-//! rotating like a ring. No consumer, no clock conversion, no encoding.
-void BM_Baseline_ReservationFloor(benchmark::State& state)
+//! rotating like a ring. No consumer, no clock conversion, no encoding. The variants take
+//! the parts away one by one, so that one run shows what each costs on the host at hand:
+//! without the compare-and-swap (plain loads and stores of the position, what a writer that
+//! owned its space alone, such as a per-thread lane, would pay), and without the TSC read
+//! either (the copy alone).
+template <bool READ_TSC, bool RESERVE_ATOMICALLY>
+void BaselineFloor(benchmark::State& state)
 {
     std::vector<uint8_t> area(size_t{4} << 20);
     const size_t mask = area.size() - 1;
     uint8_t record[128];
     std::memset(record, 0x5a, sizeof(record));
     detail::Reservation word{0, 0};
+    uint64_t stamp = 0;
     for (auto _ : state) {
-        const uint64_t tsc = detail::ReadTsc();
+        const uint64_t tsc = READ_TSC ? detail::ReadTsc() : ++stamp;
         detail::Reservation cur{word.pos, word.seq};
-        while (
-            !detail::CompareExchange(word, cur, detail::Reservation{cur.pos + 128, cur.seq + 1})) {
+        if constexpr (RESERVE_ATOMICALLY) {
+            while (!detail::CompareExchange(word, cur,
+                                            detail::Reservation{cur.pos + 128, cur.seq + 1})) {
+            }
+        } else {
+            word = detail::Reservation{cur.pos + 128, cur.seq + 1};
         }
         uint8_t* at = area.data() + (cur.pos & mask);
         std::memcpy(at, record, sizeof(record));
@@ -306,7 +316,18 @@ void BM_Baseline_ReservationFloor(benchmark::State& state)
         benchmark::ClobberMemory();
     }
 }
+void BM_Baseline_ReservationFloor(benchmark::State& state) { BaselineFloor<true, true>(state); }
 BENCHMARK(BM_Baseline_ReservationFloor)->Apply(Smoke);
+void BM_Baseline_ReservationFloor_NoCompareAndSwap(benchmark::State& state)
+{
+    BaselineFloor<true, false>(state);
+}
+BENCHMARK(BM_Baseline_ReservationFloor_NoCompareAndSwap)->Apply(Smoke);
+void BM_Baseline_ReservationFloor_CopyOnly(benchmark::State& state)
+{
+    BaselineFloor<false, false>(state);
+}
+BENCHMARK(BM_Baseline_ReservationFloor_CopyOnly)->Apply(Smoke);
 
 //! The obvious encoding, for comparison: a reused FlatBufferBuilder, then a copy.
 void BM_Baseline_FlatBufferBuilderPing(benchmark::State& state)
