@@ -286,12 +286,13 @@ BENCHMARK(BM_UtxocacheAdd)->UseManualTime()->Apply(Smoke);
 
 //! What any ring of this design pays per small event before encoding anything: a TSC read,
 //! one 16-byte compare-and-swap (the reservation) and a 128-byte copy into a 4 MiB area,
-//! rotating like a ring. No consumer, no clock conversion, no encoding. The variants take
-//! the parts away one by one, so that one run shows what each costs on the host at hand:
-//! without the compare-and-swap (plain loads and stores of the position, what a writer that
-//! owned its space alone, such as a per-thread lane, would pay), and without the TSC read
-//! either (the copy alone).
-template <bool READ_TSC, bool RESERVE_ATOMICALLY>
+//! rotating like a ring. No consumer, no clock conversion, no encoding. The variants change
+//! one part each, so that one run shows what each costs on the host at hand: an 8-byte
+//! compare-and-swap instead (a reservation word without the sequence number), plain loads and
+//! stores of the position (what a writer that owned its space alone, such as a per-thread
+//! lane, would pay), and that without the TSC read either (the copy alone).
+enum class FloorReserve { CompareAndSwap16, CompareAndSwap8, Plain };
+template <FloorReserve RESERVE, bool READ_TSC>
 void BaselineFloor(benchmark::State& state)
 {
     std::vector<uint8_t> area(size_t{4} << 20);
@@ -299,33 +300,49 @@ void BaselineFloor(benchmark::State& state)
     uint8_t record[128];
     std::memset(record, 0x5a, sizeof(record));
     detail::Reservation word{0, 0};
+    std::atomic<uint64_t> word8{0};
     uint64_t stamp = 0;
     for (auto _ : state) {
         const uint64_t tsc = READ_TSC ? detail::ReadTsc() : ++stamp;
-        detail::Reservation cur{word.pos, word.seq};
-        if constexpr (RESERVE_ATOMICALLY) {
+        uint64_t pos;
+        if constexpr (RESERVE == FloorReserve::CompareAndSwap16) {
+            detail::Reservation cur{word.pos, word.seq};
             while (!detail::CompareExchange(word, cur,
                                             detail::Reservation{cur.pos + 128, cur.seq + 1})) {
             }
+            pos = cur.pos;
+        } else if constexpr (RESERVE == FloorReserve::CompareAndSwap8) {
+            pos = word8.load(std::memory_order_relaxed);
+            while (!word8.compare_exchange_weak(pos, pos + 128)) {
+            }
         } else {
-            word = detail::Reservation{cur.pos + 128, cur.seq + 1};
+            pos = word.pos;
+            word = detail::Reservation{pos + 128, word.seq + 1};
         }
-        uint8_t* at = area.data() + (cur.pos & mask);
+        uint8_t* at = area.data() + (pos & mask);
         std::memcpy(at, record, sizeof(record));
         std::memcpy(at + 8, &tsc, sizeof(tsc));
         benchmark::ClobberMemory();
     }
 }
-void BM_Baseline_ReservationFloor(benchmark::State& state) { BaselineFloor<true, true>(state); }
+void BM_Baseline_ReservationFloor(benchmark::State& state)
+{
+    BaselineFloor<FloorReserve::CompareAndSwap16, true>(state);
+}
 BENCHMARK(BM_Baseline_ReservationFloor)->Apply(Smoke);
+void BM_Baseline_ReservationFloor_8ByteCompareAndSwap(benchmark::State& state)
+{
+    BaselineFloor<FloorReserve::CompareAndSwap8, true>(state);
+}
+BENCHMARK(BM_Baseline_ReservationFloor_8ByteCompareAndSwap)->Apply(Smoke);
 void BM_Baseline_ReservationFloor_NoCompareAndSwap(benchmark::State& state)
 {
-    BaselineFloor<true, false>(state);
+    BaselineFloor<FloorReserve::Plain, true>(state);
 }
 BENCHMARK(BM_Baseline_ReservationFloor_NoCompareAndSwap)->Apply(Smoke);
 void BM_Baseline_ReservationFloor_CopyOnly(benchmark::State& state)
 {
-    BaselineFloor<false, false>(state);
+    BaselineFloor<FloorReserve::Plain, false>(state);
 }
 BENCHMARK(BM_Baseline_ReservationFloor_CopyOnly)->Apply(Smoke);
 
