@@ -20,6 +20,8 @@ tracering with its peers on the same event (net:inbound_message's fields, a ping
   LTTng-UST      BM_Lttng_Off, BM_Lttng_InboundMessage_Ping, BM_Lttng_FullRate (the binary
                  starts its own lttng-sessiond, as the user running it)
   USDT+bpftrace  BM_Usdt_Off, BM_Usdt_Bpftrace_{Count,Print}_{Ping,FullRate}
+  this host      BM_Baseline_ReservationFloor and its variants, BM_Clock_Rdtsc: what a TSC
+                 read, the reservation's compare-and-swap and a record's copy cost here
 
 and writes a markdown table: off price, producer ns per event with the consumer keeping up,
 events per second at full rate, and events delivered and lost.
@@ -162,7 +164,7 @@ if [ "$BPFTRACE" = 1 ]; then
     sleep 1
 fi
 
-FILTER='^BM_((Tracepoint|Usdt)_Off(/|$)|InboundMessage_Ping/|Ring_ProducerConsumer/Lossless:[01]/Readers:1/|Lttng_|Usdt_Bpftrace_)'
+FILTER='^BM_((Tracepoint|Usdt)_Off(/|$)|InboundMessage_Ping/|Ring_ProducerConsumer/Lossless:[01]/Readers:1/|Lttng_|Usdt_Bpftrace_|Baseline_ReservationFloor|Clock_Rdtsc$)'
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 log "load average before: $LOAD_BEFORE; one tracering_bench run as $RUN_USER, $REPEATS repetitions"
@@ -322,6 +324,28 @@ for kind in ("count", "print"):
 for kind in ("count", "print_ping", "print_full"):
     if f"{kind}_lost" in bpf:
         notes.append(f"bpftrace ({kind}) \"Lost N events\": {bpf[kind + '_lost']}")
+# The host's own floor, so that runs on different hosts can be compared by ratios.
+floor = [nanoseconds(r, "real_time") for r in entries("BM_Baseline_ReservationFloor")]
+if floor:
+    parts = [f"TSC read + 16-byte compare-and-swap + 128-byte copy {spread(floor)} ns"]
+    for suffix, what in (("_8ByteCompareAndSwap", "with an 8-byte compare-and-swap"),
+                         ("_NoCompareAndSwap", "without a compare-and-swap"),
+                         ("_CopyOnly", "the copy alone")):
+        values = [nanoseconds(r, "real_time") for r in entries("BM_Baseline_ReservationFloor" + suffix)]
+        if values:
+            parts.append(f"{what} {spread(values)}")
+    rdtsc = [nanoseconds(r, "real_time") for r in entries("BM_Clock_Rdtsc")]
+    if rdtsc:
+        parts.append(f"rdtsc alone {spread(rdtsc)}")
+    notes.append("this host's floor (BM_Baseline_ReservationFloor*): " + "; ".join(parts))
+    ping = counter("BM_InboundMessage_Ping", "ns_per_event")
+    if ping:
+        notes.append(f"tracering's ping costs {statistics.median(ping) / statistics.median(floor):.1f} x "
+                     "this host's floor (medians)")
+    lttng = counter("BM_Lttng_InboundMessage_Ping", "ns_per_event")
+    if ping and lttng:
+        notes.append(f"LTTng-UST's producer costs {statistics.median(lttng) / statistics.median(ping):.1f} x "
+                     "tracering's (medians)")
 for name, why in sorted(skipped.items()):
     notes.append(f"{name} skipped: {why}")
 for note in notes:
