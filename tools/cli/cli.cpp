@@ -57,11 +57,6 @@ bool ParseNumber(std::string_view text, double& out)
     return !text.empty() && r.ec == std::errc{} && r.ptr == text.data() + text.size();
 }
 
-bool ParseSeconds(std::string_view text, double& out)
-{
-    return ParseNumber(text, out) && std::isfinite(out) && out >= 0 && out < 1e9;
-}
-
 Args::Args(std::string program, std::string command, std::vector<std::string> args,
            std::string short_with_value)
     : m_program{std::move(program)}, m_command{std::move(command)}, m_args{std::move(args)},
@@ -159,16 +154,13 @@ bool Args::U64(uint64_t& out, uint64_t min, uint64_t max)
     std::string text;
     if (!Value(text)) return false;
     uint64_t value = 0;
-    if (!ParseU64(text, value)) {
-        const bool digits =
-            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits) return Fail(m_name + " needs a whole number, not '" + text + "'");
-        // All digits, but more than 64 bits hold: more than any bound.
-        return Fail(m_name + " must be at most " + std::to_string(max) + ", not " + text);
-    }
-    if (value < min)
+    const bool parsed = ParseU64(text, value);
+    if (!parsed && (text.empty() || text.find_first_not_of("0123456789") != std::string::npos))
+        return Fail(m_name + " needs a whole number, not '" + text + "'");
+    // All digits but not parsed: more than 64 bits hold, so more than any bound.
+    if (parsed && value < min)
         return Fail(m_name + " must be at least " + std::to_string(min) + ", not " + text);
-    if (value > max)
+    if (!parsed || value > max)
         return Fail(m_name + " must be at most " + std::to_string(max) + ", not " + text);
     out = value;
     return true;

@@ -62,8 +62,6 @@ bool ParseI64(std::string_view text, int64_t& out);
 //! Parses a decimal number (a sign, a fraction and an exponent allowed; also "inf", which
 //! callers bound); false for anything else.
 bool ParseNumber(std::string_view text, double& out);
-//! Parses a finite decimal number of seconds, at least 0 and below 1e9.
-bool ParseSeconds(std::string_view text, double& out);
 
 //! Walks one command line. Not thread-safe; one per parse.
 class Args
