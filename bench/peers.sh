@@ -325,27 +325,29 @@ for kind in ("count", "print_ping", "print_full"):
     if f"{kind}_lost" in bpf:
         notes.append(f"bpftrace ({kind}) \"Lost N events\": {bpf[kind + '_lost']}")
 # The host's own floor, so that runs on different hosts can be compared by ratios.
-floor = [nanoseconds(r, "real_time") for r in entries("BM_Baseline_ReservationFloor")]
-if floor:
-    parts = [f"TSC read + 16-byte compare-and-swap + 128-byte copy {spread(floor)} ns"]
-    for suffix, what in (("_8ByteCompareAndSwap", "with an 8-byte compare-and-swap"),
-                         ("_NoCompareAndSwap", "without a compare-and-swap"),
-                         ("_CopyOnly", "the copy alone")):
-        values = [nanoseconds(r, "real_time") for r in entries("BM_Baseline_ReservationFloor" + suffix)]
-        if values:
-            parts.append(f"{what} {spread(values)}")
-    rdtsc = [nanoseconds(r, "real_time") for r in entries("BM_Clock_Rdtsc")]
-    if rdtsc:
-        parts.append(f"rdtsc alone {spread(rdtsc)}")
+def wall(name):
+    return [nanoseconds(r, "real_time") for r in entries(name)]
+
+
+floor = wall("BM_Baseline_ReservationFloor")
+parts = []
+for name, what in (("BM_Baseline_ReservationFloor", "TSC read + 16-byte compare-and-swap + 128-byte copy"),
+                   ("BM_Baseline_ReservationFloor_8ByteCompareAndSwap", "with an 8-byte compare-and-swap"),
+                   ("BM_Baseline_ReservationFloor_NoCompareAndSwap", "without a compare-and-swap"),
+                   ("BM_Baseline_ReservationFloor_CopyOnly", "the copy alone"),
+                   ("BM_Clock_Rdtsc", "rdtsc alone")):
+    if wall(name):
+        parts.append(f"{what} {spread(wall(name))} ns")
+if parts:
     notes.append("this host's floor (BM_Baseline_ReservationFloor*): " + "; ".join(parts))
-    ping = counter("BM_InboundMessage_Ping", "ns_per_event")
-    if ping:
-        notes.append(f"tracering's ping costs {statistics.median(ping) / statistics.median(floor):.1f} x "
-                     "this host's floor (medians)")
-    lttng = counter("BM_Lttng_InboundMessage_Ping", "ns_per_event")
-    if ping and lttng:
-        notes.append(f"LTTng-UST's producer costs {statistics.median(lttng) / statistics.median(ping):.1f} x "
-                     "tracering's (medians)")
+ping = counter("BM_InboundMessage_Ping", "ns_per_event")
+if ping and floor:
+    notes.append(f"tracering's ping costs {statistics.median(ping) / statistics.median(floor):.1f} x "
+                 "this host's floor (medians)")
+lttng = counter("BM_Lttng_InboundMessage_Ping", "ns_per_event")
+if ping and lttng:
+    notes.append(f"LTTng-UST's producer costs {statistics.median(lttng) / statistics.median(ping):.1f} x "
+                 "tracering's (medians)")
 for name, why in sorted(skipped.items()):
     notes.append(f"{name} skipped: {why}")
 for note in notes:
