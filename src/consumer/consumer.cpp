@@ -41,6 +41,22 @@ T Load(const T& field)
     return v;
 }
 
+//! Whether the producer shut down cleanly (SegmentHeader::producer_state).
+bool HasExited(const SegmentHeader* h)
+{
+    return h->producer_state.load(std::memory_order_acquire) ==
+           static_cast<uint32_t>(ProducerState::Exited);
+}
+
+//! Whether the producer is gone without shutting down (crashed or killed). A producer stores
+//! Exited just before it exits, so the state is read again once no process is found: read
+//! only before the liveness check, a clean exit between the two would pass for a death.
+bool DiedWithoutShutdown(const SegmentHeader* h, uint64_t pid, uint64_t start_time)
+{
+    return !HasExited(h) &&
+           detail::CheckProcess(pid, start_time) != detail::ProcessLiveness::Alive && !HasExited(h);
+}
+
 Error StaleError(const std::string& name, uint64_t pid)
 {
     return Error{ErrorCode::Stale,
@@ -187,8 +203,11 @@ Consumer::FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::
     info.abi_version = abi;
     info.producer_pid = Load(h->producer_pid);
     info.producer_start_time = Load(h->producer_start_time);
-    const auto liveness = detail::CheckProcess(info.producer_pid, info.producer_start_time);
-    if (liveness != detail::ProcessLiveness::Alive) return StaleError(name, info.producer_pid);
+    // A producer that exited cleanly leaves what it wrote to be read (its readers drain it),
+    // as when a reader maps the segment it was handed only after the producer exited.
+    if (DiedWithoutShutdown(h, info.producer_pid, info.producer_start_time)) {
+        return StaleError(name, info.producer_pid);
+    }
     // Schemas may differ: FlatBuffers tables read across versions, and the producer's own
     // schema is in the segment (see schema()).
     info.schema_hash = Load(h->schema_hash);
@@ -293,14 +312,12 @@ Consumer::FromMapping(std::unique_ptr<detail::SharedMemory> segment, const std::
 Result<void> Consumer::CheckProducer() const
 {
     const auto* h = reinterpret_cast<const SegmentHeader*>(m_segment->data());
-    if (h->producer_state.load(std::memory_order_acquire) ==
-        static_cast<uint32_t>(ProducerState::Exited)) {
+    if (DiedWithoutShutdown(h, m_info.producer_pid, m_info.producer_start_time)) {
+        return StaleError(m_info.name, m_info.producer_pid);
+    }
+    if (HasExited(h)) {
         return Error{ErrorCode::Detached, "producer " + std::to_string(m_info.producer_pid) +
                                               " of segment '" + m_info.name + "' has exited"};
-    }
-    if (detail::CheckProcess(m_info.producer_pid, m_info.producer_start_time) !=
-        detail::ProcessLiveness::Alive) {
-        return StaleError(m_info.name, m_info.producer_pid);
     }
     return {};
 }
@@ -518,13 +535,13 @@ Result<bool> RingReader::Next(EventView& view)
             } else {
                 m_unpublished_since_ns = 0;
             }
-            if (m_header->producer_state.load(std::memory_order_acquire) !=
-                static_cast<uint32_t>(ProducerState::Exited)) {
+            if (!HasExited(m_header)) {
                 if (!ProducerGone(now)) return false;
                 // It may have completed this record between our load and its death: read on
                 // (it writes no more, so this ends).
                 if (RecordCommitted(at, m_pos, m_commit_key)) continue;
-                return Error{ErrorCode::Stale, m_gone};
+                // Or shut down cleanly in between (it stores Exited just before it exits).
+                if (!HasExited(m_header)) return Error{ErrorCode::Stale, m_gone};
             }
             // Exited was release-stored after the producer waited for its writers to finish
             // the records they had reserved: one more look, then the end.
