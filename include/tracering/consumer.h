@@ -338,8 +338,10 @@ class Consumer
 {
 public:
     //! Opens segment `name` ("tracering.<name>", read-only) and checks magic, ABI version,
-    //! liveness of the producer, the ring table and the producer's schema. The producer's
-    //! schemas may be older or newer than this consumer's (see EventView::known()).
+    //! liveness of the producer (Stale if it died without shutting down; the segment of one
+    //! that exited cleanly opens, and its readers drain what it wrote), the ring table and the
+    //! producer's schema. The producer's schemas may be older or newer than this consumer's
+    //! (see EventView::known()).
     static Result<std::unique_ptr<Consumer>> Open(const std::string& name);
     //! The same for the segment behind descriptor `fd` (duplicated, not taken), as the
     //! control socket hands it over; `what` names it in errors.
