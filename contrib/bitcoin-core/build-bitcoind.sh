@@ -119,6 +119,13 @@ cmake --build "$WORK/tracering-build" --parallel "$JOBS"
 cmake --install "$WORK/tracering-build" >"$WORK/tracering-install.log"
 
 # --- Bitcoin Core: the patched bitcoind (and bitcoin-cli), or every target with --full.
+# Bitcoin Core compiles through ccache when it is installed (its WITH_CCACHE). Everything its
+# commands name (source, build folder, tracering's headers) lies under $WORK: hashed relative
+# to it, and without the working directory, a build in another clone (CI clones afresh)
+# reuses this one's results. cmake/TraceringCcache.cmake does the same for tracering and says
+# what it costs.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$WORK}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 configure_bitcoin() {
     local dir="$1"
     shift
