@@ -126,6 +126,19 @@ cmake --install "$WORK/tracering-build" >"$WORK/tracering-install.log"
 # what it costs.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$WORK}"
 export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+# This build's compiles alone, for the line ccache_summary prints (unless the caller keeps a
+# log of its own).
+if command -v ccache >/dev/null && [ -z "${CCACHE_STATSLOG:-}" ]; then
+    export CCACHE_STATSLOG="$WORK/ccache-stats.log"
+    : >"$CCACHE_STATSLOG"
+fi
+ccache_summary() {
+    [ -n "${CCACHE_STATSLOG:-}" ] && [ -f "$CCACHE_STATSLOG" ] || return 0
+    local compiles hits
+    compiles=$(grep -c '^# ' "$CCACHE_STATSLOG" || true)
+    hits=$(grep -Ec '^(direct|preprocessed)_cache_hit$' "$CCACHE_STATSLOG" || true)
+    step "ccache: $hits of $compiles compiles came from the cache"
+}
 configure_bitcoin() {
     local dir="$1"
     shift
@@ -149,6 +162,7 @@ if [ "$FULL" = 1 ]; then
         -DBUILD_UTIL_CHAINSTATE=ON -DBUILD_WALLET_TOOL=ON
     step "Bitcoin Core, every target: build (-j$JOBS)"
     cmake --build "$dir" --parallel "$JOBS"
+    ccache_summary
     step "done: every target of $dir built; run its tests with: ctest --test-dir $dir -j$JOBS"
     echo "$dir/bin/bitcoind"
     exit 0
@@ -160,6 +174,7 @@ configure_bitcoin "$dir" -DENABLE_IPC=OFF -DBUILD_TESTS=OFF -DBUILD_BENCH=OFF \
     -DBUILD_FUZZ_BINARY=OFF
 step "Bitcoin Core: build bitcoind and bitcoin-cli (-j$JOBS)"
 cmake --build "$dir" --parallel "$JOBS" --target bitcoind bitcoin-cli
+ccache_summary
 [ -x "$dir/bin/bitcoind" ] || die "no $dir/bin/bitcoind after the build"
 step "done: tracering tools in $WORK/tracering/bin, Bitcoin Core's functional tests in $dir/test"
 echo "$dir/bin/bitcoind"
