@@ -137,7 +137,11 @@ ccache_summary() {
     local compiles hits
     compiles=$(grep -c '^# ' "$CCACHE_STATSLOG" || true)
     hits=$(grep -Ec '^(direct|preprocessed)_cache_hit$' "$CCACHE_STATSLOG" || true)
-    step "ccache: $hits of $compiles compiles came from the cache"
+    if [ "$compiles" = 0 ]; then
+        step "ccache: nothing was compiled"
+    else
+        step "ccache: $hits of $compiles compiles came from the cache"
+    fi
 }
 configure_bitcoin() {
     local dir="$1"
