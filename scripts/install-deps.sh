@@ -24,7 +24,7 @@ for arg in "$@"; do
     case "$arg" in
         # The real-node, eBPF and LTTng benchmarks: bpftrace, callgrind, ps, LTTng-UST (its
         # provider in tracering_bench), its session daemon and babeltrace2 (bench/peers.sh).
-        --bench) PACKAGES+=(bpftrace valgrind procps liblttng-ust-dev lttng-tools babeltrace2) ;;
+        --bench) PACKAGES+=(bpftrace valgrind linux-perf procps liblttng-ust-dev lttng-tools babeltrace2) ;;
         # The libFuzzer targets (fuzz/, .ci/configs/fuzz.sh): clang and its fuzzer runtime.
         --fuzz) PACKAGES+=(clang libclang-rt-dev) ;;
         *)

@@ -78,6 +78,12 @@ Options:
   --extractor PATH    tracering-extractor, for x (default: build-bitcoin/tracering/bin/)
                                                                           [EXTRACTOR]
   --out FILE          also write the results as markdown to FILE
+  --perf DIR          also profile the node during each measured load (perf record -e
+                      cpu-clock -g, a software clock: no hardware counters needed) into
+                      DIR/<condition><repeat>.data, and report which share of the node's
+                      samples lies in tracering's own functions (b, x): the cost of its code,
+                      apart from how a consumer on the other core changes the node's other
+                      work. perf's own work lands in the CPU times of such a run
 $COMMON_OPTIONS_HELP
   --help              this text
 
@@ -106,7 +112,7 @@ CONDITIONS=a,s,b,c,d
 LOSSLESS=0
 PIN=0
 OUT=""
-
+PERF_DIR=""
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -121,6 +127,7 @@ while [ $# -gt 0 ]; do
     --pin) PIN=1; shift ;;
     --extractor) need_value "$@"; EXTRACTOR=$2; shift 2 ;;
     --out) need_value "$@"; OUT=$2; shift 2 ;;
+    --perf) need_value "$@"; PERF_DIR=$2; shift 2 ;;
     *) common_option "$@" || die_usage "unknown option '$1'"; shift "$SHIFT" ;;
     esac
 done
@@ -148,6 +155,14 @@ if [ "$PIN" = 1 ]; then
     [ "$(nproc)" -ge 2 ] || die "--pin needs at least 2 CPUs, this machine has $(nproc)" 1
 fi
 [ -z "$OUT" ] || OUT=$(absolute "$OUT")
+if [ -n "$PERF_DIR" ]; then
+    command -v perf >/dev/null 2>&1 || die "--perf needs perf (Debian: linux-perf)" 1
+    paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo 3)
+    [ "$(id -u)" = 0 ] || [ "$paranoid" -le 1 ] ||
+        die "--perf needs root, or kernel.perf_event_paranoid at 1 or below to sample the node's kernel side (it is $paranoid)" 1
+    mkdir -p "$PERF_DIR" || die "--perf: cannot make $PERF_DIR" 1
+    PERF_DIR=$(cd "$PERF_DIR" && pwd)
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Processes: everything started is tracked, and stopped and removed at exit.
@@ -181,6 +196,20 @@ load() {
 pin_aux() {
     [ "$PIN" = 1 ] || return 0
     taskset -a -p -c 1 "$1" >/dev/null || die "cannot pin pid $1 to CPU 1"
+}
+
+# perf_share FILE COND: for b and x, the share (0-1) of the node's samples in FILE that lie in
+# functions of namespace tracering (the emitters, the ring writer, the clock); else -. Not for
+# c and d: a uprobe's trap is charged to the probed instruction and the kernel's entry and
+# exit code, which no symbol separates from the node's own work.
+perf_share() {
+    case $2 in
+    b | x) ;;
+    *) echo -; return 0 ;;
+    esac
+    perf report -i "$1" --no-children -g none --sort sym -n -q 2>/dev/null |
+        awk 'NF >= 4 && $2 ~ /^[0-9]+$/ {all += $2; if (index($0, "tracering::")) own += $2}
+            END {if (all > 0) printf "%.5f\n", own / all; else print "-"}'
 }
 
 run_condition() {
@@ -243,9 +272,24 @@ run_condition() {
     fi
     node0=$(cpu_ns "$node")
     [ -n "$tracer" ] && tracer0=$(cpu_ns "$tracer")
+    local perf="" share=-
+    if [ -n "$PERF_DIR" ]; then
+        perf record -q -e cpu-clock -F 4999 -g -p "$node" -o "$PERF_DIR/$cond$rep.data" \
+            >"$dir/perf.out" 2>"$dir/perf.err" &
+        perf=$!
+        PIDS+=("$perf")
+        # perf writes its file's header once it has opened the node's threads.
+        wait_until 30 "$perf" "perf record" "$dir/perf.err" test -s "$PERF_DIR/$cond$rep.data"
+    fi
     t0=$(now)
     load "$count" "$dir/loadgen.out"
     node1=$(cpu_ns "$node")
+    if [ -n "$perf" ]; then
+        stop "$perf" INT
+        # perf record stopped by SIGINT exits with 128 + 2 once it has written its file.
+        [ "$STATUS" = 0 ] || [ "$STATUS" = 130 ] || die "run $SERIAL ($cond): perf record exited with $STATUS: $(tail -n 3 "$dir/perf.err")"
+        share=$(perf_share "$PERF_DIR/$cond$rep.data" "$cond")
+    fi
     local xrate=- unpublished=-
     if [ -n "$url" ]; then
         # The extractor's (and nats-server's) work goes on until it has handled the last event.
@@ -313,10 +357,10 @@ run_condition() {
     local seconds rate
     seconds=$(result_value seconds "$dir/loadgen.out")
     rate=$(result_value rate "$dir/loadgen.out")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cond" "$rep" "$count" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cond" "$rep" "$count" \
         "$((node1 - node0))" "$((tracer1 - tracer0))" "$seconds" "$rate" \
         "$expected" "$delivered" "$lost" "$other" "$loadavg" "$((nats1 - nats0))" "$xrate" \
-        "$unpublished" >>"$RESULTS"
+        "$unpublished" "$share" >>"$RESULTS"
     awk -v t="$((node1 - node0))" -v n="$count" -v s="$seconds" -v c="$cond" -v r="$rep" \
         -v e="$expected" -v d="$delivered" -v l="$lost" -v la="$loadavg" \
         'BEGIN {printf "bitcoind/ping_flood: run %s%s: %d pings, node %.0f ns/ping, %.2f s, events %s/%s lost %s, load %s\n",
@@ -335,7 +379,8 @@ run_interleaved
 
 # column COND EXPR: EXPR over the runs of COND, one value a line. Fields: $3 pings, $4 node
 # ns, $5 tracer ns, $6 seconds, $7 rate, $8 expected, $9 delivered, $10 lost, $11 other,
-# $12 load average, $13 nats-server ns, $14 events/s the extractor handled, $15 not published.
+# $12 load average, $13 nats-server ns, $14 events/s the extractor handled, $15 not published,
+# $16 the share of the node's perf samples in the tracer's code (--perf) or -.
 column() {
     awk -F'\t' -v c="$1" "\$1 == c {print $2}" "$RESULTS"
 }
@@ -432,6 +477,35 @@ verdict() {
     fi
 }
 
+# perf_lines: with --perf, per condition the node's time in the tracer's own code (perf_share of
+# each run times its node ns/ping), and for b the same as a share of s.
+perf_lines() {
+    [ -n "$PERF_DIR" ] || return 0
+    echo "Where the node's time goes (--perf: perf record -e cpu-clock -g on the node during each measured"
+    echo "load, profiles in $PERF_DIR): the node's samples in functions of namespace tracering, medians"
+    echo "(min-max) over the runs. Not shown for bpftrace: a uprobe's trap is charged to the probed instruction"
+    echo "and the kernel's entry and exit code, which no symbol separates from the node's own work."
+    echo
+    local c values
+    for c in b x; do
+        [[ ,$CONDITIONS, == *,$c,* ]] || continue
+        values=$(column "$c" '($16 == "-" ? "" : $16 * $4 / $3 " " $16 * 100)' | grep . || true)
+        if [ -z "$values" ]; then
+            echo "- $(label "$c"): no samples"
+            continue
+        fi
+        printf -- '- %s: %s ns/ping (%s) in tracering'"'"'s code, %s %% (%s) of the node'"'"'s samples.\n' "$(label "$c")" \
+            "$(cut -d' ' -f1 <<<"$values" | median | awk '{printf "%.0f", $1}')" \
+            "$(cut -d' ' -f1 <<<"$values" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}')" \
+            "$(cut -d' ' -f2 <<<"$values" | median | awk '{printf "%.2f", $1}')" \
+            "$(cut -d' ' -f2 <<<"$values" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}')"
+    done
+    if [[ ,$CONDITIONS, == *,b,* ]] && [[ ,$CONDITIONS, == *,s,* ]]; then
+        column b '($16 == "-" ? "" : $16 * $4 / $3)' | grep . | median |
+            awk -v s="${NS[s]}" -v t="$TARGET_PCT" '{printf "- b: tracering'"'"'s code alone is %.2f %% of s'"'"'s node CPU per ping (target %s %%); the rest of b - s lies outside it.\n", $1 * 100 / s, t}'
+    fi
+}
+
 raw_runs() {
     echo "| run | condition | pings | node CPU s | node ns/ping | tracer CPU s | nats-server CPU s | wall s | pings/s | events/s (extractor) | expected | delivered | lost | other | not published | load avg (1 min) |"
     echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -459,6 +533,10 @@ REPORT=$WORK/report.md
     echo
     verdict
     echo
+    if [ -n "$PERF_DIR" ]; then
+        perf_lines
+        echo
+    fi
     echo "Every run:"
     echo
     raw_runs
