@@ -461,6 +461,13 @@ verdict() {
         local target="Target (tracering adds at most $TARGET_PCT % of the node's CPU per ping, 0 lost)"
         if [ "$lost" != 0 ]; then
             echo "$target: NOT met in this run: $lost events lost (b against $base: $pct %)."
+        elif [ -n "$PERF_DIR" ]; then
+            # perf's own work is in every time of this run: judge by tracering's own code.
+            local own met="NOT met"
+            own=$(column b '($16 == "-" ? "" : $16 * $4 / $3)' | grep . | median |
+                awk -v b="${NS[$base]}" '{printf "%.2f", $1 * 100 / b}')
+            awk -v p="$own" -v t="$TARGET_PCT" 'BEGIN {exit !(p <= t)}' && met="met"
+            echo "$target: $met in this run by tracering's own code (perf): $own % of $base's node CPU per ping, 0 lost. The times (b against $base $pct %) include perf's work."
         else
             local met="NOT met"
             awk -v p="$pct" -v t="$TARGET_PCT" 'BEGIN {exit !(p <= t)}' && met="met"
@@ -500,10 +507,6 @@ perf_lines() {
             "$(cut -d' ' -f2 <<<"$values" | median | awk '{printf "%.2f", $1}')" \
             "$(cut -d' ' -f2 <<<"$values" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}')"
     done
-    if [[ ,$CONDITIONS, == *,b,* ]] && [[ ,$CONDITIONS, == *,s,* ]]; then
-        column b '($16 == "-" ? "" : $16 * $4 / $3)' | grep . | median |
-            awk -v s="${NS[s]}" -v t="$TARGET_PCT" '{printf "- b: tracering'"'"'s code alone is %.2f %% of s'"'"'s node CPU per ping (target %s %%); the rest of b - s lies outside it.\n", $1 * 100 / s, t}'
-    fi
 }
 
 raw_runs() {
