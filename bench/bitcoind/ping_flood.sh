@@ -380,7 +380,7 @@ run_interleaved
 # column COND EXPR: EXPR over the runs of COND, one value a line. Fields: $3 pings, $4 node
 # ns, $5 tracer ns, $6 seconds, $7 rate, $8 expected, $9 delivered, $10 lost, $11 other,
 # $12 load average, $13 nats-server ns, $14 events/s the extractor handled, $15 not published,
-# $16 the share of the node's perf samples in the tracer's code (--perf) or -.
+# $16 the share of the node's perf samples in tracering's code (--perf) or -.
 column() {
     awk -F'\t' -v c="$1" "\$1 == c {print $2}" "$RESULTS"
 }
@@ -464,10 +464,14 @@ verdict() {
         elif [ -n "$PERF_DIR" ]; then
             # perf's own work is in every time of this run: judge by tracering's own code.
             local own met="NOT met"
-            own=$(column b '($16 == "-" ? "" : $16 * $4 / $3)' | grep . | median |
-                awk -v b="${NS[$base]}" '{printf "%.2f", $1 * 100 / b}')
-            awk -v p="$own" -v t="$TARGET_PCT" 'BEGIN {exit !(p <= t)}' && met="met"
-            echo "$target: $met in this run by tracering's own code (perf): $own % of $base's node CPU per ping, 0 lost. The times (b against $base $pct %) include perf's work."
+            own=$(column b '($16 == "-" ? "" : $16 * $4 / $3)' | grep . || true)
+            if [ -z "$own" ]; then
+                echo "$target: not judged in this run: perf gave no profile of b to judge by, and the times (b against $base $pct %) include perf's work."
+            else
+                own=$(median <<<"$own" | awk -v b="${NS[$base]}" '{printf "%.2f", $1 * 100 / b}')
+                awk -v p="$own" -v t="$TARGET_PCT" 'BEGIN {exit !(p <= t)}' && met="met"
+                echo "$target: $met in this run by tracering's own code (perf): $own % of $base's node CPU per ping, 0 lost. The times (b against $base $pct %) include perf's work."
+            fi
         else
             local met="NOT met"
             awk -v p="$pct" -v t="$TARGET_PCT" 'BEGIN {exit !(p <= t)}' && met="met"
@@ -484,8 +488,8 @@ verdict() {
     fi
 }
 
-# perf_lines: with --perf, per condition the node's time in the tracer's own code (perf_share of
-# each run times its node ns/ping), and for b the same as a share of s.
+# perf_lines: with --perf, for b and x the node's time in tracering's code (perf_share of each
+# run times its node ns/ping) and its share of the node's samples.
 perf_lines() {
     [ -n "$PERF_DIR" ] || return 0
     echo "Where the node's time goes (--perf: perf record -e cpu-clock -g on the node during each measured"
