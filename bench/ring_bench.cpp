@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "producer/flat_table.h"
 #include "producer/ring_clock.h"
 #include "producer/ring_writer.h"
 
@@ -266,6 +267,53 @@ void BM_InboundMessage_Ping(benchmark::State& state)
     });
 }
 BENCHMARK(BM_InboundMessage_Ping)->UseManualTime()->Apply(Smoke);
+
+//! The ping of BM_InboundMessage_Ping through the same tracepoint switch, ring writer and
+//! clock, written as a raw record instead of a FlatBuffer: the fixed fields, then the lengths,
+//! then the three strings and the payload as they come. No reader could decode it (the draining
+//! reader only counts records); it shows what the FlatBuffers encoding costs per event, next to
+//! BM_InboundMessage_Ping in the same run.
+void RawPing(int64_t peer_id, const char* addr, const char* conn_type, const char* msg_type,
+             uint64_t size, const void* payload) noexcept
+{
+    detail::RingWriter* writer =
+        detail::g_event_writers[static_cast<uint16_t>(EventType::NetInboundMessage)].load(
+            std::memory_order_relaxed);
+    if (!writer) return;
+    struct Fixed {
+        int64_t peer_id;
+        uint64_t size;
+        uint32_t addr_len, conn_len, type_len, payload_len;
+    };
+    const Fixed fixed{peer_id,
+                      size,
+                      detail::fb::StrLen(addr),
+                      detail::fb::StrLen(conn_type),
+                      detail::fb::StrLen(msg_type),
+                      static_cast<uint32_t>(payload ? size : 0)};
+    const uint64_t total =
+        sizeof(Fixed) + fixed.addr_len + fixed.conn_len + fixed.type_len + fixed.payload_len;
+    writer->Write(static_cast<uint16_t>(EventType::NetInboundMessage), total, 0,
+                  [fixed, addr, conn_type, msg_type, payload](uint8_t* dst) {
+                      std::memcpy(dst, &fixed, sizeof(fixed));
+                      dst += sizeof(fixed);
+                      detail::fb::CopySmall(dst, addr, fixed.addr_len);
+                      dst += fixed.addr_len;
+                      detail::fb::CopySmall(dst, conn_type, fixed.conn_len);
+                      dst += fixed.conn_len;
+                      detail::fb::CopySmall(dst, msg_type, fixed.type_len);
+                      dst += fixed.type_len;
+                      detail::fb::CopySmall(dst, payload, fixed.payload_len);
+                  });
+}
+void BM_Baseline_RawRecordPing(benchmark::State& state)
+{
+    Traced traced{"raw", Subsystem::Net, 1 << 22};
+    TimeProducer(state, traced, 4096, [](uint64_t i) {
+        RawPing(int64_t(i), "127.0.0.1:18444", "inbound", "ping", sizeof(PING_NONCE), PING_NONCE);
+    });
+}
+BENCHMARK(BM_Baseline_RawRecordPing)->UseManualTime()->Apply(Smoke);
 
 void BM_MempoolAdded(benchmark::State& state)
 {
