@@ -395,7 +395,7 @@ column() {
 stat() {
     local med range
     med=$(column "$1" "$2" | median)
-    range=$(column "$1" "$2" | sort -g | awk -v f="$3" 'NR == 1 {lo = $1} {hi = $1} END {printf f "-" f, lo, hi}')
+    range=$(column "$1" "$2" | range "$3")
     printf "$3 (%s)" "$med" "$range"
 }
 

@@ -187,7 +187,6 @@ run_interleaved
 column() {
     awk -F'\t' -v c="$1" -v hz="$CLK_TCK" "\$1 == c {print $2}" "$RESULTS"
 }
-range() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}'; }
 
 NS_A=$(column a '$4 * 1e9 / hz / $3' | median)
 NS_X=$(column x '$4 * 1e9 / hz / $3' | median)

@@ -279,8 +279,7 @@ table() {
             pct=$(awk -v x="${US[$c]}" -v b="${US[$base]}" 'BEGIN {printf "%+.1f %%", (x - b) * 100 / b}')
             cons=$(column "$c" '$5 / 1e3 / $3' | median | awk '{printf "%.1f", $1}')
         fi
-        range=$(column "$c" '$4 / 1e3 / $3' | sort -g |
-            awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}')
+        range=$(column "$c" '$4 / 1e3 / $3' | range)
         printf '| %s | %s | %.1f | %s | %s | %s | %s | %.2f | %.1f | %.0f | %s | %s | %s | %s | %s / %s / %s |\n' \
             "$(label "$c")" "$(column "$c" '$3' | median)" "${US[$c]}" "$range" "$added" "$pct" \
             "$cons" "$(column "$c" '$6' | median)" "$(column "$c" '$3 / $6' | median)" \

@@ -136,6 +136,11 @@ median() {
     sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
+# range [FORMAT]: "min-max" of the numbers on stdin, each printed with FORMAT (default %.0f).
+range() {
+    sort -g | awk -v f="${1:-%.0f}" 'NR == 1 {lo = $1} {hi = $1} END {printf f "-" f, lo, hi}'
+}
+
 sum_column() {
     column "$1" "$2" | awk '{if ($1 == "-") dash = 1; s += $1} END {if (dash) print "-"; else printf "%d\n", s}'
 }

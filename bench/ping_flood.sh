@@ -336,8 +336,7 @@ table() {
             added=$(awk -v x="${NS[$c]}" -v b="${NS[$base]}" 'BEGIN {printf "%+.0f", x - b}')
             pct=$(awk -v x="${NS[$c]}" -v b="${NS[$base]}" 'BEGIN {printf "%+.1f %%", (x - b) * 100 / b}')
         fi
-        range=$(column "$c" '$4 * 1e9 / hz / $3' | sort -g |
-            awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}')
+        range=$(column "$c" '$4 * 1e9 / hz / $3' | range)
         printf '| %s | %s | %.0f | %s | %s | %s | %s | %.2f | %.0f | %s | %s | %s |\n' \
             "$(label "$c")" "$(column "$c" '$3' | median)" "${NS[$c]}" "$range" "$added" "$pct" \
             "$(case $c in a | c) echo - ;; *) column "$c" '$5 * 1e9 / hz / $3' | median | awk '{printf "%.0f", $1}' ;; esac)" \

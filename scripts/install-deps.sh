@@ -22,8 +22,9 @@ PACKAGES=(
 )
 for arg in "$@"; do
     case "$arg" in
-        # The real-node, eBPF and LTTng benchmarks: bpftrace, callgrind, ps, LTTng-UST (its
-        # provider in tracering_bench), its session daemon and babeltrace2 (bench/peers.sh).
+        # The real-node, eBPF and LTTng benchmarks: bpftrace, callgrind, perf (ping_flood.sh
+        # --perf), ps, LTTng-UST (its provider in tracering_bench), its session daemon and
+        # babeltrace2 (bench/peers.sh).
         --bench) PACKAGES+=(bpftrace valgrind linux-perf procps liblttng-ust-dev lttng-tools babeltrace2) ;;
         # The libFuzzer targets (fuzz/, .ci/configs/fuzz.sh): clang and its fuzzer runtime.
         --fuzz) PACKAGES+=(clang libclang-rt-dev) ;;

@@ -383,7 +383,6 @@ column() {
 
 total() { awk '{if ($1 == "-") dash = 1; s += $1} END {if (dash) print "-"; else printf "%d\n", s}'; }
 
-range_of() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.1f-%.1f", lo, hi}'; }
 
 label() {
     case $1 in
@@ -413,8 +412,8 @@ table() {
         [ "$c" != none ] && tracer=$(column "$mode" "$c" '$5 / hz' | median | awk '{printf "%.2f", $1}')
         printf '| %s | %.2f | %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
             "$(label "$c")" "$(column "$mode" "$c" '$3 / 1e9' | median)" \
-            "$(column "$mode" "$c" '$3 / 1e9' | range_of)" "$cpu" \
-            "$(column "$mode" "$c" '$4 / hz' | range_of)" "$added" "$pct" "$tracer" \
+            "$(column "$mode" "$c" '$3 / 1e9' | range %.1f)" "$cpu" \
+            "$(column "$mode" "$c" '$4 / hz' | range %.1f)" "$added" "$pct" "$tracer" \
             "$(column "$mode" "$c" '$8' | sort -u | paste -sd/)" \
             "$(column "$mode" "$c" '$9' | median)" "$(column "$mode" "$c" '$10' | median)" \
             "$(column "$mode" "$c" '$11' | median)" "$(column "$mode" "$c" '$12' | total)"

@@ -426,8 +426,7 @@ table() {
             added=$(awk -v x="${NS[$c]}" -v b="${NS[$base]}" 'BEGIN {printf "%+.0f", x - b}')
             pct=$(awk -v x="${NS[$c]}" -v b="${NS[$base]}" 'BEGIN {printf "%+.1f %%", (x - b) * 100 / b}')
         fi
-        range=$(column "$c" '$4 / $3' | sort -g |
-            awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}')
+        range=$(column "$c" '$4 / $3' | range)
         tracer=-
         [ "$c" != a ] && [ "$c" != s ] &&
             tracer=$(column "$c" '$5 / $3' | median | awk '{printf "%.0f", $1}')
@@ -437,7 +436,7 @@ table() {
         if [ "$c" = x ]; then
             nats=$(column x '$13 / $3' | median | awk '{printf "%.0f", $1}')
             xrate=$(column x '$14' | median | awk '{printf "%.0f", $1}')
-            xrange=$(column x '$14' | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}')
+            xrange=$(column x '$14' | range)
         fi
         printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' \
             "$(label "$c")" "$(column "$c" '$3' | median)" "${NS[$c]}" "$range" "${base:--}" "$added" "$pct" \
@@ -507,9 +506,9 @@ perf_lines() {
         fi
         printf -- '- %s: %s ns/ping (%s) in tracering'"'"'s code, %s %% (%s) of the node'"'"'s samples.\n' "$(label "$c")" \
             "$(cut -d' ' -f1 <<<"$values" | median | awk '{printf "%.0f", $1}')" \
-            "$(cut -d' ' -f1 <<<"$values" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f-%.0f", lo, hi}')" \
+            "$(cut -d' ' -f1 <<<"$values" | range)" \
             "$(cut -d' ' -f2 <<<"$values" | median | awk '{printf "%.2f", $1}')" \
-            "$(cut -d' ' -f2 <<<"$values" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}')"
+            "$(cut -d' ' -f2 <<<"$values" | range %.2f)"
     done
 }
 
