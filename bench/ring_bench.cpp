@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "producer/flat_table.h"
+#include "producer/emit.h"
 #include "producer/ring_clock.h"
 #include "producer/ring_writer.h"
 
@@ -276,9 +276,7 @@ BENCHMARK(BM_InboundMessage_Ping)->UseManualTime()->Apply(Smoke);
 void RawPing(int64_t peer_id, const char* addr, const char* conn_type, const char* msg_type,
              uint64_t size, const void* payload) noexcept
 {
-    detail::RingWriter* writer =
-        detail::g_event_writers[static_cast<uint16_t>(EventType::NetInboundMessage)].load(
-            std::memory_order_relaxed);
+    detail::RingWriter* writer = detail::WriterFor(EventType::NetInboundMessage);
     if (!writer) return;
     struct Fixed {
         int64_t peer_id;
