@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/shm.h"
+#include "paths.h"
 #include "subprocess.h"
 #include "test_util.h"
 #include <sys/socket.h>
@@ -575,7 +576,7 @@ TEST_F(ControlTest, OneUserCannotTakeEveryPlaceAndTheRefusedAreToldWhy)
 
     // Another user is not locked out: it attaches and reads.
     if (nogroup) {
-        test::Subprocess other{{TRACERING_TEST_HELPER, "attach-read-as",
+        test::Subprocess other{{test::paths::TEST_HELPER, "attach-read-as",
                                 std::to_string(nobody->pw_uid), std::to_string(nogroup->gr_gid),
                                 path, "net", "1"}};
         ASSERT_EQ(other.ReadLine(), "attached");
@@ -664,7 +665,7 @@ TEST(ControlStartTest, RunningOutOfDescriptorsIsAnErrorAtEveryStepNeverAHang)
         std::string name, socket;
         ~Cleanup() { test::RemoveProducerLeftovers(name, socket); }
     } cleanup{name, socket};
-    test::Subprocess helper{{TRACERING_TEST_HELPER, "few-fds", name, socket}};
+    test::Subprocess helper{{test::paths::TEST_HELPER, "few-fds", name, socket}};
     ASSERT_TRUE(helper.started());
     std::vector<std::string> lines;
     for (std::string line = helper.ReadLine(20'000); !line.empty(); line = helper.ReadLine(20'000))
@@ -853,7 +854,7 @@ TEST_F(ControlTest, ProducerRefusesAConsumerOfAnotherAbiButNotOfOtherSchemas)
 TEST_F(ControlTest, KilledConsumerProcessLosesItsRingsWithinASecond)
 {
     test::Subprocess child{
-        {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "0"}};
+        {test::paths::TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "0"}};
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "attached");
     EXPECT_TRUE(m_producer->Stats(Subsystem::Net).enabled);
@@ -893,9 +894,9 @@ TEST_F(ControlTest, KilledConsumerProcessLosesItsRingsWithinASecond)
 TEST_F(ControlTest, TwoConsumerProcessesReadDifferentRingsAtOnce)
 {
     test::Subprocess net{
-        {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "500"}};
+        {test::paths::TEST_HELPER, "attach-read", m_producer->ControlSocket(), "net", "500"}};
     test::Subprocess mempool{
-        {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "mempool", "300"}};
+        {test::paths::TEST_HELPER, "attach-read", m_producer->ControlSocket(), "mempool", "300"}};
     ASSERT_EQ(net.ReadLine(), "attached");
     ASSERT_EQ(mempool.ReadLine(), "attached");
     for (int i = 0; i < 500; ++i)
@@ -917,8 +918,8 @@ TEST_F(ControlTest, AttachCyclesOfConsumerProcessesLeaveNothingBehind)
 {
     const size_t fds = SettledFdCount();
     for (int i = 0; i < 30; ++i) {
-        test::Subprocess child{
-            {TRACERING_TEST_HELPER, "attach-read", m_producer->ControlSocket(), "utxocache", "1"}};
+        test::Subprocess child{{test::paths::TEST_HELPER, "attach-read",
+                                m_producer->ControlSocket(), "utxocache", "1"}};
         ASSERT_EQ(child.ReadLine(), "attached") << i;
         TRACERING_TRACEPOINT(utxocache, flush, 1, 2, 3, 4, false);
         ASSERT_EQ(child.ReadLine(), "read 1 lost 0") << i;

@@ -15,6 +15,7 @@
 
 #include "common/shm.h"
 #include "event_samples.h"
+#include "paths.h"
 #include "subprocess.h"
 #include "test_util.h"
 
@@ -37,7 +38,7 @@ TEST(MultiProcessTest, SecondProcessReadsEveryEventWithEveryField)
 {
     auto producer = Producer::Create(ServedProducer("mp-consume", 1 << 20, true));
     ASSERT_TRUE(producer) << producer.error().message();
-    Subprocess child{{TRACERING_TEST_HELPER, "consume", (*producer)->ControlSocket()}};
+    Subprocess child{{test::paths::TEST_HELPER, "consume", (*producer)->ControlSocket()}};
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "attached");
     test::EmitAllSamples();
@@ -74,7 +75,7 @@ TEST(MultiProcessTest, EventsFromAProducerProcessArriveIntact)
 {
     const std::string name = test::UniqueName("mp-produce");
     const std::string socket = "/tmp/" + name + ".sock";
-    Subprocess child{{TRACERING_TEST_HELPER, "produce", name, socket}};
+    Subprocess child{{test::paths::TEST_HELPER, "produce", name, socket}};
     Remote remote;
     ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, socket, remote));
     const auto& readers = remote.session->readers();
@@ -119,7 +120,7 @@ TEST(MultiProcessTest, AKilledProducersEventsAreReadThenItIsReportedGone)
 {
     const std::string name = test::UniqueName("mp-killed");
     const std::string socket = "/tmp/" + name + ".sock";
-    Subprocess child{{TRACERING_TEST_HELPER, "produce", name, socket}};
+    Subprocess child{{test::paths::TEST_HELPER, "produce", name, socket}};
     Remote remote;
     ASSERT_NO_FATAL_FAILURE(ReadEveryRingOf(child, socket, remote));
     const auto& readers = remote.session->readers();
@@ -228,7 +229,7 @@ TEST(MultiProcessTest, HostileConsumerProcessCannotHurtTheProducerOrOtherReaders
     const std::vector<uint8_t> header_before((*segment)->data(), (*segment)->data() + HEADER_SIZE);
     HonestReader honest{p, Subsystem::Mempool};
 
-    Subprocess child{{TRACERING_TEST_HELPER, "hostile", p.ControlSocket(), "mempool", "1.5"}};
+    Subprocess child{{test::paths::TEST_HELPER, "hostile", p.ControlSocket(), "mempool", "1.5"}};
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "hostile");
     std::vector<uint8_t> payload(120, 0xab);
@@ -277,7 +278,7 @@ TEST(MultiProcessTest, NothingAConsumerCanReachStopsTheProducer)
     ASSERT_TRUE(producer) << producer.error().message();
     Producer& p = **producer;
     HonestReader honest{p, Subsystem::Mempool};
-    Subprocess child{{TRACERING_TEST_HELPER, "attack", p.ControlSocket(), "mempool"}};
+    Subprocess child{{test::paths::TEST_HELPER, "attack", p.ControlSocket(), "mempool"}};
     ASSERT_TRUE(child.started());
     // The descriptors it holds cannot resize or write the segment, nor resize its cursor
     // memory (sealed); what it may write is its own cursor, which only detaches itself.
@@ -306,7 +307,7 @@ TEST(MultiProcessTest, KilledReaderLeavesTheProducerRunningAndTheRingReusable)
     auto producer = Producer::Create(ServedProducer("mp-kill", 1 << 14));
     ASSERT_TRUE(producer) << producer.error().message();
     Producer& p = **producer;
-    Subprocess child{{TRACERING_TEST_HELPER, "read-forever", p.ControlSocket(), "net"}};
+    Subprocess child{{test::paths::TEST_HELPER, "read-forever", p.ControlSocket(), "net"}};
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "reading");
 

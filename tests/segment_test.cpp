@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/shm.h"
+#include "paths.h"
 #include "subprocess.h"
 #include "test_util.h"
 #include <sys/stat.h>
@@ -372,7 +373,7 @@ TEST(SegmentFileTest, SecondProducerOfTheSameNameNamesTheLiveOne)
 TEST(SegmentFileTest, StaleSegmentOfADeadProducerIsRecognisedAndReplaced)
 {
     const std::string name = test::UniqueName("stale");
-    test::Subprocess child{{TRACERING_TEST_HELPER, "crash", name}};
+    test::Subprocess child{{test::paths::TEST_HELPER, "crash", name}};
     ASSERT_TRUE(child.started());
     ASSERT_EQ(child.ReadLine(), "created");
     ASSERT_EQ(child.Wait(), 0);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "paths.h"
 #include "subprocess.h"
 
 namespace tracering {
@@ -70,7 +71,7 @@ std::vector<uint8_t> Nonce(uint64_t n)
 bool WaitUntilCaptureAttached(const std::string& socket)
 {
     for (int i = 0; i < 200; ++i) {
-        test::Subprocess list{{TRACERING_RINGDUMP, "list", "--control", socket}};
+        test::Subprocess list{{test::paths::RINGDUMP, "list", "--control", socket}};
         bool attached = false;
         for (std::string line = list.ReadLine(); !line.empty(); line = list.ReadLine()) {
             if (line.rfind("net ", 0) == 0 && line.find(" on ") != std::string::npos) {
@@ -133,22 +134,22 @@ TEST(ToolsEndToEndTest, CaptureMessageFilesHoldExactlyThePingsAndPongsSent)
     const fs::path& dir = scene.dir;
     const std::string& socket = scene.socket;
 
-    test::Subprocess node{
-        {TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket, "--name", scene.name}};
+    test::Subprocess node{{test::paths::TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
+                           "--name", scene.name}};
     const std::string ready = node.ReadLine();
     ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
     const std::string port = ready.substr(6);
 
     // Lossless: a capture must be complete. Stops by itself once the node exits.
-    test::Subprocess capture{{TRACERING_RINGDUMP, "capture", "--control", socket, "--out",
+    test::Subprocess capture{{test::paths::RINGDUMP, "capture", "--control", socket, "--out",
                               dir.string(), "--format", "capturemessage", "--ring", "net",
                               "--lossless"}};
     // The load must not start before the capture holds the net ring.
     ASSERT_TRUE(WaitUntilCaptureAttached(socket)) << "ringdump capture did not attach the net ring";
 
     constexpr uint64_t PINGS = 5000;
-    test::Subprocess load{{TRACERING_LOADGEN, "--connect", "127.0.0.1:" + port, "ping", "--count",
-                           std::to_string(PINGS)}};
+    test::Subprocess load{{test::paths::LOADGEN, "--connect", "127.0.0.1:" + port, "ping",
+                           "--count", std::to_string(PINGS)}};
     EXPECT_EQ(load.Wait(30'000), 0);
     node.Kill(SIGTERM);
     EXPECT_EQ(node.Wait(10'000), 0);
@@ -204,18 +205,18 @@ TEST(ToolsEndToEndTest, CaptureOfARateLimitedPingFloodLosesNothingWithoutLossles
     const fs::path& dir = scene.dir;
     const std::string& socket = scene.socket;
 
-    test::Subprocess node{
-        {TRACERING_TESTNODE, "--listen", "127.0.0.1:0", "--control", socket, "--name", scene.name}};
+    test::Subprocess node{{test::paths::TESTNODE, "--listen", "127.0.0.1:0", "--control", socket,
+                           "--name", scene.name}};
     const std::string ready = node.ReadLine();
     ASSERT_EQ(ready.rfind("ready ", 0), 0u) << ready;
     const std::string port = ready.substr(6);
-    test::Subprocess capture{{TRACERING_RINGDUMP, "capture", "--control", socket, "--out",
+    test::Subprocess capture{{test::paths::RINGDUMP, "capture", "--control", socket, "--out",
                               dir.string(), "--format", "native,capturemessage", "--ring", "net"}};
     ASSERT_TRUE(WaitUntilCaptureAttached(socket)) << "ringdump capture did not attach the net ring";
 
     constexpr uint64_t PINGS = 200'000;
-    test::Subprocess load{{TRACERING_LOADGEN, "--connect", "127.0.0.1:" + port, "--timeout", "60",
-                           "ping", "--count", std::to_string(PINGS), "--rate", "100000"}};
+    test::Subprocess load{{test::paths::LOADGEN, "--connect", "127.0.0.1:" + port, "--timeout",
+                           "60", "ping", "--count", std::to_string(PINGS), "--rate", "100000"}};
     ASSERT_EQ(load.Wait(70'000), 0);
     node.Kill(SIGTERM);
     EXPECT_EQ(node.Wait(10'000), 0);
@@ -224,7 +225,8 @@ TEST(ToolsEndToEndTest, CaptureOfARateLimitedPingFloodLosesNothingWithoutLossles
 
     // The native capture: complete (read checks every frame, the seqs and the end frame),
     // no gap, and every ping and pong with its nonce, in order.
-    test::Subprocess read{{TRACERING_RINGDUMP, "read", (dir / "capture.trcap").string(), "--json"}};
+    test::Subprocess read{
+        {test::paths::RINGDUMP, "read", (dir / "capture.trcap").string(), "--json"}};
     uint64_t pings = 0, pongs = 0, lines = 0;
     for (std::string line = read.ReadLine(); !line.empty(); line = read.ReadLine()) {
         ++lines;

@@ -5,18 +5,12 @@
 #   tracering_p2p_e2e_tests   tracering-testnode and tracering-loadgen    label e2e
 #                             processes, read through the control socket
 
-# A real mainnet block, kept in the repository (tests/fixtures/README.md), so that every
-# clone runs the tests that decode it. A test that needs it fails (it does not skip) when it
-# is missing.
-set(TRACERING_BLOCK413567 ${PROJECT_SOURCE_DIR}/tests/fixtures/block413567.raw)
-
 add_executable(tracering_p2p_unit_tests
   ${CMAKE_CURRENT_LIST_DIR}/p2p_unit_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/p2p_messages_test.cpp)
 target_include_directories(tracering_p2p_unit_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
-target_link_libraries(tracering_p2p_unit_tests PRIVATE tracering_p2p tracering_consumer GTest::gtest_main)
-target_compile_definitions(tracering_p2p_unit_tests PRIVATE
-  TRACERING_BLOCK413567="${TRACERING_BLOCK413567}")
+target_link_libraries(tracering_p2p_unit_tests PRIVATE
+  tracering_p2p tracering_consumer tracering_test_paths GTest::gtest_main)
 gtest_discover_tests(tracering_p2p_unit_tests
   PROPERTIES LABELS p2p
   DISCOVERY_TIMEOUT 60)
@@ -26,16 +20,10 @@ add_library(tracering_p2p_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/p2p_harness.c
 target_include_directories(tracering_p2p_harness PUBLIC
   ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/tests)
 target_link_libraries(tracering_p2p_harness PUBLIC
-  tracering_p2p tracering_consumer tracering_test_samples GTest::gtest)
-target_compile_definitions(tracering_p2p_harness PRIVATE
-  TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>")
+  tracering_p2p tracering_consumer tracering_test_samples tracering_test_paths GTest::gtest)
 
 add_executable(tracering_p2p_e2e_tests ${CMAKE_CURRENT_LIST_DIR}/p2p_test.cpp)
 target_link_libraries(tracering_p2p_e2e_tests PRIVATE tracering_p2p_harness GTest::gtest_main)
-target_compile_definitions(tracering_p2p_e2e_tests PRIVATE
-  TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>"
-  TRACERING_LOADGEN="$<TARGET_FILE:tracering-loadgen>"
-  TRACERING_BLOCK413567="${TRACERING_BLOCK413567}")
 add_dependencies(tracering_p2p_e2e_tests tracering-testnode tracering-loadgen)
 gtest_discover_tests(tracering_p2p_e2e_tests
   PROPERTIES LABELS e2e TIMEOUT 60
@@ -64,11 +52,7 @@ if(TARGET ringdump)
   add_executable(tracering_tools_e2e_tests ${CMAKE_CURRENT_LIST_DIR}/capture_test.cpp)
   target_include_directories(tracering_tools_e2e_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(tracering_tools_e2e_tests PRIVATE
-    tracering_test_samples GTest::gtest_main)
-  target_compile_definitions(tracering_tools_e2e_tests PRIVATE
-    TRACERING_TESTNODE="$<TARGET_FILE:tracering-testnode>"
-    TRACERING_LOADGEN="$<TARGET_FILE:tracering-loadgen>"
-    TRACERING_RINGDUMP="$<TARGET_FILE:ringdump>")
+    tracering_test_samples tracering_test_paths GTest::gtest_main)
   add_dependencies(tracering_tools_e2e_tests tracering-testnode tracering-loadgen ringdump)
   gtest_discover_tests(tracering_tools_e2e_tests
     PROPERTIES LABELS e2e TIMEOUT 90

@@ -15,6 +15,7 @@
 
 #include "p2p/protocol.h"
 #include "p2p/serialize.h"
+#include "paths.h"
 #include "test_util.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,7 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-const std::string TESTNODE = TRACERING_TESTNODE;
+const std::string TESTNODE = test::paths::TESTNODE;
 
 p2p::Hash256 CopyHash(const tracering::Hash256* h)
 {

@@ -33,6 +33,7 @@
 #include "p2p/protocol.h"
 #include "p2p/serialize.h"
 #include "p2p_harness.h"
+#include "paths.h"
 #include "subprocess.h"
 #include "test_util.h"
 #include <arpa/inet.h>
@@ -48,9 +49,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using namespace test; // the harness: TestNode, Watcher, RawPeer, ToolRun
 
-const std::string TESTNODE = TRACERING_TESTNODE;
-const std::string LOADGEN = TRACERING_LOADGEN;
-const std::string BLOCK_FILE = TRACERING_BLOCK413567;
+const std::string TESTNODE = test::paths::TESTNODE;
+const std::string LOADGEN = test::paths::LOADGEN;
+const std::string BLOCK_FILE = test::paths::BLOCK413567;
 
 std::vector<uint8_t> ReadFile(const std::string& path)
 {

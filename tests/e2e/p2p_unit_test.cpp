@@ -18,6 +18,7 @@
 #include "p2p/hash.h"
 #include "p2p/protocol.h"
 #include "p2p/serialize.h"
+#include "paths.h"
 #include "test_util.h"
 
 namespace tracering::p2p {
@@ -34,7 +35,7 @@ std::vector<uint8_t> FromHex(std::string_view hex)
 
 std::vector<uint8_t> ReadBlock413567()
 {
-    std::ifstream in{TRACERING_BLOCK413567, std::ios::binary};
+    std::ifstream in{test::paths::BLOCK413567, std::ios::binary};
     return {std::istreambuf_iterator<char>{in}, {}};
 }
 
@@ -207,7 +208,7 @@ TEST(P2PPayloadTest, NoncesHeadersAndInventoryAreCheckedAndCounted)
 TEST(P2PBlockTest, MainnetBlock413567HasItsKnownHashAndCounts)
 {
     const std::vector<uint8_t> raw = ReadBlock413567();
-    ASSERT_EQ(raw.size(), 999'887u) << "test data missing or damaged: " << TRACERING_BLOCK413567;
+    ASSERT_EQ(raw.size(), 999'887u) << "test data missing or damaged: " << test::paths::BLOCK413567;
     Result<BlockInfo> block = ParseBlock(raw, Txids::Compute);
     ASSERT_TRUE(block) << block.error().message();
     const BlockInfo& b = block.value();
@@ -252,7 +253,7 @@ TEST(P2PBlockTest, TruncatedOrExtendedBlocksAreErrorsNotCrashes)
     EXPECT_TRUE(Contains(trailing.error().message(), "1 bytes after the last transaction"));
 
     const std::vector<uint8_t> raw = ReadBlock413567();
-    ASSERT_FALSE(raw.empty()) << "test data missing: " << TRACERING_BLOCK413567;
+    ASSERT_FALSE(raw.empty()) << "test data missing: " << test::paths::BLOCK413567;
     for (size_t n = 0; n < raw.size(); n += 997) {
         ASSERT_FALSE(ParseBlock(std::span<const uint8_t>{raw.data(), n})) << "prefix " << n;
     }

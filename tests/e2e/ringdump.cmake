@@ -13,10 +13,8 @@ add_library(ringdump_test_harness STATIC ${CMAKE_CURRENT_LIST_DIR}/ringdump/harn
 target_include_directories(ringdump_test_harness PUBLIC
   ${CMAKE_CURRENT_SOURCE_DIR}
   ${CMAKE_CURRENT_LIST_DIR}/ringdump)
-target_link_libraries(ringdump_test_harness PUBLIC tracering_test_samples GTest::gtest)
-target_compile_definitions(ringdump_test_harness PRIVATE
-  RINGDUMP_BINARY="$<TARGET_FILE:ringdump>"
-  RINGDUMP_TEST_PRODUCER="$<TARGET_FILE:ringdump_test_producer>")
+target_link_libraries(ringdump_test_harness PUBLIC
+  tracering_test_samples tracering_test_paths GTest::gtest)
 
 add_executable(ringdump_tests
   ${CMAKE_CURRENT_LIST_DIR}/ringdump_test.cpp

@@ -61,14 +61,9 @@ foreach(_version v1 v2)
 endforeach()
 
 add_executable(evolution_tests ${CMAKE_CURRENT_LIST_DIR}/evolution_test.cpp)
-target_link_libraries(evolution_tests PRIVATE tracering_test_samples GTest::gtest_main)
+target_link_libraries(evolution_tests PRIVATE
+  tracering_test_samples tracering_test_paths GTest::gtest_main)
 target_include_directories(evolution_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
-target_compile_definitions(evolution_tests PRIVATE
-  EVOLUTION_PRODUCER_V1="$<TARGET_FILE:evolution_producer_v1>"
-  EVOLUTION_PRODUCER_V2="$<TARGET_FILE:evolution_producer_v2>"
-  EVOLUTION_CONSUMER_V1="$<TARGET_FILE:evolution_consumer_v1>"
-  EVOLUTION_CONSUMER_V2="$<TARGET_FILE:evolution_consumer_v2>"
-  RINGDUMP_BINARY="$<TARGET_FILE:ringdump>")
 add_dependencies(evolution_tests evolution_producer_v1 evolution_producer_v2
   evolution_consumer_v1 evolution_consumer_v2 ringdump)
 gtest_discover_tests(evolution_tests PROPERTIES LABELS "e2e;evolution")

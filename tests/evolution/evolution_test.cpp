@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "paths.h"
 #include "subprocess.h"
 #include "test_util.h"
 
@@ -88,10 +89,10 @@ std::string Joined(const std::vector<std::string>& lines)
 
 TEST(SchemaEvolutionTest, OldConsumerReadsANewerProducerAndCountsItsNewEvent)
 {
-    ProducerProcess producer{EVOLUTION_PRODUCER_V2};
+    ProducerProcess producer{test::paths::EVOLUTION_PRODUCER_V2};
     ASSERT_TRUE(producer.Ready());
     const Output run =
-        RunAgainst(producer, {EVOLUTION_CONSUMER_V1, producer.control()}, "attached");
+        RunAgainst(producer, {test::paths::EVOLUTION_CONSUMER_V1, producer.control()}, "attached");
     EXPECT_EQ(run.code, 0) << Joined(run.lines);
     // The fields it knows, the new field ignored; the new event delivered, flagged, counted.
     EXPECT_EQ(run.lines, (std::vector<std::string>{
@@ -104,10 +105,10 @@ TEST(SchemaEvolutionTest, OldConsumerReadsANewerProducerAndCountsItsNewEvent)
 
 TEST(SchemaEvolutionTest, NewConsumerReadsAnOlderProducerWithDefaultsForNewFields)
 {
-    ProducerProcess producer{EVOLUTION_PRODUCER_V1};
+    ProducerProcess producer{test::paths::EVOLUTION_PRODUCER_V1};
     ASSERT_TRUE(producer.Ready());
     const Output run =
-        RunAgainst(producer, {EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
+        RunAgainst(producer, {test::paths::EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
     EXPECT_EQ(run.code, 0) << Joined(run.lines);
     EXPECT_EQ(run.lines, (std::vector<std::string>{
                              "message peer=7 msg=ping note=-",
@@ -118,10 +119,10 @@ TEST(SchemaEvolutionTest, NewConsumerReadsAnOlderProducerWithDefaultsForNewField
 
 TEST(SchemaEvolutionTest, SameVersionsAgreeOnEverything)
 {
-    ProducerProcess producer{EVOLUTION_PRODUCER_V2};
+    ProducerProcess producer{test::paths::EVOLUTION_PRODUCER_V2};
     ASSERT_TRUE(producer.Ready());
     const Output run =
-        RunAgainst(producer, {EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
+        RunAgainst(producer, {test::paths::EVOLUTION_CONSUMER_V2, producer.control()}, "attached");
     EXPECT_EQ(run.code, 0) << Joined(run.lines);
     EXPECT_EQ(run.lines, (std::vector<std::string>{
                              "message peer=7 msg=ping note=from v2",
@@ -133,9 +134,10 @@ TEST(SchemaEvolutionTest, SameVersionsAgreeOnEverything)
 
 TEST(SchemaEvolutionTest, AnEventTheOlderProducerLacksIsRefusedByNameWithItsEvents)
 {
-    ProducerProcess producer{EVOLUTION_PRODUCER_V1};
+    ProducerProcess producer{test::paths::EVOLUTION_PRODUCER_V1};
     ASSERT_TRUE(producer.Ready());
-    test::Subprocess child{{EVOLUTION_CONSUMER_V2, producer.control(), "evolution_probe"}};
+    test::Subprocess child{
+        {test::paths::EVOLUTION_CONSUMER_V2, producer.control(), "evolution_probe"}};
     const std::string line = child.ReadLine();
     EXPECT_EQ(child.Wait(), 2);
     EXPECT_TRUE(Contains(line, "error ring 'net' of this producer has no event 'evolution_probe'"))
@@ -145,12 +147,12 @@ TEST(SchemaEvolutionTest, AnEventTheOlderProducerLacksIsRefusedByNameWithItsEven
 
 TEST(SchemaEvolutionTest, OlderRingdumpPrintsEveryFieldAndEventOfANewerProducer)
 {
-    ProducerProcess producer{EVOLUTION_PRODUCER_V2};
+    ProducerProcess producer{test::paths::EVOLUTION_PRODUCER_V2};
     ASSERT_TRUE(producer.Ready());
     // ringdump is built from v1; the segment's schema tells it about v2's additions.
     const Output run =
-        RunAgainst(producer, {RINGDUMP_BINARY, "watch", "--control", producer.control(), "--ring",
-                              "net", "--json", "--count", "3"});
+        RunAgainst(producer, {test::paths::RINGDUMP, "watch", "--control", producer.control(),
+                              "--ring", "net", "--json", "--count", "3"});
     ASSERT_EQ(run.code, 0) << Joined(run.lines);
     ASSERT_EQ(run.lines.size(), 3u) << Joined(run.lines);
     EXPECT_TRUE(Contains(run.lines[0], "\"msg_type\":\"ping\"")) << run.lines[0];
@@ -160,7 +162,7 @@ TEST(SchemaEvolutionTest, OlderRingdumpPrintsEveryFieldAndEventOfANewerProducer)
     EXPECT_TRUE(Contains(run.lines[2], "\"evolution_note\":\"end\"")) << run.lines[2];
 
     // It lists the new event with the ring's, and attaches to it by name.
-    test::Subprocess list{{RINGDUMP_BINARY, "list", "--control", producer.control()}};
+    test::Subprocess list{{test::paths::RINGDUMP, "list", "--control", producer.control()}};
     std::string listed;
     for (std::string line = list.ReadLine(); !line.empty(); line = list.ReadLine()) {
         listed += line + "\n";
@@ -169,8 +171,8 @@ TEST(SchemaEvolutionTest, OlderRingdumpPrintsEveryFieldAndEventOfANewerProducer)
     EXPECT_TRUE(Contains(listed, "evolution_probe")) << listed;
 
     const Output only =
-        RunAgainst(producer, {RINGDUMP_BINARY, "watch", "--control", producer.control(), "--event",
-                              "net:evolution_probe", "--json", "--count", "1"});
+        RunAgainst(producer, {test::paths::RINGDUMP, "watch", "--control", producer.control(),
+                              "--event", "net:evolution_probe", "--json", "--count", "1"});
     ASSERT_EQ(only.code, 0) << Joined(only.lines);
     ASSERT_EQ(only.lines.size(), 1u) << Joined(only.lines);
     EXPECT_TRUE(Contains(only.lines[0], "\"event\":\"evolution_probe\"")) << only.lines[0];

@@ -32,6 +32,7 @@
 #include "p2p/messages.h"
 #include "p2p/protocol.h"
 #include "p2p/serialize.h"
+#include "paths.h"
 #include "test_util.h"
 #include <bitcoin_primitives.pb.h>
 #include <ebpf_extractor.pb.h>
@@ -70,7 +71,7 @@ p2p::Hash256 MakeHash(uint8_t seed)
 
 Bytes ReadBlock413567()
 {
-    std::ifstream in{TRACERING_BLOCK413567, std::ios::binary};
+    std::ifstream in{test::paths::BLOCK413567, std::ios::binary};
     return {std::istreambuf_iterator<char>{in}, {}};
 }
 
@@ -250,9 +251,10 @@ TEST_F(ConvertTest, ProtocDecodesTheEventWithTheSchemaFiles)
     const std::string file =
         ::testing::TempDir() + "convert_test_event_" + std::to_string(::getpid()) + ".bin";
     std::ofstream{file, std::ios::binary} << converted[0]->bytes;
-    const std::string command = std::string{TRACERING_PROTOC} +
-                                " --decode=event.Event --proto_path=" + TRACERING_PROTO_DIR +
-                                " event.proto < " + file + " 2>&1";
+    const std::string command =
+        std::string{TRACERING_PROTOC} +
+        " --decode=event.Event --proto_path=" + test::paths::EXTRACTOR_PROTO + " event.proto < " +
+        file + " 2>&1";
     FILE* pipe = ::popen(command.c_str(), "r");
     ASSERT_NE(pipe, nullptr) << command;
     std::string text;
@@ -468,7 +470,7 @@ TEST_F(ConvertTest, AddrV2NamesEveryBip155Network)
 TEST_F(ConvertTest, HeadersAndLocatorsCarryEveryHash)
 {
     const Bytes block = ReadBlock413567();
-    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << TRACERING_BLOCK413567;
+    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << test::paths::BLOCK413567;
     p2p::BlockHeader second;
     second.version = 0x20000000;
     second.prev_block = p2p::DoubleSha256Of(std::span{block}.first(80));
@@ -564,7 +566,7 @@ TEST_F(ConvertTest, TxHasTxidWtxidAndTheRawBytes)
 TEST_F(ConvertTest, MainnetBlock413567HasItsHeaderAndAll1557Transactions)
 {
     const Bytes block = ReadBlock413567();
-    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << TRACERING_BLOCK413567;
+    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << test::paths::BLOCK413567;
     const p2p::BlockInfo expected = p2p::ParseBlock(block, p2p::Txids::Compute).value();
 
     pb_msg::MessageEvent message = Decoded("block", block);
@@ -605,7 +607,7 @@ TEST_F(ConvertTest, MainnetBlock413567HasItsHeaderAndAll1557Transactions)
 TEST_F(ConvertTest, CompactBlocksAndBlockTransactionsKeepEveryPart)
 {
     const Bytes block = ReadBlock413567();
-    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << TRACERING_BLOCK413567;
+    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << test::paths::BLOCK413567;
     const Bytes tx = p2p::MakeTransaction(4, /*segwit=*/true);
     const p2p::TransactionInfo info = p2p::ParseTransaction(tx).value();
 
@@ -656,7 +658,7 @@ TEST_F(ConvertTest, CompactBlocksAndBlockTransactionsKeepEveryPart)
 TEST_F(ConvertTest, Bip37AndBip157MessagesAreDecoded)
 {
     const Bytes block = ReadBlock413567();
-    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << TRACERING_BLOCK413567;
+    ASSERT_EQ(block.size(), 999'887u) << "test data missing: " << test::paths::BLOCK413567;
     Bytes merkle{block.begin(), block.begin() + 80};
     p2p::WriteU32(merkle, 1557);
     p2p::WriteCompactSize(merkle, 2);

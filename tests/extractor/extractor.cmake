@@ -6,11 +6,10 @@
 add_executable(tracering_extractor_tests ${CMAKE_CURRENT_LIST_DIR}/convert_test.cpp)
 target_include_directories(tracering_extractor_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests)
 target_link_libraries(tracering_extractor_tests PRIVATE
-  tracering_extractor_convert tracering_p2p tracering_producer GTest::gtest_main)
+  tracering_extractor_convert tracering_p2p tracering_producer tracering_test_paths
+  GTest::gtest_main)
 target_compile_definitions(tracering_extractor_tests PRIVATE
-  TRACERING_BLOCK413567="${PROJECT_SOURCE_DIR}/tests/fixtures/block413567.raw"
-  TRACERING_PROTOC="${Protobuf_PROTOC_EXECUTABLE}"
-  TRACERING_PROTO_DIR="${PROJECT_SOURCE_DIR}/tools/extractor/proto")
+  TRACERING_PROTOC="${Protobuf_PROTOC_EXECUTABLE}")
 gtest_discover_tests(tracering_extractor_tests
   PROPERTIES LABELS extractor
   DISCOVERY_TIMEOUT 60)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "paths.h"
 #include "test_util.h"
 
 namespace tracering::test::ringdump {
@@ -49,7 +50,8 @@ TempDir::~TempDir() { fs::remove_all(m_path); }
 TestProducer::TestProducer(uint64_t capacity)
     : m_name{Unique("p")}, m_control{"/tmp/" + m_name + ".sock"}
 {
-    std::vector<std::string> argv{RINGDUMP_TEST_PRODUCER, "--control", m_control, "--name", m_name};
+    std::vector<std::string> argv{test::paths::RINGDUMP_TEST_PRODUCER, "--control", m_control,
+                                  "--name", m_name};
     if (capacity) {
         argv.push_back("--capacity");
         argv.push_back(std::to_string(capacity));
@@ -93,7 +95,7 @@ Ringdump::Ringdump(const std::vector<std::string>& args, bool stdout_to_file)
         "-c",
         "e=$1; o=$2; shift 2; if [ -n \"$o\" ]; then exec \"$0\" \"$@\" 2>\"$e\" >\"$o\"; "
         "else exec \"$0\" \"$@\" 2>\"$e\"; fi",
-        RINGDUMP_BINARY,
+        test::paths::RINGDUMP,
         m_stderr.string(),
         m_stdout.string()};
     argv.insert(argv.end(), args.begin(), args.end());
