@@ -11,16 +11,19 @@
 #include <chrono>
 #include <csignal>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <functional>
+#include <sched.h>
 #include <unistd.h>
 
 #include "common/shm.h"
 #include "paths.h"
 #include "subprocess.h"
 #include "test_util.h"
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -415,6 +418,83 @@ int RunUnprivileged(const std::function<int()>& fn)
     int status = 0;
     ::waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+//! Runs `fn` in a child process with a tmpfs of `size` (mount's size= option) over /dev/shm,
+//! in a mount namespace of its own, and returns its exit code; SKIPPED if the namespace or
+//! the mount is not permitted here (it needs CAP_SYS_ADMIN).
+constexpr int SKIPPED = 77;
+int RunWithSmallDevShm(const char* size, const std::function<int()>& fn)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("tmpfs", "/dev/shm", "tmpfs", 0, (std::string{"size="} + size).c_str()) != 0) {
+            ::_exit(SKIPPED);
+        }
+        ::_exit(fn());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+//! The child's side of a check: prints what failed (the parent's test output shows it).
+int Fail(int code, const std::string& what)
+{
+    std::fprintf(stderr, "%s\n", what.c_str());
+    return code;
+}
+
+// Without its pages allocated up front, a ring on a full /dev/shm mapped fine and the node
+// died of SIGBUS in the first tracepoint that touched a page the file system had no room for
+// (or, here, while its first reader attached).
+TEST(SegmentSpaceTest, ARingThatDoesNotFitIsRefusedAtAttachAndTheNodeLives)
+{
+    const int code = RunWithSmallDevShm("8m", [] {
+        ProducerOptions o = test::SmallProducer("space", 1 << 16);
+        o.capacities[static_cast<size_t>(Subsystem::Net)] = 32u << 20;
+        auto producer = Producer::Create(o);
+        if (!producer) return Fail(1, "Create: " + producer.error().message());
+        auto net = (*producer)->Attach(Subsystem::Net, {});
+        if (net) return Fail(2, "a 32 MiB ring was attached on an 8 MiB /dev/shm");
+        const std::string& msg = net.error().message();
+        for (const char* part : {"ring 'net'", "32768 KiB", "No space left on device",
+                                 "KiB free there", "smaller rings"}) {
+            if (!Contains(msg, part))
+                return Fail(3, "message lacks '" + std::string{part} + "': " + msg);
+        }
+        // A ring that fits is attached and written as usual.
+        auto mempool = (*producer)->Attach(Subsystem::Mempool, {});
+        if (!mempool) return Fail(4, "mempool: " + mempool.error().message());
+        const uint8_t payload[16] = {};
+        if (!(*producer)->WriteRaw(Subsystem::Mempool, uint16_t(EventType::UserFirst), payload,
+                                   sizeof(payload))) {
+            return Fail(5, "the mempool ring did not take a record");
+        }
+        return 0;
+    });
+    if (code == SKIPPED) GTEST_SKIP() << "no mount namespace with its own tmpfs here (needs root)";
+    EXPECT_EQ(code, 0);
+}
+
+TEST(SegmentSpaceTest, AHeaderThatDoesNotFitFailsCreateAndLeavesNothing)
+{
+    const int code = RunWithSmallDevShm("4k", [] {
+        ProducerOptions o = test::SmallProducer("space", 1 << 16);
+        auto producer = Producer::Create(o);
+        if (producer) return Fail(1, "created on a 4 KiB /dev/shm");
+        if (!Contains(producer.error().message(), "the segment's header")) {
+            return Fail(2, "message: " + producer.error().message());
+        }
+        if (detail::SharedMemory::Exists(SegmentObjectName(o.name))) {
+            return Fail(3, "the object was left behind");
+        }
+        return 0;
+    });
+    if (code == SKIPPED) GTEST_SKIP() << "no mount namespace with its own tmpfs here (needs root)";
+    EXPECT_EQ(code, 0);
 }
 
 TEST_F(SegmentTest, NoPermissionIsAClearError)

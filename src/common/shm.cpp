@@ -14,6 +14,7 @@
 
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 namespace tracering::detail {
 namespace {
@@ -193,6 +194,33 @@ Result<std::unique_ptr<SharedMemory>> SharedMemory::CreateAnonymous(uint64_t siz
     auto self = FromFd(fd, /*writable=*/true, what);
     ::close(fd);
     return self;
+}
+
+Result<void> SharedMemory::Reserve(uint64_t offset, uint64_t length, const std::string& what)
+{
+    if (offset > m_size || length > m_size - offset) {
+        return Error{ErrorCode::InvalidArgument,
+                     "cannot reserve " + what + ": it lies outside " + DisplayPath(m_name)};
+    }
+#if defined(__linux__)
+    // posix_fallocate returns the error rather than setting errno.
+    const int err = ::posix_fallocate(m_fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+#else
+    const int err = 0; // no posix_fallocate to rely on: pages are allocated as written
+#endif
+    if (err == 0) return {};
+    std::string msg = "cannot allocate " + what + " (" + std::to_string((length + 1023) / 1024) +
+                      " KiB) in " + DisplayPath(m_name) + ": " + std::strerror(err);
+    if (err == ENOSPC) {
+        struct statvfs fs;
+        if (::fstatvfs(m_fd, &fs) == 0) {
+            msg += " (" + std::to_string(uint64_t{fs.f_bavail} * fs.f_frsize / 1024) +
+                   " KiB free there)";
+        }
+        msg += "; free space in its file system (remove stale tracering.* objects, or give the "
+               "container a larger /dev/shm), or give the producer smaller rings";
+    }
+    return Error{err == ENOSPC ? ErrorCode::SystemError : CodeForErrno(err), msg};
 }
 
 Result<void> SharedMemory::SetMode(uint32_t mode)

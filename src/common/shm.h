@@ -57,6 +57,13 @@ public:
     //! The descriptor the mapping was made from (owned by this object).
     int fd() const noexcept { return m_fd; }
 
+    //! Allocates the object's pages in [offset, offset + length) now (posix_fallocate), so
+    //! that writing there later can never fail. Without this, an object on a full file system
+    //! (a small /dev/shm, as in containers) maps fine, and the first write to a page the file
+    //! system has no room for kills the writer with SIGBUS. Allocated pages stay allocated;
+    //! reserving them again is cheap. `what` names the range in the error, which says how
+    //! much was needed and how much the file system had free.
+    Result<void> Reserve(uint64_t offset, uint64_t length, const std::string& what);
     //! Sets the object's permission bits now (fchmod): the producer creates its main object
     //! writable for itself, then leaves it read-only for everyone.
     Result<void> SetMode(uint32_t mode);

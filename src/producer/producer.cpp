@@ -174,6 +174,14 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
         segment = detail::SharedMemory::Create(object, size, building);
     }
     if (!segment) return segment.error();
+    // The header, the control lines and the schema are written now; the ring data areas are
+    // allocated when a ring gets its first reader (Attach), so that a node nobody traces
+    // does not hold them.
+    if (auto reserved = (*segment)->Reserve(0, data_offsets[0], "the segment's header");
+        !reserved) {
+        (*segment)->RemoveName();
+        return reserved.error();
+    }
 
     std::unique_ptr<Producer> producer{new Producer};
     Impl& impl = *producer->m_impl;
@@ -395,6 +403,15 @@ Result<std::unique_ptr<Lease>> Producer::Attach(const std::vector<LeaseRequest>&
         o.payload_limit = request.options.payload_limit;
         o.pid = request.options.reader_pid;
         o.uid = request.options.reader_uid;
+        // Before the ring is written to: a page the file system had no room for would kill
+        // the writing node thread with SIGBUS. Done for each reader; after the first one the
+        // pages are there and this returns at once.
+        const RingDescriptor& d = m_impl->header()->rings[index];
+        if (auto reserved = m_impl->segment->Reserve(
+                d.data_offset, d.capacity, "ring '" + std::string{SUBSYSTEM_NAMES[index]} + "'");
+            !reserved) {
+            return reserved.error(); // ~Lease removes the readers added so far
+        }
         auto* cursor = reinterpret_cast<CursorSlot*>(l.cursors->data()) + index;
         const auto added = writer.AddReader(o, cursor, l.budget.get());
         if (added.result != detail::RingWriter::AddResult::Added) {
