@@ -9,8 +9,10 @@ import calendar
 import hashlib
 import os
 import signal
+import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -169,6 +171,35 @@ def test_mempool_transactions_are_published_as_added(node, subscriber, extractor
     # The txids of the mempool events are those of the tx messages that carried them.
     carried = [e.body.tx.txid for e in messages(events, "tx", True)]
     assert sorted(carried) == sorted(e.body.txid for e in added) and len(set(carried)) == txs
+
+
+def test_a_client_trickling_its_request_delays_no_scrape(extractor):
+    # A client that sends a byte every 0.2 s never finishes its request: it must not hold the
+    # endpoint (it did, for as long as it kept sending), and is closed unanswered once its
+    # request is overdue (MetricsServer::REQUEST_TIMEOUT_MS).
+    host, port = extractor.metrics_url.split("/")[2].rsplit(":", 1)
+    slow = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    stop = threading.Event()
+
+    def trickle():
+        for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"x" * 8192:
+            if stop.wait(0.2):
+                return
+            try:
+                slow.send(bytes([byte]))
+            except OSError:
+                return  # closed by the endpoint
+
+    trickler = threading.Thread(target=trickle)
+    trickler.start()
+    try:
+        for _ in range(3):
+            assert extractor.metrics()[("events_lost_total", "net")] == 0
+        assert slow.recv(1) == b""  # closed, with no answer
+    finally:
+        stop.set()
+        trickler.join()
+        slow.close()
 
 
 def test_message_over_max_payload_is_counted_as_refused(tmp_path, node):

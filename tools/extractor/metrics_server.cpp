@@ -3,14 +3,17 @@
 
 #include "metrics_server.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <string_view>
 #include <unistd.h>
+#include <vector>
 
 #include "log.h"
 #include <arpa/inet.h>
@@ -20,17 +23,24 @@
 namespace tracering::extractor {
 namespace {
 
-//! A request must arrive within this long; a client that sends nothing is dropped.
-constexpr int REQUEST_TIMEOUT_MS = 2000;
-//! The request line and headers Answer() reads at most.
+//! The request line and headers Serve() reads at most before it answers.
 constexpr size_t MAX_REQUEST = 8192;
+
+int64_t NowMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 std::string ErrnoText(int error) { return std::strerror(error); }
 
 void SendAll(int fd, std::string_view data)
 {
     while (!data.empty()) {
-        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        // Never blocks: a response (a few KiB) fits the socket's buffer unless the client
+        // stopped reading, and then it gets what fitted.
+        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return; // the scraper went away: nothing to tell it
         data.remove_prefix(size_t(n));
@@ -133,33 +143,69 @@ MetricsServer::~MetricsServer()
 
 void MetricsServer::Serve()
 {
+    struct Client {
+        int fd;
+        int64_t deadline_ms;
+        std::string request;
+    };
+    std::vector<Client> clients;
+    auto close_client = [&](size_t i) {
+        ::close(clients[i].fd);
+        clients.erase(clients.begin() + std::ptrdiff_t(i));
+    };
+    std::vector<pollfd> fds;
     for (;;) {
-        pollfd fds[2] = {{m_listen, POLLIN, 0}, {m_wake[0], POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
+        // The wake pipe, the listening socket while there is room, then the clients.
+        const bool room = clients.size() < MAX_CLIENTS;
+        fds.assign({{m_wake[0], POLLIN, 0}, {room ? m_listen : -1, POLLIN, 0}});
+        int timeout = -1;
+        const int64_t now = NowMs();
+        for (const Client& c : clients) {
+            fds.push_back({c.fd, POLLIN, 0});
+            const int64_t left = std::max<int64_t>(0, c.deadline_ms - now);
+            timeout = timeout < 0 ? int(left) : std::min(timeout, int(left));
+        }
+        if (::poll(fds.data(), fds.size(), timeout) < 0) {
             if (errno == EINTR) continue;
             Log(LogLevel::Error, "metrics endpoint stopped: poll: %s", ErrnoText(errno).c_str());
-            return;
+            break;
         }
-        if (fds[1].revents) return;
-        if (!(fds[0].revents & POLLIN)) continue;
-        const int connection = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
-        if (connection < 0) continue; // the client gave up already, or out of descriptors
-        Answer(connection);
-        ::close(connection);
+        if (fds[0].revents) break;
+        // Clients first (their indexes match fds from 2 on), newest last, so that erasing
+        // walks backwards.
+        const int64_t after = NowMs();
+        for (size_t i = clients.size(); i-- > 0;) {
+            Client& c = clients[i];
+            if (fds[2 + i].revents) {
+                char buffer[1024];
+                const ssize_t n = ::recv(c.fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+                if (n <= 0) {
+                    close_client(i); // the client went away
+                    continue;
+                }
+                c.request.append(buffer, size_t(n));
+                if (c.request.find("\r\n\r\n") != std::string::npos ||
+                    c.request.size() >= MAX_REQUEST) {
+                    SendAll(c.fd, Answer(c.request));
+                    close_client(i);
+                    continue;
+                }
+            }
+            if (after >= c.deadline_ms) close_client(i); // too slow: unanswered
+        }
+        if (room && (fds[1].revents & POLLIN)) {
+            const int connection = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
+            // A failure: the client gave up already, or we are out of descriptors.
+            if (connection >= 0) clients.push_back({connection, after + REQUEST_TIMEOUT_MS, {}});
+        }
     }
+    for (const Client& c : clients)
+        ::close(c.fd);
 }
 
-void MetricsServer::Answer(int connection)
+std::string MetricsServer::Answer(const std::string& request) const
 {
-    std::string request;
-    char buffer[1024];
-    while (request.find("\r\n\r\n") == std::string::npos && request.size() < MAX_REQUEST) {
-        pollfd fd{connection, POLLIN, 0};
-        if (::poll(&fd, 1, REQUEST_TIMEOUT_MS) <= 0) return;
-        const ssize_t n = ::recv(connection, buffer, sizeof(buffer), 0);
-        if (n <= 0) return;
-        request.append(buffer, size_t(n));
-    }
     // "GET /metrics HTTP/1.1": the method and the path, without a query.
     const size_t line_end = request.find("\r\n");
     const std::string_view line{request.data(), line_end == std::string::npos ? 0 : line_end};
@@ -187,7 +233,7 @@ void MetricsServer::Answer(int connection)
                            "\r\nContent-Length: " + std::to_string(body.size()) +
                            "\r\nConnection: close\r\n\r\n";
     if (method != "HEAD") response += body;
-    SendAll(connection, response);
+    return response;
 }
 
 } // namespace tracering::extractor

@@ -7,8 +7,9 @@
 //! @file
 //! The extractor's Prometheus endpoint (--metrics-address HOST:PORT): `GET /metrics` answers
 //! the counters in Prometheus' text format; every other path is a 404. One thread of its own
-//! serves one request at a time, so a scraper can never slow the main loop, which only
-//! writes the atomic counters this thread reads.
+//! serves up to MAX_CLIENTS connections at once, each with its whole request due within
+//! REQUEST_TIMEOUT_MS, so a slow or idle client delays nobody else's scrape, and no scraper
+//! can slow the main loop, which only writes the atomic counters this thread reads.
 
 #include <tracering/result.h>
 
@@ -38,10 +39,16 @@ public:
     //! "127.0.0.1:8285", with the port it got.
     const std::string& address() const { return m_address; }
 
+    //! Connections served at once; more wait in the listen backlog.
+    static constexpr size_t MAX_CLIENTS = 16;
+    //! A connection's whole request must arrive within this long, or it is closed unanswered.
+    static constexpr int REQUEST_TIMEOUT_MS = 2000;
+
 private:
     MetricsServer(const Counters& counters) : m_counters{counters} {}
     void Serve();
-    void Answer(int connection);
+    //! The response to a complete request (its request line and headers).
+    std::string Answer(const std::string& request) const;
 
     const Counters& m_counters;
     int m_listen{-1};
