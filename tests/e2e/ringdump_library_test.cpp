@@ -927,6 +927,7 @@ TEST(RingdumpCaptureFileTest, AFailedWriteLeavesAFileThatReadsAsCutShortNotDamag
     for (const size_t size : {size_t{4096}, size_t{256} << 10}) {
         SCOPED_TRACE(std::to_string(size) + "-byte payloads");
         const std::vector<uint8_t> payload(size, 1);
+        uint64_t events_written = 0;
         {
             auto writer = CaptureWriter::Create(path, header);
             ASSERT_TRUE(writer) << writer.error().message();
@@ -938,6 +939,7 @@ TEST(RingdumpCaptureFileTest, AFailedWriteLeavesAFileThatReadsAsCutShortNotDamag
                  ++i) {
             }
             ASSERT_FALSE(wrote) << "the size limit was not reached";
+            events_written = (*writer)->events_written();
             auto finished = (*writer)->Finish(1);
             ASSERT_FALSE(finished);
             EXPECT_EQ(finished.error().message(), wrote.error().message());
@@ -950,6 +952,20 @@ TEST(RingdumpCaptureFileTest, AFailedWriteLeavesAFileThatReadsAsCutShortNotDamag
         const std::string why = ReadWhole(path);
         EXPECT_NE(why.find("was cut short at byte"), std::string::npos) << why;
         EXPECT_EQ(why.find("checksum"), std::string::npos) << why;
+        // What the writer says the file holds (ringdump capture prints it) is what it holds.
+        uint64_t events_read = 0;
+        auto reader = CaptureReader::Open(path);
+        ASSERT_TRUE(reader) << reader.error().message();
+        uint8_t ring = 0;
+        Record record;
+        for (;;) {
+            auto next = (*reader)->Next(ring, record);
+            ASSERT_TRUE(next) << next.error().message();
+            if (next.value() == CaptureItem::End) break;
+            events_read += next.value() == CaptureItem::Event;
+        }
+        EXPECT_GT(events_read, 0u);
+        EXPECT_EQ(events_written, events_read);
         fs::remove_all(path);
     }
 }

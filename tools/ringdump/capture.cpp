@@ -246,15 +246,25 @@ int Capture(const CaptureOptions& options, const Io& io)
         if (auto ok = native->Finish(UnixNowNs()); !ok && failure.empty()) {
             failure = ok.error().message();
         }
-        std::fprintf(io.err, "ringdump: wrote %s (%" PRIu64 " bytes)\n", native_path.c_str(),
-                     native->bytes_written());
+        if (failure.empty()) {
+            std::fprintf(io.err, "ringdump: wrote %s (%" PRIu64 " bytes)\n", native_path.c_str(),
+                         native->bytes_written());
+        } else {
+            // Only what reached the file: events gathered after the last write that
+            // succeeded are not in it, and it has no end frame.
+            std::fprintf(io.err,
+                         "ringdump: %s is cut short: it holds the first %" PRIu64
+                         " events (%" PRIu64 " bytes); 'ringdump read' reads them\n",
+                         native_path.c_str(), native->events_written(), native->bytes_written());
+        }
     }
     if (messages) {
         if (auto ok = messages->Close(); !ok && failure.empty()) failure = ok.error().message();
         const MessageCapture::Counts& c = messages->counts();
         std::fprintf(io.err,
-                     "ringdump: wrote %" PRIu64 " received and %" PRIu64
+                     "ringdump: %s %" PRIu64 " received and %" PRIu64
                      " sent messages of %zu peer(s) under %s\n",
+                     failure.empty() ? "wrote" : "stopped at the error below; wrote at most",
                      c.received, c.sent, messages->peers(), options.out_dir.c_str());
         if (c.truncated) {
             std::fprintf(io.err,

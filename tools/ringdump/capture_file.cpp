@@ -391,14 +391,18 @@ Result<void> CaptureWriter::WriteOut(std::span<const uint8_t> payload)
         m_failed = IoError("cannot write", m_path, err);
         (void)!::ftruncate(m_fd.get(), off_t(m_bytes));
         m_buffer.clear();
+        m_events_buffered = 0;
         return *m_failed;
     }
     m_bytes += total;
     m_buffer.clear();
+    m_events += m_events_buffered;
+    m_events_buffered = 0;
     return {};
 }
 
-Result<void> CaptureWriter::Frame(std::span<const uint8_t> body, std::span<const uint8_t> payload)
+Result<void> CaptureWriter::Frame(std::span<const uint8_t> body, std::span<const uint8_t> payload,
+                                  bool event)
 {
     if (m_failed) return *m_failed;
     const uint64_t size = uint64_t{body.size()} + payload.size();
@@ -411,6 +415,7 @@ Result<void> CaptureWriter::Frame(std::span<const uint8_t> body, std::span<const
     PutLe(&m_buffer[at], size, 4);
     m_buffer.insert(m_buffer.end(), body.begin(), body.end());
     ++m_frames;
+    if (event) ++m_events_buffered;
     if (payload.size() >= DIRECT_PAYLOAD) {
         // A large payload (a block) goes to the file from where it is, after the frames
         // gathered before it, in one writev: no copy through the buffer.
@@ -442,7 +447,7 @@ Result<void> CaptureWriter::Write(uint8_t ring, const Record& record)
     PutLe(fixed + 16, record.timestamp_ns, 8);
     PutLe(fixed + 24, record.lost_before, 8);
     PutLe(fixed + 32, record.skipped_before, 8);
-    if (auto ok = Frame(fixed, record.payload); !ok) return ok;
+    if (auto ok = Frame(fixed, record.payload, /*event=*/true); !ok) return ok;
     CaptureTotals& t = m_totals[ring];
     ++t.delivered;
     t.lost += record.lost_before;

@@ -211,13 +211,18 @@ public:
     Result<void> Finish(uint64_t end_unix_ns);
     //! Bytes in the file (written whole; Finish() writes everything).
     uint64_t bytes_written() const { return m_bytes; }
+    //! Event frames in the file: after a write error, fewer than Write() was given (the
+    //! frames gathered since the last write that succeeded are not in it).
+    uint64_t events_written() const { return m_events; }
     //! Per ring: events and losses written so far, and the next seq they account for.
     const std::vector<CaptureTotals>& totals() const { return m_totals; }
 
 private:
     CaptureWriter() = default;
-    //! Adds a frame of `body` (two parts, written one after the other).
-    Result<void> Frame(std::span<const uint8_t> body, std::span<const uint8_t> payload = {});
+    //! Adds a frame of `body` (two parts, written one after the other); `event` if it is an
+    //! event frame (counted in events_written() once it is in the file).
+    Result<void> Frame(std::span<const uint8_t> body, std::span<const uint8_t> payload = {},
+                       bool event = false);
     //! Writes the buffer, then `payload`, to the file (whole: a failure cuts the file back to
     //! where the buffer began).
     Result<void> WriteOut(std::span<const uint8_t> payload);
@@ -229,6 +234,8 @@ private:
     std::vector<uint8_t> m_buffer; //!< whole frames not written yet
     uint64_t m_bytes{0};           //!< bytes in the file, whole frames
     uint64_t m_frames{0};          //!< frames after the header
+    uint64_t m_events{0};          //!< event frames in the file
+    uint64_t m_events_buffered{0}; //!< event frames in m_buffer (or being written with it)
     std::vector<CaptureTotals> m_totals;
     std::optional<Error> m_failed; //!< the first write error; nothing is written after it
 };
