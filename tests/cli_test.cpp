@@ -166,4 +166,17 @@ TEST(CliTest, HelpPositionalsAndTheErrorLine)
               "prog: unexpected argument 'stray'\nRun 'prog --help' for its options.\n");
 }
 
+TEST(CliTest, ASocketPathMustFitASocketAddress)
+{
+    std::string path;
+    auto visit = [&](Args& a) { return a.Is("--control") && a.SocketPath(path); };
+    const std::string longest = "/" + std::string(tracering::cli::MAX_SOCKET_PATH - 1, 's');
+    EXPECT_EQ(tracering::cli::MAX_SOCKET_PATH, 107u);
+    EXPECT_EQ(Walk({"--control", longest}, visit), "");
+    EXPECT_EQ(path, longest);
+    EXPECT_EQ(Walk({"--control", longest + "s"}, visit),
+              "--control is 108 bytes long; a unix socket path may have at most 107");
+    EXPECT_EQ(Walk({"--control="}, visit), "--control needs a socket path");
+}
+
 } // namespace

@@ -3,12 +3,76 @@
 
 #include "cli/cli.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <utility>
 
+#include <sys/un.h>
+
 namespace tracering::cli {
+
+const size_t MAX_SOCKET_PATH = sizeof(sockaddr_un::sun_path) - 1;
+
+namespace {
+
+//! Set by StopOnSignals before its handler is installed; read by the handler.
+std::atomic<bool>* g_stop_flag{nullptr};
+//! CLOCK_MONOTONIC ns of the first stop signal, 0 before it. Writer and reader: the handler
+//! (in whichever thread takes a signal); compare-exchange, so two signals taken at once in
+//! two threads agree on which came first. Relaxed: it orders no other data.
+std::atomic<int64_t> g_first_signal_ns{0};
+static_assert(std::atomic<int64_t>::is_always_lock_free, "used in a signal handler");
+
+extern "C" void OnStopSignal(int sig)
+{
+    const int saved_errno = errno;
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now); // async-signal-safe
+    // At least 1, so that 0 keeps meaning "no signal yet".
+    const int64_t now_ns = std::max<int64_t>(int64_t(now.tv_sec) * 1'000'000'000 + now.tv_nsec, 1);
+    int64_t first = 0;
+    if (g_first_signal_ns.compare_exchange_strong(first, now_ns, std::memory_order_relaxed)) {
+        g_stop_flag->store(true, std::memory_order_relaxed);
+    } else if (now_ns - first >= SECOND_SIGNAL_KILLS_AFTER_NS) {
+        // The signal is blocked while its handler runs: raised again with the default
+        // action, it ends the process as soon as the handler returns.
+        ::signal(sig, SIG_DFL);
+        ::raise(sig);
+    }
+    errno = saved_errno;
+}
+
+} // namespace
+
+int Finish(std::string_view program, int code, int failure_code)
+{
+    errno = 0;
+    const bool flushed = std::fflush(stdout) == 0;
+    const int flush_errno = errno;
+    if (flushed && !std::ferror(stdout)) return code;
+    std::fprintf(stderr, "%.*s: cannot write the output to stdout%s%s\n", int(program.size()),
+                 program.data(), flush_errno ? ": " : "",
+                 flush_errno ? std::strerror(flush_errno) : "");
+    return code != 0 ? code : failure_code;
+}
+
+void StopOnSignals(std::atomic<bool>& stop)
+{
+    g_stop_flag = &stop;
+    struct sigaction action {
+    };
+    action.sa_handler = OnStopSignal;
+    sigemptyset(&action.sa_mask);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaction(sig, &action, nullptr);
+    }
+}
 
 int Help(const char* text, const char* more)
 {
@@ -189,6 +253,17 @@ bool Args::Seconds(double& out, double min)
         return Fail(m_name + " must be at least " + bound + " s, not " + text);
     }
     out = value;
+    return true;
+}
+
+bool Args::SocketPath(std::string& out)
+{
+    if (!NonEmpty(out, "a socket path")) return false;
+    if (out.size() > MAX_SOCKET_PATH) {
+        return Fail(m_name + " is " + std::to_string(out.size()) +
+                    " bytes long; a unix socket path may have at most " +
+                    std::to_string(MAX_SOCKET_PATH));
+    }
     return true;
 }
 

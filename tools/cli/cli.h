@@ -29,7 +29,11 @@
 //!         else return a.Unknown();
 //!         if (!ok) return a.Error();
 //!     }
+//!
+//! It also holds what every program does the same way around its run: ending cleanly on a
+//! signal (StopOnSignals) and failing when its output could not be written (Finish).
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -42,6 +46,10 @@ namespace tracering::cli {
 //! The exit code of a bad command line, the same in every program.
 inline constexpr int EXIT_USAGE = 1;
 
+//! The longest path a unix socket may have: sockaddr_un's sun_path, less its terminating
+//! zero (Linux: 107 bytes).
+extern const size_t MAX_SOCKET_PATH;
+
 //! Prints `text` (a program's help) and then `more` (if any) to stdout; returns 0, the exit
 //! code of --help.
 int Help(const char* text, const char* more = nullptr);
@@ -49,6 +57,29 @@ int Help(const char* text, const char* more = nullptr);
 //! Prints "PROGRAM: message" and where the help is to stderr; returns EXIT_USAGE.
 //! `command` is the subcommand whose help to point to (empty: the program's).
 int Usage(std::string_view program, std::string_view command, std::string_view message);
+
+//! The exit code Finish() gives a program that exited 0 but could not write its output.
+inline constexpr int EXIT_OUTPUT_FAILED = 2;
+
+//! Flushes stdout and returns `code`, the program's exit code, unless stdout could not be
+//! written (a full disk, /dev/full, a closed descriptor): then says so on stderr and returns
+//! `code`, or `failure_code` if `code` is 0. A program's output is often its result (a
+//! `result` line other programs parse), so losing it is a failure, not a success. Call it
+//! once, as main() returns: `return cli::Finish("ringdump", Main(argc, argv));`.
+int Finish(std::string_view program, int code, int failure_code = EXIT_OUTPUT_FAILED);
+
+//! The least time between a first stop signal and a second one that kills the program.
+inline constexpr int64_t SECOND_SIGNAL_KILLS_AFTER_NS = 1'000'000'000;
+
+//! Makes SIGINT, SIGTERM and SIGHUP (a closed terminal or ssh session) end the program
+//! cleanly: the first of them sets `stop`, which the program polls to finish what it was
+//! doing (flush its output, complete its files, print its totals). A later one kills the
+//! program (the signal's default action), should the clean end hang, but only if it comes
+//! SECOND_SIGNAL_KILLS_AFTER_NS or more after the first: timeout(1) signals its child and
+//! then the child's process group, so a program it runs gets the same signal twice at once,
+//! and a second copy must not kill it mid-way. Call it once, before the run starts;
+//! `stop` must outlive the program's run.
+void StopOnSignals(std::atomic<bool>& stop);
 
 //! Whether `text` would be read as an option: "--x", or "-" and a letter. "-", "-5" and
 //! "-0.5" are values.
@@ -107,6 +138,9 @@ public:
     bool Seconds(double& out, double min = 0);
     //! An option without a value: sets `out`; an inline "=VALUE" is an error.
     bool Switch(bool& out);
+    //! A unix socket path (the producer's control socket): not empty, and short enough for
+    //! a socket address (MAX_SOCKET_PATH bytes at most).
+    bool SocketPath(std::string& out);
     //! Sets the error to `why` (a value that parsed but cannot be used); returns false.
     bool Fail(std::string why);
 
