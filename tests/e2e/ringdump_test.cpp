@@ -29,6 +29,7 @@
 #include "harness.h"
 #include "json.h"
 #include "known_events.h"
+#include "paths.h"
 #include "subprocess.h"
 #include "test_util.h"
 #include <sys/mman.h>
@@ -481,6 +482,36 @@ TEST(RingdumpWatchTest, SigintEndsWatchCleanlyAfterPrintingWhatWasRead)
     EXPECT_EQ(producer.Command("wait-off net mempool utxocache validation coin_selection"), "off");
 }
 
+TEST(RingdumpWatchTest, ASecondSignalRightAfterTheFirstDoesNotCutTheCleanEndShort)
+{
+    // timeout(1) signals its child and then the child's process group: the same signal twice
+    // at once. The second must not kill watch before it printed what it read.
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    Ringdump watch{{"watch", "--control", producer.control(), "--json"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    ASSERT_TRUE(SignalTaken(watch.pid(), SIGINT));
+    watch.Kill(SIGINT);
+    const std::vector<std::string> lines = watch.ReadAll();
+    EXPECT_EQ(watch.Wait(), 0) << watch.Stderr();
+    EXPECT_EQ(CheckAllEvents(lines), "");
+    EXPECT_TRUE(Contains(watch.Stderr(), "20 events delivered, 0 lost")) << watch.Stderr();
+}
+
+TEST(RingdumpWatchTest, PeerIsRefusedWhenNoSelectedEventHasAPeer)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    const Outcome out = RunRingdump({"watch", "--control", producer.control(), "--peer", "5",
+                                     "--ring", "mempool", "--ring", "validation"});
+    EXPECT_EQ(out.code, 1) << out.err;
+    EXPECT_TRUE(Contains(out.err, "--peer: no event selected (of mempool, validation) has a "
+                                  "peer_id field"))
+        << out.err;
+    EXPECT_TRUE(out.lines.empty());
+}
+
 TEST(RingdumpWatchTest, AProducerThatDiesEndsWatchWithCode2AfterEveryEventItWrote)
 {
     TestProducer producer;
@@ -695,6 +726,23 @@ TEST(RingdumpCaptureTest, SigintAndDurationEndACaptureWithCompleteFiles)
     const Outcome empty = RunRingdump({"read", (dir.path() / "b" / "capture.trcap").string()});
     EXPECT_EQ(empty.code, 0) << empty.err;
     EXPECT_TRUE(empty.lines.empty());
+}
+
+TEST(RingdumpCaptureTest, SighupEndsACaptureWithCompleteFilesAsSigintDoes)
+{
+    // A hang-up: the terminal or ssh session of the capture went away.
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    TempDir dir;
+    Ringdump capture{{"capture", "--control", producer.control(), "--out", dir.path().string(),
+                      "--format", "native"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    capture.Kill(SIGHUP);
+    EXPECT_EQ(capture.Wait(), 0) << capture.Stderr();
+    const Outcome read = RunRingdump({"read", (dir.path() / "capture.trcap").string(), "--json"});
+    ASSERT_EQ(read.code, 0) << read.err;
+    EXPECT_EQ(CheckAllEvents(read.lines), "");
 }
 
 //! One -capturemessages record, as Bitcoin Core's CaptureMessageToFile writes it.
@@ -1206,6 +1254,10 @@ TEST(RingdumpCommandLineTest, BadCommandLinesExitWithCode1AndSayWhy)
           "--ring", "mempool"},
          "has neither"},
         {{"read"}, "read needs a capture FILE"},
+        {{"list", "--control", "/tmp/" + std::string(120, 'x')},
+         "--control is 125 bytes long; a unix socket path may have at most 107"},
+        {{"--control", "/tmp/" + std::string(120, 'x'), "watch"},
+         "--control is 125 bytes long; a unix socket path may have at most 107"},
     };
     for (const auto& [args, message] : cases) {
         const Outcome out = RunRingdump(args);
@@ -1216,6 +1268,19 @@ TEST(RingdumpCommandLineTest, BadCommandLinesExitWithCode1AndSayWhy)
         EXPECT_EQ(out.code, 1) << joined << "\n" << out.err;
         EXPECT_TRUE(Contains(out.err, message)) << joined << "\n" << out.err;
         EXPECT_TRUE(out.lines.empty()) << joined;
+    }
+}
+
+TEST(RingdumpCommandLineTest, AnOutputThatCannotBeWrittenExitsWithCode2)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"},
+                                                 {"capture", "--help"},
+                                                 {"list", "--control", producer.control()}}) {
+        const Outcome out = RunWithFullStdout(paths::RINGDUMP, args);
+        EXPECT_EQ(out.code, 2) << args[0] << ": " << out.err;
+        EXPECT_TRUE(Contains(out.err, "ringdump: cannot write the output to stdout")) << out.err;
     }
 }
 

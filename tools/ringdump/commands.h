@@ -39,7 +39,7 @@ inline constexpr int EXIT_CUT_SHORT = 6;
 struct Io {
     std::FILE* out{stdout};
     std::FILE* err{stderr};
-    //! Set (by a SIGINT/SIGTERM handler, say) to end a running command cleanly: it flushes
+    //! Set (by cli::StopOnSignals, say) to end a running command cleanly: it flushes
     //! what it read, finishes its files and returns EXIT_OK.
     const std::atomic<bool>* stop{nullptr};
 };

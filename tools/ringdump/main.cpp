@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -22,19 +21,20 @@ namespace {
 using namespace tracering::ringdump;
 namespace cli = tracering::cli;
 
+//! Writer: cli::StopOnSignals' handler (SIGINT, SIGTERM, SIGHUP). Reader: the command, which
+//! then ends cleanly (Io::stop).
 std::atomic<bool> g_stop{false};
-
-extern "C" void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
 constexpr const char* EXIT_CODES =
     "Exit codes:\n"
-    "  0  success (also after SIGINT/SIGTERM ended a command cleanly, or the producer exited)\n"
+    "  0  success (also after SIGINT, SIGTERM or SIGHUP ended a command cleanly, or the\n"
+    "     producer exited); a second such signal a second or more after the first kills\n"
     "  1  usage: a bad command line, an unknown ring or event, an existing capture file, an\n"
     "     --out directory that others can write or that is not yours (capturemessage: one\n"
     "     that is not empty)\n"
     "  2  cannot connect or attach (no producer at that path, permission denied, a ring\n"
-    "     that already has 8 readers), cannot open or write a file, or the producer died\n"
-    "     without shutting down (after everything it wrote was read)\n"
+    "     that already has 8 readers), cannot open or write a file or the output, or the\n"
+    "     producer died without shutting down (after everything it wrote was read)\n"
     "  3  ABI or capture format version mismatch (schemas may differ)\n"
     "  4  corrupt data in a ring or in a capture file (damaged, or altered: a frame cut\n"
     "     out, added, duplicated or replayed)\n"
@@ -83,8 +83,8 @@ constexpr const char* WATCH_HELP =
     "\n"
     "Attaches and prints one line per event, and a line for every gap in a ring's sequence\n"
     "numbers, also for events dropped after the last one read: nothing is lost silently.\n"
-    "SIGINT or SIGTERM ends it after the events written before it were printed and the\n"
-    "output flushed; a summary of events delivered and lost per ring goes to stderr.\n"
+    "SIGINT, SIGTERM or SIGHUP ends it after the events written before it were printed and\n"
+    "the output flushed; a summary of events delivered and lost per ring goes to stderr.\n"
     "\n"
     "  --control PATH        the producer's control socket\n"
     "  --ring R              attach ring R (net, mempool, utxocache, validation,\n"
@@ -101,7 +101,9 @@ constexpr const char* WATCH_HELP =
     "                        then every field by its schema name; hashes in display\n"
     "                        (reversed) hex, payloads in hex, enums by name; and\n"
     "                        {\"lost\":N,\"ring\":R,\"before_seq\":S} where events are missing\n"
-    "  --peer ID             only net events of peer ID (attaches the net ring by default)\n"
+    "  --peer ID             only events of peer ID, those with a peer_id field (net\n"
+    "                        events; attaches the net ring by default, and refuses a\n"
+    "                        selection without such events)\n"
     "\n";
 
 constexpr const char* STATS_HELP =
@@ -110,8 +112,8 @@ constexpr const char* STATS_HELP =
     "\n"
     "Every interval, per ring: events/s, bytes/s, events delivered and lost (gaps), and the\n"
     "producer's drops by cause. Attaches the rings and consumes their events; ended by\n"
-    "SIGINT/SIGTERM or the producer, a last report counts the events dropped after the\n"
-    "last one read as lost too.\n"
+    "SIGINT, SIGTERM, SIGHUP or the producer, a last report counts the events dropped after\n"
+    "the last one read as lost too.\n"
     "\n"
     "  --control PATH   the producer's control socket\n"
     "  --interval S     seconds between reports (default 1; fractions allowed)\n"
@@ -127,8 +129,8 @@ constexpr const char* CAPTURE_HELP =
     "                        [--lossless] [--lossless-wait MS] [--count N | --duration S]\n"
     "                        [--ring R]... [--event E]... [--payload-limit BYTES]\n"
     "\n"
-    "Attaches and writes the events under DIR until N events, S seconds, SIGINT or SIGTERM;\n"
-    "the files are complete whatever ends it.\n"
+    "Attaches and writes the events under DIR until N events, S seconds, SIGINT, SIGTERM or\n"
+    "SIGHUP; the files are complete whatever ends it.\n"
     "\n"
     "  --format native          DIR/capture.trcap: every record with its ring, sequence\n"
     "                           number, timestamp and payload, and the schema to print it;\n"
@@ -191,7 +193,7 @@ template <typename Options>
 bool AttachOption(cli::Args& a, Options& options, bool& ok)
 {
     if (a.Is("--control")) {
-        ok = a.NonEmpty(options.control, "the producer's socket path");
+        ok = a.SocketPath(options.control);
     } else if (a.Is("--ring")) {
         ok = a.Append(options.selection.rings);
     } else if (a.Is("--event")) {
@@ -215,7 +217,7 @@ int RunList(cli::Args& a, const Io& io)
         bool ok = true;
         if (a.IsHelp()) return Help(LIST_HELP);
         if (a.Is("--control")) {
-            ok = a.NonEmpty(options.control, "the producer's socket path");
+            ok = a.SocketPath(options.control);
         } else if (a.Is("--json")) {
             ok = a.Switch(options.json);
         } else {
@@ -258,7 +260,7 @@ int RunStats(cli::Args& a, const Io& io)
         bool ok = true;
         if (a.IsHelp()) return Help(STATS_HELP);
         if (a.Is("--control")) {
-            ok = a.NonEmpty(options.control, "the producer's socket path");
+            ok = a.SocketPath(options.control);
         } else if (a.Is("--interval")) {
             ok = a.Seconds(options.interval_s, 0.001);
         } else if (a.Is("--ring")) {
@@ -357,9 +359,7 @@ int RunRead(cli::Args& a, const Io& io)
     return Read(options, io);
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int Main(int argc, char** argv)
 {
     if (argc < 2) {
         std::fputs(MAIN_HELP, stderr);
@@ -381,16 +381,7 @@ int main(int argc, char** argv)
     const std::string command = argv[first];
     if (command == "--help" || command == "-h" || command == "help") return Help(MAIN_HELP);
 
-    // The first SIGINT or SIGTERM ends the command cleanly; a second one (SA_RESETHAND)
-    // kills, should the clean end itself hang.
-    struct sigaction action {
-    };
-    action.sa_handler = OnSignal;
-    action.sa_flags = SA_RESETHAND;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-
+    cli::StopOnSignals(g_stop);
     const Io io{.out = stdout, .err = stderr, .stop = &g_stop};
     std::vector<std::string> rest(argv + first + 1, argv + argc);
     rest.insert(rest.begin(), leading.begin(), leading.end());
@@ -402,3 +393,7 @@ int main(int argc, char** argv)
     if (command == "read") return RunRead(args, io);
     return Usage("", "unknown command '" + command + "'");
 }
+
+} // namespace
+
+int main(int argc, char** argv) { return cli::Finish("ringdump", Main(argc, argv)); }

@@ -225,7 +225,7 @@ int Stats(const StatsOptions& options, const Io& io)
         }
     }
     if (session && !counted_out && !failed) {
-        // Ended by SIGINT/SIGTERM, or by the producer: a last report, for the time since the
+        // Ended by a stop signal, or by the producer: a last report, for the time since the
         // previous one, whose losses include the events each ring attempted and this reader
         // did not read (dropped after its last read). The events attempted before a stop are
         // read first, if the rings still hold them.

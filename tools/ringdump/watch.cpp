@@ -4,6 +4,7 @@
 //! @file
 //! ringdump watch: prints the events of the attached rings as they come (Watch()).
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -12,6 +13,33 @@
 #include "commands.h"
 
 namespace tracering::ringdump {
+namespace {
+
+//! Whether any event `requests` select has a peer_id field (what EventFormatter::PeerId
+//! reads) in the producer's `schema`.
+bool SelectsPeerEvents(const std::vector<RingRequest>& requests, const EventSchema& schema)
+{
+    for (const EventDesc& event : schema.events()) {
+        const auto request =
+            std::find_if(requests.begin(), requests.end(),
+                         [&](const RingRequest& r) { return r.ring == event.ring; });
+        if (request == requests.end()) continue;
+        if (!request->events.empty() && std::find(request->events.begin(), request->events.end(),
+                                                  event.name) == request->events.end()) {
+            continue;
+        }
+        const int32_t index = schema.TableIndexOf(event.type);
+        if (index < 0) continue;
+        for (const reflection::Field* f : schema.FieldsInOrder(uint32_t(index))) {
+            if (f->name()->string_view() == "peer_id" && IsScalar(f->type()->base_type())) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+} // namespace
 
 int Watch(const WatchOptions& options, const Io& io)
 {
@@ -29,6 +57,17 @@ int Watch(const WatchOptions& options, const Io& io)
     if (int code = AttachWithSchema(options.control, *requests, io, client, session, schema);
         code != EXIT_OK) {
         return code;
+    }
+    // An event without a peer never matches: refuse rather than print nothing forever.
+    if (options.peer && !SelectsPeerEvents(*requests, *schema)) {
+        std::vector<std::string> rings;
+        for (const RingRequest& r : *requests) {
+            rings.push_back(r.ring);
+        }
+        return Fail(io, EXIT_USAGE,
+                    "--peer: no event selected (of " + Join(rings) +
+                        ") has a peer_id field, so none would be printed; peers are on the net "
+                        "ring's events");
     }
 
     ClockTracker clock{UnixClockOffsetNow};

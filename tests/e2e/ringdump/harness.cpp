@@ -300,6 +300,43 @@ char ProcessState(pid_t pid)
     return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
 }
 
+bool SignalTaken(pid_t pid, int sig)
+{
+    ::kill(pid, sig);
+    // A signal sent to the process waits in its shared pending set (ShdPnd), or in a thread's
+    // (SigPnd), until a thread takes it.
+    const auto pending = [&] {
+        std::istringstream status{ReadFile("/proc/" + std::to_string(pid) + "/status")};
+        bool found = false;
+        for (std::string line; std::getline(status, line);) {
+            if (line.starts_with("ShdPnd:") || line.starts_with("SigPnd:")) {
+                const uint64_t mask = std::stoull(line.substr(7), nullptr, 16);
+                found = found || ((mask >> (sig - 1)) & 1) != 0;
+            }
+        }
+        return found;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (pending()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+    }
+    return true;
+}
+
+Outcome RunWithFullStdout(const std::string& program, const std::vector<std::string>& args)
+{
+    // The shell points stderr at the pipe Subprocess reads, stdout at /dev/full.
+    std::vector<std::string> argv{"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1 >/dev/full", program};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Subprocess process{argv};
+    Outcome out;
+    for (std::string line = process.ReadLine(); !line.empty(); line = process.ReadLine()) {
+        out.err += line + "\n";
+    }
+    out.code = process.Wait();
+    return out;
+}
+
 //! Stops process `pid` (SIGSTOP) and waits, up to 2 s, until it is stopped; whether it is.
 bool Suspend(pid_t pid)
 {

@@ -107,6 +107,12 @@ Outcome RunRingdump(const std::vector<std::string>& args);
 
 //! The state letter of a process ('T' when stopped), from /proc.
 char ProcessState(pid_t pid);
+//! Sends `sig` to process `pid` and waits, up to 10 s, until the process has taken it (it is
+//! no longer pending: a handler ran, or the default action); whether it has.
+bool SignalTaken(pid_t pid, int sig);
+//! Runs `program` with `args` and its stdout to /dev/full (every write fails: no space left);
+//! its exit code, and its stderr as `err`.
+Outcome RunWithFullStdout(const std::string& program, const std::vector<std::string>& args);
 //! Stops process `pid` (SIGSTOP) and waits, up to 2 s, until it is stopped; whether it is.
 bool Suspend(pid_t pid);
 //! Stops `ringdump` (SIGSTOP), has the producer of a 4 KiB ring flood it with 300 mempool
