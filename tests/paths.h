@@ -24,6 +24,7 @@ extern const char* const TESTNODE;               //!< tracering-testnode
 extern const char* const LOADGEN;                //!< tracering-loadgen
 extern const char* const RINGDUMP;               //!< ringdump
 extern const char* const RINGDUMP_TEST_PRODUCER; //!< tests/e2e/ringdump/producer.cpp
+extern const char* const DEMO;                   //!< tracering-demo
 //! The schema evolution programs (tests/evolution/), built against schema v1 and v2.
 extern const char* const EVOLUTION_PRODUCER_V1;
 extern const char* const EVOLUTION_PRODUCER_V2;

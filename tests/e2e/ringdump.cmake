@@ -1,5 +1,6 @@
 # End-to-end tests of ringdump: the real binary against a real producer process
-# (ringdump_test_producer fires known events on command), plus tests of ringdump's library.
+# (ringdump_test_producer fires known events on command), plus tests of ringdump's library;
+# and of tracering-demo's watch, a consumer beside ringdump.
 # Included from tests/CMakeLists.txt when the tools are built.
 
 add_executable(ringdump_test_producer
@@ -21,7 +22,7 @@ add_executable(ringdump_tests
   ${CMAKE_CURRENT_LIST_DIR}/ringdump_library_test.cpp)
 target_link_libraries(ringdump_tests PRIVATE
   ringdump_test_harness tracering_ringdump GTest::gtest_main)
-add_dependencies(ringdump_tests ringdump ringdump_test_producer)
+add_dependencies(ringdump_tests ringdump ringdump_test_producer tracering-demo)
 
 gtest_discover_tests(ringdump_tests
   PROPERTIES LABELS e2e TIMEOUT 60

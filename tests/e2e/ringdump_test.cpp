@@ -1350,5 +1350,57 @@ TEST(RingdumpCommandLineTest, AnExistingCaptureIsNeverOverwritten)
     EXPECT_EQ(ReadFile(dir.path() / "capture.trcap"), "earlier");
 }
 
+// --- tracering-demo watch, a consumer beside ringdump --------------------------------------
+
+TEST(DemoWatchTest, CountsOnlyWhatTheRingsAttemptedSinceItAttached)
+{
+    TestProducer producer;
+    ASSERT_TRUE(producer.ready());
+    // Another reader, and events the rings attempted before the demo attached: none of them
+    // is the demo's to deliver, nor lost to it.
+    Ringdump first{{"watch", "--control", producer.control(), "--json"}};
+    ASSERT_EQ(producer.WaitOn(ALL_RINGS), "on");
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    Subprocess demo{{paths::DEMO, "watch", "--control", producer.control(), "--seconds", "60"}};
+    ASSERT_TRUE(Contains(demo.ReadLine(), "watch: attached every ring")) << first.Stderr();
+    ASSERT_EQ(producer.Command("emit-all"), "done");
+    // Stopped, it reads what the rings attempted before the signal, then sums up.
+    demo.Kill(SIGINT);
+    std::string out;
+    for (std::string line = demo.ReadLine(); !line.empty(); line = demo.ReadLine()) {
+        out += line + "\n";
+    }
+    EXPECT_EQ(demo.Wait(), 0) << out;
+    for (const auto& [ring, count] :
+         std::vector<std::pair<std::string, int>>{{"net", 7},
+                                                  {"mempool", 4},
+                                                  {"utxocache", 4},
+                                                  {"validation", 1},
+                                                  {"coin_selection", 4}}) {
+        const std::regex summary{ring + " +attempted +" + std::to_string(count) + " +delivered +" +
+                                 std::to_string(count) + " +lost 0 "};
+        EXPECT_TRUE(std::regex_search(out, summary)) << ring << ":\n" << out;
+    }
+    first.Kill(SIGINT);
+    EXPECT_EQ(first.ReadAll().size(), 2 * ALL_EVENTS);
+    EXPECT_EQ(first.Wait(), 0) << first.Stderr();
+}
+
+TEST(DemoWatchTest, HelpSaysTheSegmentModeOfGroupAndAnUnwritableOutputFails)
+{
+    Subprocess help{{paths::DEMO, "--help"}};
+    // Past its empty lines (ReadLine returns "" for them, and at once at the end).
+    std::string text;
+    for (int i = 0; i < 100; ++i) {
+        text += help.ReadLine() + "\n";
+    }
+    EXPECT_EQ(help.Wait(), 0);
+    EXPECT_TRUE(Contains(text, "segment 0440, control socket 0660")) << text;
+    const Outcome full = RunWithFullStdout(paths::DEMO, {"--help"});
+    EXPECT_EQ(full.code, 2) << full.err;
+    EXPECT_TRUE(Contains(full.err, "tracering-demo: cannot write the output to stdout"))
+        << full.err;
+}
+
 } // namespace
 } // namespace tracering::test::ringdump

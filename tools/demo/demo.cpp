@@ -12,17 +12,17 @@
 //!   tracering-demo watch --control PATH [--seconds S]
 //!       a consumer in another process: attaches every ring through the control socket,
 //!       prints live rates and a few decoded events, then a summary of attempted vs delivered
-//!       vs lost per ring.
+//!       vs lost per ring, counted from its own attach.
 
 #include <tracering/consumer.h>
 #include <tracering/control.h>
 #include <tracering/producer.h>
 #include <tracering/tracepoint.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -36,9 +36,11 @@ namespace {
 using namespace tracering;
 using Clock = std::chrono::steady_clock;
 
+//! Writer: cli::StopOnSignals' handler (SIGINT, SIGTERM, SIGHUP). Readers: the node's
+//! threads and the watch loop, which then end. Relaxed: the flag orders no other data.
 std::atomic<bool> g_stop{false};
 
-void OnSignal(int) { g_stop = true; }
+bool Stopped() { return g_stop.load(std::memory_order_relaxed); }
 
 struct Args {
     std::string mode;
@@ -55,14 +57,20 @@ constexpr const char* USAGE =
     "       tracering-demo watch --control PATH [--seconds S]\n"
     "\n"
     "node runs a producer that fires every kind of event at --rate for --seconds; watch\n"
-    "attaches to it, prints events/s per ring and checks that attempted = delivered + lost.\n"
+    "attaches to it, prints events/s per ring and, at the end, per ring the events attempted\n"
+    "since it attached, delivered to it and lost; it checks that the producer counted every\n"
+    "loss as a drop. SIGINT, SIGTERM or SIGHUP ends either cleanly (watch reads what the\n"
+    "rings attempted before it first); a second such signal a second or more later kills.\n"
     "\n"
     "  --control PATH  the producer's control socket\n"
     "  --name NAME     (node) the segment name\n"
     "  --group GROUP   (node) let members of GROUP (a group name or gid) attach and read\n"
-    "                  too: segment 0640, control socket 0660, both of GROUP\n"
+    "                  too: segment 0440, control socket 0660, both of GROUP\n"
     "  --seconds S     how long to run\n"
-    "  --rate N        (node) events per second\n";
+    "  --rate N        (node) events per second\n"
+    "\n"
+    "Exit codes: 0 ok; 1 bad usage; 2 cannot create or attach, or stdout could not be\n"
+    "written; 4 (watch) events lost that the producer did not count as dropped.\n";
 
 int Usage(const std::string& error) { return cli::Usage("tracering-demo", "", error); }
 
@@ -105,7 +113,7 @@ int RunNode(const Args& args)
     threads.emplace_back([&] {
         uint8_t nonce[8] = {};
         std::vector<uint8_t> block(250'000, 0x42);
-        for (uint64_t i = 0; Clock::now() < end && !g_stop; i += 2) {
+        for (uint64_t i = 0; Clock::now() < end && !Stopped(); i += 2) {
             const int64_t peer = int64_t(i / 1000 % 8);
             std::memcpy(nonce, &i, 8);
             TRACERING_TRACEPOINT(net, inbound_message, peer, "127.0.0.1:50412", "inbound", "ping",
@@ -127,7 +135,7 @@ int RunNode(const Args& args)
     // validation and mempool.
     threads.emplace_back([&] {
         uint8_t txid[32], block_hash[32];
-        for (uint64_t i = 0; Clock::now() < end && !g_stop; ++i) {
+        for (uint64_t i = 0; Clock::now() < end && !Stopped(); ++i) {
             Hash(txid, i);
             TRACERING_TRACEPOINT(mempool, added, txid, int32_t(141 + i % 300), int64_t(1410 + i));
             if (i % 4 == 0)
@@ -148,7 +156,7 @@ int RunNode(const Args& args)
     // utxocache: the busiest ring in a real node.
     threads.emplace_back([&] {
         uint8_t txid[32];
-        for (uint64_t i = 0; Clock::now() < end && !g_stop; i += 2) {
+        for (uint64_t i = 0; Clock::now() < end && !Stopped(); i += 2) {
             Hash(txid, i);
             TRACERING_TRACEPOINT(utxocache, add, txid, uint32_t(i % 4), uint32_t(800'000),
                                  int64_t(5000 + i), false);
@@ -207,6 +215,13 @@ int RunWatch(const Args& args)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
+    // The producer's drop counters before the attach: every event the attach misses must be
+    // among the drops the producer counts from here on.
+    Result<std::vector<RingInfo>> before = client->Rings();
+    if (!before) {
+        std::fprintf(stderr, "tracering-demo: %s\n", before.error().message().c_str());
+        return 2;
+    }
     std::vector<RingRequest> all;
     for (std::string_view ring : SUBSYSTEM_NAMES)
         all.push_back({.ring = std::string{ring}});
@@ -219,21 +234,35 @@ int RunWatch(const Args& args)
                 ") through %s\n",
                 client->producer().segment_name.c_str(), client->producer().producer_pid,
                 args.control.c_str());
+    std::fflush(stdout);
     const auto& readers = (*session)->readers();
+    // Each reader's first seq, the ring's seq when it was added (ReaderControl::attach_seq):
+    // what the ring attempted before belongs to earlier readers, not to this watch.
+    std::vector<uint64_t> first_seq;
+    std::vector<uint64_t> dropped_before;
+    for (const auto& reader : readers) {
+        first_seq.push_back(reader->next_seq().value_or(reader->Info().seq));
+        uint64_t dropped = 0;
+        for (const RingInfo& ring : *before) {
+            if (ring.name == reader->name()) dropped = ring.dropped();
+        }
+        dropped_before.push_back(dropped);
+    }
     std::vector<uint64_t> last(readers.size(), 0);
     auto next_report = Clock::now() + std::chrono::milliseconds(500);
     const auto end = Clock::now() + std::chrono::duration<double>(args.seconds);
     bool producer_gone = false;
     int samples = 0;
-    while (!g_stop && !producer_gone && Clock::now() < end) {
+    const auto print_samples = [&](const EventView& ev) {
+        if (samples < 8 && ev.seq() % 5000 == 1) {
+            PrintEvent(ev);
+            ++samples;
+        }
+    };
+    while (!Stopped() && !producer_gone && Clock::now() < end) {
         uint64_t got = 0;
         for (auto& reader : readers) {
-            auto n = reader->Poll([&](const EventView& ev) {
-                if (samples < 8 && ev.seq() % 5000 == 1) {
-                    PrintEvent(ev);
-                    ++samples;
-                }
-            });
+            auto n = reader->Poll(print_samples);
             if (!n) {
                 producer_gone = true;
                 break;
@@ -254,24 +283,39 @@ int RunWatch(const Args& args)
         }
         if (got == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    std::printf("watch: summary (attempted = delivered + lost)\n");
-    int bad = 0;
+    // The account of each ring ends at its seq now, after reading what it attempted until now
+    // (no more than it holds: the rest was dropped), as ringdump does when stopped.
+    std::vector<uint64_t> end_seq;
     for (auto& reader : readers) {
-        const RingInfo info = reader->Info();
-        const ReaderStats& s = reader->stats();
+        const uint64_t stop_seq = reader->Info().seq;
+        while (reader->next_seq().value_or(0) < stop_seq) {
+            auto n = reader->Poll(print_samples);
+            if (!n || n.value() == 0) break;
+        }
+        end_seq.push_back(std::max(stop_seq, reader->next_seq().value_or(0)));
+    }
+    std::printf("watch: summary since the attach (attempted = delivered + lost; every loss a "
+                "drop the producer counted)\n");
+    int bad = 0;
+    for (size_t i = 0; i < readers.size(); ++i) {
+        const RingInfo info = readers[i]->Info();
+        const ReaderStats& s = readers[i]->stats();
+        const uint64_t attempted = end_seq[i] - first_seq[i];
+        // A reader that asked for every event of its ring skips none; counted all the same.
+        const uint64_t taken = s.delivered + s.skipped;
+        const uint64_t lost = attempted > taken ? attempted - taken : 0;
+        // Drops counted from just before the attach: at least those of the events since.
+        const uint64_t dropped = info.dropped() - dropped_before[i];
         std::printf("  %-15s attempted %10" PRIu64 "  delivered %10" PRIu64 "  lost %" PRIu64
-                    " (full %" PRIu64 ", too big %" PRIu64 ")\n",
-                    reader->name().c_str(), info.seq, s.delivered, info.seq - s.delivered,
-                    info.dropped_full, info.dropped_too_big);
-        if (info.seq - s.delivered != info.dropped()) ++bad;
+                    " (dropped since the attach %" PRIu64 ")\n",
+                    readers[i]->name().c_str(), attempted, s.delivered, lost, dropped);
+        if (lost > dropped) ++bad;
     }
     std::fflush(stdout);
     return bad == 0 ? 0 : 4;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int Main(int argc, char** argv)
 {
     Args args;
     if (argc < 2) return Usage("a mode is required: node or watch");
@@ -288,7 +332,7 @@ int main(int argc, char** argv)
         if (a.Is("--name")) {
             ok = a.NonEmpty(args.name, "a segment name");
         } else if (a.Is("--control")) {
-            ok = a.NonEmpty(args.control, "a socket path");
+            ok = a.SocketPath(args.control);
         } else if ((a.Is("--group") || a.Is("--rate")) && args.mode != "node") {
             ok = a.Fail(a.name() + " is an option of node");
         } else if (a.Is("--group")) {
@@ -312,8 +356,11 @@ int main(int argc, char** argv)
         if (!ok) return a.Error();
     }
     if (args.control.empty()) return a.Usage("--control PATH is required");
-    std::signal(SIGINT, OnSignal);
-    std::signal(SIGTERM, OnSignal);
+    cli::StopOnSignals(g_stop);
     if (args.mode == "node") return RunNode(args);
     return RunWatch(args);
 }
+
+} // namespace
+
+int main(int argc, char** argv) { return cli::Finish("tracering-demo", Main(argc, argv)); }
