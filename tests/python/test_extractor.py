@@ -306,6 +306,40 @@ def test_node_restart_is_attached_again(tmp_path, nats, subscriber, sig):
             second.stop()
 
 
+def signal_taken(pid, sig):
+    """Sends `sig` to `pid` and waits until the process took it (it is pending no more)."""
+    os.kill(pid, sig)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                masks = [int(l.split()[1], 16) for l in f if l.startswith(("ShdPnd:", "SigPnd:"))]
+        except FileNotFoundError:
+            return True
+        if not any(m >> (sig - 1) & 1 for m in masks):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGHUP], [signal.SIGINT, signal.SIGINT]])
+def test_a_hangup_or_two_signals_at_once_stop_it_cleanly_with_its_stats_line(
+        tmp_path, node, nats, subscriber, signals):
+    """A hang-up (the ssh session went away) stops it as SIGINT does; and so do two signals at
+    once, as timeout(1) sends them (to the extractor, then to its process group)."""
+    ex = Extractor(tmp_path, nats, "--lossless", control=node.socket)
+    try:
+        ex.wait_log("attached to the node")
+        node.loadgen("ping", "--count", "100")
+        subscriber.wait_for(lambda ev: len(of(ev, "pong")) == 100, "the pongs")
+        for sig in signals:
+            assert signal_taken(ex.proc.pid, sig)
+        code, stats = ex.stop()
+        assert code == 0, ex.log()
+        assert stats["lost"]["net"] == 0
+    finally:
+        ex.stop()
+
+
 def test_datadir_and_chain_find_the_node_socket(tmp_path, nats):
     (tmp_path / "regtest").mkdir()
     node = TestNode(tmp_path, socket=str(tmp_path / "regtest" / "tracering.sock"))
@@ -360,6 +394,14 @@ def test_nats_credentials(tmp_path, node):
      "peer-observer's ebpf-extractor, with no use here: the node is found by its control "
      "socket; give --datadir DIR [--chain C] or --control PATH instead"),
     (["--control", "s", "--no-idle-exit"], "this extractor never exits for want of events"),
+    (["--control", "s", "--metrics-address", "bogus"],
+     "--metrics-address 'bogus' is not HOST:PORT"),
+    (["--control", "s", "--metrics-address", "127.0.0.1:http"],
+     "--metrics-address '127.0.0.1:http': the port must be 0-65535"),
+    (["--control", "/tmp/" + "x" * 120],
+     "--control is 125 bytes long; a unix socket path may have at most 107"),
+    (["--datadir", "/tmp/" + "x" * 100],
+     "a unix socket path may have at most 107"),
 ])
 def test_usage_errors_say_what_was_wrong(args, message):
     run = subprocess.run([EXTRACTOR, *args], capture_output=True, text=True, timeout=TIMEOUT)
@@ -373,6 +415,11 @@ def test_help_and_unusable_files(tmp_path):
     for flag in ("--nats-address", "--nats-password-file", "--no-p2pmsg-tracepoints",
                  "--metrics-address", "--lossless", "--datadir", "Exit codes"):
         assert flag in run.stdout
+    with open("/dev/full", "w") as full:
+        unwritten = subprocess.run([EXTRACTOR, "--help"], stdout=full, stderr=subprocess.PIPE,
+                                   text=True, timeout=TIMEOUT)
+    assert unwritten.returncode == 2
+    assert "tracering-extractor: cannot write the output to stdout" in unwritten.stderr
     missing = subprocess.run([EXTRACTOR, "--control", "s", "-u", "u", "-f", str(tmp_path / "no")],
                              capture_output=True, text=True, timeout=TIMEOUT)
     assert missing.returncode == 2 and "cannot read -f/--nats-password-file" in missing.stderr

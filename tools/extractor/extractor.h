@@ -22,7 +22,7 @@
 namespace tracering::extractor {
 
 //! Exit codes.
-inline constexpr int EXIT_OK = 0;          //!< stopped by SIGINT or SIGTERM
+inline constexpr int EXIT_OK = 0;          //!< stopped by SIGINT, SIGTERM or SIGHUP
 inline constexpr int EXIT_USAGE = 1;       //!< bad command line
 inline constexpr int EXIT_UNAVAILABLE = 2; //!< cannot start: NATS, metrics, permissions
 inline constexpr int EXIT_MISMATCH = 3;    //!< the node speaks another tracering ABI
@@ -44,8 +44,8 @@ struct ExtractorOptions {
     std::chrono::milliseconds retry{1000};
 };
 
-//! Runs until `stop` is set (by SIGINT/SIGTERM), then logs the last `stats` line and returns
-//! EXIT_OK; or returns another exit code, after logging why, when it cannot go on.
+//! Runs until `stop` is set (by SIGINT, SIGTERM or SIGHUP), then logs the last `stats` line and
+//! returns EXIT_OK; or returns another exit code, after logging why, when it cannot go on.
 int Run(const ExtractorOptions& options, const std::atomic<bool>& stop);
 
 } // namespace tracering::extractor

@@ -18,17 +18,16 @@
 #include "cli/cli.h"
 #include "extractor.h"
 #include "log.h"
+#include "metrics_server.h"
 
 namespace {
 
 using namespace tracering::extractor;
 namespace cli = tracering::cli;
 
-//! Writer: OnSignal (SIGINT, SIGTERM). Reader: the main loop (Run), which then stops.
-//! Relaxed: the flag orders no other data.
+//! Writer: cli::StopOnSignals' handler (SIGINT, SIGTERM, SIGHUP). Reader: the main loop
+//! (Run), which then stops. Relaxed: the flag orders no other data.
 std::atomic<bool> g_stop{false};
-
-extern "C" void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
 constexpr const char* HELP =
     "tracering-extractor: feeds peer-observer from a node's tracering rings, without root\n"
@@ -73,11 +72,13 @@ constexpr const char* HELP =
     "  -h, --help                  this text\n"
     "\n"
     "Exit codes:\n"
-    "  0  stopped by SIGINT or SIGTERM (after reading what the rings held and logging the\n"
-    "     last stats line)\n"
+    "  0  stopped by SIGINT, SIGTERM or SIGHUP (after reading what the rings held and\n"
+    "     logging the last stats line); a second such signal a second or more after the\n"
+    "     first kills it\n"
     "  1  usage: a bad command line, or the node does not have the events asked for\n"
     "  2  cannot start: NATS refused the credentials, the password file or the metrics\n"
-    "     address cannot be used, or the node's socket is not ours to use (permission denied)\n"
+    "     address cannot be used, or the node's socket is not ours to use (permission\n"
+    "     denied); or stdout (this help) could not be written\n"
     "  3  the node speaks another tracering ABI version\n";
 
 int Usage(const std::string& message) { return cli::Usage("tracering-extractor", "", message); }
@@ -112,9 +113,7 @@ const char* EbpfExtractorOption(std::string_view given)
     return nullptr;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int Main(int argc, char** argv)
 {
     ExtractorOptions options;
     std::string datadir;
@@ -132,7 +131,7 @@ int main(int argc, char** argv)
         if (a.IsHelp()) {
             return cli::Help(HELP);
         } else if (a.Is("--control")) {
-            ok = a.NonEmpty(options.control, "the node's socket path");
+            ok = a.SocketPath(options.control);
         } else if (a.Is("--datadir")) {
             ok = a.NonEmpty(datadir, "bitcoind's data directory");
         } else if (a.Is("--chain")) {
@@ -171,6 +170,11 @@ int main(int argc, char** argv)
             if (ok) SetLogLevel(*level);
         } else if (a.Is("--metrics-address")) {
             ok = a.NonEmpty(options.metrics_address, "HOST:PORT, e.g. 127.0.0.1:8285");
+            if (ok) {
+                const tracering::Result<MetricsAddress> address =
+                    ParseMetricsAddress(options.metrics_address);
+                if (!address) ok = a.Fail(address.error().message());
+            }
         } else if (a.Is("--stats-interval")) {
             ok = a.Seconds(options.stats_interval_s);
         } else if (const char* instead = EbpfExtractorOption(a.arg())) {
@@ -200,6 +204,12 @@ int main(int argc, char** argv)
     if (!datadir.empty()) {
         const std::string network = NetworkDir(chain.empty() ? "main" : chain);
         options.control = datadir + (network.empty() ? "" : "/" + network) + "/tracering.sock";
+        if (options.control.size() > cli::MAX_SOCKET_PATH) {
+            return Usage("--datadir: the node's socket " + options.control + " is " +
+                         std::to_string(options.control.size()) +
+                         " bytes long; a unix socket path may have at most " +
+                         std::to_string(cli::MAX_SOCKET_PATH));
+        }
     }
     if (!options.p2pmsg && !options.connection && !options.mempool && !options.validation) {
         return Usage("every group of tracepoints is left out (--no-*-tracepoints): nothing to "
@@ -226,18 +236,14 @@ int main(int argc, char** argv)
         return Usage("a NATS password needs -u/--nats-username too");
     }
 
-    // The first SIGINT or SIGTERM stops the extractor cleanly; a second one (SA_RESETHAND)
-    // kills it, should the clean stop itself hang.
-    struct sigaction action {
-    };
-    action.sa_handler = OnSignal;
-    action.sa_flags = SA_RESETHAND;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
+    cli::StopOnSignals(g_stop);
     // A NATS server or a scraper that goes away mid-write is an error to handle, not a
     // reason to die.
     std::signal(SIGPIPE, SIG_IGN);
 
     return Run(options, g_stop);
 }
+
+} // namespace
+
+int main(int argc, char** argv) { return cli::Finish("tracering-extractor", Main(argc, argv)); }

@@ -49,8 +49,7 @@ void SendAll(int fd, std::string_view data)
 
 } // namespace
 
-Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address,
-                                                            const Counters& counters)
+Result<MetricsAddress> ParseMetricsAddress(const std::string& address)
 {
     // HOST:PORT, with an IPv6 host in brackets.
     const size_t colon = address.rfind(':');
@@ -58,19 +57,29 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& a
         return Error{ErrorCode::InvalidArgument,
                      "--metrics-address '" + address + "' is not HOST:PORT (e.g. 127.0.0.1:8285)"};
     }
-    std::string host = address.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        host = host.substr(1, host.size() - 2);
+    MetricsAddress out;
+    out.host = address.substr(0, colon);
+    if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+        out.host = out.host.substr(1, out.host.size() - 2);
     }
-    const std::string port_text = address.substr(colon + 1);
+    out.port = address.substr(colon + 1);
     uint16_t port = 0;
-    const auto parsed =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (parsed.ec != std::errc{} || parsed.ptr != port_text.data() + port_text.size()) {
+    const auto parsed = std::from_chars(out.port.data(), out.port.data() + out.port.size(), port);
+    if (parsed.ec != std::errc{} || parsed.ptr != out.port.data() + out.port.size()) {
         return Error{ErrorCode::InvalidArgument, "--metrics-address '" + address +
                                                      "': the port must be 0-65535, not '" +
-                                                     port_text + "'"};
+                                                     out.port + "'"};
     }
+    return out;
+}
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address,
+                                                            const Counters& counters)
+{
+    const Result<MetricsAddress> parsed = ParseMetricsAddress(address);
+    if (!parsed) return parsed.error();
+    const std::string& host = parsed.value().host;
+    const std::string& port_text = parsed.value().port;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -23,6 +23,16 @@
 
 namespace tracering::extractor {
 
+//! --metrics-address split into what getaddrinfo() takes.
+struct MetricsAddress {
+    std::string host; //!< without an IPv6 address's brackets
+    std::string port; //!< decimal, 0-65535
+};
+
+//! Splits "HOST:PORT" ("[::1]:8285" for IPv6); InvalidArgument, naming the option, for
+//! anything else. It does not resolve HOST: MetricsServer::Start does.
+Result<MetricsAddress> ParseMetricsAddress(const std::string& address);
+
 class MetricsServer
 {
 public:
