@@ -244,12 +244,14 @@ ToolRun RunWhilePolling(Watcher& watcher, const std::vector<std::string>& argv,
     return Finish(process, exit_code);
 }
 
-ToolRun RunMerged(const std::string& tool, const std::vector<std::string>& args)
+ToolRun RunMerged(const std::string& tool, const std::vector<std::string>& args,
+                  const std::string& stdout_file)
 {
     std::string command = "'" + tool + "'";
     for (const std::string& arg : args)
         command += " '" + arg + "'";
     command += " 2>&1";
+    if (!stdout_file.empty()) command += " >'" + stdout_file + "'";
     ToolRun run;
     FILE* pipe = ::popen(command.c_str(), "r");
     if (!pipe) return run;

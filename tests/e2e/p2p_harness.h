@@ -131,8 +131,11 @@ ToolRun StopNode(TestNode& node);
 ToolRun RunWhilePolling(Watcher& watcher, const std::vector<std::string>& argv,
                         std::chrono::steady_clock::duration timeout = std::chrono::seconds{40});
 //! Runs a tool to completion with stderr merged into stdout, to see its error messages.
-//! (Through the shell, with every argument single-quoted; the tests pass no quotes.)
-ToolRun RunMerged(const std::string& tool, const std::vector<std::string>& args);
+//! (Through the shell, with every argument single-quoted; the tests pass no quotes.) With
+//! `stdout_file`, the tool's stdout goes to that file instead (/dev/full, say), and the lines
+//! are its stderr alone.
+ToolRun RunMerged(const std::string& tool, const std::vector<std::string>& args,
+                  const std::string& stdout_file = "");
 //! "exit N, output:" and the lines, for failure messages.
 std::string Summary(const ToolRun& run);
 //! The lines, each ended by a newline.

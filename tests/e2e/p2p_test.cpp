@@ -463,6 +463,43 @@ TEST(P2PEndToEndTest, LoadgenPacesPingsWithRateAndExitsThreeWhenPongsNeverCome)
         << Summary(unanswered);
 }
 
+TEST(P2PEndToEndTest, LoadgenPacedRunReportsTheRateItWasGivenNotMore)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    // 5 pings at 10 per second: each has 0.1 s, so the run takes 0.5 s at 10 pings per second.
+    const ToolRun run =
+        RunMerged(LOADGEN, {"--connect", node.endpoint(), "ping", "--count", "5", "--rate", "10"});
+    ASSERT_EQ(run.exit_code, 0) << Summary(run);
+    double send_seconds = -1, seconds = -1, rate = -1;
+    for (const std::string& line : run.lines) {
+        std::sscanf(line.c_str(),
+                    "result mode=ping sent=5 pongs=5 bad_nonces=0 send_seconds=%lf seconds=%lf "
+                    "rate=%lf",
+                    &send_seconds, &seconds, &rate);
+    }
+    ASSERT_GE(rate, 0) << Summary(run);
+    EXPECT_LE(send_seconds, seconds) << Summary(run);
+    EXPECT_GE(seconds, 0.5) << Summary(run);
+    EXPECT_LE(rate, 10) << Summary(run);
+    EXPECT_GE(rate, 5) << Summary(run);
+}
+
+TEST(P2PEndToEndTest, LoadgenFailsWhenItsResultCannotBeWritten)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    const ToolRun run =
+        RunMerged(LOADGEN, {"--connect", node.endpoint(), "ping", "--count", "10"}, "/dev/full");
+    EXPECT_EQ(run.exit_code, 2) << Summary(run);
+    EXPECT_TRUE(Contains(Join(run.lines), "tracering-loadgen: cannot write the output to stdout"))
+        << Summary(run);
+    const ToolRun help = RunMerged(TESTNODE, {"--help"}, "/dev/full");
+    EXPECT_EQ(help.exit_code, 2) << Summary(help);
+    EXPECT_TRUE(Contains(Join(help.lines), "tracering-testnode: cannot write the output to stdout"))
+        << Summary(help);
+}
+
 // --- (e) shutdown -----------------------------------------------------------------------
 
 TEST(P2PEndToEndTest, SigtermSigintAndSighupRemoveTheSegmentAndSocketAndExitZero)
@@ -516,19 +553,22 @@ TEST(P2PEndToEndTest, TestnodeRefusesBadFlagsWithAClearMessage)
          "--handshake-timeout must be at least 1"},
         {{"--listen", "127.0.0.1:0", "--control", sock, "--handshake-timeout", "90000"},
          "--handshake-timeout must be at most 86400, not 90000"},
+        {{"--listen", "127.0.0.1:0", "--control", "/tmp/" + std::string(120, 'x')},
+         "--control is 125 bytes long; a unix socket path may have at most 107"},
     };
     for (const Case& c : cases) {
         const ToolRun run = RunMerged(TESTNODE, c.args);
         EXPECT_EQ(run.exit_code, 1) << Summary(run);
         EXPECT_TRUE(Contains(Join(run.lines), c.says))
             << "wanted '" << c.says << "', " << Summary(run);
+        EXPECT_TRUE(Contains(Join(run.lines), "Run 'tracering-testnode --help'")) << Summary(run);
         EXPECT_FALSE(PathExists(sock));
     }
     const ToolRun help = RunMerged(TESTNODE, {"--help"});
     EXPECT_EQ(help.exit_code, 0);
     EXPECT_TRUE(Contains(Join(help.lines), "Exit codes")) << Summary(help);
-    for (const char* part :
-         {"--max-peers N", "--handshake-timeout S", "capacity / 8", "below 32", "too_big"}) {
+    for (const char* part : {"--max-peers N", "--handshake-timeout S", "capacity / 8", "below 32",
+                             "too_big", "0440 and the socket 0660"}) {
         EXPECT_TRUE(Contains(Join(help.lines), part)) << part << ": " << Summary(help);
     }
 

@@ -39,7 +39,9 @@ version, waits for the node's version and verack, sends verack), then:
 
   ping --count N [--rate R]
       sends N pings with nonces 0, 1, ..., N-1, pipelined (it does not wait for each
-      pong), as fast as the socket takes them or at R pings per second. A second thread
+      pong), as fast as the socket takes them or at R pings per second (in batches of
+      5 ms worth, each sent when due; N pings take N/R s, the last ping's 1/R s
+      included, so that rate= is R when every pong comes in time). A second thread
       reads the pongs and checks that pong i carries nonce i. Then waits, at most
       --timeout seconds, for the last pong.
   blocks --count N [--size BYTES | --file BLOCKFILE]
@@ -66,12 +68,15 @@ Output: a summary line, e.g.
 then a machine-readable line:
   result mode=ping sent=100000 pongs=100000 bad_nonces=0 send_seconds=0.410 seconds=0.520
   rate=192307
-(one line; rate is answered pings per second; blocks and txs print bytes= and pongs=1 for
-the barrier instead of bad_nonces=).
+(one line; send_seconds is the time until everything was sent (with --rate, until the end
+of the last ping's 1/R s), seconds the time until the last answer or until the end of
+sending, whichever is later; rate is answered pings per second of seconds; blocks and txs
+print bytes= and pongs=1 for the barrier instead of bad_nonces=).
 
 Exit codes: 0 everything sent and answered; 1 bad usage (or unreadable BLOCKFILE);
-2 cannot connect (refused, unreachable), handshake failed, or the connection broke;
-3 answers missing or wrong (timed out waiting for pongs, a pong with the wrong nonce).
+2 cannot connect (refused, unreachable), handshake failed, the connection broke, or stdout
+could not be written (the result line is lost); 3 answers missing or wrong (timed out
+waiting for pongs, a pong with the wrong nonce).
 )";
 
 constexpr uint64_t BARRIER_NONCE = ~uint64_t{0};
@@ -181,7 +186,9 @@ int RunPing(Connection& connection, const Args& args)
     }};
 
     // Pings go out in batches of up to 4096 (128 KiB) per send(); with --rate, batches of
-    // about 5 ms worth, each sent when it is due.
+    // about 5 ms worth, each sent when it is due. After each batch, sending waits until its
+    // pings' share of the time has passed, the last batch's too: N pings at R per second
+    // take N / R seconds, as they would in a longer run.
     const uint64_t batch =
         args.rate ? std::clamp<uint64_t>(static_cast<uint64_t>(*args.rate / 200), 1, 4096) : 4096;
     std::vector<uint8_t> buffer;
@@ -211,7 +218,10 @@ int RunPing(Connection& connection, const Args& args)
     reader.join();
 
     const double send_seconds = Seconds(sent_at - start);
-    const double seconds = Seconds((pongs == count ? last_pong : Clock::now()) - start);
+    // The run ends with the last pong, or with the last ping's share of the time if that is
+    // later (a paced run whose pongs came quickly): never before sending ended.
+    const double seconds =
+        Seconds((pongs == count ? std::max(last_pong, sent_at) : Clock::now()) - start);
     const double rate = seconds > 0 ? double(pongs) / seconds : 0;
     std::printf("sent %" PRIu64 " ping in %.2f s, received %" PRIu64 " pong in %.2f s (%s msg/s)\n",
                 sent, send_seconds, pongs, seconds, HumanRate(rate).c_str());
@@ -327,9 +337,7 @@ Result<std::vector<uint8_t>> ReadBlockFile(const std::string& path)
     return bytes;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int Main(int argc, char** argv)
 {
     Args args;
     cli::Args a{"tracering-loadgen", argc, argv};
@@ -419,3 +427,7 @@ int main(int argc, char** argv)
     if (args.mode == "blocks") return RunBlocks(*connection.value(), args, file_block);
     return RunTransactions(*connection.value(), args);
 }
+
+} // namespace
+
+int main(int argc, char** argv) { return cli::Finish("tracering-loadgen", Main(argc, argv)); }

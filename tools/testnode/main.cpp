@@ -45,7 +45,7 @@ consumers enable through the control socket.
   --name NAME         segment name: shared memory tracering.NAME (default: testnode)
   --group GROUP       let members of GROUP (a group name or a numeric gid) attach through
                       the control socket and read every event too: the segment is made
-                      0640 and the socket 0660, both of GROUP (default: 0600, this user
+                      0440 and the socket 0660, both of GROUP (default: 0600, this user
                       only). Members cannot write the segment. This user must be in
                       GROUP (or root), and GROUP must be able to enter the socket's
                       directory
@@ -80,8 +80,9 @@ messages silently). After the handshake it sends nothing unasked (no ping, sendc
 feefilter or getheaders).
 
 Exit codes: 0 clean shutdown, 1 bad usage (including a --group that does not exist or
-that this user may not give its files), 2 could not start (segment, socket or port
-unavailable) or the event loop failed.
+that this user may not give its files, or a --control path too long for a socket), 2
+could not start (segment, socket or port unavailable), the event loop failed, or stdout
+could not be written.
 )";
 
 struct Args {
@@ -99,9 +100,7 @@ struct Args {
 constexpr uint64_t MAX_MAX_PEERS = 1'000'000;
 constexpr uint64_t MAX_HANDSHAKE_TIMEOUT_SECONDS = 86'400;
 
-} // namespace
-
-int main(int argc, char** argv)
+int Main(int argc, char** argv)
 {
     Args args;
     cli::Args a{"tracering-testnode", argc, argv};
@@ -118,7 +117,7 @@ int main(int argc, char** argv)
                 args.has_listen = true;
             }
         } else if (a.Is("--control")) {
-            ok = a.NonEmpty(args.control, "a socket path");
+            ok = a.SocketPath(args.control);
         } else if (a.Is("--name")) {
             ok = a.Value(value);
             if (ok) {
@@ -217,3 +216,7 @@ int main(int argc, char** argv)
     }
     return 0;
 }
+
+} // namespace
+
+int main(int argc, char** argv) { return cli::Finish("tracering-testnode", Main(argc, argv)); }
