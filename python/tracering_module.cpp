@@ -243,12 +243,17 @@ struct SessionState {
             size_t got = 0;
             while (got < limit) {
                 Result<bool> next = readers[i]->Next(view);
-                if (!next) {
-                    errors[i] = next.error();
-                    error_order.push_back(i);
+                if (!next || !next.value()) {
+                    // At the end of the ring, for now or for good: the drops up to here count
+                    // in lost and stats() even if the producer writes again before they are
+                    // read.
+                    readers[i]->UnreportedLost();
+                    if (!next) {
+                        errors[i] = next.error();
+                        error_order.push_back(i);
+                    }
                     break;
                 }
-                if (!next.value()) break;
                 queues[i].push_back(Record{uint32_t(i), ringdump::RecordOf(view)});
                 latest_ns[i] = std::max(latest_ns[i], queues[i].back().record.timestamp_ns);
                 ++got;
@@ -281,11 +286,19 @@ struct SessionState {
         }
     }
 
+    //! Reader i's lost events: gaps before the records it read, and the drops after them
+    //! up to the last time it was found at the end of the ring (RingReader::UnreportedLost,
+    //! which looks again now).
+    uint64_t LostOf(size_t i) { return readers[i]->stats().lost + readers[i]->UnreportedLost(); }
+
     void Close()
     {
         if (closed) return;
         closed = true;
         ReleaseAll();
+        // The last look at the ends of the rings, for lost and stats() after the lease.
+        for (RingReader* r : readers)
+            r->UnreportedLost();
         // Detach() fails only when the producer is gone already: the lease ended with it.
         (void)session->Detach();
     }
@@ -672,8 +685,12 @@ public:
                     got = 0;
                     for (size_t i = 0; i < m_state->readers.size(); ++i) {
                         if (m_state->errors[i]) continue;
-                        auto polled = m_state->readers[i]->Poll(
-                            [](const EventView&) {}, size_t(std::min<uint64_t>(limit - n, 4096)));
+                        const size_t asked = size_t(std::min<uint64_t>(limit - n, 4096));
+                        auto polled = m_state->readers[i]->Poll([](const EventView&) {}, asked);
+                        // Fewer than asked: at the end of the ring (see Fetch).
+                        if (!polled || polled.value() < asked) {
+                            m_state->readers[i]->UnreportedLost();
+                        }
                         if (!polled) {
                             m_state->errors[i] = polled.error();
                             m_state->error_order.push_back(i);
@@ -698,15 +715,17 @@ public:
         return n;
     }
 
-    //! Per ring: this reader's counters (delivered, lost, bytes, skipped, unknown).
+    //! Per ring: this reader's counters (delivered, lost, bytes, skipped, unknown); lost as
+    //! SessionState::LostOf counts it.
     py::dict Stats()
     {
         py::dict out;
         for (size_t i = 0; i < m_state->readers.size(); ++i) {
+            const uint64_t lost = m_state->LostOf(i);
             const ReaderStats& s = m_state->readers[i]->stats();
             py::dict d;
             d["delivered"] = s.delivered;
-            d["lost"] = s.lost;
+            d["lost"] = lost;
             d["bytes"] = s.bytes;
             d["skipped"] = s.skipped;
             d["unknown"] = s.unknown;
@@ -721,11 +740,11 @@ public:
         return out;
     }
 
-    uint64_t Lost() const
+    uint64_t Lost()
     {
         uint64_t lost = 0;
-        for (RingReader* r : m_state->readers)
-            lost += r->stats().lost;
+        for (size_t i = 0; i < m_state->readers.size(); ++i)
+            lost += m_state->LostOf(i);
         return lost;
     }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/shm.h"
+#include "held_record.h"
 #include "test_util.h"
 
 namespace tracering {
@@ -167,6 +168,47 @@ TEST_P(RingTest, FullRingDropsTheNewestCountsExactlyAndFlagsTheGap)
         EXPECT_EQ(ev.seq(), fitted + 42);
     }));
     EXPECT_EQ(m_reader->stats().lost, 42u);
+}
+
+TEST_P(RingTest, DropsAfterTheLastRecordReadCountOnceUntilARecordRevealsThem)
+{
+    uint64_t i = 0;
+    while (Write(i, 100))
+        ++i;
+    for (int extra = 0; extra < 41; ++extra)
+        EXPECT_FALSE(Write(++i, 100));
+    // The records in the ring are not read yet: nothing says what follows them.
+    EXPECT_EQ(m_reader->UnreportedLost(), 0u);
+    ASSERT_TRUE(
+        m_reader->Poll([](const EventView& ev) { EXPECT_EQ(ev.lost_before(), 0u); }, 1 << 20));
+    EXPECT_EQ(m_reader->stats().lost, 0u);
+    EXPECT_EQ(m_reader->UnreportedLost(), 42u);
+    // A record after them, not read yet, does not hide them.
+    ASSERT_TRUE(Write(++i, 100));
+    EXPECT_EQ(m_reader->UnreportedLost(), 42u);
+    // Read, it reveals them: they move to stats().lost.
+    ASSERT_TRUE(m_reader->Poll([](const EventView& ev) { EXPECT_EQ(ev.lost_before(), 42u); }));
+    EXPECT_EQ(m_reader->stats().lost, 42u);
+    EXPECT_EQ(m_reader->UnreportedLost(), 0u);
+    EXPECT_EQ(stats().dropped_full, 42u);
+}
+
+TEST_P(RingTest, ARecordBeingWrittenIsNotCountedAsLost)
+{
+    test::HeldRecord held;
+    ASSERT_TRUE(held.Start(*m_producer, Subsystem::Mempool, TEST_TYPE));
+    ASSERT_TRUE(Write(1, 8));
+    int n = 0;
+    ASSERT_TRUE(m_reader->Poll([&](const EventView&) { ++n; }));
+    EXPECT_EQ(n, 0);
+    EXPECT_EQ(m_reader->UnreportedLost(), 0u);
+    held.Release();
+    ASSERT_TRUE(m_reader->Poll([&](const EventView& ev) {
+        EXPECT_EQ(ev.lost_before(), 0u);
+        ++n;
+    }));
+    EXPECT_EQ(n, 2);
+    EXPECT_EQ(m_reader->UnreportedLost(), 0u);
 }
 
 TEST_P(RingTest, RecordOverCapacityEighthIsDroppedAsTooBig)

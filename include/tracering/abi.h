@@ -262,13 +262,15 @@ struct RingControl {
     //! for an instant, step back) but ends exact. Readers: RingReader::Next(), acquire, only
     //! when the record at its position is not complete, to tell "nothing reserved yet" from
     //! "a record is being written" (a reader that keeps up never loads it, so writers store
-    //! to a line they own); tools, for backlogs.
+    //! to a line they own); RingReader::UnreportedLost(), acquire, when asked; tools, for
+    //! backlogs.
     //! Invariant (once writers pause): read_pos <= write_pos <= read_pos + capacity for every
     //! attached reader.
     alignas(CACHE_LINE) std::atomic<uint64_t> write_pos;
     //! Events ever attempted (written or dropped) on this ring.
-    //! Writer: RingWriter::PublishAttempts(), relaxed, as `write_pos`. Readers: relaxed load
-    //! (statistics).
+    //! Writer: RingWriter::PublishAttempts(), relaxed, as `write_pos`. Readers: tools, relaxed
+    //! load (statistics); RingReader::UnreportedLost(), acquire load, so that its look at the
+    //! record at its position comes after it (drops after the last record read).
     std::atomic<uint64_t> seq;
     //! Incremented each time a reader is added to or removed from this ring.
     //! Writer: RingWriter (AddReader, RemoveReader), relaxed. Readers: tools, relaxed

@@ -26,10 +26,20 @@ Session (a context manager; leaving the with-block gives the lease back)
         stuck_position, stuck_bytes_waiting: non-zero while a producer thread has left
         a record half-written for a second or more (nothing after it arrives until it
         is finished).
-    lost, close().
+    lost: the events the producer dropped (ring full, record too big, reader reset,
+        lossless wait timed out) since the attach, of all the session's rings; stats()
+        has each ring's. Drops before an event read count at once; drops after the last
+        event read count from the last time the session found nothing more in the ring:
+        events(), poll() and count() look whenever they find nothing, and so do close()
+        and reading lost or stats(). So once everything was read (an events() loop ended
+        by its timeout, a poll() returned []), lost == 0 means nothing was dropped. Each
+        drop counts once: an event that follows drops already counted has them in its
+        lost_before as well.
+    close(): gives the lease back; lost and stats() stay readable.
 Event
-    ring, event, type, seq, ts_ns, unix_ns, lost_before, truncated, and every field of
-    the producer's schema by its name, as `ringdump watch --json` shows it: hashes as
+    ring, event, type, seq, ts_ns, unix_ns, lost_before (events of its ring dropped
+    between the previous event read and this one), truncated, and every field of the
+    producer's schema by its name, as `ringdump watch --json` shows it: hashes as
     display hex, enums by name ("outbound-full-relay"), byte fields as a memoryview into
     the ring. Fields are readable while the event is current: until the next events(),
     poll() or count() step. ev.as_dict() copies everything (bytes fields as bytes).

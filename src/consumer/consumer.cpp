@@ -629,6 +629,23 @@ Result<bool> RingReader::Next(EventView& view)
     }
 }
 
+uint64_t RingReader::UnreportedLost() noexcept
+{
+    if (!m_seq_known) return 0;
+    // Detached, the producer no longer keeps our position: what the ring holds there says
+    // nothing of our loss (the Detached error reports it).
+    if (!m_abandoned && m_line->generation.load(std::memory_order_acquire) == m_generation) {
+        // The events attempted first (acquire: the looks at the ring below come after it).
+        // Each one was written or dropped; records lie in seq order, so with nothing
+        // committed or reserved at our position, those we did not read were dropped.
+        const uint64_t attempted = m_control->seq.load(std::memory_order_acquire);
+        const bool waiting = RecordCommitted(m_data + (m_pos & m_mask), m_pos, m_commit_key);
+        const uint64_t reserved = m_control->write_pos.load(std::memory_order_acquire);
+        if (!waiting && reserved <= m_pos) m_end_seq = std::max(m_end_seq, attempted);
+    }
+    return m_pending_lost + (m_end_seq > m_expected_seq ? m_end_seq - m_expected_seq : 0);
+}
+
 void RingReader::Release() noexcept
 {
     // The cursor is in our lease's own memory: nobody else's position can be moved by this.

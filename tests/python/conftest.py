@@ -32,16 +32,18 @@ _names = itertools.count()
 
 
 class TestNode:
-    """tracering-testnode on 127.0.0.1 with a control socket in `directory` (or at `socket`)."""
+    """tracering-testnode on 127.0.0.1 with a control socket in `directory` (or at `socket`),
+    and its options `args` ("--net-ring-mib", "1")."""
 
     __test__ = False  # a helper, not a test class, where a test module imports it
 
-    def __init__(self, directory, socket=None):
+    def __init__(self, directory, socket=None, args=()):
         self.socket = socket or os.path.join(str(directory), "node.sock")
         name = "py-%d-%d" % (os.getpid(), next(_names))
         self.segment = "/dev/shm/tracering." + name
         self.proc = subprocess.Popen(
-            [TESTNODE, "--listen", "127.0.0.1:0", "--control", self.socket, "--name", name],
+            [TESTNODE, "--listen", "127.0.0.1:0", "--control", self.socket, "--name", name,
+             *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT)
         line = self.proc.stdout.readline() if ready else ""
@@ -137,6 +139,14 @@ def helper_producer(tmp_path):
 @pytest.fixture
 def node(tmp_path):
     n = TestNode(tmp_path)
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def small_ring_node(tmp_path):
+    """A node whose net ring holds 1 MiB: about 7,000 ping or pong events."""
+    n = TestNode(tmp_path, args=("--net-ring-mib", "1"))
     yield n
     n.stop()
 

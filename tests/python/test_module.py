@@ -71,6 +71,30 @@ def test_event_fields_are_attributes_while_current(node, client):
         assert ev.seq == kept["seq"] and kept["msg_type"] == "ping"
 
 
+def test_drops_after_the_last_event_read_count_as_lost(small_ring_node):
+    node = small_ring_node
+    client = tracering.connect(node.socket)
+    # Inbound messages only: none comes after loadgen has its last pong, so no event follows
+    # the drops to reveal them.
+    with client.attach(["net"], events=["inbound_message"]) as session:
+        node.loadgen("ping", "--count", "30000")
+        read = [ev.lost_before for ev in session.events(timeout=1.0)]
+        net = ring(client, "net")
+        assert net.dropped > 0 and sum(read) == 0
+        assert session.lost == net.dropped
+        assert session.stats()["net"]["lost"] == net.dropped
+        assert len(read) + session.lost == net.seq  # every event attempted is accounted for
+        # Counted when the loop found the ring read to its end, not only when asked: more
+        # events waiting in the ring now do not hide them.
+        node.loadgen("ping", "--count", "10")
+        assert ring(client, "net").seq > net.seq and session.lost == net.dropped
+        # The next event reveals the same drops; they still count once.
+        more = [ev.lost_before for ev in session.events(timeout=1.0)]
+        assert more[0] == net.dropped and sum(more) == net.dropped
+        assert session.lost == net.dropped == ring(client, "net").dropped
+    assert session.lost == net.dropped
+
+
 def test_rings_read_together_come_in_timestamp_order(node, client):
     txs = 1000  # 4 fetches of each ring (256 records per reader per fetch)
     with client.attach(["net", "mempool"], events=["inbound_message", "mempool:added"],
