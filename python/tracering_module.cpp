@@ -130,14 +130,15 @@ struct ClientState {
     }
 };
 
-//! One record handed to Python: the header copied, the payload in the ring.
+//! One record handed to Python: the header copied, the payload in the ring (read, and
+//! copied, only while the record is current).
 struct Record {
     uint32_t reader{0}; //!< index into SessionState::readers
     ringdump::Record record;
 };
 
-//! A session with everything its events need. Events and byte views hold it, so the mapping
-//! they point into stays mapped as long as any of them lives, even after the lease ended.
+//! A session with everything its events need. Events hold it, so the mapping their records
+//! are in stays mapped as long as any of them lives, even after the lease ended.
 struct SessionState {
     std::shared_ptr<ClientState> client;
     std::unique_ptr<Session> session;
@@ -377,20 +378,6 @@ const SessionState::TypeAttrs& SessionState::TypeOf(uint16_t type)
     return types.emplace(type, std::move(attrs)).first->second;
 }
 
-//! Bytes in the ring (a payload field), exported through the buffer protocol: Python sees
-//! them as a read-only memoryview that keeps the session's mapping alive.
-struct RingBytes {
-    std::shared_ptr<SessionState> state;
-    const uint8_t* data{nullptr};
-    size_t size{0};
-};
-
-py::object MemoryView(const std::shared_ptr<SessionState>& state, std::span<const uint8_t> bytes)
-{
-    py::object holder = py::cast(RingBytes{state, bytes.data(), bytes.size()});
-    return py::reinterpret_steal<py::object>(PyMemoryView_FromObject(holder.ptr()));
-}
-
 //! One event, as Python sees it. Header values are copies and stay readable; fields are read
 //! from the ring, and only while the event is current (its generation).
 class Event
@@ -423,7 +410,7 @@ public:
     {
         const flatbuffers::Table* table = Table();
         if (!table) {
-            if (name == "payload") return MemoryView(m_state, m_record.record.payload);
+            if (name == "payload") return Bytes(m_record.record.payload);
             throw py::attribute_error("event " + Name() +
                                       " is of a type the producer's schema "
                                       "does not describe; it has only 'payload' (its raw bytes)");
@@ -438,11 +425,11 @@ public:
             throw py::attribute_error("event " + Name() + " has no field '" + name +
                                       "'; its fields: " + fields);
         }
-        return Value(*field, *table, /*copy_bytes=*/false);
+        return Value(*field, *table);
     }
 
-    //! The header values and every field, like a line of `ringdump watch --json`; byte fields
-    //! are copied (bytes), so the dict stays valid after the event.
+    //! The header values and every field, like a line of `ringdump watch --json`: copies, as
+    //! every value read from an event is, so the dict stays valid after the event.
     py::dict AsDict()
     {
         py::dict d;
@@ -456,12 +443,11 @@ public:
         const flatbuffers::Table* table = Table();
         if (!table) {
             d["type"] = type();
-            d["payload"] = py::bytes(reinterpret_cast<const char*>(m_record.record.payload.data()),
-                                     m_record.record.payload.size());
+            d["payload"] = Bytes(m_record.record.payload);
             return d;
         }
         for (const reflection::Field* f : Fields()) {
-            d[py::str(f->name()->str())] = Value(*f, *table, /*copy_bytes=*/true);
+            d[py::str(f->name()->str())] = Value(*f, *table);
         }
         return d;
     }
@@ -525,8 +511,8 @@ private:
             Raise(Error{ErrorCode::InvalidArgument,
                         "event " + Name() + " seq " + std::to_string(seq()) +
                             " is no longer current: its record went back to the producer when "
-                            "the next events were read; keep ev.as_dict() or bytes(ev.payload) "
-                            "instead of the event"});
+                            "the next events were read; keep ev.as_dict(), or the fields read "
+                            "while it was current, instead of the event"});
         }
         if (!m_decoded) {
             m_table = Take(m_state->formatter->Decode(m_record.record));
@@ -547,8 +533,15 @@ private:
         return m_state->formatter->schema().FieldsInOrder(uint32_t(index));
     }
 
-    py::object Value(const reflection::Field& field, const flatbuffers::Table& table,
-                     bool copy_bytes)
+    //! Bytes of the record, copied: the ring's space goes back to the producer when the next
+    //! events are read, and a view into it would change under its holder.
+    static py::bytes Bytes(std::span<const uint8_t> bytes)
+    {
+        return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
+
+    //! The value of `field`, copied out of the ring.
+    py::object Value(const reflection::Field& field, const flatbuffers::Table& table)
     {
         const FieldValue v = m_state->formatter->ValueOf(field, table);
         switch (v.kind) {
@@ -565,10 +558,7 @@ private:
             return py::reinterpret_steal<py::object>(
                 PyUnicode_DecodeUTF8(v.text.data(), Py_ssize_t(v.text.size()), "replace"));
         case FieldValue::Kind::Bytes:
-            if (copy_bytes) {
-                return py::bytes(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size());
-            }
-            return MemoryView(m_state, v.bytes);
+            return Bytes(v.bytes);
         case FieldValue::Kind::Hash: {
             std::string hex;
             ringdump::AppendHex(hex, v.bytes, /*reversed=*/true);
@@ -609,7 +599,7 @@ PyObject* Event::GetAttr(PyObject* self, PyObject* name)
         const long i = PyLong_AsLong(slot);
         if (i < 0) return ev.Header(-1 - i).release().ptr();
         const flatbuffers::Table* table = ev.Table(); // known type: never nullptr
-        return ev.Value(*(*attrs.fields)[size_t(i)], *table, /*copy_bytes=*/false).release().ptr();
+        return ev.Value(*(*attrs.fields)[size_t(i)], *table).release().ptr();
     } catch (py::error_already_set& e) {
         e.restore();
     } catch (py::builtin_exception& e) {
@@ -628,7 +618,7 @@ public:
     ~PySession()
     {
         // Leaving the lease to the garbage collector would hold the rings on for as long as
-        // an event or a memoryview lives; the session object going away ends it.
+        // an event lives; the session object going away ends it.
         if (m_state->client->owner == std::this_thread::get_id()) m_state->Close();
     }
 
@@ -930,12 +920,6 @@ PYBIND11_MODULE(_tracering, m)
     m.def("_set_error_classes", [](py::dict classes) {
         if (!g_error_classes) g_error_classes = new py::dict();
         *g_error_classes = std::move(classes);
-    });
-
-    py::class_<RingBytes>(m, "_RingBytes", py::buffer_protocol()).def_buffer([](RingBytes& b) {
-        return py::buffer_info(const_cast<uint8_t*>(b.data), 1,
-                               py::format_descriptor<uint8_t>::format(), 1, {py::ssize_t(b.size)},
-                               {py::ssize_t(1)}, /*readonly=*/true);
     });
 
     py::class_<ProducerDescription>(m, "Producer")

@@ -7,7 +7,7 @@ tracering-testnode.
     client = tracering.connect("/path/to/tracering.sock")
     with client.attach(["net"], events=["inbound_message"]) as session:
         for ev in session.events(timeout=5.0):
-            print(ev.msg_type, ev.peer_id, bytes(ev.payload).hex())
+            print(ev.msg_type, ev.peer_id, ev.payload.hex())
 
 connect(socket_path, timeout=5.0) -> Client
     Client.producer: pid, segment, abi, schema_hash, start_time.
@@ -40,9 +40,9 @@ Event
     ring, event, type, seq, ts_ns, unix_ns, lost_before (events of its ring dropped
     between the previous event read and this one), truncated, and every field of the
     producer's schema by its name, as `ringdump watch --json` shows it: hashes as
-    display hex, enums by name ("outbound-full-relay"), byte fields as a memoryview into
-    the ring. Fields are readable while the event is current: until the next events(),
-    poll() or count() step. ev.as_dict() copies everything (bytes fields as bytes).
+    display hex, enums by name ("outbound-full-relay"), byte fields as bytes. Fields are
+    readable while the event is current: until the next events(), poll() or count()
+    step; each value read is a copy and stays valid. ev.as_dict() copies everything.
 
 Errors raise tracering.Error subclasses carrying the C++ message and code.
 """

@@ -16,7 +16,7 @@ How the parts of the USDT test that belong to BCC map to tracering:
 - It copied at most MAX_MSG_DATA_LENGTH (150) bytes of a message's payload. Here the session
   asks for payload_limit=MAX_MSG_DATA_LENGTH: a longer payload arrives cut to that length
   with the event's `truncated` flag set, while `size` keeps the node's length. The `payload`
-  field (a memoryview into the ring; as_dict() copies it to bytes) is what is deserialized.
+  field (bytes) is what is deserialized.
 - The connection type, a string at the tracepoint, is the schema's ConnectionType enum,
   which the module names as Bitcoin Core does ("inbound", "feeler"); a string the schema
   does not know would come as "unknown" with the string in `conn_type_name`. The network,
