@@ -134,5 +134,7 @@ struct ControlError {
     invalidArgument @1;        # unknown ring or event, bad option
     versionMismatch @2;        # ABI or schema differs
     busy @3;                   # a requested ring has as many readers as it takes
+    unavailable @4;            # the producer cannot serve it now: no room for the ring in
+                               # its shared memory, or it is shutting down
   }
 }

@@ -2,6 +2,7 @@
 // Distributed under the MIT software license.
 
 #include <tracering/consumer.h>
+#include <tracering/control.h>
 #include <tracering/producer.h>
 
 #include <flatbuffers/reflection.h>
@@ -455,6 +456,7 @@ TEST(SegmentSpaceTest, ARingThatDoesNotFitIsRefusedAtAttachAndTheNodeLives)
     const int code = RunWithSmallDevShm("8m", [] {
         ProducerOptions o = test::SmallProducer("space", 1 << 16);
         o.capacities[static_cast<size_t>(Subsystem::Net)] = 32u << 20;
+        o.control_socket = "/tmp/" + o.name + ".sock";
         auto producer = Producer::Create(o);
         if (!producer) return Fail(1, "Create: " + producer.error().message());
         auto net = (*producer)->Attach(Subsystem::Net, {});
@@ -464,6 +466,17 @@ TEST(SegmentSpaceTest, ARingThatDoesNotFitIsRefusedAtAttachAndTheNodeLives)
                                  "KiB free there", "smaller rings"}) {
             if (!Contains(msg, part))
                 return Fail(3, "message lacks '" + std::string{part} + "': " + msg);
+        }
+        // A consumer asking over the control socket learns the same, as a refusal it did
+        // not cause (ringdump exits 2 on it, not 1 as for a bad command line).
+        auto client = ControlClient::Connect((*producer)->ControlSocket());
+        if (!client) return Fail(6, "Connect: " + client.error().message());
+        auto remote = (*client)->Attach({RingRequest{.ring = "net"}});
+        if (remote) return Fail(7, "the control socket attached the ring that does not fit");
+        if (remote.error().code() != ErrorCode::SystemError ||
+            !Contains(remote.error().message(), "No space left on device")) {
+            return Fail(8, "over the socket: " + std::string{ToString(remote.error().code())} +
+                               ": " + remote.error().message());
         }
         // A ring that fits is attached and written as usual.
         auto mempool = (*producer)->Attach(Subsystem::Mempool, {});

@@ -268,6 +268,9 @@ Result<std::unique_ptr<Session>> ControlClient::Attach(const std::vector<RingReq
         case msg::ControlError::Code::BUSY:
             code = ErrorCode::Busy;
             break;
+        case msg::ControlError::Code::UNAVAILABLE:
+            code = ErrorCode::SystemError;
+            break;
         default:
             break;
         }

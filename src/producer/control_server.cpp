@@ -340,9 +340,11 @@ public:
         kj::AutoCloseFd segment{segment_fd.value()};
         auto lease = m_loop.producer.Attach(plans);
         if (!lease) {
-            return fail(lease.error().code() == ErrorCode::Busy
-                            ? msg::ControlError::Code::BUSY
-                            : msg::ControlError::Code::INVALID_ARGUMENT,
+            const ErrorCode code = lease.error().code();
+            return fail(code == ErrorCode::Busy ? msg::ControlError::Code::BUSY
+                        : code == ErrorCode::InvalidArgument
+                            ? msg::ControlError::Code::INVALID_ARGUMENT
+                            : msg::ControlError::Code::UNAVAILABLE,
                         lease.error().message());
         }
         const int cursors_fd = ::fcntl((*lease)->cursors_fd(), F_DUPFD_CLOEXEC, 0);
