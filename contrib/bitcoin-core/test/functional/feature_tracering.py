@@ -93,7 +93,14 @@ class TraceringFeatureTest(BitcoinTestFramework):
         assert segment not in shm_objects()
         assert not [o for o in shm_objects() if o.startswith(segment)]
         ringdump(node, "list", expect_code=EXIT_UNAVAILABLE)
-        self.restart_node(0)
+        # The other options are ignored then, even bad ones, and the node says so.
+        self.restart_node(0, extra_args=["-notracering", "-traceringsocket=/nonexistent/x.sock",
+                                         "-traceringgroup=no-such-group-here"])
+        assert not Path("/nonexistent/x.sock").exists()
+        self.stop_node(0, expected_stderr="\n".join(
+            f"Warning: {arg} is ignored: -notracering turns tracering off"
+            for arg in ("-traceringsocket", "-traceringgroup")))
+        self.start_node(0)
         assert_equal(segment_of(node), segment)
 
     def test_bad_options(self, node):
