@@ -324,26 +324,36 @@ private:
 int64_t UnixClockOffsetNow() noexcept;
 
 //! How a polling loop waits when there is nothing to read: spin briefly, then yield, then
-//! sleep with a growing pause up to `max_sleep_us`. Spinning on an empty ring would pull the
-//! producer's control line to this core after every event and slow the producer down; a
-//! short pause lets records accumulate and be read in batches.
+//! sleep with a growing pause up to `max_sleep_us`; once nothing came for about a second
+//! (QUIET_AFTER_SLEEPS such sleeps in a row), sleep `quiet_sleep_us`. Spinning on an empty
+//! ring would pull the producer's control line to this core after every event and slow the
+//! producer down; a short pause lets records accumulate and be read in batches. The longer
+//! pause keeps a reader left running on a quiet producer (a monitor, all day) at about 100
+//! wake-ups a second instead of 1,000; the first event after such a quiet spell is read up to
+//! `quiet_sleep_us` late, and every one after it as before.
 //!
 //!     Backoff backoff;
 //!     for (;;) backoff.Idle(reader->Poll(fn).value());
 class Backoff
 {
 public:
-    explicit Backoff(uint32_t max_sleep_us = 1000) : m_max_sleep_us{max_sleep_us} {}
+    explicit Backoff(uint32_t max_sleep_us = 1000, uint32_t quiet_sleep_us = 10'000)
+        : m_max_sleep_us{max_sleep_us}, m_quiet_sleep_us{quiet_sleep_us}
+    {
+    }
     //! Call after each poll with the number of events it delivered.
     void Idle(size_t work);
     void Reset() noexcept { m_idle = 0; }
     //! A poll that delivered fewer events than this caught up with the writers.
     static constexpr size_t CAUGHT_UP_BELOW = 64;
+    //! Sleeps in a row (of up to max_sleep_us each) after which the producer counts as quiet.
+    static constexpr uint32_t QUIET_AFTER_SLEEPS = 1000;
 
 private:
     //! ~1-5 us of CPU pauses: long enough for a fast producer to write a batch.
     static void Spin() noexcept;
     uint32_t m_max_sleep_us;
+    uint32_t m_quiet_sleep_us;
     uint32_t m_idle{0};
 };
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <thread>
 
 #include "common/clock.h"
@@ -675,14 +676,16 @@ void Backoff::Idle(size_t work)
         Spin();
         return;
     }
-    ++m_idle;
+    if (m_idle < std::numeric_limits<uint32_t>::max()) ++m_idle;
     if (m_idle <= 64) {
         Spin();
     } else if (m_idle <= 128) {
         std::this_thread::yield();
     } else {
-        const uint32_t shift = std::min<uint32_t>(m_idle - 128, 10);
-        const uint32_t us = std::min<uint32_t>(uint32_t{1} << shift, m_max_sleep_us);
+        const uint32_t sleeps = m_idle - 128;
+        uint32_t us =
+            std::min<uint32_t>(uint32_t{1} << std::min<uint32_t>(sleeps, 10), m_max_sleep_us);
+        if (sleeps > QUIET_AFTER_SLEEPS) us = std::max(us, m_quiet_sleep_us);
         std::this_thread::sleep_for(std::chrono::microseconds(us));
     }
 }
