@@ -11,10 +11,12 @@
 #include <gtest/gtest.h>
 #include <kj/async-io.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <grp.h>
@@ -648,6 +650,37 @@ TEST_F(ControlTest, HundredsOfAttachDetachCyclesLeakNothing)
     EXPECT_FALSE(m_producer->Stats(Subsystem::Mempool).enabled);
     EXPECT_EQ(CountEntries("/proc/self/task"), threads);
     EXPECT_EQ(CountOwnShm(), shm);
+}
+
+//! The names of this process's threads (/proc/self/task/*/comm).
+std::vector<std::string> ThreadNames()
+{
+    std::vector<std::string> names;
+    for (const auto& task : std::filesystem::directory_iterator{"/proc/self/task"}) {
+        std::ifstream comm{task.path() / "comm"};
+        std::string name;
+        if (std::getline(comm, name)) names.push_back(name);
+    }
+    return names;
+}
+
+TEST_F(ControlTest, TheControlThreadCarriesTheNameItWasGiven)
+{
+    EXPECT_EQ(std::ranges::count(ThreadNames(), "tracering-ctl"), 1);
+    Restart([](ProducerOptions& o) { o.control_thread_name = "b-tracering"; });
+    const auto names = ThreadNames();
+    EXPECT_EQ(std::ranges::count(names, "b-tracering"), 1);
+    EXPECT_EQ(std::ranges::count(names, "tracering-ctl"), 0);
+
+    m_producer.reset();
+    ProducerOptions o = test::SmallProducer("control", 1 << 16);
+    o.control_socket = SocketPath("control");
+    o.control_thread_name = "sixteen-bytes-xx";
+    auto refused = Producer::Create(o);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), ErrorCode::InvalidArgument);
+    EXPECT_TRUE(Contains(refused.error().message(), "1 to 15 bytes")) << refused.error().message();
+    EXPECT_FALSE(detail::SharedMemory::Exists(SegmentObjectName(o.name)));
 }
 
 TEST(ControlStartTest, RunningOutOfDescriptorsIsAnErrorAtEveryStepNeverAHang)

@@ -91,6 +91,9 @@ struct ProducerOptions {
     //! descriptors over this socket. Empty: no control socket (rings are then enabled only through
     //! Attach). In bitcoind it sits beside node.sock: <network datadir>/tracering.sock.
     std::string control_socket;
+    //! The name of the control socket's thread (1-15 bytes: what Linux keeps), as tools such
+    //! as top -H and gdb show it; bitcoind gives "b-tracering", after its own threads' "b-".
+    std::string control_thread_name{"tracering-ctl"};
     //! A control connection that has made no call this long after it was accepted is
     //! closed, so connections that stay silent cannot hold the control socket's places.
     //! 1 ms or more.

@@ -154,6 +154,7 @@ struct ControlServer::Loop {
     Producer& producer;
     int listen_fd;
     ControlLimits limits;
+    std::string thread_name; //!< ProducerOptions::control_thread_name
     //! Set by the thread once its event loop runs; fulfilled by the destructor to stop.
     kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop;
     //! Set (once) when the loop runs, or when it failed to start; `running` and
@@ -162,7 +163,10 @@ struct ControlServer::Loop {
     bool running{false};
     std::string start_error;
 
-    Loop(Producer& p, int fd, const ControlLimits& l) : producer{p}, listen_fd{fd}, limits{l} {}
+    Loop(Producer& p, int fd, const ControlLimits& l, std::string name)
+        : producer{p}, listen_fd{fd}, limits{l}, thread_name{std::move(name)}
+    {
+    }
     void Run();
 };
 
@@ -461,7 +465,7 @@ ToCapabilityStream(kj::LowLevelAsyncIoProvider& provider, kj::Own<kj::AsyncIoStr
 
 void ControlServer::Loop::Run()
 {
-    pthread_setname_np(pthread_self(), "tracering-ctl");
+    pthread_setname_np(pthread_self(), thread_name.c_str());
     auto io = kj::setupAsyncIo();
     auto stop_pair = kj::newPromiseAndCrossThreadFulfiller<void>();
     stop = kj::mv(stop_pair.fulfiller);
@@ -576,11 +580,15 @@ void ControlServer::Loop::Run()
     // Leaving the scope destroys the connections, so every session releases its rings.
 }
 
-Result<std::unique_ptr<ControlServer>> ControlServer::Start(Producer& producer,
-                                                            const std::string& path, uint32_t mode,
-                                                            int64_t group,
-                                                            const ControlLimits& limits)
+Result<std::unique_ptr<ControlServer>>
+ControlServer::Start(Producer& producer, const std::string& path, uint32_t mode, int64_t group,
+                     const ControlLimits& limits, const std::string& thread_name)
 {
+    // Linux keeps 15 bytes of a thread's name and refuses longer ones.
+    if (thread_name.empty() || thread_name.size() > 15) {
+        return Error{ErrorCode::InvalidArgument,
+                     "control_thread_name '" + thread_name + "' must be 1 to 15 bytes long"};
+    }
     if (limits.call_deadline_ms == 0 || limits.idle_ms == 0) {
         return Error{ErrorCode::InvalidArgument,
                      "control_call_deadline_ms and control_idle_ms must be at least 1 ms (they "
@@ -597,7 +605,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(Producer& producer,
     if (!fd) return fd.error();
     std::unique_ptr<ControlServer> server{new ControlServer};
     server->m_path = path;
-    server->m_loop = std::make_unique<Loop>(producer, fd.value(), limits);
+    server->m_loop = std::make_unique<Loop>(producer, fd.value(), limits, thread_name);
     auto started = server->m_loop->started.get_future();
     Loop* loop = server->m_loop.get();
     server->m_thread = std::thread{[loop] {

@@ -36,11 +36,13 @@ struct ControlLimits {
 class ControlServer
 {
 public:
-    //! Creates the listening socket (so errors surface here) and starts the thread. Fails
-    //! with InvalidArgument if `limits` are out of range.
+    //! Creates the listening socket (so errors surface here) and starts the thread, named
+    //! `thread_name`. Fails with InvalidArgument if `limits` are out of range or the name is
+    //! empty or longer than 15 bytes.
     static Result<std::unique_ptr<ControlServer>> Start(Producer& producer, const std::string& path,
                                                         uint32_t mode, int64_t group,
-                                                        const ControlLimits& limits);
+                                                        const ControlLimits& limits,
+                                                        const std::string& thread_name);
     //! Stops the thread: every connection is closed and every session's rings are turned
     //! off; the socket file is removed.
     ~ControlServer();

@@ -275,9 +275,9 @@ Result<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& option
             .idle_ms = options.control_idle_ms,
             .max_per_uid = options.control_max_per_uid,
         };
-        auto control =
-            detail::ControlServer::Start(*producer, options.control_socket, group ? 0660u : 0600u,
-                                         group ? options.group_id : -1, limits);
+        auto control = detail::ControlServer::Start(
+            *producer, options.control_socket, group ? 0660u : 0600u, group ? options.group_id : -1,
+            limits, options.control_thread_name);
         if (!control) return control.error(); // the producer's destructor cleans up
         impl.control = std::move(control.value());
     }
