@@ -256,13 +256,18 @@ bool Args::Seconds(double& out, double min)
     return true;
 }
 
+std::string SocketPathTooLong(const std::string& path)
+{
+    if (path.size() <= MAX_SOCKET_PATH) return {};
+    return "is " + std::to_string(path.size()) +
+           " bytes long; a unix socket path may have at most " + std::to_string(MAX_SOCKET_PATH);
+}
+
 bool Args::SocketPath(std::string& out)
 {
     if (!NonEmpty(out, "a socket path")) return false;
-    if (out.size() > MAX_SOCKET_PATH) {
-        return Fail(m_name + " is " + std::to_string(out.size()) +
-                    " bytes long; a unix socket path may have at most " +
-                    std::to_string(MAX_SOCKET_PATH));
+    if (const std::string why = SocketPathTooLong(out); !why.empty()) {
+        return Fail(m_name + " " + why);
     }
     return true;
 }

@@ -50,6 +50,10 @@ inline constexpr int EXIT_USAGE = 1;
 //! zero (Linux: 107 bytes).
 extern const size_t MAX_SOCKET_PATH;
 
+//! "" if `path` fits a unix socket address, else why not ("is N bytes long; a unix socket
+//! path may have at most MAX_SOCKET_PATH"), for a message that names the path first.
+std::string SocketPathTooLong(const std::string& path);
+
 //! Prints `text` (a program's help) and then `more` (if any) to stdout; returns 0, the exit
 //! code of --help.
 int Help(const char* text, const char* more = nullptr);

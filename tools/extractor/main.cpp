@@ -204,11 +204,8 @@ int Main(int argc, char** argv)
     if (!datadir.empty()) {
         const std::string network = NetworkDir(chain.empty() ? "main" : chain);
         options.control = datadir + (network.empty() ? "" : "/" + network) + "/tracering.sock";
-        if (options.control.size() > cli::MAX_SOCKET_PATH) {
-            return Usage("--datadir: the node's socket " + options.control + " is " +
-                         std::to_string(options.control.size()) +
-                         " bytes long; a unix socket path may have at most " +
-                         std::to_string(cli::MAX_SOCKET_PATH));
+        if (const std::string why = cli::SocketPathTooLong(options.control); !why.empty()) {
+            return Usage("--datadir: the node's socket " + options.control + " " + why);
         }
     }
     if (!options.p2pmsg && !options.connection && !options.mempool && !options.validation) {
