@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <sched.h>
 #include <thread>
 #include <vector>
 
@@ -27,7 +28,7 @@ using detail::TscProbe;
 
 constexpr uint16_t USER_TYPE = static_cast<uint16_t>(EventType::UserFirst);
 
-TEST(RingClockTest, TrustsTheTscOnlyWhenInvariantAndListedByTheKernel)
+TEST(RingClockTest, TrustsAnInvariantTscWhetherTheKernelListsItOrNot)
 {
     const TscProbe good{.x86_64_linux = true, .invariant = true, .kernel_lists_tsc = true};
     EXPECT_EQ(detail::DecideClock(ClockSource::Auto, good), ClockReason::None);
@@ -40,8 +41,64 @@ TEST(RingClockTest, TrustsTheTscOnlyWhenInvariantAndListedByTheKernel)
     p.invariant = false;
     EXPECT_EQ(detail::DecideClock(ClockSource::Auto, p), ClockReason::NotInvariant);
     p = good;
-    p.kernel_lists_tsc = false;
-    EXPECT_EQ(detail::DecideClock(ClockSource::Auto, p), ClockReason::KernelUnstable);
+    p.kernel_lists_tsc = false; // a kernel booted with tsc=unstable, as some VMs are
+    EXPECT_EQ(detail::DecideClock(ClockSource::Auto, p), ClockReason::None);
+}
+
+//! The real probe of this host, with whether the kernel lists `tsc` and a TSC skew of the
+//! last CPU checked at start set by the test.
+TscProbe HostProbe(int64_t cpu_skew_ns, bool kernel_lists_tsc)
+{
+    TscProbe probe = detail::ProbeTsc();
+    probe.kernel_lists_tsc = kernel_lists_tsc;
+    probe.cpu_skew_ns_for_test = cpu_skew_ns;
+    return probe;
+}
+
+TEST(RingClockTest, ATscTheKernelDoesNotListIsUsedAndCheckedOnEveryCpu)
+{
+    if (!detail::ProbeTsc().invariant) GTEST_SKIP() << "no invariant TSC on this host";
+    SegmentHeader header{};
+    auto clock = RingClock::Create(ClockSource::Auto, HostProbe(0, false), &header);
+    ASSERT_TRUE(clock->UsesTsc()) << ClockReasonText(clock->reason());
+    EXPECT_EQ(header.clock_source.load(), uint32_t(ClockId::MonotonicTsc));
+    EXPECT_EQ(header.clock_reason.load(), uint32_t(ClockReason::None));
+    // The start-up check measured every CPU against the calibrated line, within its bound.
+    EXPECT_LE(header.clock_max_error_ns.load(), TSC_SYNC_BOUND_NS);
+    // Not listed at start, so not listing it later is no reason to fall back.
+    ASSERT_TRUE(clock->Reanchor()) << ClockReasonText(clock->reason());
+    EXPECT_TRUE(clock->UsesTsc());
+}
+
+TEST(RingClockTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonInTheHeader)
+{
+    if (!detail::ProbeTsc().invariant) GTEST_SKIP() << "no invariant TSC on this host";
+    for (const int64_t skew : {int64_t(2 * TSC_SYNC_BOUND_NS), -int64_t(2 * TSC_SYNC_BOUND_NS)}) {
+        SCOPED_TRACE(skew);
+        SegmentHeader header{};
+        auto clock = RingClock::Create(ClockSource::Auto, HostProbe(skew, true), &header);
+        EXPECT_FALSE(clock->UsesTsc());
+        EXPECT_EQ(clock->reason(), ClockReason::NotSynchronised);
+        EXPECT_EQ(header.clock_source.load(), uint32_t(ClockId::Monotonic));
+        EXPECT_EQ(header.clock_reason.load(), uint32_t(ClockReason::NotSynchronised));
+        EXPECT_GT(header.clock_max_error_ns.load(), TSC_SYNC_BOUND_NS);
+        EXPECT_FALSE(clock->Reanchor());
+    }
+    // Half the bound off passes.
+    SegmentHeader header{};
+    auto clock = RingClock::Create(ClockSource::Auto, HostProbe(TSC_SYNC_BOUND_NS / 2, true),
+                                   &header);
+    EXPECT_TRUE(clock->UsesTsc()) << ClockReasonText(clock->reason());
+}
+
+TEST(RingClockTest, TheStartUpCheckLeavesTheCallersAffinityAsItWas)
+{
+    if (!detail::ProbeTsc().invariant) GTEST_SKIP() << "no invariant TSC on this host";
+    cpu_set_t before, after;
+    ASSERT_EQ(sched_getaffinity(0, sizeof(before), &before), 0);
+    auto clock = RingClock::Create(ClockSource::Auto, HostProbe(0, true), nullptr);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(after), &after), 0);
+    EXPECT_TRUE(CPU_EQUAL(&before, &after));
 }
 
 TEST(RingClockTest, NoInvariantTscMeansMonotonicWithTheReasonInTheHeader)

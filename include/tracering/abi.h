@@ -121,6 +121,10 @@ enum class ClockId : uint32_t {
 //! re-anchor, and the clock falls back to Monotonic for good if it is exceeded. Published in
 //! SegmentHeader::clock_error_bound_ns (tools show that value, not this one).
 inline constexpr uint64_t CLOCK_ERROR_BOUND_NS = 100'000;
+//! Most the TSC of any CPU the producer may run on may differ from the calibrated line at
+//! start (ClockReason::NotSynchronised): a tenth of CLOCK_ERROR_BOUND_NS, so a clock that
+//! starts stays well inside that bound.
+inline constexpr uint64_t TSC_SYNC_BOUND_NS = CLOCK_ERROR_BOUND_NS / 10;
 
 //! `SegmentHeader::clock_reason`: why timestamps come from CLOCK_MONOTONIC (and not the TSC).
 enum class ClockReason : uint32_t {
@@ -128,12 +132,20 @@ enum class ClockReason : uint32_t {
     Requested = 1,         //!< the embedder asked for Monotonic (ProducerOptions::clock)
     Unsupported = 2,       //!< not x86-64 Linux: no TSC to use
     NotInvariant = 3,      //!< CPUID says the TSC does not tick at a constant rate
-    KernelUnstable = 4,    //!< the kernel does not list `tsc` among its usable clocksources
-    CalibrationFailed = 5, //!< the TSC did not advance while CLOCK_MONOTONIC did
+    //! The kernel listed `tsc` among its usable clocksources when the producer started and
+    //! no longer does (its watchdog found the TSC unstable). A kernel that never listed it
+    //! (booted with tsc=unstable, as some VMs are) is no reason: the producer checks the TSC
+    //! on every CPU itself (NotSynchronised, and the fallbacks below).
+    KernelUnstable = 4,
+    CalibrationFailed = 5, //!< the TSC did not advance while CLOCK_MONOTONIC did, or the
+                           //!< TSC could not be checked on every CPU
     //! Fallbacks, once the TSC was in use (SegmentHeader::clock_fallback_ns says when):
     ErrorBound = 6, //!< the interpolation strayed more than clock_error_bound_ns
     RateJump = 7,   //!< the TSC's rate changed (a live migration to another host)
     Backwards = 8,  //!< the TSC went backwards
+    //! At start, the TSC of a CPU the process may run on was more than TSC_SYNC_BOUND_NS off
+    //! the calibrated line: the CPUs' TSCs are not synchronised.
+    NotSynchronised = 9,
 };
 
 //! `SegmentHeader::producer_state`.
@@ -232,7 +244,8 @@ struct SegmentHeader {
     std::atomic<uint64_t> tsc_hz;
     //! CLOCK_ERROR_BOUND_NS of the producer: immutable, set before abi_version.
     uint64_t clock_error_bound_ns;
-    //! Largest |interpolation - CLOCK_MONOTONIC| measured at a re-anchor, ns. Relaxed.
+    //! Largest |interpolation - CLOCK_MONOTONIC| measured at a re-anchor or on any CPU at
+    //! start, ns. Relaxed.
     std::atomic<uint64_t> clock_max_error_ns;
     //! The last re-anchor's interpolation minus CLOCK_MONOTONIC, ns (signed). Relaxed.
     std::atomic<int64_t> clock_last_error_ns;

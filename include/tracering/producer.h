@@ -61,10 +61,11 @@ enum class GroupAccess {
 //! Where record timestamps come from. Either way they are CLOCK_MONOTONIC nanoseconds.
 enum class ClockSource {
     //! The TSC where it can be trusted: x86-64 Linux, a CPU that reports an invariant TSC,
-    //! and a kernel that still lists `tsc` as a usable clocksource (whichever clocksource it
-    //! uses itself, `tsc` or `kvm-clock`). Else Monotonic, with the reason in the segment
-    //! header (SegmentHeader::clock_reason). A TSC that strays from CLOCK_MONOTONIC later
-    //! is abandoned for Monotonic the same way.
+    //! and a TSC within TSC_SYNC_BOUND_NS of the calibrated line on every CPU the process may
+    //! run on, measured at start (whichever clocksource the kernel uses, `tsc` or
+    //! `kvm-clock`, and whether it lists `tsc` at all). Else Monotonic, with the reason in the
+    //! segment header (SegmentHeader::clock_reason). A TSC that strays from CLOCK_MONOTONIC
+    //! later, or that a kernel which listed it drops, is abandoned for Monotonic the same way.
     Auto,
     Monotonic, //!< clock_gettime(CLOCK_MONOTONIC) for every event (25-36 ns)
     Tsc,       //!< the same as Auto

@@ -21,15 +21,17 @@ const char* ClockReasonText(ClockReason reason) noexcept
     case ClockReason::NotInvariant:
         return "the CPU does not report an invariant TSC";
     case ClockReason::KernelUnstable:
-        return "the kernel does not list tsc as a usable clocksource";
+        return "the kernel no longer lists tsc as a usable clocksource";
     case ClockReason::CalibrationFailed:
-        return "the TSC did not advance during calibration";
+        return "the TSC could not be calibrated or checked on every CPU";
     case ClockReason::ErrorBound:
         return "the TSC time strayed from CLOCK_MONOTONIC past the bound";
     case ClockReason::RateJump:
         return "the TSC rate changed (migration to another host?)";
     case ClockReason::Backwards:
         return "the TSC went backwards";
+    case ClockReason::NotSynchronised:
+        return "the CPUs' TSCs differ by more than the start-up bound";
     }
     return "unknown reason";
 }

@@ -9,6 +9,10 @@
 #include <string>
 #include <utility>
 
+#include <sched.h>
+#include <system_error>
+#include <unistd.h>
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
@@ -62,12 +66,45 @@ TscProbe ProbeTsc() noexcept
     return probe;
 }
 
+std::vector<int> AllowedCpus() noexcept
+{
+    std::vector<int> cpus;
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    // The main thread's mask (its tid is the pid): the clock's own thread narrows its own.
+    if (sched_getaffinity(::getpid(), sizeof(set), &set) != 0) return cpus;
+    try {
+        for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+            if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+        }
+    } catch (const std::bad_alloc&) {
+        cpus.clear();
+    }
+#endif
+    return cpus;
+}
+
+bool PinToCpu(int cpu) noexcept
+{
+#if defined(__linux__)
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    // The calling thread moves to `cpu` before this returns.
+    return sched_setaffinity(0, sizeof(set), &set) == 0;
+#else
+    (void)cpu;
+    return false;
+#endif
+}
+
 ClockReason DecideClock(ClockSource requested, const TscProbe& probe) noexcept
 {
     if (requested == ClockSource::Monotonic) return ClockReason::Requested;
     if (!probe.x86_64_linux) return ClockReason::Unsupported;
     if (!probe.invariant) return ClockReason::NotInvariant;
-    if (!probe.kernel_lists_tsc) return ClockReason::KernelUnstable;
     return ClockReason::None;
 }
 
@@ -116,13 +153,24 @@ std::unique_ptr<RingClock> RingClock::Create(ClockSource requested, const TscPro
         if (tsc1 <= tsc0) {
             clock->m_reason = ClockReason::CalibrationFailed;
         } else {
-            clock->m_tsc = true;
-            clock->m_history[0] = {tsc0, ns0};
-            clock->m_history[1] = {tsc1, ns1};
-            clock->m_samples = 2;
             const uint64_t mult = MultOf(ns1 - ns0, tsc1 - tsc0);
-            clock->m_rate = mult;
-            clock->Publish({.switch_tsc = tsc1, .switch_ns = ns1, .mult = mult, .prev_mult = mult});
+            clock->m_line = {.switch_tsc = tsc1, .switch_ns = ns1, .mult = mult, .prev_mult = mult};
+            const std::optional<uint64_t> error =
+                clock->ErrorAcrossCpus(probe.cpu_skew_ns_for_test);
+            clock->m_max_error_ns = error.value_or(0);
+            if (!error) {
+                clock->m_reason = ClockReason::CalibrationFailed;
+            } else if (*error > TSC_SYNC_BOUND_NS) {
+                clock->m_reason = ClockReason::NotSynchronised;
+            } else {
+                clock->m_tsc = true;
+                clock->m_kernel_listed = probe.kernel_lists_tsc;
+                clock->m_history[0] = {tsc0, ns0};
+                clock->m_history[1] = {tsc1, ns1};
+                clock->m_samples = 2;
+                clock->m_rate = mult;
+                clock->Publish(clock->m_line);
+            }
         }
     }
     if (!clock->m_tsc) clock->Publish({}); // mult 0: CLOCK_MONOTONIC
@@ -135,8 +183,42 @@ std::unique_ptr<RingClock> RingClock::Create(ClockSource requested, const TscPro
                                    std::memory_order_relaxed);
         header->tsc_hz.store(HzOf(clock->m_rate), std::memory_order_relaxed);
         header->clock_error_bound_ns = CLOCK_ERROR_BOUND_NS;
+        header->clock_max_error_ns.store(clock->m_max_error_ns, std::memory_order_relaxed);
     }
     return clock;
+}
+
+std::optional<uint64_t> RingClock::ErrorAcrossCpus(int64_t skew_for_test) noexcept
+{
+    const std::vector<int> cpus = AllowedCpus();
+    if (cpus.empty()) return std::nullopt;
+    std::optional<uint64_t> worst{0};
+    const auto measure = [&] {
+        for (size_t i = 0; i < cpus.size() && worst; ++i) {
+            // A CPU this thread may not run on cannot run the node's threads either.
+            if (!PinToCpu(cpus[i])) continue;
+            uint64_t tsc = 0, ns = 0;
+            uint64_t width = ~uint64_t{0};
+            // Preempted in every try: try again, a few times.
+            for (int round = 0; round < 4 && width > TicksIn(MAX_SAMPLE_WIDTH_NS, m_line.mult);
+                 ++round) {
+                width = SampleTscAndMonotonic(tsc, ns);
+            }
+            if (width > TicksIn(MAX_SAMPLE_WIDTH_NS, m_line.mult)) {
+                worst.reset();
+                break;
+            }
+            int64_t error = int64_t(Interpolate(tsc, m_line) - ns);
+            if (i + 1 == cpus.size()) error += skew_for_test;
+            worst = std::max(*worst, error < 0 ? uint64_t(-error) : uint64_t(error));
+        }
+    };
+    try {
+        std::thread{measure}.join();
+    } catch (const std::system_error&) {
+        return std::nullopt; // no thread: not measured
+    }
+    return worst;
 }
 
 RingClock::~RingClock()
@@ -267,7 +349,7 @@ bool RingClock::Reanchor() noexcept
     }
     m_history[m_samples % HISTORY] = {tsc, mono};
     ++m_samples;
-    if (!KernelListsTsc()) {
+    if (m_kernel_listed && !KernelListsTsc()) {
         FallBack(ClockReason::KernelUnstable, mono);
         return false;
     }
@@ -318,7 +400,7 @@ void RingClock::Start()
 void RingClock::Run()
 {
     std::unique_lock lock{m_thread_mutex};
-    for (;;) {
+    for (size_t round = 0;; ++round) {
         uint64_t interval;
         {
             std::lock_guard writer{m_writer_mutex};
@@ -328,6 +410,10 @@ void RingClock::Run()
             return;
         }
         lock.unlock();
+        // On the next CPU each time, so that every CPU's TSC keeps being measured (the set is
+        // read again each time: it may have changed). Unpinned if that fails.
+        const std::vector<int> cpus = AllowedCpus();
+        if (!cpus.empty()) PinToCpu(cpus[round % cpus.size()]);
         const bool tsc = Reanchor();
         lock.lock();
         if (!tsc) return; // CLOCK_MONOTONIC for good: nothing left to do

@@ -20,7 +20,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 
@@ -59,15 +61,24 @@ struct TscProbe {
     //! and T-state.
     bool invariant{false};
     //! The kernel lists `tsc` in /sys/devices/system/clocksource/clocksource0/
-    //! available_clocksource: it found the TSC synchronised across CPUs and its watchdog has
-    //! not marked it unstable since (whatever the current clocksource is).
+    //! available_clocksource (whatever its current clocksource is). Not needed: a kernel
+    //! booted with tsc=unstable never lists it, and the clock checks every CPU's TSC itself.
+    //! But once listed, the kernel dropping it (its watchdog) makes the clock fall back.
     bool kernel_lists_tsc{false};
+    //! For tests: added to the TSC time measured on the last CPU of the start-up check, as
+    //! a CPU whose TSC is that far off the others.
+    int64_t cpu_skew_ns_for_test{0};
 };
 
 //! Asks the CPU and the kernel.
 TscProbe ProbeTsc() noexcept;
 //! Whether the kernel still lists `tsc` as a usable clocksource.
 bool KernelListsTsc() noexcept;
+//! The CPUs this process may run on (its main thread's affinity mask), in ascending order;
+//! empty if the mask cannot be read.
+std::vector<int> AllowedCpus() noexcept;
+//! Moves the calling thread to `cpu` and keeps it there; false if it may not run there.
+bool PinToCpu(int cpu) noexcept;
 
 //! Why `requested` with `probe` must use CLOCK_MONOTONIC; ClockReason::None: use the TSC.
 ClockReason DecideClock(ClockSource requested, const TscProbe& probe) noexcept;
@@ -92,6 +103,12 @@ uint64_t SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
 //! rate or a TSC going backwards makes the clock fall back to CLOCK_MONOTONIC for good,
 //! continuing from where the TSC left off. The state is published in the segment header
 //! (`clock_source` and after).
+//!
+//! Every CPU: Now() reads the TSC of whichever CPU its caller runs on, so at start the clock
+//! measures its error on each CPU the process may run on (a thread of its own moved to each
+//! in turn; over TSC_SYNC_BOUND_NS: Monotonic, NotSynchronised), and its thread re-anchors
+//! on the next of those CPUs each time, so every CPU's TSC keeps being checked against the
+//! bound.
 //!
 //! Memory ordering of the slots (m_seq and Slot): the re-anchoring side (one thread at a
 //! time, m_writer_mutex) stores m_seq odd (release), issues a release fence, fills the slot
@@ -237,6 +254,10 @@ private:
     void FallBack(ClockReason reason, uint64_t mono_ns) noexcept;
     //! With m_writer_mutex held: the recent rate (32.32 ns per tick) and ticks per second.
     uint64_t RecentMult() const noexcept;
+    //! With m_writer_mutex held, before the clock is used: the largest |line - CLOCK_MONOTONIC|
+    //! measured on each allowed CPU (on a thread of its own, so the caller's affinity stays
+    //! as it is), `skew_for_test` added on the last one; nullopt if it could not measure.
+    std::optional<uint64_t> ErrorAcrossCpus(int64_t skew_for_test) noexcept;
     void Run();
 
     std::atomic<uint64_t> m_seq{0};
@@ -251,6 +272,8 @@ private:
     bool m_tsc{false};
     uint64_t m_rate{0}; //!< the recent rate, 32.32 ns per tick (0: the TSC was never used)
     ClockReason m_reason{ClockReason::None};
+    //! Whether the kernel listed `tsc` at start: then its dropping it is a fallback.
+    bool m_kernel_listed{false};
     std::array<Sample, HISTORY> m_history{};
     size_t m_samples{0}; //!< samples taken (the last HISTORY of them are in m_history)
     uint64_t m_interval_ns{FIRST_REANCHOR_NS};

@@ -390,6 +390,8 @@ const char* ClockReasonName(ClockReason reason)
         return "rate_jump";
     case ClockReason::Backwards:
         return "backwards";
+    case ClockReason::NotSynchronised:
+        return "not_synchronised";
     }
     return "unknown";
 }
