@@ -86,8 +86,8 @@ TEST(RingClockTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonInTheHe
     }
     // Half the bound off passes.
     SegmentHeader header{};
-    auto clock = RingClock::Create(ClockSource::Auto, HostProbe(TSC_SYNC_BOUND_NS / 2, true),
-                                   &header);
+    auto clock =
+        RingClock::Create(ClockSource::Auto, HostProbe(TSC_SYNC_BOUND_NS / 2, true), &header);
     EXPECT_TRUE(clock->UsesTsc()) << ClockReasonText(clock->reason());
 }
 

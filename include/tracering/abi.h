@@ -128,10 +128,10 @@ inline constexpr uint64_t TSC_SYNC_BOUND_NS = CLOCK_ERROR_BOUND_NS / 10;
 
 //! `SegmentHeader::clock_reason`: why timestamps come from CLOCK_MONOTONIC (and not the TSC).
 enum class ClockReason : uint32_t {
-    None = 0,              //!< the TSC is in use (or the producer predates this field)
-    Requested = 1,         //!< the embedder asked for Monotonic (ProducerOptions::clock)
-    Unsupported = 2,       //!< not x86-64 Linux: no TSC to use
-    NotInvariant = 3,      //!< CPUID says the TSC does not tick at a constant rate
+    None = 0,         //!< the TSC is in use (or the producer predates this field)
+    Requested = 1,    //!< the embedder asked for Monotonic (ProducerOptions::clock)
+    Unsupported = 2,  //!< not x86-64 Linux: no TSC to use
+    NotInvariant = 3, //!< CPUID says the TSC does not tick at a constant rate
     //! The kernel listed `tsc` among its usable clocksources when the producer started and
     //! no longer does (its watchdog found the TSC unstable). A kernel that never listed it
     //! (booted with tsc=unstable, as some VMs are) is no reason: the producer checks the TSC

@@ -6,12 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
-#include <string>
-#include <utility>
-
 #include <sched.h>
+#include <string>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
