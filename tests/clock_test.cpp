@@ -55,9 +55,19 @@ TscProbe HostProbe(int64_t cpu_skew_ns, bool kernel_lists_tsc)
     return probe;
 }
 
-TEST(RingClockTest, ATscTheKernelDoesNotListIsUsedAndCheckedOnEveryCpu)
+//! Tests of the start-up check on this host's real CPUs: nothing to check without an
+//! invariant TSC.
+class StartUpCheckTest : public ::testing::Test
 {
-    if (!detail::ProbeTsc().invariant) GTEST_SKIP() << "no invariant TSC on this host";
+protected:
+    void SetUp() override
+    {
+        if (!detail::ProbeTsc().invariant) GTEST_SKIP() << "no invariant TSC on this host";
+    }
+};
+
+TEST_F(StartUpCheckTest, ATscTheKernelDoesNotListIsUsedAndCheckedOnEveryCpu)
+{
     SegmentHeader header{};
     auto clock = RingClock::Create(ClockSource::Auto, HostProbe(0, false), &header);
     ASSERT_TRUE(clock->UsesTsc()) << ClockReasonText(clock->reason());
@@ -70,9 +80,8 @@ TEST(RingClockTest, ATscTheKernelDoesNotListIsUsedAndCheckedOnEveryCpu)
     EXPECT_TRUE(clock->UsesTsc());
 }
 
-TEST(RingClockTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonInTheHeader)
+TEST_F(StartUpCheckTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonInTheHeader)
 {
-    if (!detail::ProbeTsc().invariant) GTEST_SKIP() << "no invariant TSC on this host";
     for (const int64_t skew : {int64_t(2 * TSC_SYNC_BOUND_NS), -int64_t(2 * TSC_SYNC_BOUND_NS)}) {
         SCOPED_TRACE(skew);
         SegmentHeader header{};
@@ -91,9 +100,8 @@ TEST(RingClockTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonInTheHe
     EXPECT_TRUE(clock->UsesTsc()) << ClockReasonText(clock->reason());
 }
 
-TEST(RingClockTest, TheStartUpCheckLeavesTheCallersAffinityAsItWas)
+TEST_F(StartUpCheckTest, TheStartUpCheckLeavesTheCallersAffinityAsItWas)
 {
-    if (!detail::ProbeTsc().invariant) GTEST_SKIP() << "no invariant TSC on this host";
     cpu_set_t before, after;
     ASSERT_EQ(sched_getaffinity(0, sizeof(before), &before), 0);
     auto clock = RingClock::Create(ClockSource::Auto, HostProbe(0, true), nullptr);

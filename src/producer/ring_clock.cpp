@@ -192,6 +192,7 @@ std::optional<uint64_t> RingClock::ErrorAcrossCpus(int64_t skew_for_test) noexce
     const std::vector<int> cpus = AllowedCpus();
     if (cpus.empty()) return std::nullopt;
     std::optional<uint64_t> worst{0};
+    const uint64_t max_width = TicksIn(MAX_SAMPLE_WIDTH_NS, m_line.mult);
     const auto measure = [&] {
         for (size_t i = 0; i < cpus.size() && worst; ++i) {
             // A CPU this thread may not run on cannot run the node's threads either.
@@ -199,11 +200,10 @@ std::optional<uint64_t> RingClock::ErrorAcrossCpus(int64_t skew_for_test) noexce
             uint64_t tsc = 0, ns = 0;
             uint64_t width = ~uint64_t{0};
             // Preempted in every try: try again, a few times.
-            for (int round = 0; round < 4 && width > TicksIn(MAX_SAMPLE_WIDTH_NS, m_line.mult);
-                 ++round) {
+            for (int round = 0; round < 4 && width > max_width; ++round) {
                 width = SampleTscAndMonotonic(tsc, ns);
             }
-            if (width > TicksIn(MAX_SAMPLE_WIDTH_NS, m_line.mult)) {
+            if (width > max_width) {
                 worst.reset();
                 break;
             }
