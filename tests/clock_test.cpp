@@ -57,7 +57,7 @@ TscProbe HostProbe(int64_t cpu_skew_ns, bool kernel_lists_tsc)
 
 //! Tests of the start-up check on this host's real CPUs: nothing to check without an
 //! invariant TSC.
-class StartUpCheckTest : public ::testing::Test
+class StartUpClockTest : public ::testing::Test
 {
 protected:
     void SetUp() override
@@ -66,7 +66,7 @@ protected:
     }
 };
 
-TEST_F(StartUpCheckTest, ATscTheKernelDoesNotListIsUsedAndCheckedOnEveryCpu)
+TEST_F(StartUpClockTest, ATscTheKernelDoesNotListIsUsedAndCheckedOnEveryCpu)
 {
     SegmentHeader header{};
     auto clock = RingClock::Create(ClockSource::Auto, HostProbe(0, false), &header);
@@ -80,7 +80,7 @@ TEST_F(StartUpCheckTest, ATscTheKernelDoesNotListIsUsedAndCheckedOnEveryCpu)
     EXPECT_TRUE(clock->UsesTsc());
 }
 
-TEST_F(StartUpCheckTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonInTheHeader)
+TEST_F(StartUpClockTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonInTheHeader)
 {
     for (const int64_t skew : {int64_t(2 * TSC_SYNC_BOUND_NS), -int64_t(2 * TSC_SYNC_BOUND_NS)}) {
         SCOPED_TRACE(skew);
@@ -100,7 +100,7 @@ TEST_F(StartUpCheckTest, ACpuWhoseTscIsOffTheOthersMeansMonotonicWithTheReasonIn
     EXPECT_TRUE(clock->UsesTsc()) << ClockReasonText(clock->reason());
 }
 
-TEST_F(StartUpCheckTest, TheStartUpCheckLeavesTheCallersAffinityAsItWas)
+TEST_F(StartUpClockTest, TheStartUpCheckLeavesTheCallersAffinityAsItWas)
 {
     cpu_set_t before, after;
     ASSERT_EQ(sched_getaffinity(0, sizeof(before), &before), 0);
