@@ -4,6 +4,8 @@
 #ifndef TRACERING_COMMON_CPU_H
 #define TRACERING_COMMON_CPU_H
 
+#include <cstddef>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -31,6 +33,17 @@ inline void PrefetchForWrite(const void* p) noexcept
     __builtin_prefetch(p, 1, 3);
 #endif
 }
+
+//! Whether EvictLines() does anything on this CPU: x86 with `clflushopt` (CPUID leaf 7,
+//! EBX bit 23). Computed once.
+bool CanEvictLines() noexcept;
+
+//! Writes back and drops from every cache of the machine the `count` lines of 64 bytes from
+//! `first` (64-byte aligned), without waiting for it (`clflushopt`: unordered with other
+//! lines, so it takes a few cycles per line). A reader calls it on lines it will not read
+//! again, so that the writer's next store to them finds no copy to take back from this
+//! core. Needs only read access; nothing where CanEvictLines() is false.
+void EvictLines(const void* first, size_t count) noexcept;
 
 } // namespace tracering::detail
 
