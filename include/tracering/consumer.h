@@ -215,8 +215,18 @@ public:
     //! empty: Detached if the producer exited (or reset the ring), Stale if its process is
     //! gone without shutting down (checked at most every 250 ms while the ring is empty).
     Result<bool> Next(EventView& view);
-    //! Gives the space of every record returned by Next() back to the producer.
+    //! Gives the space of every record returned by Next() back to the producer. While this
+    //! is the ring's only reader, and unless SetEvictReadLines(false), it first evicts from
+    //! the caches the lines it has read entirely since the last Release().
     void Release() noexcept;
+    //! Whether Release() evicts the lines it hands back (x86 with `clflushopt`; elsewhere it
+    //! does nothing), as long as the ring has no other reader. On by default: a producer's
+    //! store to a line that a reader on another core still holds has to take the line back
+    //! from that core first, which on some hosts costs the producer more than the rest of the
+    //! record (doc/performance.md); evicted, the line comes from memory and the reader pays
+    //! instead (on the hosts measured, 6-8 ns per small event). Turn it off where the
+    //! reader's own speed matters more than the node's time per event.
+    void SetEvictReadLines(bool on) noexcept { m_evict_read_lines = on; }
     //! Stops this reader for good: Next() returns Detached and the cursor is not written
     //! again. Session::Detach() calls it before the lease ends, so records this reader has
     //! cached are never read while the producer reuses their space.
@@ -311,6 +321,7 @@ private:
     uint64_t m_unpublished_bytes{0};
     uint64_t m_unpublished_now_ns{0};
     bool m_abandoned{false};
+    bool m_evict_read_lines{true};
     std::string m_gone; //!< why ProducerGone() said so
     ReaderStats m_stats;
 };

@@ -651,6 +651,22 @@ void RingReader::Release() noexcept
 {
     // The cursor is in our lease's own memory: nobody else's position can be moved by this.
     if (m_pos == m_released_pos || m_abandoned) return;
+    // Only a ring's only reader evicts: with others, the lines it drops may be the very ones
+    // the others are about to read, which would then come from memory (the producer stores
+    // reader_count when a reader comes or goes; one load of its line per Release()).
+    if (m_evict_read_lines && m_control->reader_count.load(std::memory_order_relaxed) == 1) {
+        // Whole lines only: the one m_pos is in may hold the start of a record not read yet,
+        // which a writer may be writing now. It is evicted by the next call.
+        constexpr uint64_t LINE = 64;
+        uint64_t from = m_released_pos & ~(LINE - 1);
+        const uint64_t to = m_pos & ~(LINE - 1);
+        while (from < to) {
+            const uint64_t offset = from & m_mask;
+            const uint64_t bytes = std::min(to - from, m_capacity - offset);
+            detail::EvictLines(m_data + offset, bytes / LINE);
+            from += bytes;
+        }
+    }
     // Pairs with the producer's acquire load: our reads of these records are done.
     m_cursor->read_pos.store(m_pos, std::memory_order_release);
     m_cursor->heartbeat_ns.store(detail::MonotonicNs(), std::memory_order_relaxed);
