@@ -73,6 +73,7 @@ protected:
     uint64_t capacity() const { return GetParam(); }
     uint32_t max_payload() const { return uint32_t(capacity() / 8 - RECORD_HEADER_SIZE); }
     RingStats stats() const { return m_producer->Stats(Subsystem::Mempool); }
+    void CheckWrapAround(bool evict_lines);
 
     std::unique_ptr<Producer> m_producer;
     std::unique_ptr<Consumer> m_consumer;
@@ -80,8 +81,12 @@ protected:
     std::unique_ptr<RingReader> m_reader;
 };
 
-TEST_P(RingTest, WrapAroundWithRandomSizesKeepsOrderContentAndCountsLoss)
+//! Writes records of random sizes, reading now and then, until the ring has wrapped hundreds
+//! of times; checks every record's order and content and the loss counts. With `evict_lines`,
+//! each Release() also evicts the lines it hands back (split where the ring wraps).
+void RingTest::CheckWrapAround(bool evict_lines)
 {
+    m_reader->SetEvictReadLines(evict_lines);
     std::mt19937_64 rng{GetParam() * 7919};
     // Enough to wrap each ring hundreds of times; the big ring gets fewer events, as each
     // of its large records is up to 128 KiB to make and check (slow under sanitizers).
@@ -122,6 +127,16 @@ TEST_P(RingTest, WrapAroundWithRandomSizesKeepsOrderContentAndCountsLoss)
     // Losses inside the stream are seen as seq gaps; trailing ones only in the counters.
     EXPECT_EQ(lost + (total - next_expected), dropped);
     EXPECT_GT(m_reader->stats().padding, 0u) << "the ring never wrapped with padding";
+}
+
+TEST_P(RingTest, WrapAroundWithRandomSizesKeepsOrderContentAndCountsLoss)
+{
+    CheckWrapAround(/*evict_lines=*/true);
+}
+
+TEST_P(RingTest, WrapAroundWithoutEvictingReadLinesDeliversTheSame)
+{
+    CheckWrapAround(/*evict_lines=*/false);
 }
 
 TEST_P(RingTest, ExactFitFillsEveryByteThenDropsTheNext)
