@@ -224,7 +224,7 @@ public:
     //! store to a line that a reader on another core still holds has to take the line back
     //! from that core first, which on some hosts costs the producer more than the rest of the
     //! record (doc/performance.md); evicted, the line comes from memory and the reader pays
-    //! instead (on the hosts measured, 6-8 ns per small event). Turn it off where the
+    //! instead (on the hosts measured, 6-9 ns per small event). Turn it off where the
     //! reader's own speed matters more than the node's time per event.
     void SetEvictReadLines(bool on) noexcept { m_evict_read_lines = on; }
     //! Stops this reader for good: Next() returns Detached and the cursor is not written
