@@ -485,6 +485,64 @@ TEST(P2PEndToEndTest, LoadgenPacedRunReportsTheRateItWasGivenNotMore)
     EXPECT_GE(rate, 5) << Summary(run);
 }
 
+//! Runs loadgen with `args` until the node has received `messages` messages from it (the
+//! handshake's two included), sends it SIGINT and returns its exit code with the lines it
+//! printed after "connected to". The watcher drains the node's rings meanwhile.
+std::pair<int, std::vector<std::string>>
+InterruptLoadgen(Watcher& watcher, const std::vector<std::string>& args, size_t messages)
+{
+    std::vector<std::string> argv{LOADGEN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Subprocess load{argv};
+    const std::string connected = load.ReadLine();
+    if (!Contains(connected, "connected to")) return {-2, {connected}};
+    const size_t before = watcher.Count(EventType::NetInboundMessage);
+    if (!watcher.PollUntil(
+            [&] { return watcher.Count(EventType::NetInboundMessage) - before >= messages; })) {
+        return {-3, {"the node did not receive " + std::to_string(messages) + " messages"}};
+    }
+    load.Kill(SIGINT);
+    if (!watcher.PollUntil([&] { return !load.Running(); })) return {-4, {"loadgen did not stop"}};
+    std::vector<std::string> lines;
+    for (std::string line = load.ReadLine(); !line.empty(); line = load.ReadLine())
+        lines.push_back(line);
+    return {load.Wait(), lines};
+}
+
+TEST(P2PEndToEndTest, LoadgenStoppedByASignalReportsWhatItSentAndExitsFour)
+{
+    TestNode node;
+    ASSERT_TRUE(node.ready());
+    Watcher watcher{node.socket()};
+    ASSERT_EQ(watcher.error(), "");
+    // Paced so that it would run for a day: only the signal ends it, after some pings.
+    const auto [code, lines] = InterruptLoadgen(
+        watcher, {"--connect", node.endpoint(), "ping", "--count", "100000000", "--rate", "1000"},
+        2 + 20);
+    EXPECT_EQ(code, 4) << Join(lines);
+    unsigned long long sent = 0, pongs = 0;
+    bool result = false;
+    for (const std::string& line : lines) {
+        if (std::sscanf(line.c_str(), "result mode=ping sent=%llu pongs=%llu", &sent, &pongs) ==
+            2) {
+            result = Contains(line, " stopped=1");
+        }
+    }
+    EXPECT_TRUE(result) << Join(lines);
+    EXPECT_GE(sent, 20u);
+    EXPECT_LT(sent, 100000000u);
+    EXPECT_EQ(pongs, sent) << "every ping sent before the signal is answered";
+    EXPECT_TRUE(Contains(Join(lines), "of 100000000 (stopped by a signal) ping")) << Join(lines);
+
+    // Transactions as fast as the socket takes them: the barrier ping still follows them.
+    const auto [txs_code, txs_lines] = InterruptLoadgen(
+        watcher, {"--connect", node.endpoint(), "txs", "--count", "1000000000"}, 2 + 100);
+    EXPECT_EQ(txs_code, 4) << Join(txs_lines);
+    EXPECT_TRUE(Contains(Join(txs_lines), "(stopped by a signal) tx")) << Join(txs_lines);
+    EXPECT_TRUE(Contains(Join(txs_lines), " pongs=1 ")) << Join(txs_lines);
+    EXPECT_TRUE(Contains(Join(txs_lines), " stopped=1")) << Join(txs_lines);
+}
+
 TEST(P2PEndToEndTest, LoadgenFailsWhenItsResultCannotBeWritten)
 {
     TestNode node;

@@ -73,13 +73,21 @@ of the last ping's 1/R s), seconds the time until the last answer or until the e
 sending, whichever is later; rate is answered pings per second of seconds; blocks and txs
 print bytes= and pongs=1 for the barrier instead of bad_nonces=).
 
+SIGINT, SIGTERM or SIGHUP stop the sending: pings, blocks or transactions already sent
+are still answered (pongs, or the barrier pong, within --timeout), the summary says how
+many of N were sent and the result line ends with stopped=1. A second signal, a second or
+more after the first, kills the program at once.
+
 Exit codes: 0 everything sent and answered; 1 bad usage (or unreadable BLOCKFILE);
 2 cannot connect (refused, unreachable), handshake failed, the connection broke, or stdout
 could not be written (the result line is lost); 3 answers missing or wrong (timed out
-waiting for pongs, a pong with the wrong nonce).
+waiting for pongs, a pong with the wrong nonce); 4 stopped by a signal, everything sent
+before it answered.
 )";
 
 constexpr uint64_t BARRIER_NONCE = ~uint64_t{0};
+//! Exit code of a run stopped by a signal whose messages sent before it were all answered.
+constexpr int EXIT_STOPPED = 4;
 constexpr uint64_t DEFAULT_BLOCK_SIZE = 1'000'000;
 //! Upper bounds of --timeout (one day) and --rate: beyond them a typo, and their conversions to
 //! milliseconds and batch sizes stay far inside int64_t and uint64_t.
@@ -138,9 +146,29 @@ int ReceiveFailure(const Error& error)
     return Fail(error.code() == ErrorCode::NotReady ? 3 : 2, error.message());
 }
 
-int RunPing(Connection& connection, const Args& args)
+//! Sleeps until `deadline`, or less once `stop` is set (looked at every 50 ms at most).
+void SleepUntil(Clock::time_point deadline, const std::atomic<bool>& stop)
+{
+    constexpr auto SLICE = std::chrono::milliseconds{50};
+    while (!stop.load(std::memory_order_relaxed)) {
+        const auto now = Clock::now();
+        if (now >= deadline) return;
+        std::this_thread::sleep_until(std::min<Clock::time_point>(deadline, now + SLICE));
+    }
+}
+
+//! " of N" and the reason, for a summary of a run that a signal cut short; "" otherwise.
+std::string StoppedNote(bool stopped, uint64_t count)
+{
+    return stopped ? " of " + std::to_string(count) + " (stopped by a signal)" : "";
+}
+
+int RunPing(Connection& connection, const Args& args, const std::atomic<bool>& stop)
 {
     const uint64_t count = *args.count;
+    // The pongs the reader waits for: `count`, or the pings sent when a signal stopped the
+    // sending (stored by the sender; pongs never outnumber the pings sent).
+    std::atomic<uint64_t> expected{count};
     // Readers' state: written by the reader thread only, read after join().
     uint64_t pongs = 0;
     uint64_t bad_nonces = 0;
@@ -164,13 +192,11 @@ int RunPing(Connection& connection, const Args& args)
                     first_bad_nonce = nonce;
                 }
             }
-            if (++pongs == count) {
-                last_pong = Clock::now();
-                return false;
-            }
-            return true;
+            ++pongs;
+            last_pong = Clock::now();
+            return pongs < expected.load(std::memory_order_relaxed);
         };
-        while (pongs < count) {
+        while (pongs < expected.load(std::memory_order_relaxed)) {
             Result<void> r =
                 connection.Receive(Clock::now() + std::chrono::milliseconds{200}, handle);
             if (r) break;
@@ -195,7 +221,7 @@ int RunPing(Connection& connection, const Args& args)
     buffer.reserve(batch * (p2p::HEADER_SIZE + 8));
     std::optional<Error> send_error;
     uint64_t sent = 0;
-    while (sent < count) {
+    while (sent < count && !stop.load(std::memory_order_relaxed)) {
         buffer.clear();
         for (uint64_t k = 0; k < batch && sent < count; ++k, ++sent) {
             const std::array<uint8_t, 8> nonce = p2p::SerializeNonce(sent);
@@ -206,11 +232,13 @@ int RunPing(Connection& connection, const Args& args)
             break;
         }
         if (args.rate) {
-            std::this_thread::sleep_until(
-                start + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(double(sent) / *args.rate)));
+            SleepUntil(start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(double(sent) / *args.rate)),
+                       stop);
         }
     }
+    const bool stopped = sent < count && !send_error;
+    if (stopped) expected.store(sent, std::memory_order_relaxed);
     const auto sent_at = Clock::now();
     // After a failed send no more pongs are coming: the reader stops at its next wakeup.
     const Clock::duration grace = send_error ? Clock::duration::zero() : TimeoutOf(args);
@@ -220,14 +248,16 @@ int RunPing(Connection& connection, const Args& args)
     const double send_seconds = Seconds(sent_at - start);
     // The run ends with the last pong, or with the last ping's share of the time if that is
     // later (a paced run whose pongs came quickly): never before sending ended.
+    const bool answered = pongs == expected.load(std::memory_order_relaxed);
     const double seconds =
-        Seconds((pongs == count ? std::max(last_pong, sent_at) : Clock::now()) - start);
+        Seconds((answered ? std::max(last_pong, sent_at) : Clock::now()) - start);
     const double rate = seconds > 0 ? double(pongs) / seconds : 0;
-    std::printf("sent %" PRIu64 " ping in %.2f s, received %" PRIu64 " pong in %.2f s (%s msg/s)\n",
-                sent, send_seconds, pongs, seconds, HumanRate(rate).c_str());
+    std::printf(
+        "sent %" PRIu64 "%s ping in %.2f s, received %" PRIu64 " pong in %.2f s (%s msg/s)\n", sent,
+        StoppedNote(stopped, count).c_str(), send_seconds, pongs, seconds, HumanRate(rate).c_str());
     std::printf("result mode=ping sent=%" PRIu64 " pongs=%" PRIu64 " bad_nonces=%" PRIu64
-                " send_seconds=%.3f seconds=%.3f rate=%.0f\n",
-                sent, pongs, bad_nonces, send_seconds, seconds, rate);
+                " send_seconds=%.3f seconds=%.3f rate=%.0f%s\n",
+                sent, pongs, bad_nonces, send_seconds, seconds, rate, stopped ? " stopped=1" : "");
     std::fflush(stdout);
     if (send_error) return Fail(2, send_error->message());
     if (bad_nonces != 0) {
@@ -239,12 +269,12 @@ int RunPing(Connection& connection, const Args& args)
     if (reader_error) {
         if (reader_error->code() == ErrorCode::NotReady) {
             return Fail(3, "timed out after " + FormatSeconds(args.timeout) + " s with " +
-                               std::to_string(count - pongs) + " of " + std::to_string(count) +
+                               std::to_string(sent - pongs) + " of " + std::to_string(sent) +
                                " pongs missing");
         }
         return Fail(2, reader_error->message());
     }
-    return 0;
+    return stopped ? EXIT_STOPPED : 0;
 }
 
 //! Sends the barrier ping and waits for its pong.
@@ -262,33 +292,36 @@ Result<void> Barrier(Connection& connection, const Args& args)
 
 //! Prints the summary of a blocks or txs run: `mode` as given on the command line, `what`
 //! the message type sent.
-int Report(const char* mode, const char* what, uint64_t sent, uint64_t bytes,
+int Report(const char* mode, const char* what, uint64_t count, uint64_t sent, uint64_t bytes,
            Clock::time_point start, Clock::time_point sent_at, const Result<void>& barrier)
 {
+    const bool stopped = sent < count;
     const auto end = Clock::now();
     const double send_seconds = Seconds(sent_at - start);
     const double seconds = Seconds(end - start);
     const double rate = seconds > 0 ? double(sent) / seconds : 0;
-    std::printf("sent %" PRIu64 " %s (%" PRIu64 " bytes) in %.2f s, %s after %.2f s (%s msg/s, "
+    std::printf("sent %" PRIu64 "%s %s (%" PRIu64 " bytes) in %.2f s, %s after %.2f s (%s msg/s, "
                 "%.1f MB/s)\n",
-                sent, what, bytes, send_seconds,
+                sent, StoppedNote(stopped, count).c_str(), what, bytes, send_seconds,
                 barrier ? "barrier pong received" : "no barrier pong", seconds,
                 HumanRate(rate).c_str(), seconds > 0 ? double(bytes) / seconds / 1e6 : 0.0);
     std::printf("result mode=%s sent=%" PRIu64 " bytes=%" PRIu64 " pongs=%d send_seconds=%.3f "
-                "seconds=%.3f rate=%.1f\n",
-                mode, sent, bytes, barrier ? 1 : 0, send_seconds, seconds, rate);
+                "seconds=%.3f rate=%.1f%s\n",
+                mode, sent, bytes, barrier ? 1 : 0, send_seconds, seconds, rate,
+                stopped ? " stopped=1" : "");
     std::fflush(stdout);
     if (!barrier) return ReceiveFailure(barrier.error());
-    return 0;
+    return stopped ? EXIT_STOPPED : 0;
 }
 
-int RunBlocks(Connection& connection, const Args& args, const std::vector<uint8_t>& file_block)
+int RunBlocks(Connection& connection, const Args& args, const std::vector<uint8_t>& file_block,
+              const std::atomic<bool>& stop)
 {
     std::optional<p2p::BlockBuilder> builder;
     if (file_block.empty()) builder.emplace(args.size.value_or(DEFAULT_BLOCK_SIZE));
     const auto start = Clock::now();
-    uint64_t bytes = 0;
-    for (uint64_t i = 0; i < *args.count; ++i) {
+    uint64_t bytes = 0, sent = 0;
+    for (; sent < *args.count && !stop.load(std::memory_order_relaxed); ++sent) {
         const std::span<const uint8_t> block = builder ? builder->Next() : file_block;
         if (Result<void> r = connection.SendMessage("block", block); !r) {
             return Fail(2, r.error().message());
@@ -296,21 +329,22 @@ int RunBlocks(Connection& connection, const Args& args, const std::vector<uint8_
         bytes += block.size();
     }
     const auto sent_at = Clock::now();
-    return Report("blocks", "block", *args.count, bytes, start, sent_at, Barrier(connection, args));
+    return Report("blocks", "block", *args.count, sent, bytes, start, sent_at,
+                  Barrier(connection, args));
 }
 
-int RunTransactions(Connection& connection, const Args& args)
+int RunTransactions(Connection& connection, const Args& args, const std::atomic<bool>& stop)
 {
     const auto start = Clock::now();
-    uint64_t bytes = 0;
-    for (uint64_t i = 0; i < *args.count; ++i) {
-        const std::vector<uint8_t> tx = p2p::MakeTransaction(i, /*segwit=*/i % 2 == 1);
+    uint64_t bytes = 0, sent = 0;
+    for (; sent < *args.count && !stop.load(std::memory_order_relaxed); ++sent) {
+        const std::vector<uint8_t> tx = p2p::MakeTransaction(sent, /*segwit=*/sent % 2 == 1);
         if (Result<void> r = connection.SendMessage("tx", tx); !r)
             return Fail(2, r.error().message());
         bytes += tx.size();
     }
     const auto sent_at = Clock::now();
-    return Report("txs", "tx", *args.count, bytes, start, sent_at, Barrier(connection, args));
+    return Report("txs", "tx", *args.count, sent, bytes, start, sent_at, Barrier(connection, args));
 }
 
 //! Reads and checks a raw block file; the error says what is wrong with it. Reads at most one
@@ -412,6 +446,9 @@ int Main(int argc, char** argv)
         file_block = std::move(bytes.value());
     }
 
+    // Before connecting, so that a signal at any time ends the run with its summary.
+    static std::atomic<bool> stop{false};
+    cli::StopOnSignals(stop);
     const auto deadline = Clock::now() + TimeoutOf(args);
     Result<std::unique_ptr<Connection>> connection =
         Connection::Connect(*args.connect, TimeoutOf(args));
@@ -423,9 +460,9 @@ int Main(int argc, char** argv)
                 version.value().start_height);
     std::fflush(stdout);
 
-    if (args.mode == "ping") return RunPing(*connection.value(), args);
-    if (args.mode == "blocks") return RunBlocks(*connection.value(), args, file_block);
-    return RunTransactions(*connection.value(), args);
+    if (args.mode == "ping") return RunPing(*connection.value(), args, stop);
+    if (args.mode == "blocks") return RunBlocks(*connection.value(), args, file_block, stop);
+    return RunTransactions(*connection.value(), args, stop);
 }
 
 } // namespace
