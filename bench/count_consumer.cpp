@@ -4,8 +4,8 @@
 //! tracering-count-consumer: the consumer of the end-to-end benchmarks (bench/ping_flood.sh,
 //! bench/ibd_blocks.sh). It attaches to rings through a producer's control socket, reads every
 //! event (message events are decoded, so the FlatBuffers verifier runs on each) and counts
-//! them, without printing per event, until SIGINT or SIGTERM. Then it drains what is left and
-//! prints, per ring, attempted vs delivered vs lost, and its own CPU time. See --help.
+//! them, without printing per event, until SIGINT, SIGTERM or SIGHUP. Then it drains what is
+//! left and prints, per ring, attempted vs delivered vs lost, and its own CPU time. See --help.
 
 #include <tracering/consumer.h>
 #include <tracering/control.h>
@@ -13,7 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -32,8 +31,8 @@ constexpr const char* USAGE =
     R"(usage: tracering-count-consumer --control PATH --ring NAME [--ring NAME ...] [--lossless]
 
 Attaches to the rings NAME (net, mempool, utxocache, validation, coin_selection) of the
-producer serving the control socket PATH, reads and counts every event until SIGINT or
-SIGTERM, reads what is left, and prints its counts. Message events (net:inbound_message,
+producer serving the control socket PATH, reads and counts every event until SIGINT, SIGTERM
+or SIGHUP, reads what is left, and prints its counts. Message events (net:inbound_message,
 net:outbound_message) are decoded: the FlatBuffers verifier runs on each, and pings, pongs
 and blocks are counted by message type.
 
@@ -62,9 +61,8 @@ Exit codes: 0 done and lost == dropped on every ring (every loss counted); 1 bad
 //! Records read per Poll() call.
 constexpr size_t POLL_BATCH = 1024;
 
+//! Set by the first SIGINT, SIGTERM or SIGHUP (cli::StopOnSignals).
 std::atomic<bool> g_stop{false};
-
-void OnSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
 
 int Usage(const std::string& error) { return cli::Usage("tracering-count-consumer", "", error); }
 
@@ -152,8 +150,7 @@ int main(int argc, char** argv)
     if (control.empty()) return Usage("--control PATH is required");
     if (rings.empty()) return Usage("at least one --ring NAME is required");
 
-    std::signal(SIGINT, OnSignal);
-    std::signal(SIGTERM, OnSignal);
+    cli::StopOnSignals(g_stop);
 
     auto client = ControlClient::Connect(control);
     if (!client) {
