@@ -384,4 +384,53 @@ std::string CheckMessage(const Event& e, EventType type, const char* msg_type, i
     return "";
 }
 
+MuteNode::MuteNode()
+{
+    m_listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (m_listener < 0) return;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(sa);
+    if (::bind(m_listener, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+        ::listen(m_listener, 1) != 0 ||
+        ::getsockname(m_listener, reinterpret_cast<sockaddr*>(&sa), &length) != 0) {
+        return;
+    }
+    m_port = ntohs(sa.sin_port);
+    m_thread = std::thread{[this] {
+        // Ends when the peer leaves or the destructor shuts the sockets down.
+        const int fd = ::accept(m_listener, nullptr, nullptr);
+        if (fd < 0) return;
+        m_peer = fd;
+        std::vector<uint8_t> hello;
+        p2p::VersionMessage version;
+        p2p::AppendMessage(hello, p2p::REGTEST_MAGIC, "version", p2p::SerializeVersion(version));
+        p2p::AppendMessage(hello, p2p::REGTEST_MAGIC, "verack", {});
+        (void)!::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+        uint8_t sink[65536];
+        for (ssize_t n; (n = ::recv(fd, sink, sizeof(sink), 0)) > 0;)
+            m_received += static_cast<uint64_t>(n);
+    }};
+}
+
+bool MuteNode::WaitReceived(uint64_t bytes, std::chrono::steady_clock::duration timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (m_received.load() < bytes) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    }
+    return true;
+}
+
+MuteNode::~MuteNode()
+{
+    if (m_listener >= 0) ::shutdown(m_listener, SHUT_RDWR);
+    if (const int peer = m_peer.load(); peer >= 0) ::shutdown(peer, SHUT_RDWR);
+    if (m_thread.joinable()) m_thread.join();
+    if (const int peer = m_peer.load(); peer >= 0) ::close(peer);
+    if (m_listener >= 0) ::close(m_listener);
+}
+
 } // namespace tracering::test

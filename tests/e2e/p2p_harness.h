@@ -13,6 +13,7 @@
 #include <tracering/consumer.h>
 #include <tracering/control.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "p2p/hash.h"
@@ -171,6 +173,33 @@ private:
     std::string m_addr;
     std::vector<uint8_t> m_buffer;
     size_t m_read{0}; //!< bytes of m_buffer already parsed
+};
+
+//! A "node" on a free 127.0.0.1 port that accepts one peer, sends it version and verack, and
+//! then only reads what the peer sends, answering nothing: a peer waiting for answers waits
+//! until its own timeout.
+class MuteNode
+{
+public:
+    MuteNode();
+    //! Closes the listener and the peer's connection (if one came).
+    ~MuteNode();
+    MuteNode(const MuteNode&) = delete;
+    MuteNode& operator=(const MuteNode&) = delete;
+
+    bool ready() const { return m_port != 0; }
+    std::string endpoint() const { return "127.0.0.1:" + std::to_string(m_port); }
+    //! Waits until the peer has sent at least `bytes` bytes (the handshake's included), at
+    //! most `timeout`; whether it has.
+    bool WaitReceived(uint64_t bytes,
+                      std::chrono::steady_clock::duration timeout = std::chrono::seconds{10});
+
+private:
+    int m_listener{-1};
+    std::atomic<uint64_t> m_received{0}; //!< bytes the peer sent so far
+    uint16_t m_port{0};
+    std::atomic<int> m_peer{-1}; //!< the accepted connection, -1 before and after it
+    std::thread m_thread;
 };
 
 //! The net:inbound_connection event of the peer at `addr`, or nullptr.

@@ -430,32 +430,10 @@ TEST(P2PEndToEndTest, LoadgenPacesPingsWithRateAndExitsThreeWhenPongsNeverCome)
     EXPECT_GE(elapsed, 140ms) << "3000 pings at 20000/s took less than 0.15 s";
 
     // A "node" that completes the handshake and then only listens.
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-    ASSERT_EQ(::listen(listener, 1), 0);
-    socklen_t length = sizeof(sa);
-    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &length), 0);
-    const std::string mute = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
-    std::thread server{[listener] {
-        const int fd = ::accept(listener, nullptr, nullptr);
-        if (fd < 0) return;
-        std::vector<uint8_t> hello;
-        p2p::VersionMessage version;
-        p2p::AppendMessage(hello, p2p::REGTEST_MAGIC, "version", p2p::SerializeVersion(version));
-        p2p::AppendMessage(hello, p2p::REGTEST_MAGIC, "verack", {});
-        (void)!::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
-        uint8_t sink[65536];
-        while (::recv(fd, sink, sizeof(sink), 0) > 0) {
-        }
-        ::close(fd);
-    }};
-    const ToolRun unanswered =
-        RunMerged(LOADGEN, {"--connect", mute, "--timeout", "1", "ping", "--count", "100"});
-    server.join();
-    ::close(listener);
+    MuteNode mute;
+    ASSERT_TRUE(mute.ready());
+    const ToolRun unanswered = RunMerged(
+        LOADGEN, {"--connect", mute.endpoint(), "--timeout", "1", "ping", "--count", "100"});
     EXPECT_EQ(unanswered.exit_code, 3) << Summary(unanswered);
     EXPECT_TRUE(Contains(Join(unanswered.lines), "100 of 100 pongs missing"))
         << Summary(unanswered);
@@ -541,6 +519,41 @@ TEST(P2PEndToEndTest, LoadgenStoppedByASignalReportsWhatItSentAndExitsFour)
     EXPECT_TRUE(Contains(Join(txs_lines), "(stopped by a signal) tx")) << Join(txs_lines);
     EXPECT_TRUE(Contains(Join(txs_lines), " pongs=1 ")) << Join(txs_lines);
     EXPECT_TRUE(Contains(Join(txs_lines), " stopped=1")) << Join(txs_lines);
+}
+
+TEST(P2PEndToEndTest, ASecondStopSignalKillsOnlyASecondOrMoreAfterTheFirst)
+{
+    // Against a node that never answers, loadgen's clean end (waiting for the pongs of
+    // what it sent) lasts until its --timeout: long enough to tell a kill from a clean end.
+    // Signalled once all 100 pings (32 bytes each, after the handshake) are out, so that the
+    // first signal has no sending left to stop.
+    const uint64_t EVERY_PING = 100 * (p2p::HEADER_SIZE + 8);
+    {
+        MuteNode mute;
+        ASSERT_TRUE(mute.ready());
+        Subprocess load{
+            {LOADGEN, "--connect", mute.endpoint(), "--timeout", "2", "ping", "--count", "100"}};
+        ASSERT_TRUE(Contains(load.ReadLine(), "connected to"));
+        ASSERT_TRUE(mute.WaitReceived(EVERY_PING)) << "the pings were not all sent";
+        // Two at once, as timeout(1) sends them: the second does not kill.
+        load.Kill(SIGINT);
+        load.Kill(SIGINT);
+        EXPECT_EQ(load.Wait(20000), 3) << "it ends by its own timeout, pongs missing";
+    }
+    {
+        MuteNode mute;
+        ASSERT_TRUE(mute.ready());
+        Subprocess load{
+            {LOADGEN, "--connect", mute.endpoint(), "--timeout", "600", "ping", "--count", "100"}};
+        ASSERT_TRUE(Contains(load.ReadLine(), "connected to"));
+        ASSERT_TRUE(mute.WaitReceived(EVERY_PING)) << "the pings were not all sent";
+        load.Kill(SIGINT);
+        // The rule under test is a time: the second signal must come a second after the first.
+        std::this_thread::sleep_for(1100ms);
+        ASSERT_TRUE(load.Running()) << "the first signal alone ended it";
+        load.Kill(SIGINT);
+        EXPECT_EQ(load.Wait(20000), 128 + SIGINT) << "the second signal kills at once";
+    }
 }
 
 TEST(P2PEndToEndTest, LoadgenFailsWhenItsResultCannotBeWritten)
