@@ -521,39 +521,43 @@ TEST(P2PEndToEndTest, LoadgenStoppedByASignalReportsWhatItSentAndExitsFour)
     EXPECT_TRUE(Contains(Join(txs_lines), " stopped=1")) << Join(txs_lines);
 }
 
+//! Runs `loadgen ping --count 100 --timeout SECONDS` against `mute`, then `signal(load)` once
+//! all 100 pings (32 bytes each, after the handshake) are out, so that no sending is left to
+//! stop; returns loadgen's exit code (-1 if it did not end within 20 s, -2 on a failed start).
+int SignalWaitingLoadgen(const std::string& seconds, const std::function<void(Subprocess&)>& signal)
+{
+    MuteNode mute;
+    if (!mute.ready()) return -2;
+    Subprocess load{
+        {LOADGEN, "--connect", mute.endpoint(), "--timeout", seconds, "ping", "--count", "100"}};
+    if (!Contains(load.ReadLine(), "connected to")) return -2;
+    if (!mute.WaitReceived(100 * (p2p::HEADER_SIZE + 8))) return -2;
+    signal(load);
+    return load.Wait(20000);
+}
+
 TEST(P2PEndToEndTest, ASecondStopSignalKillsOnlyASecondOrMoreAfterTheFirst)
 {
-    // Against a node that never answers, loadgen's clean end (waiting for the pongs of
-    // what it sent) lasts until its --timeout: long enough to tell a kill from a clean end.
-    // Signalled once all 100 pings (32 bytes each, after the handshake) are out, so that the
-    // first signal has no sending left to stop.
-    const uint64_t EVERY_PING = 100 * (p2p::HEADER_SIZE + 8);
-    {
-        MuteNode mute;
-        ASSERT_TRUE(mute.ready());
-        Subprocess load{
-            {LOADGEN, "--connect", mute.endpoint(), "--timeout", "2", "ping", "--count", "100"}};
-        ASSERT_TRUE(Contains(load.ReadLine(), "connected to"));
-        ASSERT_TRUE(mute.WaitReceived(EVERY_PING)) << "the pings were not all sent";
-        // Two at once, as timeout(1) sends them: the second does not kill.
-        load.Kill(SIGINT);
-        load.Kill(SIGINT);
-        EXPECT_EQ(load.Wait(20000), 3) << "it ends by its own timeout, pongs missing";
-    }
-    {
-        MuteNode mute;
-        ASSERT_TRUE(mute.ready());
-        Subprocess load{
-            {LOADGEN, "--connect", mute.endpoint(), "--timeout", "600", "ping", "--count", "100"}};
-        ASSERT_TRUE(Contains(load.ReadLine(), "connected to"));
-        ASSERT_TRUE(mute.WaitReceived(EVERY_PING)) << "the pings were not all sent";
-        load.Kill(SIGINT);
-        // The rule under test is a time: the second signal must come a second after the first.
-        std::this_thread::sleep_for(1100ms);
-        ASSERT_TRUE(load.Running()) << "the first signal alone ended it";
-        load.Kill(SIGINT);
-        EXPECT_EQ(load.Wait(20000), 128 + SIGINT) << "the second signal kills at once";
-    }
+    // Against a node that never answers, loadgen's clean end (waiting for the pongs of what it
+    // sent) lasts until its --timeout: long enough to tell a kill from a clean end.
+    // Two at once, as timeout(1) sends them: the second does not kill, it ends by its timeout.
+    EXPECT_EQ(SignalWaitingLoadgen("2",
+                                   [](Subprocess& load) {
+                                       load.Kill(SIGINT);
+                                       load.Kill(SIGINT);
+                                   }),
+              3);
+    // The rule under test is a time: a second signal 1.1 s after the first kills at once.
+    bool running_after_first = false;
+    EXPECT_EQ(SignalWaitingLoadgen("600",
+                                   [&](Subprocess& load) {
+                                       load.Kill(SIGINT);
+                                       std::this_thread::sleep_for(1100ms);
+                                       running_after_first = load.Running();
+                                       load.Kill(SIGINT);
+                                   }),
+              128 + SIGINT);
+    EXPECT_TRUE(running_after_first) << "the first signal alone ended it";
 }
 
 TEST(P2PEndToEndTest, LoadgenFailsWhenItsResultCannotBeWritten)
