@@ -226,7 +226,7 @@ public:
     //! record (doc/performance.md); evicted, the line comes from memory and the reader pays
     //! instead (on the hosts measured, 6-9 ns per small event). Turn it off where the
     //! reader's own speed matters more than the node's time per event.
-    void SetEvictReadLines(bool on) noexcept { m_evict_read_lines = on; }
+    void SetEvictReadLines(bool on) noexcept;
     //! Stops this reader for good: Next() returns Detached and the cursor is not written
     //! again. Session::Detach() calls it before the lease ends, so records this reader has
     //! cached are never read while the producer reuses their space.
@@ -321,7 +321,8 @@ private:
     uint64_t m_unpublished_bytes{0};
     uint64_t m_unpublished_now_ns{0};
     bool m_abandoned{false};
-    bool m_evict_read_lines{true};
+    //! SetEvictReadLines(), and the CPU can evict (OpenReader() sets it so by default).
+    bool m_evict_read_lines{false};
     std::string m_gone; //!< why ProducerGone() said so
     ReaderStats m_stats;
 };

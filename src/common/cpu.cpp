@@ -26,7 +26,7 @@ __attribute__((target("clflushopt"))) void Clflushopt(const void* first, size_t 
 {
     const char* p = static_cast<const char*>(first);
     for (size_t i = 0; i < count; ++i)
-        _mm_clflushopt(const_cast<char*>(p + i * 64));
+        _mm_clflushopt(const_cast<char*>(p + i * EVICT_LINE));
 }
 
 } // namespace

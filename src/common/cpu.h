@@ -34,12 +34,16 @@ inline void PrefetchForWrite(const void* p) noexcept
 #endif
 }
 
+//! The bytes one EvictLines() line covers: the smallest cache line of x86-64 CPUs, which
+//! `clflushopt` flushes whole (abi.h's CACHE_LINE is the padding against false sharing).
+inline constexpr size_t EVICT_LINE = 64;
+
 //! Whether EvictLines() does anything on this CPU: x86 with `clflushopt` (CPUID leaf 7,
 //! EBX bit 23). Computed once.
 bool CanEvictLines() noexcept;
 
-//! Writes back and drops from every cache of the machine the `count` lines of 64 bytes from
-//! `first` (64-byte aligned), without waiting for it (`clflushopt`: unordered with other
+//! Writes back and drops from every cache of the machine the `count` lines of EVICT_LINE bytes
+//! from `first` (EVICT_LINE-aligned), without waiting for it (`clflushopt`: unordered with other
 //! lines, so it takes a few cycles per line). A reader calls it on lines it will not read
 //! again, so that the writer's next store to them finds no copy to take back from this
 //! core. Needs only read access; nothing where CanEvictLines() is false.

@@ -413,6 +413,7 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     reader->m_mask = d.capacity - 1;
     reader->m_max_record = d.max_record;
     reader->m_release_every = d.capacity / 16;
+    reader->m_evict_read_lines = detail::CanEvictLines();
     reader->m_first_type = RingFirstType(static_cast<Subsystem>(index));
     for (const EventInfo& e : EVENTS) {
         const uint32_t bit = uint32_t{static_cast<uint16_t>(e.type)} - reader->m_first_type;
@@ -647,17 +648,23 @@ uint64_t RingReader::UnreportedLost() noexcept
     return m_pending_lost + (m_end_seq > m_expected_seq ? m_end_seq - m_expected_seq : 0);
 }
 
+void RingReader::SetEvictReadLines(bool on) noexcept
+{
+    m_evict_read_lines = on && detail::CanEvictLines();
+}
+
 void RingReader::Release() noexcept
 {
     // The cursor is in our lease's own memory: nobody else's position can be moved by this.
     if (m_pos == m_released_pos || m_abandoned) return;
     // Only a ring's only reader evicts: with others, the lines it drops may be the very ones
     // the others are about to read, which would then come from memory (the producer stores
-    // reader_count when a reader comes or goes; one load of its line per Release()).
+    // reader_count when a reader comes or goes; one load of its line per Release(), and none
+    // where the CPU cannot evict: m_evict_read_lines is false there).
     if (m_evict_read_lines && m_control->reader_count.load(std::memory_order_relaxed) == 1) {
         // Whole lines only: the one m_pos is in may hold the start of a record not read yet,
         // which a writer may be writing now. It is evicted by the next call.
-        constexpr uint64_t LINE = 64;
+        constexpr uint64_t LINE = detail::EVICT_LINE;
         uint64_t from = m_released_pos & ~(LINE - 1);
         const uint64_t to = m_pos & ~(LINE - 1);
         while (from < to) {
