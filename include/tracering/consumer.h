@@ -210,6 +210,15 @@ public:
         return n;
     }
 
+    //! The bytes read since the last call, as a share of the ring's capacity (more than 1 if
+    //! the writers lapped it meanwhile), for Backoff::Idle(work, fill).
+    double TakeReadFill() noexcept
+    {
+        const uint64_t bytes = m_pos - m_fill_mark;
+        m_fill_mark = m_pos;
+        return double(bytes) / double(m_capacity);
+    }
+
     //! Iteration without a callback: fills `view` with the next record (true), or returns
     //! false when there is none yet. Views stay valid until Release(). Once the ring is
     //! empty: Detached if the producer exited (or reset the ring), Stale if its process is
@@ -304,6 +313,7 @@ private:
     uint64_t m_generation{0};
     uint64_t m_pos{0};          //!< next record to read
     uint64_t m_released_pos{0}; //!< last value stored to read_pos
+    uint64_t m_fill_mark{0};    //!< m_pos at the last TakeReadFill()
     uint64_t m_commit_key{0};   //!< SegmentHeader::commit_key
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
@@ -335,17 +345,30 @@ private:
 //! stepped since (for instance by the first NTP synchronisation after boot).
 int64_t UnixClockOffsetNow() noexcept;
 
-//! How a polling loop waits when there is nothing to read: spin briefly, then yield, then
-//! sleep with a growing pause up to `max_sleep_us`; once nothing came for about a second
-//! (QUIET_AFTER_SLEEPS such sleeps in a row), sleep `quiet_sleep_us`. Spinning on an empty
-//! ring would pull the producer's control line to this core after every event and slow the
-//! producer down; a short pause lets records accumulate and be read in batches. The longer
-//! pause keeps a reader left running on a quiet producer (a monitor, all day) at about 100
-//! wake-ups a second instead of 1,000; the first event after such a quiet spell is read up to
-//! `quiet_sleep_us` late, and every one after it as before.
+//! How a polling loop waits between polls.
+//!
+//! Caught up (a poll delivered some events, fewer than CAUGHT_UP_BELOW): wait for the writers
+//! to build a batch rather than read each record as it is committed. Every look at the line a
+//! writer is filling, and every record read right behind it, makes the writer take lines back
+//! from this core; on some hosts that halves the writer's speed (doc/performance.md). Told how
+//! much of the rings it read (Idle(work, fill)), it sleeps CAUGHT_UP_SLEEP_US, which the
+//! kernel's timer slack and the wake-up stretch to 70-120 us, and leaves the core to the node
+//! meanwhile. A sleep after which the polls up to the next caught-up one read more than
+//! FILL_TOO_HIGH of a ring (a small ring, or large records) turns sleeping off for the next
+//! SPIN_AFTER_FULL caught-up polls. Otherwise it spins for about a microsecond (Spin()).
+//!
+//! Nothing to read: spin briefly, then yield, then sleep with a growing pause up to
+//! `max_sleep_us`; once nothing came for about a second (QUIET_AFTER_SLEEPS such sleeps in a
+//! row), sleep `quiet_sleep_us`. The longer pause keeps a reader left running on a quiet
+//! producer (a monitor, all day) at about 100 wake-ups a second instead of 1,000; the first
+//! event after such a quiet spell is read up to `quiet_sleep_us` late, and every one after it
+//! as before.
 //!
 //!     Backoff backoff;
-//!     for (;;) backoff.Idle(reader->Poll(fn).value());
+//!     for (;;) {
+//!         const size_t n = reader->Poll(fn).value();
+//!         backoff.Idle(n, reader->TakeReadFill());
+//!     }
 class Backoff
 {
 public:
@@ -353,20 +376,38 @@ public:
         : m_max_sleep_us{max_sleep_us}, m_quiet_sleep_us{quiet_sleep_us}
     {
     }
-    //! Call after each poll with the number of events it delivered.
+    //! Call after each poll with the number of events it delivered and the largest share of
+    //! a ring one of its readers read since the last call (RingReader::TakeReadFill()).
+    void Idle(size_t work, double fill);
+    //! The same without knowing how full the rings were: a caught-up poller spins (a sleep
+    //! could let a small ring fill).
     void Idle(size_t work);
     void Reset() noexcept { m_idle = 0; }
+    //! Whether the next caught-up Idle(work, fill) sleeps: false for SPIN_AFTER_FULL caught-up
+    //! polls after a sleep let a ring fill too far.
+    bool SleepsWhenCaughtUp() const noexcept { return m_spin_left == 0; }
     //! A poll that delivered fewer events than this caught up with the writers.
     static constexpr size_t CAUGHT_UP_BELOW = 64;
     //! Sleeps in a row (of up to max_sleep_us each) after which the producer counts as quiet.
     static constexpr uint32_t QUIET_AFTER_SLEEPS = 1000;
+    //! A caught-up poller's sleep, before the kernel's timer slack (50 us by default).
+    static constexpr uint32_t CAUGHT_UP_SLEEP_US = 20;
+    //! The share of a ring that, read after a caught-up sleep, means the sleep was too long.
+    static constexpr double FILL_TOO_HIGH = 0.25;
+    //! Caught-up polls that spin instead of sleeping after a sleep found a ring too full.
+    static constexpr uint32_t SPIN_AFTER_FULL = 4096;
 
 private:
-    //! ~1-5 us of CPU pauses: long enough for a fast producer to write a batch.
+    //! 32 CPU pauses, 0.6-5 us depending on the CPU: a fast producer writes a few records.
     static void Spin() noexcept;
+    void CaughtUp(bool may_sleep);
+    void Empty();
     uint32_t m_max_sleep_us;
     uint32_t m_quiet_sleep_us;
     uint32_t m_idle{0};
+    bool m_slept{false};          //!< the last caught-up poll slept
+    double m_fill_since_sleep{0}; //!< share of a ring read since then (summed per poll)
+    uint32_t m_spin_left{0};      //!< caught-up polls left that spin (SPIN_AFTER_FULL)
 };
 
 //! A mapped segment. Create readers from it; it may be dropped before them.

@@ -450,6 +450,7 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
     reader->m_generation = grant.generation;
     reader->m_pos = start;
     reader->m_released_pos = start;
+    reader->m_fill_mark = start;
     reader->m_commit_key = reader->m_header->commit_key;
     // At its start we know the exact next seq; resuming a cursor moved since, we learn it
     // from the first record.
@@ -686,19 +687,54 @@ void Backoff::Spin() noexcept
         detail::CpuRelax();
 }
 
-void Backoff::Idle(size_t work)
+void Backoff::Idle(size_t work, double fill)
 {
+    // What the writers wrote while we slept is read by the polls up to the next one that
+    // catches up (polls stop at their max_events, so one poll may not tell).
+    if (m_slept) m_fill_since_sleep += fill;
     if (work >= CAUGHT_UP_BELOW) {
         m_idle = 0;
         return;
     }
+    if (m_slept && m_fill_since_sleep > FILL_TOO_HIGH) m_spin_left = SPIN_AFTER_FULL;
+    m_slept = false;
+    m_fill_since_sleep = 0;
     if (work != 0) {
-        // Caught up with a writer: give it time for a batch instead of reading each record
-        // as it is committed (a look at a line being written costs the writer that line).
+        CaughtUp(/*may_sleep=*/true);
+    } else {
+        Empty();
+    }
+}
+
+void Backoff::Idle(size_t work)
+{
+    m_slept = false;
+    m_fill_since_sleep = 0;
+    if (work >= CAUGHT_UP_BELOW) {
         m_idle = 0;
+    } else if (work != 0) {
+        CaughtUp(/*may_sleep=*/false);
+    } else {
+        Empty();
+    }
+}
+
+void Backoff::CaughtUp(bool may_sleep)
+{
+    // Caught up with the writers: give them time for a batch instead of reading each record
+    // as it is committed (the class comment says why).
+    m_idle = 0;
+    if (!may_sleep || m_spin_left != 0) {
+        if (m_spin_left != 0) --m_spin_left;
         Spin();
         return;
     }
+    std::this_thread::sleep_for(std::chrono::microseconds(CAUGHT_UP_SLEEP_US));
+    m_slept = true;
+}
+
+void Backoff::Empty()
+{
     if (m_idle < std::numeric_limits<uint32_t>::max()) ++m_idle;
     if (m_idle <= 64) {
         Spin();

@@ -1,0 +1,92 @@
+// Copyright (c) The tracering developers
+// Distributed under the MIT software license.
+
+//! RingReader::TakeReadFill() and how Backoff uses it to choose between sleeping and spinning
+//! once a poller has caught up with the writers.
+
+#include <tracering/consumer.h>
+#include <tracering/producer.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "test_util.h"
+
+namespace tracering {
+namespace {
+
+constexpr uint16_t TEST_TYPE = static_cast<uint16_t>(EventType::UserFirst) + 1;
+
+TEST(BackoffTest, ReadFillIsTheShareOfTheRingReadSinceTheLastCall)
+{
+    constexpr uint64_t CAPACITY = 1 << 16;
+    auto producer = Producer::Create(test::SmallProducer("fill", CAPACITY));
+    ASSERT_TRUE(producer) << producer.error().message();
+    auto consumer = Consumer::Open((*producer)->Name());
+    ASSERT_TRUE(consumer) << consumer.error().message();
+    auto reader = test::AttachReader(**producer, **consumer, Subsystem::Mempool);
+    ASSERT_TRUE(reader) << reader.error().message();
+
+    EXPECT_EQ((*reader)->TakeReadFill(), 0.0);
+    // 64 records of a header and 96 bytes each (aligned: 128 bytes): 8 KiB, an eighth.
+    const std::vector<uint8_t> payload(128 - RECORD_HEADER_SIZE, 7);
+    for (int i = 0; i < 64; ++i)
+        ASSERT_TRUE((*producer)->WriteRaw(Subsystem::Mempool, TEST_TYPE, payload.data(),
+                                          uint32_t(payload.size())));
+    auto polled = (*reader)->Poll([](const EventView&) {}, 16);
+    ASSERT_TRUE(polled) << polled.error().message();
+    EXPECT_EQ(polled.value(), 16u);
+    EXPECT_DOUBLE_EQ((*reader)->TakeReadFill(), 16.0 * 128 / CAPACITY);
+    // Record by record, as ringdump reads: counted the same way.
+    EventView view;
+    for (int i = 0; i < 48; ++i)
+        ASSERT_TRUE((*reader)->Next(view).value());
+    (*reader)->Release();
+    EXPECT_DOUBLE_EQ((*reader)->TakeReadFill(), 48.0 * 128 / CAPACITY);
+    EXPECT_EQ((*reader)->TakeReadFill(), 0.0);
+}
+
+TEST(BackoffTest, ASleepAfterWhichAQuarterOfARingWasReadTurnsSleepingOffForAWhile)
+{
+    Backoff backoff;
+    EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
+    backoff.Idle(10, 0.01); // caught up: sleeps
+    // The batch after the sleep, read in several polls: more than FILL_TOO_HIGH in all.
+    backoff.Idle(5000, 0.15);
+    backoff.Idle(5000, 0.15);
+    EXPECT_TRUE(backoff.SleepsWhenCaughtUp()); // decided once caught up again
+    backoff.Idle(3, 0.0);
+    EXPECT_FALSE(backoff.SleepsWhenCaughtUp());
+    // It spins for SPIN_AFTER_FULL caught-up polls in all (one of them was the last), then
+    // sleeps again.
+    for (uint32_t i = 1; i < Backoff::SPIN_AFTER_FULL; ++i) {
+        EXPECT_FALSE(backoff.SleepsWhenCaughtUp()) << i;
+        backoff.Idle(3, 0.0);
+    }
+    EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
+}
+
+TEST(BackoffTest, ASmallBatchAfterASleepOrAFullRingWithoutOneKeepsSleeping)
+{
+    Backoff backoff;
+    backoff.Idle(10, 0.0);  // sleeps
+    backoff.Idle(500, 0.2); // the batch: under FILL_TOO_HIGH
+    backoff.Idle(3, 0.01);  // caught up again: sleeps
+    EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
+    // Reading a full ring while not coming from a caught-up sleep is not the sleep's doing.
+    Backoff other;
+    other.Idle(100'000, 1.0);
+    other.Idle(3, 0.0);
+    EXPECT_TRUE(other.SleepsWhenCaughtUp());
+    // Without the fill, a caught-up poll spins and never counts as having slept.
+    Backoff blind;
+    blind.Idle(3);
+    blind.Idle(100'000, 1.0);
+    blind.Idle(3, 0.0);
+    EXPECT_TRUE(blind.SleepsWhenCaughtUp());
+}
+
+} // namespace
+} // namespace tracering
