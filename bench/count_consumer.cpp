@@ -10,6 +10,7 @@
 #include <tracering/consumer.h>
 #include <tracering/control.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -43,7 +44,8 @@ and blocks are counted by message type.
   --max-sleep-us US    longest idle sleep between polls (default 1000)
   --interval-us US     instead of tracering::Backoff, sleep US microseconds after every
                        round of polls, busy or not, so records are read in larger batches
-                       (default 0: Backoff, which spins a few microseconds on an empty ring)
+                       (default 0: Backoff, which sleeps ~70 us once caught up, spins and
+                       then sleeps longer on an empty ring)
   --help               this text
 
 Once attached it prints "attached" on stdout. At exit, one line per ring:
@@ -184,6 +186,7 @@ int main(int argc, char** argv)
     bool failed = false;
     while (empty_rounds < 2 && !failed) {
         size_t work = 0;
+        double fill = 0;
         for (size_t i = 0; i < readers.size(); ++i) {
             Counts& c = counts[i];
             const Result<size_t> n =
@@ -196,6 +199,7 @@ int main(int argc, char** argv)
                 break;
             }
             work += n.value();
+            fill = std::max(fill, readers[i]->TakeReadFill());
         }
         if (g_stop.load(std::memory_order_relaxed)) {
             empty_rounds = work == 0 ? empty_rounds + 1 : 0;
@@ -204,7 +208,7 @@ int main(int argc, char** argv)
             if (work < POLL_BATCH)
                 std::this_thread::sleep_for(std::chrono::microseconds(interval_us));
         } else {
-            backoff.Idle(work);
+            backoff.Idle(work, fill);
         }
     }
 

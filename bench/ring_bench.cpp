@@ -525,7 +525,7 @@ void BM_Ring_ProducerConsumer(benchmark::State& state)
                     },
                     1 << 16);
                 if (!n || (finished && n.value() == 0)) break;
-                backoff.Idle(n.value());
+                backoff.Idle(n.value(), rings[r]->TakeReadFill());
             }
         };
         std::vector<std::thread> others;
@@ -623,7 +623,7 @@ void BM_Ring_Writers(benchmark::State& state)
                 break;
             }
             if (finished && n.value() == 0) break;
-            backoff.Idle(n.value());
+            backoff.Idle(n.value(), ring->TakeReadFill());
         }
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         for (auto& t : threads)

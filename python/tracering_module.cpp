@@ -673,6 +673,7 @@ public:
                 py::gil_scoped_release unlocked;
                 while (n < limit && std::chrono::steady_clock::now() < check_at) {
                     got = 0;
+                    double fill = 0;
                     for (size_t i = 0; i < m_state->readers.size(); ++i) {
                         if (m_state->errors[i]) continue;
                         const size_t asked = size_t(std::min<uint64_t>(limit - n, 4096));
@@ -688,6 +689,7 @@ public:
                         }
                         got += polled.value();
                         n += polled.value();
+                        fill = std::max(fill, m_state->readers[i]->TakeReadFill());
                     }
                     if (m_state->AllFailed()) break;
                     if (got) {
@@ -695,7 +697,7 @@ public:
                     } else if (deadline && std::chrono::steady_clock::now() >= *deadline) {
                         break;
                     }
-                    backoff.Idle(got);
+                    backoff.Idle(got, fill);
                 }
             }
             if (m_state->AllFailed()) m_state->RaiseReaderError();

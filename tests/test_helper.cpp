@@ -398,7 +398,7 @@ int AttachRead(const std::string& socket, const std::string& ring, uint64_t coun
             std::printf("error %s\n", n.error().message().c_str());
             return 1;
         }
-        backoff.Idle(n.value());
+        backoff.Idle(n.value(), reader->TakeReadFill());
     }
     std::printf("read %llu lost %llu\n", static_cast<unsigned long long>(read),
                 static_cast<unsigned long long>(lost));

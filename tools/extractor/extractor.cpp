@@ -133,11 +133,13 @@ public:
                 backoff.Reset();
             }
             size_t work = 0;
+            double fill = 0;
             std::optional<Error> ended;
             size_t ended_reader = 0;
             for (size_t i = 0; i < m_readers.size() && !ended; ++i) {
                 std::optional<Error> error;
                 work += PollReader(i, error);
+                fill = std::max(fill, m_readers[i].reader->TakeReadFill());
                 if (error) {
                     ended = std::move(error);
                     ended_reader = i;
@@ -148,7 +150,7 @@ public:
                 next_attempt = Clock::now(); // the socket may answer already (a restart)
             }
             Periodic();
-            backoff.Idle(work);
+            backoff.Idle(work, fill);
         }
         if (m_session) {
             // Stopped: what the rings hold now belongs to what happened before the stop.

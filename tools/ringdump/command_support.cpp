@@ -238,18 +238,20 @@ PumpEnd Pump(Session& session, const Io& io, uint64_t count,
     while (!Stopped(io) && !detached) {
         if (deadline && Clock::now() >= *deadline) break;
         size_t work = 0;
+        double fill = 0;
         bool go_on = true;
         for (size_t i = 0; i < readers.size() && go_on; ++i) {
             size_t polled = 0;
             go_on = poll(i, polled);
             work += polled;
+            fill = std::max(fill, readers[i]->TakeReadFill());
         }
         if (!go_on) break;
         if (work == 0 && !idle()) {
             end.aborted = true;
             break;
         }
-        backoff.Idle(work);
+        backoff.Idle(work, fill);
     }
     if (!end.aborted && !limit_reached()) {
         // Stopped by the user, the deadline or a detach: the events the rings attempted

@@ -159,11 +159,12 @@ int Stats(const StatsOptions& options, const Io& io)
     // false once its ring has ended or failed (`note` and `code` say how; `failed`: not by
     // the producer exiting, dying or detaching it).
     bool failed = false;
-    const auto consume = [&](size_t i, size_t batch, size_t& work) {
+    const auto consume = [&](size_t i, size_t batch, size_t& work, double& fill) {
         RingReader& reader = *session->readers()[i];
         auto polled = reader.Poll([](const EventView&) {}, batch);
         if (polled) {
             work += polled.value();
+            fill = std::max(fill, reader.TakeReadFill());
             return true;
         }
         const Error& e = polled.error();
@@ -187,13 +188,14 @@ int Stats(const StatsOptions& options, const Io& io)
     while (!Stopped(io)) {
         if (session) {
             size_t work = 0;
+            double fill = 0;
             bool go_on = true;
             for (size_t i = 0; i < spans.size() && go_on; ++i) {
-                go_on = consume(i, POLL_BATCH, work);
+                go_on = consume(i, POLL_BATCH, work, fill);
             }
             if (!go_on) break;
             if (Clock::now() < next) {
-                backoff.Idle(work);
+                backoff.Idle(work, fill);
                 continue;
             }
         } else if (Clock::now() < next) {
@@ -234,9 +236,10 @@ int Stats(const StatsOptions& options, const Io& io)
             const RingReader& reader = *session->readers()[i];
             const uint64_t stop_seq = reader.Info().seq;
             size_t work = 1;
+            double fill = 0;
             while (!ended[i] && work != 0 && reader.next_seq().value_or(0) < stop_seq) {
                 work = 0;
-                consume(i, POLL_BATCH, work);
+                consume(i, POLL_BATCH, work, fill);
             }
             if (!ended[i]) ended[i] = stop_seq;
         }
