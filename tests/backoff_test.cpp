@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -48,11 +49,50 @@ TEST(BackoffTest, ReadFillIsTheShareOfTheRingReadSinceTheLastCall)
     EXPECT_EQ((*reader)->TakeReadFill(), 0.0);
 }
 
+//! Lets `time` pass on the steady clock, calling Idle(work, 0.0) all the while (work 0: none).
+void PassTime(Backoff& backoff, std::chrono::microseconds time, size_t work)
+{
+    const auto until = std::chrono::steady_clock::now() + time;
+    do {
+        if (work != 0) backoff.Idle(work, 0.0);
+    } while (std::chrono::steady_clock::now() < until);
+}
+
+//! Brings `backoff` to a rate far over SLEEP_ABOVE_EVENTS_PER_S: two caught-up polls more
+//! than RATE_WINDOW_NS apart with many events between (enough for the rate even if this
+//! thread is not scheduled for seconds).
+void MakeFast(Backoff& backoff)
+{
+    backoff.Idle(3, 0.0); // the window starts
+    PassTime(backoff, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, 100'000'000);
+}
+
+TEST(BackoffTest, ACaughtUpPollerSleepsOnlyWhileTheWritersAreFast)
+{
+    Backoff backoff;
+    EXPECT_FALSE(backoff.SleepsWhenCaughtUp()); // no rate measured yet
+    MakeFast(backoff);
+    backoff.Idle(3, 0.0); // the window ends: fast
+    EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
+    // A few events in a window of RATE_WINDOW_NS or more: far below the rate.
+    backoff.Idle(1, 0.0);
+    PassTime(backoff, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, 0);
+    backoff.Idle(1, 0.0);
+    EXPECT_FALSE(backoff.SleepsWhenCaughtUp());
+    // Without the fill, a caught-up poll spins and measures no rate.
+    Backoff blind;
+    blind.Idle(3);
+    PassTime(blind, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, 0);
+    blind.Idle(3);
+    EXPECT_FALSE(blind.SleepsWhenCaughtUp());
+}
+
 TEST(BackoffTest, ASleepAfterWhichAQuarterOfARingWasReadTurnsSleepingOffForAWhile)
 {
     Backoff backoff;
-    EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
-    backoff.Idle(10, 0.01); // caught up: sleeps
+    MakeFast(backoff);
+    backoff.Idle(10, 0.01); // caught up and fast: sleeps
+    ASSERT_TRUE(backoff.SleepsWhenCaughtUp());
     // The batch after the sleep, read in several polls: more than FILL_TOO_HIGH in all.
     backoff.Idle(5000, 0.15);
     backoff.Idle(5000, 0.15);
@@ -60,32 +100,30 @@ TEST(BackoffTest, ASleepAfterWhichAQuarterOfARingWasReadTurnsSleepingOffForAWhil
     backoff.Idle(3, 0.0);
     EXPECT_FALSE(backoff.SleepsWhenCaughtUp());
     // It spins for SPIN_AFTER_FULL caught-up polls in all (one of them was the last), then
-    // sleeps again.
+    // sleeps again while the writers are fast.
     for (uint32_t i = 1; i < Backoff::SPIN_AFTER_FULL; ++i) {
         EXPECT_FALSE(backoff.SleepsWhenCaughtUp()) << i;
         backoff.Idle(3, 0.0);
     }
+    MakeFast(backoff);
+    backoff.Idle(3, 0.0);
     EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
 }
 
 TEST(BackoffTest, ASmallBatchAfterASleepOrAFullRingWithoutOneKeepsSleeping)
 {
     Backoff backoff;
+    MakeFast(backoff);
     backoff.Idle(10, 0.0);  // sleeps
     backoff.Idle(500, 0.2); // the batch: under FILL_TOO_HIGH
     backoff.Idle(3, 0.01);  // caught up again: sleeps
     EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
     // Reading a full ring while not coming from a caught-up sleep is not the sleep's doing.
     Backoff other;
+    MakeFast(other);
     other.Idle(100'000, 1.0);
     other.Idle(3, 0.0);
     EXPECT_TRUE(other.SleepsWhenCaughtUp());
-    // Without the fill, a caught-up poll spins and never counts as having slept.
-    Backoff blind;
-    blind.Idle(3);
-    blind.Idle(100'000, 1.0);
-    blind.Idle(3, 0.0);
-    EXPECT_TRUE(blind.SleepsWhenCaughtUp());
 }
 
 } // namespace

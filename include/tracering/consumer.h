@@ -350,12 +350,16 @@ int64_t UnixClockOffsetNow() noexcept;
 //! Caught up (a poll delivered some events, fewer than CAUGHT_UP_BELOW): wait for the writers
 //! to build a batch rather than read each record as it is committed. Every look at the line a
 //! writer is filling, and every record read right behind it, makes the writer take lines back
-//! from this core; on some hosts that halves the writer's speed (doc/performance.md). Told how
-//! much of the rings it read (Idle(work, fill)), it sleeps CAUGHT_UP_SLEEP_US, which the
-//! kernel's timer slack and the wake-up stretch to 70-120 us, and leaves the core to the node
-//! meanwhile. A sleep after which the polls up to the next caught-up one read more than
-//! FILL_TOO_HIGH of a ring (a small ring, or large records) turns sleeping off for the next
-//! SPIN_AFTER_FULL caught-up polls. Otherwise it spins for about a microsecond (Spin()).
+//! from this core; at millions of events a second that halves the writer's speed on some hosts
+//! (doc/performance.md). So while the polls deliver SLEEP_ABOVE_EVENTS_PER_S or more (measured
+//! over RATE_WINDOW_NS), and it is told how much of the rings they read (Idle(work, fill)), it
+//! sleeps CAUGHT_UP_SLEEP_US, which the kernel's timer slack and the wake-up stretch to
+//! 70-120 us, and leaves the core to the node meanwhile. Slower, it spins for about a
+//! microsecond (Spin()): a node's own events come far slower than that, and a reader's core
+//! left idle between wake-ups made a real node's wake-ups dearer than the lines it saved it.
+//! A sleep after which the polls up to the next caught-up one read more than FILL_TOO_HIGH of
+//! a ring (a small ring, or large records) turns sleeping off for the next SPIN_AFTER_FULL
+//! caught-up polls.
 //!
 //! Nothing to read: spin briefly, then yield, then sleep with a growing pause up to
 //! `max_sleep_us`; once nothing came for about a second (QUIET_AFTER_SLEEPS such sleeps in a
@@ -383,13 +387,17 @@ public:
     //! could let a small ring fill).
     void Idle(size_t work);
     void Reset() noexcept { m_idle = 0; }
-    //! Whether the next caught-up Idle(work, fill) sleeps: false for SPIN_AFTER_FULL caught-up
-    //! polls after a sleep let a ring fill too far.
-    bool SleepsWhenCaughtUp() const noexcept { return m_spin_left == 0; }
+    //! Whether the next caught-up Idle(work, fill) sleeps: the last rate measured was fast
+    //! enough, and no sleep let a ring fill too far in the last SPIN_AFTER_FULL caught-up polls.
+    bool SleepsWhenCaughtUp() const noexcept { return m_fast && m_spin_left == 0; }
     //! A poll that delivered fewer events than this caught up with the writers.
     static constexpr size_t CAUGHT_UP_BELOW = 64;
     //! Sleeps in a row (of up to max_sleep_us each) after which the producer counts as quiet.
     static constexpr uint32_t QUIET_AFTER_SLEEPS = 1000;
+    //! Events a second (all rings together) from which a caught-up poller sleeps.
+    static constexpr uint64_t SLEEP_ABOVE_EVENTS_PER_S = 2'000'000;
+    //! The shortest time over which that rate is measured.
+    static constexpr uint64_t RATE_WINDOW_NS = 100'000;
     //! A caught-up poller's sleep, before the kernel's timer slack (50 us by default).
     static constexpr uint32_t CAUGHT_UP_SLEEP_US = 20;
     //! The share of a ring that, read after a caught-up sleep, means the sleep was too long.
@@ -405,9 +413,12 @@ private:
     uint32_t m_max_sleep_us;
     uint32_t m_quiet_sleep_us;
     uint32_t m_idle{0};
-    bool m_slept{false};          //!< the last caught-up poll slept
-    double m_fill_since_sleep{0}; //!< share of a ring read since then (summed per poll)
-    uint32_t m_spin_left{0};      //!< caught-up polls left that spin (SPIN_AFTER_FULL)
+    bool m_slept{false};           //!< the last caught-up poll slept
+    double m_fill_since_sleep{0};  //!< share of a ring read since then (summed per poll)
+    uint32_t m_spin_left{0};       //!< caught-up polls left that spin (SPIN_AFTER_FULL)
+    uint64_t m_window_start_ns{0}; //!< CLOCK_MONOTONIC where the rate's window began
+    uint64_t m_window_events{0};   //!< events delivered in it so far
+    bool m_fast{false};            //!< the last window's rate was SLEEP_ABOVE_EVENTS_PER_S
 };
 
 //! A mapped segment. Create readers from it; it may be dropped before them.

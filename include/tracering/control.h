@@ -12,8 +12,9 @@
 //!
 //!     auto client = tracering::ControlClient::Connect("/run/node/tracering.sock");
 //!     auto session = (*client)->Attach({{.ring = "utxocache", .events = {"flush"}}});
+//!     tracering::RingReader* reader = (*session)->reader("utxocache");
 //!     tracering::Backoff backoff;
-//!     for (;;) backoff.Idle((*session)->reader("utxocache")->Poll(handle).value());
+//!     for (;;) backoff.Idle(reader->Poll(handle).value(), reader->TakeReadFill());
 //!
 //! A ControlClient and its sessions belong to the thread that made them.
 

@@ -692,6 +692,7 @@ void Backoff::Idle(size_t work, double fill)
     // What the writers wrote while we slept is read by the polls up to the next one that
     // catches up (polls stop at their max_events, so one poll may not tell).
     if (m_slept) m_fill_since_sleep += fill;
+    m_window_events += work;
     if (work >= CAUGHT_UP_BELOW) {
         m_idle = 0;
         return;
@@ -724,7 +725,19 @@ void Backoff::CaughtUp(bool may_sleep)
     // Caught up with the writers: give them time for a batch instead of reading each record
     // as it is committed (the class comment says why).
     m_idle = 0;
-    if (!may_sleep || m_spin_left != 0) {
+    if (may_sleep) {
+        // The writers' rate, over windows of RATE_WINDOW_NS or more (the first one spins).
+        const uint64_t now = detail::MonotonicNs();
+        if (m_window_start_ns == 0) m_window_start_ns = now;
+        const uint64_t elapsed = now - m_window_start_ns;
+        if (elapsed >= RATE_WINDOW_NS) {
+            // In microseconds, so that a window of years does not overflow.
+            m_fast = m_window_events >= SLEEP_ABOVE_EVENTS_PER_S * (elapsed / 1000) / 1'000'000;
+            m_window_start_ns = now;
+            m_window_events = 0;
+        }
+    }
+    if (!may_sleep || !m_fast || m_spin_left != 0) {
         if (m_spin_left != 0) --m_spin_left;
         Spin();
         return;
