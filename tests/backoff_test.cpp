@@ -49,6 +49,10 @@ TEST(BackoffTest, ReadFillIsTheShareOfTheRingReadSinceTheLastCall)
     EXPECT_EQ((*reader)->TakeReadFill(), 0.0);
 }
 
+//! Events in one poll that keep any window's rate over SLEEP_ABOVE_EVENTS_PER_S, however
+//! long this thread is not scheduled (up to tens of seconds).
+constexpr size_t MANY = 100'000'000;
+
 //! Lets `time` pass on the steady clock, calling Idle(work, 0.0) all the while (work 0: none).
 void PassTime(Backoff& backoff, std::chrono::microseconds time, size_t work)
 {
@@ -64,7 +68,7 @@ void PassTime(Backoff& backoff, std::chrono::microseconds time, size_t work)
 void MakeFast(Backoff& backoff)
 {
     backoff.Idle(3, 0.0); // the window starts
-    PassTime(backoff, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, 100'000'000);
+    PassTime(backoff, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, MANY);
 }
 
 TEST(BackoffTest, ACaughtUpPollerSleepsOnlyWhileTheWritersAreFast)
@@ -94,8 +98,8 @@ TEST(BackoffTest, ASleepAfterWhichAQuarterOfARingWasReadTurnsSleepingOffForAWhil
     backoff.Idle(10, 0.01); // caught up and fast: sleeps
     ASSERT_TRUE(backoff.SleepsWhenCaughtUp());
     // The batch after the sleep, read in several polls: more than FILL_TOO_HIGH in all.
-    backoff.Idle(5000, 0.15);
-    backoff.Idle(5000, 0.15);
+    backoff.Idle(MANY, 0.15);
+    backoff.Idle(MANY, 0.15);
     EXPECT_TRUE(backoff.SleepsWhenCaughtUp()); // decided once caught up again
     backoff.Idle(3, 0.0);
     EXPECT_FALSE(backoff.SleepsWhenCaughtUp());
@@ -114,14 +118,14 @@ TEST(BackoffTest, ASmallBatchAfterASleepOrAFullRingWithoutOneKeepsSleeping)
 {
     Backoff backoff;
     MakeFast(backoff);
-    backoff.Idle(10, 0.0);  // sleeps
-    backoff.Idle(500, 0.2); // the batch: under FILL_TOO_HIGH
-    backoff.Idle(3, 0.01);  // caught up again: sleeps
+    backoff.Idle(10, 0.0);   // sleeps
+    backoff.Idle(MANY, 0.2); // the batch: under FILL_TOO_HIGH
+    backoff.Idle(3, 0.01);   // caught up again: sleeps
     EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
     // Reading a full ring while not coming from a caught-up sleep is not the sleep's doing.
     Backoff other;
     MakeFast(other);
-    other.Idle(100'000, 1.0);
+    other.Idle(MANY, 1.0);
     other.Idle(3, 0.0);
     EXPECT_TRUE(other.SleepsWhenCaughtUp());
 }
