@@ -44,8 +44,9 @@ and blocks are counted by message type.
   --max-sleep-us US    longest idle sleep between polls (default 1000)
   --interval-us US     instead of tracering::Backoff, sleep US microseconds after every
                        round of polls, busy or not, so records are read in larger batches
-                       (default 0: Backoff, which sleeps ~70 us once caught up, spins and
-                       then sleeps longer on an empty ring)
+                       (default 0: Backoff, which sleeps ~70 us once caught up with writers
+                       that deliver 2 M events/s or more, else spins; on an empty ring it
+                       spins, then sleeps longer)
   --help               this text
 
 Once attached it prints "attached" on stdout. At exit, one line per ring:

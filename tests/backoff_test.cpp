@@ -83,12 +83,34 @@ TEST(BackoffTest, ACaughtUpPollerSleepsOnlyWhileTheWritersAreFast)
     PassTime(backoff, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, 0);
     backoff.Idle(1, 0.0);
     EXPECT_FALSE(backoff.SleepsWhenCaughtUp());
-    // Without the fill, a caught-up poll spins and measures no rate.
-    Backoff blind;
-    blind.Idle(3);
-    PassTime(blind, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, 0);
-    blind.Idle(3);
-    EXPECT_FALSE(blind.SleepsWhenCaughtUp());
+}
+
+TEST(BackoffTest, ABacklogReadBeforeTheFirstWindowIsNotTheWritersRate)
+{
+    Backoff backoff;
+    backoff.Idle(MANY, 0.0); // a backlog, before any caught-up poll
+    backoff.Idle(3, 0.0);    // the first window starts
+    PassTime(backoff, std::chrono::microseconds{2 * Backoff::RATE_WINDOW_NS / 1000}, 0);
+    backoff.Idle(3, 0.0);
+    EXPECT_FALSE(backoff.SleepsWhenCaughtUp());
+}
+
+TEST(BackoffTest, ResetForgetsTheRateAndTheFullRing)
+{
+    Backoff backoff;
+    MakeFast(backoff);
+    backoff.Idle(3, 0.0);
+    ASSERT_TRUE(backoff.SleepsWhenCaughtUp());
+    backoff.Reset();
+    EXPECT_FALSE(backoff.SleepsWhenCaughtUp()); // no rate measured since
+    // A sleep judged too long before the reset does not count after it.
+    MakeFast(backoff);
+    backoff.Idle(3, 0.0); // sleeps
+    backoff.Reset();
+    backoff.Idle(MANY, 1.0);
+    MakeFast(backoff);
+    backoff.Idle(3, 0.0);
+    EXPECT_TRUE(backoff.SleepsWhenCaughtUp());
 }
 
 TEST(BackoffTest, ASleepAfterWhichAQuarterOfARingWasReadTurnsSleepingOffForAWhile)

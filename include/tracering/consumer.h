@@ -210,8 +210,8 @@ public:
         return n;
     }
 
-    //! The bytes read since the last call, as a share of the ring's capacity (more than 1 if
-    //! the writers lapped it meanwhile), for Backoff::Idle(work, fill).
+    //! The bytes read since the last call, as a share of the ring's capacity (more than 1 when
+    //! more than a ring's worth was read between calls), for Backoff::Idle(work, fill).
     double TakeReadFill() noexcept
     {
         const uint64_t bytes = m_pos - m_fill_mark;
@@ -386,9 +386,12 @@ public:
     //! The same without knowing how full the rings were: a caught-up poller spins (a sleep
     //! could let a small ring fill).
     void Idle(size_t work);
-    void Reset() noexcept { m_idle = 0; }
-    //! Whether the next caught-up Idle(work, fill) sleeps: the last rate measured was fast
-    //! enough, and no sleep let a ring fill too far in the last SPIN_AFTER_FULL caught-up polls.
+    //! Forgets everything measured so far, as for a new session's readers.
+    void Reset() noexcept;
+    //! Whether, as of the last call, a caught-up Idle(work, fill) sleeps: the last rate
+    //! measured was fast enough, and no sleep let a ring fill too far in the last
+    //! SPIN_AFTER_FULL caught-up polls (the next call may close a window or judge a sleep
+    //! first).
     bool SleepsWhenCaughtUp() const noexcept { return m_fast && m_spin_left == 0; }
     //! A poll that delivered fewer events than this caught up with the writers.
     static constexpr size_t CAUGHT_UP_BELOW = 64;
@@ -418,7 +421,7 @@ private:
     uint32_t m_spin_left{0};       //!< caught-up polls left that spin (SPIN_AFTER_FULL)
     uint64_t m_window_start_ns{0}; //!< CLOCK_MONOTONIC where the rate's window began
     uint64_t m_window_events{0};   //!< events delivered in it so far
-    bool m_fast{false};            //!< the last window's rate was SLEEP_ABOVE_EVENTS_PER_S
+    bool m_fast{false};            //!< the last window's rate was SLEEP_ABOVE_EVENTS_PER_S or more
 };
 
 //! A mapped segment. Create readers from it; it may be dropped before them.

@@ -14,7 +14,10 @@
 //!     auto session = (*client)->Attach({{.ring = "utxocache", .events = {"flush"}}});
 //!     tracering::RingReader* reader = (*session)->reader("utxocache");
 //!     tracering::Backoff backoff;
-//!     for (;;) backoff.Idle(reader->Poll(handle).value(), reader->TakeReadFill());
+//!     for (;;) {
+//!         const size_t n = reader->Poll(handle).value();
+//!         backoff.Idle(n, reader->TakeReadFill()); // after the poll it measures
+//!     }
 //!
 //! A ControlClient and its sessions belong to the thread that made them.
 

@@ -687,6 +687,17 @@ void Backoff::Spin() noexcept
         detail::CpuRelax();
 }
 
+void Backoff::Reset() noexcept
+{
+    m_idle = 0;
+    m_slept = false;
+    m_fill_since_sleep = 0;
+    m_spin_left = 0;
+    m_window_start_ns = 0;
+    m_window_events = 0;
+    m_fast = false;
+}
+
 void Backoff::Idle(size_t work, double fill)
 {
     // What the writers wrote while we slept is read by the polls up to the next one that
@@ -728,11 +739,16 @@ void Backoff::CaughtUp(bool may_sleep)
     if (may_sleep) {
         // The writers' rate, over windows of RATE_WINDOW_NS or more (the first one spins).
         const uint64_t now = detail::MonotonicNs();
-        if (m_window_start_ns == 0) m_window_start_ns = now;
+        if (m_window_start_ns == 0) {
+            // The first window starts here: a backlog read before it is not the writers' rate.
+            m_window_start_ns = now;
+            m_window_events = 0;
+        }
         const uint64_t elapsed = now - m_window_start_ns;
         if (elapsed >= RATE_WINDOW_NS) {
-            // In microseconds, so that a window of years does not overflow.
-            m_fast = m_window_events >= SLEEP_ABOVE_EVENTS_PER_S * (elapsed / 1000) / 1'000'000;
+            // events / elapsed >= rate, without a product that a long window could overflow.
+            static_assert(1'000'000'000 % SLEEP_ABOVE_EVENTS_PER_S == 0);
+            m_fast = m_window_events >= elapsed / (1'000'000'000 / SLEEP_ABOVE_EVENTS_PER_S);
             m_window_start_ns = now;
             m_window_events = 0;
         }

@@ -194,10 +194,8 @@ int Stats(const StatsOptions& options, const Io& io)
                 go_on = consume(i, POLL_BATCH, work, fill);
             }
             if (!go_on) break;
-            if (Clock::now() < next) {
-                backoff.Idle(work, fill);
-                continue;
-            }
+            backoff.Idle(work, fill);
+            if (Clock::now() < next) continue;
         } else if (Clock::now() < next) {
             std::this_thread::sleep_for(
                 std::min<Clock::duration>(next - Clock::now(), std::chrono::milliseconds(20)));
