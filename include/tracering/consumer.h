@@ -411,6 +411,8 @@ public:
 private:
     //! 32 CPU pauses, 0.6-5 us depending on the CPU: a fast producer writes a few records.
     static void Spin() noexcept;
+    //! After a poll of `work` events: nothing, CaughtUp() or Empty().
+    void Wait(size_t work, bool may_sleep);
     void CaughtUp(bool may_sleep);
     void Empty();
     uint32_t m_max_sleep_us;

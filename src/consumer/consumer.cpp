@@ -704,6 +704,19 @@ void Backoff::Idle(size_t work, double fill)
     // catches up (polls stop at their max_events, so one poll may not tell).
     if (m_slept) m_fill_since_sleep += fill;
     m_window_events += work;
+    Wait(work, /*may_sleep=*/true);
+}
+
+void Backoff::Idle(size_t work)
+{
+    // Without the fill no sleep can be judged: none counts as taken.
+    m_slept = false;
+    m_fill_since_sleep = 0;
+    Wait(work, /*may_sleep=*/false);
+}
+
+void Backoff::Wait(size_t work, bool may_sleep)
+{
     if (work >= CAUGHT_UP_BELOW) {
         m_idle = 0;
         return;
@@ -712,20 +725,7 @@ void Backoff::Idle(size_t work, double fill)
     m_slept = false;
     m_fill_since_sleep = 0;
     if (work != 0) {
-        CaughtUp(/*may_sleep=*/true);
-    } else {
-        Empty();
-    }
-}
-
-void Backoff::Idle(size_t work)
-{
-    m_slept = false;
-    m_fill_since_sleep = 0;
-    if (work >= CAUGHT_UP_BELOW) {
-        m_idle = 0;
-    } else if (work != 0) {
-        CaughtUp(/*may_sleep=*/false);
+        CaughtUp(may_sleep);
     } else {
         Empty();
     }
