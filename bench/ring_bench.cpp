@@ -661,6 +661,130 @@ BENCHMARK(BM_Ring_Writers)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+//! A test-and-test-and-set spin lock with `pause`, as a ring's writers were serialised before
+//! ABI 4: the baseline of BM_Ring_WriterStalls.
+class SpinLock
+{
+public:
+    void lock() noexcept
+    {
+        while (m_taken.exchange(true, std::memory_order_acquire)) {
+            while (m_taken.load(std::memory_order_relaxed))
+                detail::CpuRelax();
+        }
+    }
+    void unlock() noexcept { m_taken.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> m_taken{false};
+};
+
+//! What a writer pays when the ring's other writers are descheduled: more writer threads than
+//! cores (4 writers and the reader on this machine's cores), each timing every tracepoint
+//! call with the TSC. Lock=0 is the ring as it is (each writer reserves on its own); Lock=1
+//! serialises the writers with SpinLock around each call, as before ABI 4, so a writer that
+//! is preempted while it holds the lock keeps the others spinning until it runs again. The
+//! reader drops when behind (lossy), so no writer waits for it. Counters: calls slower than
+//! 10 µs and than 1 ms per million calls, the slowest call, and the mean per call.
+template <bool LOCK>
+void RingWriterStalls(benchmark::State& state)
+{
+    const auto writers = static_cast<size_t>(state.range(0));
+    const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
+    const uint64_t events = smoke && std::strcmp(smoke, "0") != 0 ? 20'000 : 1'000'000;
+    Traced traced{"stalls", Subsystem::Net, 1 << 22, /*drain=*/false, /*attach=*/false};
+    SpinLock lock;
+    uint64_t over_10us = 0, over_1ms = 0, calls = 0, max_ticks = 0, total_ticks = 0;
+    uint64_t tsc_ticks = 0, tsc_ns = 0;
+    for (auto _ : state) {
+        auto consumer = Consumer::Open(traced.producer().Name());
+        auto lease = std::move(traced.producer().Attach(Subsystem::Net).value());
+        auto ring = std::move((*consumer)->OpenReader("net", lease->Grant(Subsystem::Net)).value());
+        std::atomic<size_t> running{writers};
+        std::atomic<bool> go{false};
+        struct Tally {
+            uint64_t max{0}, total{0};
+            std::vector<uint64_t> slow; //!< the calls over the smallest threshold
+        };
+        std::vector<Tally> tallies(writers);
+        std::vector<std::thread> threads;
+        const uint64_t tsc_start = detail::ReadTsc();
+        const auto start = std::chrono::steady_clock::now();
+        for (size_t w = 0; w < writers; ++w) {
+            threads.emplace_back([&, w] {
+                while (!go.load(std::memory_order_acquire)) {
+                }
+                Tally& tally = tallies[w];
+                const uint64_t mine = events / writers;
+                for (uint64_t i = 0; i < mine; ++i) {
+                    const uint64_t before = detail::ReadTsc();
+                    if constexpr (LOCK) lock.lock();
+                    TRACERING_TRACEPOINT(net, inbound_message, int64_t(w), "127.0.0.1:18444",
+                                         "inbound", "ping", sizeof(PING_NONCE), PING_NONCE);
+                    if constexpr (LOCK) lock.unlock();
+                    const uint64_t ticks = detail::ReadTsc() - before;
+                    tally.total += ticks;
+                    tally.max = std::max(tally.max, ticks);
+                    // A call of 10 µs or more is over 10,000 ticks of any TSC of 1 GHz or
+                    // more; the thresholds in ns are applied below.
+                    if (ticks > 10'000) tally.slow.push_back(ticks);
+                }
+                running.fetch_sub(1, std::memory_order_release);
+            });
+        }
+        go.store(true, std::memory_order_release);
+        Backoff backoff;
+        for (;;) {
+            const bool finished = running.load(std::memory_order_acquire) == 0;
+            auto n = ring->Poll([](const EventView&) {}, 1 << 16);
+            if (!n) {
+                state.SkipWithError(n.error().message().c_str());
+                break;
+            }
+            if (finished && n.value() == 0) break;
+            backoff.Idle(n.value(), ring->TakeReadFill());
+        }
+        for (auto& t : threads)
+            t.join();
+        tsc_ticks += detail::ReadTsc() - tsc_start;
+        tsc_ns += uint64_t(
+            std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                .count());
+        const double ns_per_tick = tsc_ticks ? double(tsc_ns) / double(tsc_ticks) : 0;
+        for (const Tally& t : tallies) {
+            for (uint64_t ticks : t.slow) {
+                const double ns = double(ticks) * ns_per_tick;
+                over_10us += ns > 10'000 ? 1 : 0;
+                over_1ms += ns > 1'000'000 ? 1 : 0;
+            }
+            max_ticks = std::max(max_ticks, t.max);
+            total_ticks += t.total;
+            calls += events / writers;
+        }
+    }
+    const double ns_per_tick = tsc_ticks ? double(tsc_ns) / double(tsc_ticks) : 0;
+    const double per_million = calls ? 1e6 / double(calls) : 0;
+    state.counters["writers"] = double(writers);
+    state.counters["ns_per_call"] = calls ? double(total_ticks) * ns_per_tick / double(calls) : 0;
+    state.counters["over_10us_per_M"] = double(over_10us) * per_million;
+    state.counters["over_1ms_per_M"] = double(over_1ms) * per_million;
+    state.counters["max_call_us"] = double(max_ticks) * ns_per_tick / 1000;
+}
+void BM_Ring_WriterStalls(benchmark::State& state) { RingWriterStalls<false>(state); }
+void BM_Baseline_WriterStalls_SpinLock(benchmark::State& state) { RingWriterStalls<true>(state); }
+BENCHMARK(BM_Ring_WriterStalls)
+    ->ArgName("Writers")
+    ->Arg(4)
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Baseline_WriterStalls_SpinLock)
+    ->ArgName("Writers")
+    ->Arg(4)
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
 } // namespace
 
 BENCHMARK_MAIN();
