@@ -208,14 +208,18 @@ TEST_P(RingTest, DropsAfterTheLastRecordReadCountOnceUntilARecordRevealsThem)
     EXPECT_EQ(stats().dropped_full, 42u);
 }
 
-TEST_P(RingTest, ARecordBeingWrittenIsNotCountedAsLost)
+TEST_P(RingTest, ARecordBeingWrittenIsNotCountedAsLostNorADropBehindIt)
 {
     test::HeldRecord held;
     ASSERT_TRUE(held.Start(*m_producer, Subsystem::Mempool, TEST_TYPE));
     ASSERT_TRUE(Write(1, 8));
+    // Dropped after the held record's reservation: its number follows the held record's.
+    EXPECT_FALSE(Write(2, max_payload() + 1));
+    EXPECT_EQ(stats().dropped_too_big, 1u);
     int n = 0;
     ASSERT_TRUE(m_reader->Poll([&](const EventView&) { ++n; }));
     EXPECT_EQ(n, 0);
+    // The reader waits at the held record: neither it nor the drop behind it is lost yet.
     EXPECT_EQ(m_reader->UnreportedLost(), 0u);
     held.Release();
     ASSERT_TRUE(m_reader->Poll([&](const EventView& ev) {
@@ -223,6 +227,12 @@ TEST_P(RingTest, ARecordBeingWrittenIsNotCountedAsLost)
         ++n;
     }));
     EXPECT_EQ(n, 2);
+    EXPECT_EQ(m_reader->stats().lost, 0u);
+    EXPECT_EQ(m_reader->UnreportedLost(), 1u);
+    // A record after the drop reveals it, and it moves to stats().lost.
+    ASSERT_TRUE(Write(3, 8));
+    ASSERT_TRUE(m_reader->Poll([&](const EventView& ev) { EXPECT_EQ(ev.lost_before(), 1u); }));
+    EXPECT_EQ(m_reader->stats().lost, 1u);
     EXPECT_EQ(m_reader->UnreportedLost(), 0u);
 }
 

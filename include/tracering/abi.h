@@ -15,8 +15,8 @@
 //!     | SegmentHeader (4 KiB)   |  magic, abi_version (stored last), schema hash, producer
 //!     |   RingDescriptor[16]    |  pid + start time, clock, ring table
 //!     +-------------------------+ HEADER_SIZE
-//!     | RingControl[ring_count] |  one 128-byte producer line per ring: write_pos, seq,
-//!     |                         |  reader count, drop counters by cause
+//!     | RingControl[ring_count] |  two 128-byte producer lines per ring: write_pos, seq,
+//!     |                         |  reader count, drop counters by cause; the latest drop
 //!     +-------------------------+
 //!     | ReaderControl           |  one 128-byte producer line per reader slot:
 //!     |  [ring_count][readers]  |  generation, state, where the reader started, its options
@@ -74,7 +74,9 @@ inline constexpr uint64_t MAGIC = 0x31474e4952435254; // "TRCRING1" read as litt
 //! 4: several threads write a ring without a lock: a record is complete once its commit word
 //! says so (RecordHeader::commit, 32-byte header, SegmentHeader::commit_key), and
 //! RingControl::write_pos counts bytes reserved.
-inline constexpr uint32_t ABI_VERSION = 4;
+//! 5: drops publish the reservation they leave (RingControl::drop_pos, drop_seq, on a second
+//! line), from which readers count the drops no record reveals yet, exactly.
+inline constexpr uint32_t ABI_VERSION = 5;
 inline constexpr uint32_t CACHE_LINE = 128;
 inline constexpr uint32_t HEADER_SIZE = 4096;
 inline constexpr uint32_t MAX_RINGS = 16;
@@ -275,15 +277,13 @@ struct RingControl {
     //! for an instant, step back) but ends exact. Readers: RingReader::Next(), acquire, only
     //! when the record at its position is not complete, to tell "nothing reserved yet" from
     //! "a record is being written" (a reader that keeps up never loads it, so writers store
-    //! to a line they own); RingReader::UnreportedLost(), acquire, when asked; tools, for
-    //! backlogs.
+    //! to a line they own); tools, for backlogs.
     //! Invariant (once writers pause): read_pos <= write_pos <= read_pos + capacity for every
     //! attached reader.
     alignas(CACHE_LINE) std::atomic<uint64_t> write_pos;
     //! Events ever attempted (written or dropped) on this ring.
     //! Writer: RingWriter::PublishAttempts(), relaxed, as `write_pos`. Readers: tools, relaxed
-    //! load (statistics); RingReader::UnreportedLost(), acquire load, so that its look at the
-    //! record at its position comes after it (drops after the last record read).
+    //! load (statistics).
     std::atomic<uint64_t> seq;
     //! Incremented each time a reader is added to or removed from this ring.
     //! Writer: RingWriter (AddReader, RemoveReader), relaxed. Readers: tools, relaxed
@@ -322,6 +322,22 @@ struct RingControl {
     //! ProducerOptions::slow_reader_ms while another reader had room. Writer: RingWriter.
     std::atomic<uint64_t> readers_evicted;
     uint64_t reserved64;
+
+    //! The reservation as the latest drop left it (a drop takes a sequence number and no
+    //! space): every event numbered below `drop_seq` was dropped or is a record that ends at
+    //! or before `drop_pos`. So a reader whose position is at or past `drop_pos` has lost
+    //! exactly the events below `drop_seq` it has not seen, and no record still being written
+    //! is among them (RingReader::UnreportedLost()). Both 0 until the first drop.
+    //! Writer: RingWriter::PublishDrop(), after the drop's reservation, one 16-byte
+    //! compare-and-swap of the pair that only moves it forward (a writer whose drop is older
+    //! than the published one leaves it). Readers: RingReader::UnreportedLost(), through
+    //! std::atomic_ref: acquire-load drop_seq, then drop_pos, then drop_seq again; two equal
+    //! drop_seq give the drop_pos published with it (drop_seq only grows). On a line of its
+    //! own, which writers store to only when they drop, so a reader's look never takes the
+    //! line above from them.
+    alignas(CACHE_LINE) uint64_t drop_pos;
+    uint64_t drop_seq;
+    uint64_t reserved_drop[14];
 };
 
 //! `ReaderControl::state`.
@@ -473,7 +489,9 @@ static_assert(sizeof(SegmentHeader) == 280 + MAX_RINGS * sizeof(RingDescriptor))
 static_assert(sizeof(SegmentHeader) <= HEADER_SIZE);
 
 static_assert(std::is_standard_layout_v<RingControl>);
-static_assert(sizeof(RingControl) == CACHE_LINE);
+static_assert(sizeof(RingControl) == 2 * CACHE_LINE);
+static_assert(offsetof(RingControl, drop_pos) == CACHE_LINE);
+static_assert(offsetof(RingControl, drop_seq) == CACHE_LINE + 8);
 static_assert(alignof(RingControl) == CACHE_LINE);
 static_assert(offsetof(RingControl, write_pos) == 0);
 static_assert(offsetof(RingControl, seq) == 8);

@@ -251,15 +251,13 @@ public:
     }
     //! Events of this ring lost to this reader that stats().lost does not count yet: those
     //! the producer dropped after the last record this reader read (and gaps it passed while
-    //! skipping other readers' records), up to the last time it was found at the end of the
-    //! ring, with nothing committed or reserved at its position. This call looks again; call
+    //! skipping other readers' records), up to the latest drop whose place in the ring
+    //! (RingControl::drop_pos) this reader had reached at a look. This call looks again; call
     //! it also when Next() returns false, so that drops up to then count even if the producer
     //! writes again before anyone asks. Once a later record reveals such a gap, its
     //! lost_before and stats().lost count it and this no longer does: stats().lost plus this
-    //! counts each dropped event once. 0 while next_seq() is unknown.
-    //!
-    //! A writer interrupted between reserving a record and publishing RingControl::write_pos
-    //! at the instant of a look can make its record count here until the record is read.
+    //! counts each dropped event once, and never an event still being written. 0 while
+    //! next_seq() is unknown.
     uint64_t UnreportedLost() noexcept;
     //! The generation of this reader's slot (see ReaderControl::generation).
     uint64_t generation() const noexcept { return m_generation; }
@@ -317,7 +315,7 @@ private:
     uint64_t m_commit_key{0};   //!< SegmentHeader::commit_key
     uint64_t m_expected_seq{0};
     bool m_seq_known{false};
-    //! RingControl::seq when UnreportedLost() last found this reader at the end of the ring.
+    //! RingControl::drop_seq when UnreportedLost() last found this reader at or past drop_pos.
     uint64_t m_end_seq{0};
     uint64_t m_next_liveness_check_ns{0};
     //! The largest timestamp handed out: a record's timestamp may be a little before its

@@ -638,13 +638,17 @@ uint64_t RingReader::UnreportedLost() noexcept
     // Detached, the producer no longer keeps our position: what the ring holds there says
     // nothing of our loss (the Detached error reports it).
     if (!m_abandoned && m_line->generation.load(std::memory_order_acquire) == m_generation) {
-        // The events attempted first (acquire: the looks at the ring below come after it).
-        // Each one was written or dropped; records lie in seq order, so with nothing
-        // committed or reserved at our position, those we did not read were dropped.
-        const uint64_t attempted = m_control->seq.load(std::memory_order_acquire);
-        const bool waiting = RecordCommitted(m_data + (m_pos & m_mask), m_pos, m_commit_key);
-        const uint64_t reserved = m_control->write_pos.load(std::memory_order_acquire);
-        if (!waiting && reserved <= m_pos) m_end_seq = std::max(m_end_seq, attempted);
+        // The reservation the latest drop left (RingControl::drop_pos): every event numbered
+        // below drop_seq was dropped or ends at or before drop_pos. Once we are there, those
+        // we did not read were dropped; a record still being written is numbered after them.
+        const std::atomic_ref<const uint64_t> drop_seq{m_control->drop_seq};
+        const uint64_t seq = drop_seq.load(std::memory_order_acquire);
+        const uint64_t pos =
+            std::atomic_ref<const uint64_t>{m_control->drop_pos}.load(std::memory_order_acquire);
+        // The same drop_seq again: `pos` was published with it (drop_seq only grows).
+        if (drop_seq.load(std::memory_order_acquire) == seq && pos <= m_pos) {
+            m_end_seq = std::max(m_end_seq, seq);
+        }
     }
     return m_pending_lost + (m_end_seq > m_expected_seq ? m_end_seq - m_expected_seq : 0);
 }

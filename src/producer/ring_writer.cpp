@@ -30,6 +30,7 @@ DropCause RingWriter::Drop(DropCause cause) noexcept
     while (!CompareExchange(m_reserve, cur, Reservation{cur.pos, cur.seq + 1})) {
     }
     PublishAttempts();
+    PublishDrop(Reservation{cur.pos & ~SEALED, cur.seq + 1});
     switch (cause) {
     case DropCause::TooBig:
         Count(m_control->dropped_too_big);
@@ -49,6 +50,21 @@ DropCause RingWriter::Drop(DropCause cause) noexcept
     }
     m_loss_pending.store(true, std::memory_order_relaxed);
     return cause;
+}
+
+void RingWriter::PublishDrop(Reservation after) noexcept
+{
+    // RingControl::drop_pos and drop_seq, 16-aligned (abi.h asserts their offsets; the
+    // control lines start at a multiple of CACHE_LINE in a page-aligned mapping).
+    auto& word = *reinterpret_cast<Reservation*>(&m_control->drop_pos);
+    // A torn first look only fails the first compare-and-swap, which then returns the pair.
+    Reservation seen{
+        std::atomic_ref<uint64_t>{m_control->drop_pos}.load(std::memory_order_relaxed),
+        std::atomic_ref<uint64_t>{m_control->drop_seq}.load(std::memory_order_relaxed)};
+    // Forward only: a later drop published first stays (it covers this one).
+    while (seen.seq < after.seq) {
+        if (CompareExchange(word, seen, after)) return;
+    }
 }
 
 DropCause RingWriter::MakeRoom(uint64_t end) noexcept

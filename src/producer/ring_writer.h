@@ -403,6 +403,9 @@ private:
     }
     //! A dropped event: takes its sequence number and counts it by cause.
     DropCause Drop(DropCause cause) noexcept;
+    //! Moves RingControl::drop_pos and drop_seq to `after`, the reservation a drop left,
+    //! unless a later drop's is there already.
+    void PublishDrop(Reservation after) noexcept;
     //! The slow path of a reservation ending at `end` that the cached tail does not allow.
     //! None: there may be room now (reserve again).
     DropCause MakeRoom(uint64_t end) noexcept;
