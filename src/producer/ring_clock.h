@@ -114,10 +114,13 @@ uint64_t SampleTscAndMonotonic(uint64_t& tsc, uint64_t& ns) noexcept;
 //! time, m_writer_mutex) stores m_seq odd (release), issues a release fence, fills the slot
 //! that is not live, then stores m_seq even (release): the filled slot is live. Now()
 //! acquire-loads m_seq, reads the live slot (relaxed), reads the TSC, issues an acquire
-//! fence and reloads m_seq (NowOrdered() likewise). The live slot is rewritten only after
-//! m_seq moved on by three, so a reader retries only if two re-anchors happened during its
-//! read; a re-anchoring thread preempted in the middle leaves the live slot intact, and
-//! readers keep using it.
+//! fence and reloads m_seq (NowOrdered() likewise). A reader retries once a re-anchor was
+//! published during its read (m_seq moved on by two): the line it read holds only up to the
+//! new line's switch point, and a reader delayed past that point between its two loads of
+//! m_seq (preempted for over SWITCH_AHEAD_NS) would otherwise return the old line's time
+//! there, which is not the new line's, and later calls could return less. The live slot is
+//! rewritten only after m_seq moved on by three; a re-anchoring thread preempted in the
+//! middle (m_seq odd) leaves the live slot intact, and readers keep using it.
 class RingClock
 {
 public:
@@ -223,7 +226,7 @@ private:
             const uint64_t tsc = mult == 0 ? 0 : ORDERED ? ReadTscOrdered() : ReadTsc();
             // Pairs with the release fence before a slot is rewritten (see the class comment).
             std::atomic_thread_fence(std::memory_order_acquire);
-            if (m_seq.load(std::memory_order_relaxed) - (seq & ~uint64_t{1}) >= 3) continue;
+            if (m_seq.load(std::memory_order_relaxed) - (seq & ~uint64_t{1}) >= 2) continue;
             // mult 0: CLOCK_MONOTONIC, from where the TSC left off (switch_ns) if it was used.
             if (mult == 0) return std::max(MonotonicNs(), switch_ns);
             return Interpolate(tsc, switch_tsc, switch_ns, mult, prev_mult);
