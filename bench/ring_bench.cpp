@@ -41,10 +41,16 @@ namespace {
 
 using namespace tracering;
 
-void Smoke(benchmark::internal::Benchmark* b)
+//! Whether TRACERING_BENCH_SMOKE asks for every benchmark once, as a test.
+bool SmokeRun()
 {
     const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
-    if (smoke && std::strcmp(smoke, "0") != 0) b->Iterations(1);
+    return smoke && std::strcmp(smoke, "0") != 0;
+}
+
+void Smoke(benchmark::internal::Benchmark* b)
+{
+    if (SmokeRun()) b->Iterations(1);
 }
 
 std::string BenchName(const char* what)
@@ -491,8 +497,7 @@ void BM_Ring_ProducerConsumer(benchmark::State& state)
 {
     const bool lossless = state.range(0) != 0;
     const auto readers = static_cast<size_t>(state.range(1));
-    const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
-    const uint64_t events = smoke && std::strcmp(smoke, "0") != 0 ? 20'000 : 2'000'000;
+    const uint64_t events = SmokeRun() ? 20'000 : 2'000'000;
     Traced traced{lossless ? "pc-lossless" : "pc-lossy", Subsystem::Net, 1 << 22,
                   /*drain=*/false, /*attach=*/false};
     EnableOptions options;
@@ -577,12 +582,31 @@ BENCHMARK(BM_Ring_ProducerConsumer)
 //! over writers of their time per event (on the project's 2 cores, 2 and 4 writers plus the
 //! reader share the cores, so it includes waiting for a core). events_per_second counts
 //! what the reader received.
+//! The reader of BM_Ring_Writers and BM_Ring_WriterStalls: polls `ring` until the writer
+//! threads (`running` counts those not finished) are done and the ring is drained, passing
+//! each event to `on_event`. A read error skips the benchmark with it.
+template <typename OnEvent>
+void ReadUntilWritersDone(benchmark::State& state, RingReader& ring,
+                          const std::atomic<size_t>& running, OnEvent&& on_event)
+{
+    Backoff backoff;
+    for (;;) {
+        const bool finished = running.load(std::memory_order_acquire) == 0;
+        auto n = ring.Poll(on_event, 1 << 16);
+        if (!n) {
+            state.SkipWithError(n.error().message().c_str());
+            return;
+        }
+        if (finished && n.value() == 0) return;
+        backoff.Idle(n.value(), ring.TakeReadFill());
+    }
+}
+
 void BM_Ring_Writers(benchmark::State& state)
 {
     const auto writers = static_cast<size_t>(state.range(0));
     const bool lossless = state.range(1) != 0;
-    const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
-    const uint64_t events = smoke && std::strcmp(smoke, "0") != 0 ? 20'000 : 2'000'000;
+    const uint64_t events = SmokeRun() ? 20'000 : 2'000'000;
     Traced traced{lossless ? "mw-lossless" : "mw-lossy", Subsystem::Net, 1 << 22,
                   /*drain=*/false, /*attach=*/false};
     EnableOptions options;
@@ -618,22 +642,10 @@ void BM_Ring_Writers(benchmark::State& state)
         uint64_t got = 0, missed = 0;
         const auto start = std::chrono::steady_clock::now();
         go.store(true, std::memory_order_release);
-        Backoff backoff;
-        for (;;) {
-            const bool finished = running.load(std::memory_order_acquire) == 0;
-            auto n = ring->Poll(
-                [&](const EventView& ev) {
-                    missed += ev.lost_before();
-                    ++got;
-                },
-                1 << 16);
-            if (!n) {
-                state.SkipWithError(n.error().message().c_str());
-                break;
-            }
-            if (finished && n.value() == 0) break;
-            backoff.Idle(n.value(), ring->TakeReadFill());
-        }
+        ReadUntilWritersDone(state, *ring, running, [&](const EventView& ev) {
+            missed += ev.lost_before();
+            ++got;
+        });
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         for (auto& t : threads)
             t.join();
@@ -690,12 +702,11 @@ template <bool LOCK>
 void RingWriterStalls(benchmark::State& state)
 {
     const auto writers = static_cast<size_t>(state.range(0));
-    const char* smoke = std::getenv("TRACERING_BENCH_SMOKE");
-    const uint64_t events = smoke && std::strcmp(smoke, "0") != 0 ? 20'000 : 1'000'000;
+    const uint64_t events = SmokeRun() ? 20'000 : 1'000'000;
     Traced traced{"stalls", Subsystem::Net, 1 << 22, /*drain=*/false, /*attach=*/false};
     SpinLock lock;
-    uint64_t over_10us = 0, over_1ms = 0, calls = 0, max_ticks = 0, total_ticks = 0;
-    uint64_t tsc_ticks = 0, tsc_ns = 0;
+    uint64_t calls = 0, max_ticks = 0, total_ticks = 0, tsc_ticks = 0, tsc_ns = 0;
+    std::vector<uint64_t> slow; // ticks of the calls over the smallest threshold, every run
     for (auto _ : state) {
         auto consumer = Consumer::Open(traced.producer().Name());
         auto lease = std::move(traced.producer().Attach(Subsystem::Net).value());
@@ -733,36 +744,27 @@ void RingWriterStalls(benchmark::State& state)
             });
         }
         go.store(true, std::memory_order_release);
-        Backoff backoff;
-        for (;;) {
-            const bool finished = running.load(std::memory_order_acquire) == 0;
-            auto n = ring->Poll([](const EventView&) {}, 1 << 16);
-            if (!n) {
-                state.SkipWithError(n.error().message().c_str());
-                break;
-            }
-            if (finished && n.value() == 0) break;
-            backoff.Idle(n.value(), ring->TakeReadFill());
-        }
+        ReadUntilWritersDone(state, *ring, running, [](const EventView&) {});
         for (auto& t : threads)
             t.join();
         tsc_ticks += detail::ReadTsc() - tsc_start;
         tsc_ns += uint64_t(
             std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
                 .count());
-        const double ns_per_tick = tsc_ticks ? double(tsc_ns) / double(tsc_ticks) : 0;
         for (const Tally& t : tallies) {
-            for (uint64_t ticks : t.slow) {
-                const double ns = double(ticks) * ns_per_tick;
-                over_10us += ns > 10'000 ? 1 : 0;
-                over_1ms += ns > 1'000'000 ? 1 : 0;
-            }
+            slow.insert(slow.end(), t.slow.begin(), t.slow.end());
             max_ticks = std::max(max_ticks, t.max);
             total_ticks += t.total;
             calls += events / writers;
         }
     }
     const double ns_per_tick = tsc_ticks ? double(tsc_ns) / double(tsc_ticks) : 0;
+    uint64_t over_10us = 0, over_1ms = 0;
+    for (uint64_t ticks : slow) {
+        const double ns = double(ticks) * ns_per_tick;
+        over_10us += ns > 10'000 ? 1 : 0;
+        over_1ms += ns > 1'000'000 ? 1 : 0;
+    }
     const double per_million = calls ? 1e6 / double(calls) : 0;
     state.counters["writers"] = double(writers);
     state.counters["ns_per_call"] = calls ? double(total_ticks) * ns_per_tick / double(calls) : 0;
