@@ -364,7 +364,7 @@ void BaselineFloor(benchmark::State& state)
         uint64_t pos;
         if constexpr (RESERVE == FloorReserve::CompareAndSwap16) {
             detail::Reservation cur{word.pos, word.seq};
-            while (!detail::CompareExchange(word, cur,
+            while (!detail::CompareExchange(&word, cur,
                                             detail::Reservation{cur.pos + 128, cur.seq + 1})) {
             }
             pos = cur.pos;

@@ -248,6 +248,35 @@ TEST_P(RingTest, RecordOverCapacityEighthIsDroppedAsTooBig)
     EXPECT_EQ(seqs, (std::vector<uint64_t>{0, 2}));
 }
 
+TEST_P(RingTest, ReadersSeeTheReservationWordExactlyAndWithoutTheSealBit)
+{
+    // write_pos and seq are the writers' reservation word itself (ABI 6): exact after every
+    // write and drop, the same for the producer and a consumer, and the seal bit the
+    // producer sets at shutdown is never shown as part of the position.
+    uint64_t bytes = 0;
+    for (uint64_t i = 0; i < 5; ++i) {
+        ASSERT_TRUE(Write(i, uint32_t(8 + 24 * i)));
+        bytes += AlignedRecordSize(RECORD_HEADER_SIZE + 8 + 24 * i);
+    }
+    EXPECT_FALSE(Write(5, max_payload() + 1)); // a drop takes a number, no space
+    EXPECT_EQ(stats().write_pos, bytes);
+    EXPECT_EQ(stats().seq, 6u);
+    const auto seen = m_consumer->Ring("mempool");
+    ASSERT_TRUE(seen);
+    EXPECT_EQ(seen->write_pos, bytes);
+    EXPECT_EQ(seen->seq, 6u);
+
+    m_producer.reset(); // seals every ring
+    const auto sealed = m_consumer->Ring("mempool");
+    ASSERT_TRUE(sealed);
+    EXPECT_EQ(sealed->write_pos, bytes);
+    EXPECT_EQ(sealed->seq, 6u);
+    int n = 0;
+    const auto read = m_reader->Poll([&](const EventView&) { ++n; });
+    EXPECT_EQ(n, 5);
+    EXPECT_TRUE(read || read.error().code() == ErrorCode::Detached);
+}
+
 TEST_P(RingTest, DoesNotReadPastWritePos)
 {
     int n = 0;

@@ -76,8 +76,13 @@ inline constexpr uint64_t MAGIC = 0x31474e4952435254; // "TRCRING1" read as litt
 //! RingControl::write_pos counts bytes reserved.
 //! 5: drops publish the reservation they leave (RingControl::drop_pos, drop_seq, on a second
 //! line), from which readers count the drops no record reveals yet, exactly.
-inline constexpr uint32_t ABI_VERSION = 5;
+//! 6: RingControl::write_pos and seq are the writers' reservation word itself (exact, no
+//! longer copied after each reservation), and write_pos carries WRITE_POS_SEALED.
+inline constexpr uint32_t ABI_VERSION = 6;
 inline constexpr uint32_t CACHE_LINE = 128;
+//! Set in RingControl::write_pos once the ring is sealed (the producer shut down): writers
+//! reserve nothing more. Not part of the position.
+inline constexpr uint64_t WRITE_POS_SEALED = uint64_t{1} << 63;
 inline constexpr uint32_t HEADER_SIZE = 4096;
 inline constexpr uint32_t MAX_RINGS = 16;
 //! Readers one ring can have at once (ReaderControl lines per ring).
@@ -271,19 +276,20 @@ struct SegmentHeader {
 //! statistics: writers add to them (relaxed RMW, on drop paths only) or store them (relaxed);
 //! readers load them relaxed.
 struct RingControl {
-    //! Bytes ever reserved by writers: one past the last record that is complete or being
-    //! written. Writer: RingWriter::PublishAttempts() after each reservation, release store;
-    //! writers race, and each stores again until its value is current, so it may lag (or,
-    //! for an instant, step back) but ends exact. Readers: RingReader::Next(), acquire, only
-    //! when the record at its position is not complete, to tell "nothing reserved yet" from
-    //! "a record is being written" (a reader that keeps up never loads it, so writers store
-    //! to a line they own); tools, for backlogs.
+    //! The reservation word, `write_pos` and `seq` together: writers move both at once with
+    //! one 16-byte compare-and-swap of the pair (RingWriter::Write(), Drop(), Seal()), which
+    //! orders the ring's records by sequence number. Readers load each half on its own.
+    //!
+    //! `write_pos`: bytes ever reserved by writers, one past the last record that is complete
+    //! or being written, with WRITE_POS_SEALED set once the producer sealed the ring (no
+    //! reservation succeeds after that; readers mask it off). Readers: RingReader::Next(),
+    //! acquire, only when the record at its position is not complete, to tell "nothing
+    //! reserved yet" from "a record is being written"; tools, for backlogs.
     //! Invariant (once writers pause): read_pos <= write_pos <= read_pos + capacity for every
     //! attached reader.
     alignas(CACHE_LINE) std::atomic<uint64_t> write_pos;
-    //! Events ever attempted (written or dropped) on this ring.
-    //! Writer: RingWriter::PublishAttempts(), relaxed, as `write_pos`. Readers: tools, relaxed
-    //! load (statistics).
+    //! Events ever attempted (written or dropped) on this ring: the sequence number of the
+    //! next one. Readers: tools, relaxed (statistics).
     std::atomic<uint64_t> seq;
     //! Incremented each time a reader is added to or removed from this ring.
     //! Writer: RingWriter (AddReader, RemoveReader), relaxed. Readers: tools, relaxed
@@ -493,8 +499,8 @@ static_assert(sizeof(RingControl) == 2 * CACHE_LINE);
 static_assert(offsetof(RingControl, drop_pos) == CACHE_LINE);
 static_assert(offsetof(RingControl, drop_seq) == CACHE_LINE + 8);
 static_assert(alignof(RingControl) == CACHE_LINE);
-static_assert(offsetof(RingControl, write_pos) == 0);
-static_assert(offsetof(RingControl, seq) == 8);
+static_assert(offsetof(RingControl, write_pos) == 0); // the reservation word: 16-aligned,
+static_assert(offsetof(RingControl, seq) == 8);       // seq right after write_pos
 static_assert(offsetof(RingControl, generation) == 16);
 static_assert(offsetof(RingControl, reader_count) == 24);
 static_assert(offsetof(RingControl, lossless_readers) == 28);

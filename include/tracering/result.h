@@ -60,7 +60,9 @@ public:
     const T& value() const& { return std::get<0>(m_v); }
     const Error& error() const { return std::get<1>(m_v); }
     T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
 
 private:
     std::variant<T, Error> m_v;

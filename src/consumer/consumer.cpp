@@ -87,7 +87,7 @@ RingInfo Snapshot(uint32_t index, const RingDescriptor& d, const RingControl* c,
     r.payload_limit = c->payload_limit.load(std::memory_order_relaxed);
     r.reader_count = c->reader_count.load(std::memory_order_relaxed);
     r.generation = c->generation.load(std::memory_order_relaxed);
-    r.write_pos = c->write_pos.load(std::memory_order_acquire);
+    r.write_pos = c->write_pos.load(std::memory_order_acquire) & ~WRITE_POS_SEALED;
     r.seq = c->seq.load(std::memory_order_relaxed);
     r.dropped_full = c->dropped_full.load(std::memory_order_relaxed);
     r.dropped_too_big = c->dropped_too_big.load(std::memory_order_relaxed);
@@ -439,9 +439,10 @@ Result<std::unique_ptr<RingReader>> Consumer::OpenReader(std::string_view ring,
                                               "' was detached while it opened; attach again"};
     }
     const uint64_t start = cursor->read_pos.load(std::memory_order_relaxed);
-    const uint64_t write_pos = control->write_pos.load(std::memory_order_acquire);
-    // write_pos lags reservations by an instant (RingControl::write_pos), so a start just
-    // past it is fine; the reader follows commit words, never write_pos.
+    const uint64_t write_pos =
+        control->write_pos.load(std::memory_order_acquire) & ~WRITE_POS_SEALED;
+    // The cursor was set from the reservation word when the reader was added, so it is at or
+    // behind write_pos; the reader follows commit words, never write_pos.
     if (start % RECORD_ALIGN != 0 || (write_pos > start && write_pos - start > d.capacity)) {
         return Error{ErrorCode::Corrupt,
                      "ring '" + ring_name + "': cursor " + std::to_string(start) +
@@ -526,7 +527,8 @@ Result<bool> RingReader::Next(EventView& view)
             // Nothing to read yet. A reservation past m_pos means a writer is in the middle
             // of this record: note since when, for StuckWriter().
             const uint64_t now = detail::MonotonicNs();
-            const uint64_t reserved = m_control->write_pos.load(std::memory_order_acquire);
+            const uint64_t reserved =
+                m_control->write_pos.load(std::memory_order_acquire) & ~WRITE_POS_SEALED;
             const bool being_written = reserved > m_pos && reserved - m_pos <= m_capacity;
             if (being_written) {
                 if (m_unpublished_since_ns == 0 || m_unpublished_at != m_pos) {

@@ -27,9 +27,8 @@ RingWriter::RingWriter(Subsystem subsystem, RingControl* control, ReaderControl*
 DropCause RingWriter::Drop(DropCause cause) noexcept
 {
     Reservation cur = LoadReservation();
-    while (!CompareExchange(m_reserve, cur, Reservation{cur.pos, cur.seq + 1})) {
+    while (!CompareExchange(ReserveWord(), cur, Reservation{cur.pos, cur.seq + 1})) {
     }
-    PublishAttempts();
     PublishDrop(Reservation{cur.pos & ~SEALED, cur.seq + 1});
     switch (cause) {
     case DropCause::TooBig:
@@ -56,14 +55,13 @@ void RingWriter::PublishDrop(Reservation after) noexcept
 {
     // RingControl::drop_pos and drop_seq, 16-aligned (abi.h asserts their offsets; the
     // control lines start at a multiple of CACHE_LINE in a page-aligned mapping).
-    auto& word = *reinterpret_cast<Reservation*>(&m_control->drop_pos);
     // A torn first look only fails the first compare-and-swap, which then returns the pair.
     Reservation seen{
         std::atomic_ref<uint64_t>{m_control->drop_pos}.load(std::memory_order_relaxed),
         std::atomic_ref<uint64_t>{m_control->drop_seq}.load(std::memory_order_relaxed)};
     // Forward only: a later drop published first stays (it covers this one).
     while (seen.seq < after.seq) {
-        if (CompareExchange(word, seen, after)) return;
+        if (CompareExchange(&m_control->drop_pos, seen, after)) return;
     }
 }
 
@@ -378,7 +376,7 @@ RingWriter::Added RingWriter::AddReader(const ReaderOptions& options, CursorSlot
     // itself), so the position and the sequence number belong together: the record reserved
     // next starts there and has at least that seq.
     Reservation at = LoadReservation();
-    while (!CompareExchange(m_reserve, at, at)) {
+    while (!CompareExchange(ReserveWord(), at, at)) {
     }
     Reader& r = m_readers[slot];
     const uint64_t generation = r.generation;
@@ -465,7 +463,7 @@ void RingWriter::Seal() noexcept
     // m_sealed is set, so an AddReader() racing this cannot turn them on again (it checks
     // m_sealed under m_slow).
     Reservation cur = LoadReservation();
-    while (!CompareExchange(m_reserve, cur, Reservation{cur.pos | SEALED, cur.seq})) {
+    while (!CompareExchange(ReserveWord(), cur, Reservation{cur.pos | SEALED, cur.seq})) {
     }
     // Records reserved before the seal are committed before the producer says it exited,
     // unless a writer thread stopped in the middle of one (readers then report it).
@@ -485,15 +483,15 @@ RingStats RingWriter::ReaderStats(uint32_t only_slot, uint64_t only_generation) 
     s.capacity = m_capacity;
     // From the ring's published lines, without the writer lock: a writer in a lossless wait
     // holds the lock for up to its bounded wait, and the control thread must not stall on
-    // it. Each value is exact as the writer last stored it (single writer under the lock,
-    // relaxed stores); together they may be a few events apart.
+    // it. Each value is exact as of its load (write_pos and seq are the reservation word
+    // itself); together they may be a few events apart.
     const RingControl& c = *m_control;
     s.enabled = c.enabled.load(std::memory_order_relaxed) != 0;
     s.lossless = c.lossless_readers.load(std::memory_order_relaxed) != 0;
     s.event_mask = c.event_mask.load(std::memory_order_relaxed);
     s.payload_limit = m_payload_limit.load(std::memory_order_relaxed);
     s.generation = c.generation.load(std::memory_order_relaxed);
-    s.write_pos = c.write_pos.load(std::memory_order_relaxed);
+    s.write_pos = c.write_pos.load(std::memory_order_relaxed) & ~SEALED;
     s.writers_waiting = m_writers_waiting.load(std::memory_order_relaxed);
     s.seq = c.seq.load(std::memory_order_relaxed);
     s.dropped_full = c.dropped_full.load(std::memory_order_relaxed);

@@ -129,26 +129,30 @@ struct ReaderOptions {
 
 //! A ring's reservation word: where the next record starts and the next event's sequence
 //! number, changed together by one 16-byte compare-and-swap so that records lie in the ring in
-//! the order of their sequence numbers. Process-local (never in shared memory).
+//! the order of their sequence numbers. The shape of RingControl's write_pos and seq (the
+//! ring's reservation word) and of its drop_pos and drop_seq.
 struct alignas(16) Reservation {
     uint64_t pos; //!< bytes ever reserved, with SEALED set once the ring is sealed
     uint64_t seq; //!< events ever attempted (reserved or dropped)
 };
 
-//! One atomic 16-byte compare-and-swap of `*word` from `expected` to `desired`; on failure,
-//! `expected` receives the current value. Full barrier either way.
-inline bool CompareExchange(Reservation& word, Reservation& expected, Reservation desired) noexcept
+//! One atomic 16-byte compare-and-swap of the pair at `word` (16-aligned: a position, then a
+//! sequence number, as in Reservation) from `expected` to `desired`; on failure, `expected`
+//! receives the current value. Full barrier either way. The pair is passed by address, not as
+//! a Reservation, because in the shared segment its halves are atomics of their own, which
+//! readers load one at a time (RingControl::write_pos and seq, drop_pos and drop_seq).
+inline bool CompareExchange(void* word, Reservation& expected, Reservation desired) noexcept
 {
 #if defined(__x86_64__)
     bool swapped;
-    __asm__ __volatile__("lock cmpxchg16b %1"
-                         : "=@ccz"(swapped), "+m"(word), "+a"(expected.pos), "+d"(expected.seq)
-                         : "b"(desired.pos), "c"(desired.seq)
+    __asm__ __volatile__("lock cmpxchg16b (%[word])"
+                         : "=@ccz"(swapped), "+a"(expected.pos), "+d"(expected.seq)
+                         : [word] "r"(word), "b"(desired.pos), "c"(desired.seq)
                          : "memory");
     return swapped;
 #else
-    return __atomic_compare_exchange(&word, &expected, &desired, false, __ATOMIC_SEQ_CST,
-                                     __ATOMIC_SEQ_CST);
+    return __atomic_compare_exchange(static_cast<Reservation*>(word), &expected, &desired, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 #endif
 }
 
@@ -156,11 +160,12 @@ inline bool CompareExchange(Reservation& word, Reservation& expected, Reservatio
 //! at once without a lock, and none of them ever waits for another one.
 //!
 //! Writing a record (Write()):
-//!  1. Reserve: read the clock, then move the reservation word (`m_reserve`: position and
-//!     sequence number together) past the record with one 16-byte compare-and-swap. The clock
-//!     is read inside the retry loop, so a reservation that succeeds was preceded by no other
-//!     reservation after its clock read: timestamps follow the ring's order up to how early a
-//!     CPU may execute the time-stamp counter read (RingReader evens that out).
+//!  1. Reserve: read the clock, then move the reservation word (RingControl::write_pos and
+//!     seq: position and sequence number together, in the shared segment) past the record
+//!     with one 16-byte compare-and-swap. The clock is read inside the retry loop, so a reservation
+//!     that succeeds was preceded by no other reservation after its clock read: timestamps follow
+//!     the ring's order up to how early a CPU may execute the time-stamp counter read (RingReader
+//!     evens that out).
 //!  2. Fill the record in place (header, then payload); nobody else touches that space.
 //!  3. Commit: store the record's commit word (RecordHeader::commit: its position mixed with
 //!     SegmentHeader::commit_key). Readers read records in ring order and each one only once
@@ -219,7 +224,7 @@ public:
     uint64_t max_payload() const noexcept { return m_max_record - RECORD_HEADER_SIZE; }
 
     //! Bit set in Reservation::pos once the ring is sealed: no reservation succeeds after it.
-    static constexpr uint64_t SEALED = uint64_t{1} << 63;
+    static constexpr uint64_t SEALED = WRITE_POS_SEALED;
     //! How long a writer that finds the slow path taken re-checks for room before it drops
     //! (no lossless reader): about what a refresh of the readers' positions takes.
     static constexpr uint64_t SLOW_SPIN_NS = 20'000;
@@ -264,7 +269,7 @@ public:
                 cur = LoadReservation();
                 continue;
             }
-            if (CompareExchange(m_reserve, cur, Reservation{end, cur.seq + 1})) break;
+            if (CompareExchange(ReserveWord(), cur, Reservation{end, cur.seq + 1})) break;
         }
         const uint64_t start = cur.pos;
         const uint64_t seq = cur.seq;
@@ -272,7 +277,6 @@ public:
         // of records up to 128 bytes (larger ones are mostly copies, which stream).
         PrefetchForWrite(m_data + ((start + PREFETCH_AHEAD) & m_mask));
         PrefetchForWrite(m_data + ((start + PREFETCH_AHEAD + 64) & m_mask));
-        PublishAttempts();
         // Our commit words hold an older lap's bytes, which never equal our commit value (the
         // position differs); clear them all the same, so that not even a peer's payload that
         // landed there (and a key read by a consumer) could pass for a commit.
@@ -374,32 +378,19 @@ private:
     }
     //! The value of a committed record's commit word at position `pos` (RecordHeader::commit).
     uint64_t CommitValue(uint64_t pos) const noexcept { return pos ^ m_commit_key; }
-    //! Both halves of m_reserve, each loaded atomically; a torn pair only fails the next
-    //! compare-and-swap, which then returns the current value.
+    //! The reservation word, RingControl::write_pos and seq (abi.h asserts that they are
+    //! adjacent; the control lines start at a multiple of CACHE_LINE in a page-aligned
+    //! mapping): changed only by CompareExchange().
+    void* ReserveWord() const noexcept { return &m_control->write_pos; }
+    //! Both halves of the reservation word, each loaded atomically; a torn pair only fails the
+    //! next compare-and-swap, which then returns the current value.
     Reservation LoadReservation() const noexcept
     {
-        return Reservation{ReservedPos(), std::atomic_ref<const uint64_t>{m_reserve.seq}.load(
-                                              std::memory_order_relaxed)};
+        return Reservation{ReservedPos(), m_control->seq.load(std::memory_order_relaxed)};
     }
     uint64_t ReservedPos() const noexcept
     {
-        return std::atomic_ref<const uint64_t>{m_reserve.pos}.load(std::memory_order_seq_cst);
-    }
-    //! Copies the reservation word to RingControl::seq and write_pos (statistics, and for
-    //! readers where the reserved records end). Stores race between writers; each writer
-    //! stores again until what it stored is the current value, so the last one leaves the
-    //! exact values.
-    void PublishAttempts() noexcept
-    {
-        for (;;) {
-            const Reservation r = LoadReservation();
-            m_control->seq.store(r.seq, std::memory_order_relaxed);
-            m_control->write_pos.store(r.pos & ~SEALED, std::memory_order_release);
-            if (std::atomic_ref<const uint64_t>{m_reserve.seq}.load(std::memory_order_relaxed) ==
-                r.seq) {
-                return;
-            }
-        }
+        return m_control->write_pos.load(std::memory_order_seq_cst);
     }
     //! A dropped event: takes its sequence number and counts it by cause.
     DropCause Drop(DropCause cause) noexcept;
@@ -469,8 +460,6 @@ private:
     //! DetachFromSwitches() before any reader could be added, and only read under m_slow.
     bool m_global;
 
-    //! The reservation word: changed only by CompareExchange(), read by LoadReservation().
-    alignas(CACHE_LINE) Reservation m_reserve{0, 0};
     //! The smallest read_pos of the active readers, as last validated. Writer: the slow path
     //! and reader changes (m_slow held), release store. Readers: writers, acquire load.
     alignas(CACHE_LINE) std::atomic<uint64_t> m_tail{0};
