@@ -165,8 +165,10 @@ inline uint32_t StrLen(const char* s) noexcept { return s ? uint32_t(std::strlen
 #endif
 
 //! memcpy() inline for the few bytes most fields have: up to 32 bytes as two overlapping
-//! moves of the widest size that fits, the library's memcpy beyond.
-inline void CopySmall(uint8_t* dst, const void* src, uint32_t len) noexcept
+//! moves of the widest size that fits, the library's memcpy beyond. Always inlined: as a
+//! call, the registers live around it (an emitter's arguments, the reservation) were spilled
+//! and reloaded at each string and byte field (a ping: 350 instructions called, 332 inlined).
+[[gnu::always_inline]] inline void CopySmall(uint8_t* dst, const void* src, uint32_t len) noexcept
 {
     const auto* from = static_cast<const uint8_t*>(src);
     auto two = [&](auto word) {
